@@ -1,0 +1,1 @@
+"""Database access. Only this package writes SQL; everything above it calls its functions."""

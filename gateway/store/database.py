@@ -1,0 +1,170 @@
+"""One interface over the two backends: SQLite (embedded default) and PostgreSQL (production).
+
+SQL in this package is written once, with ``?`` placeholders; for PostgreSQL it is
+rewritten to psycopg's ``%s`` style (and literal ``%`` escaped) once per statement.
+Connections are opened lazily in the process that uses them, so a gunicorn master
+that imports the app with ``--preload`` never hands a connection to its workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+sqlite3.register_adapter(dt.datetime, lambda value: value.strftime("%Y-%m-%d %H:%M:%S"))
+
+Row = dict[str, Any]
+
+
+class DatabaseError(Exception):
+    """The database could not be reached or rejected a statement."""
+
+
+def utcnow() -> dt.datetime:
+    """Timestamps are stored as naive UTC with second precision (Znuny's format)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def as_datetime(value: Any) -> dt.datetime | None:
+    """SQLite returns timestamps as text, PostgreSQL as datetime."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+
+
+@functools.lru_cache(maxsize=4096)
+def _pg_sql(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class Transaction:
+    """A cursor bound to one open transaction."""
+
+    def __init__(self, cursor: Any, dialect: str) -> None:
+        self._cursor = cursor
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.dialect == "postgresql":
+            sql = _pg_sql(sql)
+        self._cursor.execute(sql, params)
+        return self._cursor
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if self.dialect == "postgresql":
+            sql = _pg_sql(sql)
+        self._cursor.executemany(sql, rows)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else dict(row)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [dict(row) for row in self.execute(sql, params).fetchall()]
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else next(iter(dict(row).values()))
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run an INSERT and return the new row's id."""
+        return int(self.value(sql + " RETURNING id", params))
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class Database:
+    """A database URL and the connections this process holds to it."""
+
+    def __init__(self, url: str, pool_size: int = 4) -> None:
+        self.url = url
+        scheme = urlsplit(url).scheme
+        if scheme == "sqlite":
+            self.dialect = "sqlite"
+            self.path = url[len("sqlite:///"):]
+        elif scheme in ("postgresql", "postgres"):
+            self.dialect = "postgresql"
+            self.path = ""
+        else:
+            raise ValueError(f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://...")
+        self.pool_size = pool_size
+        self._local = threading.local()
+        self._pool: Any = None
+        self._pool_pid = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Transaction]:
+        """One transaction: committed when the block ends, rolled back on any exception.
+
+        On SQLite a writing transaction takes the write lock up front (BEGIN IMMEDIATE),
+        so two writers queue on the busy timeout instead of failing on lock upgrade.
+        """
+        if self.dialect == "sqlite":
+            conn = self._sqlite_connection()
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Transaction(conn.cursor(), "sqlite")
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+        else:
+            with self._pg_pool().connection() as conn, conn.transaction():
+                yield Transaction(conn.cursor(), "postgresql")
+
+    def ping(self) -> bool:
+        try:
+            with self.transaction(write=False) as tx:
+                tx.value("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.close()
+        self._pool = None
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn
+        if self.path != ":memory:":
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _pg_pool(self) -> Any:
+        if self._pool is None or self._pool_pid != os.getpid():
+            with self._lock:
+                if self._pool is None or self._pool_pid != os.getpid():
+                    from psycopg.rows import dict_row
+                    from psycopg_pool import ConnectionPool
+
+                    self._pool = ConnectionPool(
+                        self.url, min_size=1, max_size=self.pool_size, open=True,
+                        kwargs={"row_factory": dict_row, "autocommit": True}, timeout=30,
+                    )
+                    self._pool_pid = os.getpid()
+        return self._pool

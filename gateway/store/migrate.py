@@ -1,0 +1,31 @@
+"""Versioned schema migrations (yoyo): `gateway db upgrade` and `make run` apply what is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from yoyo import get_backend, read_migrations
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _yoyo_url(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def upgrade(url: str) -> list[str]:
+    """Apply every pending migration under yoyo's lock; return the ids applied."""
+    backend = get_backend(_yoyo_url(url))
+    migrations = read_migrations(str(MIGRATIONS_DIR))
+    with backend.lock():
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+    return [m.id for m in pending]
+
+
+def pending(url: str) -> list[str]:
+    backend = get_backend(_yoyo_url(url))
+    return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))]
