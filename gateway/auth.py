@@ -1,0 +1,202 @@
+"""Who is calling: credentials, password and session checks, impersonation, group permissions.
+
+Znuny's order is kept (Operation/Common.pm Auth()): a SessionID, when given, decides
+alone; otherwise UserLogin (agent), otherwise CustomerUserLogin (customer). Header
+credentials (X-OTRS-Header-*) are merged over body values before any check, for SOAP
+as for REST, so they are verified exactly like body credentials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.passwords import PasswordChecker
+from gateway.settings import Settings
+from gateway.store import agents, customers, sessions
+from gateway.store.database import Database, Row, Transaction, as_datetime, utcnow
+
+CREDENTIAL_KEYS = ("UserLogin", "CustomerUserLogin", "Password", "SessionID", "TwoFactorToken",
+                   "ImpersonateAsUser")
+AGENT, CUSTOMER = "User", "Customer"
+_SESSION_ALPHABET = string.ascii_letters + string.digits
+# a session's last-request time is written at most this often, so reads stay reads
+_TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    UserLogin: str = ""
+    CustomerUserLogin: str = ""
+    Password: str = ""
+    SessionID: str = ""
+    TwoFactorToken: str = ""
+    ImpersonateAsUser: str = ""
+
+    @classmethod
+    def of(cls, request: Any, headers: Mapping[str, str] | None = None) -> Credentials:
+        """Body values, overridden by non-empty header values (Znuny's precedence)."""
+        values = {}
+        for key in CREDENTIAL_KEYS:
+            value = (headers or {}).get(key) or getattr(request, key, None) or ""
+            values[key] = value if isinstance(value, str) else str(value)
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    user_type: str  # AGENT or CUSTOMER, as Znuny's UserType
+    login: str
+    user_id: int | None = None  # agents only
+    customer_id: str | None = None  # customers only
+    impersonated_by: str | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        return self.user_type == AGENT
+
+
+def session_key(session_id: str) -> str:
+    """Sessions are stored by hash: a leaked table holds no usable session id."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class Authenticator:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.passwords = PasswordChecker(settings.auth_cache_ttl)
+
+    # -- the Auth() of every operation ---------------------------------------------------------------
+
+    def authenticate(self, creds: Credentials, remote_addr: str = "") -> Principal | None:
+        """Znuny's Auth(); None when the caller is not authenticated. Uses its own transaction."""
+        with self.db.transaction(write=False) as tx:
+            if creds.SessionID:
+                principal, needs_write = self._session_principal(tx, creds.SessionID)
+            elif creds.UserLogin:
+                principal, needs_write = self._check(tx, AGENT, creds.UserLogin, creds.Password, remote_addr)
+            elif creds.CustomerUserLogin:
+                principal, needs_write = self._check(
+                    tx, CUSTOMER, creds.CustomerUserLogin, creds.Password, remote_addr)
+            else:
+                return None
+            if principal is not None and creds.ImpersonateAsUser:
+                principal = self._impersonate(tx, principal, creds.ImpersonateAsUser)
+        if needs_write:
+            self._record(creds, principal, remote_addr)
+        return principal
+
+    def login(self, user_type: str, login: str, password: str, remote_addr: str = "") -> Principal | None:
+        return self.authenticate(
+            Credentials(**{"UserLogin" if user_type == AGENT else "CustomerUserLogin": login,
+                           "Password": password}),
+            remote_addr,
+        )
+
+    # -- sessions ------------------------------------------------------------------------------------
+
+    def create_session(self, principal: Principal, remote_addr: str = "", user_agent: str = "") -> str:
+        session_id = "".join(secrets.choice(_SESSION_ALPHABET) for _ in range(32))
+        now = utcnow()
+        with self.db.transaction() as tx:
+            sessions.add(tx, session_key(session_id), principal.user_type, principal.login,
+                         principal.user_id, remote_addr, user_agent)
+            if principal.is_agent:
+                agents.record_login(tx, principal.user_id)
+            sessions.delete_expired(
+                tx, now - dt.timedelta(seconds=self.settings.session_max_idle_time),
+                now - dt.timedelta(seconds=self.settings.session_max_time))
+        return session_id
+
+    def session(self, tx: Transaction, session_id: str) -> Row | None:
+        """The session row, or None when it does not exist or has expired."""
+        row = sessions.get(tx, session_key(session_id))
+        if row is None:
+            return None
+        now = utcnow()
+        idle = now - as_datetime(row["last_request"])
+        age = now - as_datetime(row["create_time"])
+        if idle.total_seconds() > self.settings.session_max_idle_time or \
+                age.total_seconds() > self.settings.session_max_time:
+            return None
+        return row
+
+    def remove_session(self, tx: Transaction, session_id: str) -> bool:
+        return sessions.delete(tx, session_key(session_id))
+
+    # -- permissions ---------------------------------------------------------------------------------
+
+    def has_group_permission(self, tx: Transaction, principal: Principal, group: str, key: str = "rw") -> bool:
+        return principal.is_agent and agents.has_group_permission(tx, principal.user_id, group, key)
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _session_principal(self, tx: Transaction, session_id: str) -> tuple[Principal | None, bool]:
+        """The session's principal, and whether its last-request time is due for a write."""
+        row = self.session(tx, session_id)
+        if row is None:
+            return None, False
+        stale = utcnow() - as_datetime(row["last_request"]) > _TOUCH_INTERVAL
+        if row["user_type"] == AGENT:
+            user = agents.by_login(tx, row["user_login"])
+            if user is None or user["valid_id"] != 1:
+                return None, False
+            return Principal(AGENT, user["login"], user_id=user["id"]), stale
+        customer = customers.by_login(tx, row["user_login"])
+        if customer is None or customer["valid_id"] != 1:
+            return None, False
+        return Principal(CUSTOMER, customer["login"], customer_id=customer["customer_id"]), stale
+
+    def _failure_keys(self, user_type: str, login: str, remote_addr: str) -> list[str]:
+        keys = [f"login:{user_type}:{login.lower()}"[:300]]
+        if remote_addr:
+            keys.append(f"addr:{remote_addr}")
+        return keys
+
+    def _check(self, tx: Transaction, user_type: str, login: str, password: str,
+               remote_addr: str) -> tuple[Principal | None, bool]:
+        """Password check; returns the principal and whether failure counters need a write."""
+        window_start = utcnow() - dt.timedelta(seconds=self.settings.login_failure_window)
+        counts = [sessions.failures(tx, key, window_start)
+                  for key in self._failure_keys(user_type, login, remote_addr)]
+        if max(counts) >= self.settings.login_failure_limit:
+            return None, False
+        if user_type == AGENT:
+            row = agents.by_login(tx, login)
+            principal = row and Principal(AGENT, row["login"], user_id=row["id"])
+        else:
+            row = customers.by_login(tx, login)
+            principal = row and Principal(CUSTOMER, row["login"], customer_id=row["customer_id"])
+        if row is None or row["valid_id"] != 1 or not self.passwords.verify(row["pw"], password):
+            return None, True
+        return principal, counts[0] > 0
+
+    def _record(self, creds: Credentials, principal: Principal | None, remote_addr: str) -> None:
+        """Count a failed password check, clear a login's count after a good one, touch a session."""
+        with self.db.transaction() as tx:
+            if creds.SessionID:
+                sessions.touch(tx, session_key(creds.SessionID))
+                return
+            user_type, login = (AGENT, creds.UserLogin) if creds.UserLogin else (CUSTOMER, creds.CustomerUserLogin)
+            keys = self._failure_keys(user_type, login, remote_addr)
+            if principal is None:
+                since = utcnow() - dt.timedelta(seconds=self.settings.login_failure_window)
+                for key in keys:
+                    sessions.add_failure(tx, key, since)
+            else:
+                sessions.clear_failures(tx, keys[0])
+
+    def _impersonate(self, tx: Transaction, principal: Principal, target_login: str) -> Principal | None:
+        """An agent with rw on the impersonation group may act as another valid agent."""
+        if not self.has_group_permission(tx, principal, self.settings.impersonation_group):
+            return None
+        target = agents.by_login(tx, target_login)
+        if target is None or target["valid_id"] != 1:
+            return None
+        return Principal(AGENT, target["login"], user_id=target["id"], impersonated_by=principal.login)

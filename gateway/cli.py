@@ -1,0 +1,315 @@
+"""The `gateway` console, mirroring Znuny's Admin:: commands.
+
+Every command prints one line per result; a refused command prints one line naming the
+problem on stderr and exits 1 (2 for usage errors), having written nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from gateway import admin
+from gateway.settings import CONF_DIR, Settings, load
+from gateway.store import migrate
+from gateway.store.database import Database
+
+PERMISSIONS = click.Choice(["ro", "move_into", "create", "note", "owner", "priority", "rw"])
+
+
+class Context:
+    def __init__(self) -> None:
+        self.settings: Settings = load()
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.database_url, 1)
+            pending = migrate.pending(self.settings.database_url)
+            if pending:
+                raise admin.AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
+                                       " run `gateway db upgrade`")
+        return self._db
+
+
+def action(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command with the console's context; turn refusals into one line and exit 1."""
+
+    @functools.wraps(fn)
+    @click.pass_obj
+    def run(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(ctx, *args, **kwargs)
+        except admin.AdminError as error:
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(1)
+        except ValueError as error:
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(1)
+
+    return run
+
+
+@click.group()
+@click.pass_context
+def main(click_ctx: click.Context) -> None:
+    """Administer a gateway installation (Znuny GenericInterface server)."""
+    try:
+        click_ctx.obj = Context()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+# -- database ----------------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@action
+def db_upgrade(ctx: Context) -> None:
+    """Apply pending migrations."""
+    applied = migrate.upgrade(ctx.settings.database_url)
+    click.echo(f"Applied: {', '.join(applied)}" if applied else "The database is up to date.")
+
+
+@main.command()
+@action
+def setup(ctx: Context) -> None:
+    """Make a database ready to serve: migrations, presets, a password for root@localhost."""
+    migrate.upgrade(ctx.settings.database_url)
+    for name in admin.ensure_presets(ctx.db, ctx.settings):
+        click.echo(f"Added web service {name}.")
+    password = admin.ensure_root_password(ctx.db)
+    if password:
+        click.echo(f"Agent root@localhost has the password: {password}")
+        click.echo("  (shown once; change it with `gateway user set-password --user-name root@localhost"
+                   " --password ...`)")
+
+
+# -- agents and groups -------------------------------------------------------------------------------
+
+@main.group()
+def user() -> None:
+    """Agents."""
+
+
+@user.command("add")
+@click.option("--user-name", required=True)
+@click.option("--first-name", required=True)
+@click.option("--last-name", required=True)
+@click.option("--email-address", required=True)
+@click.option("--password", required=True)
+@click.option("--group", "groups", multiple=True, help="grants rw in this group; repeatable")
+@action
+def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str, password: str,
+             groups: tuple[str, ...]) -> None:
+    user_id = admin.add_user(ctx.db, user_name, first_name, last_name, email_address, password, list(groups))
+    click.echo(f"Added agent {user_name} (UserID {user_id}).")
+
+
+@user.command("set-password")
+@click.option("--user-name", required=True)
+@click.option("--password", required=True)
+@action
+def user_set_password(ctx: Context, user_name: str, password: str) -> None:
+    admin.set_user_password(ctx.db, user_name, password)
+    click.echo(f"Password of agent {user_name} changed.")
+
+
+@main.group()
+def group() -> None:
+    """Groups and agent permissions."""
+
+
+@group.command("add")
+@click.option("--name", required=True)
+@click.option("--comment", default="")
+@action
+def group_add(ctx: Context, name: str, comment: str) -> None:
+    group_id = admin.add_group(ctx.db, name, comment)
+    click.echo(f"Added group {name} (GroupID {group_id}).")
+
+
+@group.command("user-link")
+@click.option("--user-name", required=True)
+@click.option("--group-name", required=True)
+@click.option("--permission-key", required=True, type=PERMISSIONS)
+@action
+def group_user_link(ctx: Context, user_name: str, group_name: str, permission_key: str) -> None:
+    admin.link_user_group(ctx.db, user_name, group_name, permission_key)
+    click.echo(f"Agent {user_name} has {permission_key} in group {group_name}.")
+
+
+@main.group()
+def queue() -> None:
+    """Queues."""
+
+
+@queue.command("add")
+@click.option("--name", required=True)
+@click.option("--group", required=True)
+@action
+def queue_add(ctx: Context, name: str, group: str) -> None:
+    queue_id = admin.add_queue(ctx.db, name, group)
+    click.echo(f"Added queue {name} (QueueID {queue_id}).")
+
+
+# -- customers ---------------------------------------------------------------------------------------
+
+@main.group("customer-company")
+def customer_company() -> None:
+    """Customer companies."""
+
+
+@customer_company.command("add")
+@click.option("--customer-id", required=True)
+@click.option("--name", required=True)
+@action
+def customer_company_add(ctx: Context, customer_id: str, name: str) -> None:
+    admin.add_customer_company(ctx.db, customer_id, name)
+    click.echo(f"Added customer company {customer_id}.")
+
+
+@main.group("customer-user")
+def customer_user() -> None:
+    """Customer users."""
+
+
+@customer_user.command("add")
+@click.option("--user-name", required=True)
+@click.option("--first-name", required=True)
+@click.option("--last-name", required=True)
+@click.option("--email-address", required=True)
+@click.option("--customer-id", required=True)
+@click.option("--password", required=True)
+@action
+def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str,
+                      customer_id: str, password: str) -> None:
+    admin.add_customer_user(ctx.db, user_name, first_name, last_name, email_address, customer_id, password)
+    click.echo(f"Added customer user {user_name}.")
+
+
+@customer_user.command("set-password")
+@click.option("--user-name", required=True)
+@click.option("--password", required=True)
+@action
+def customer_user_set_password(ctx: Context, user_name: str, password: str) -> None:
+    admin.set_customer_password(ctx.db, user_name, password)
+    click.echo(f"Password of customer user {user_name} changed.")
+
+
+# -- dynamic fields ----------------------------------------------------------------------------------
+
+def _possible_values(values: tuple[str, ...]) -> dict[str, str]:
+    result = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise admin.AdminError(f"--possible-value {item!r} is not KEY=VALUE")
+        result[key] = value
+    return result
+
+
+@main.group("dynamic-field")
+def dynamic_field() -> None:
+    """Dynamic fields."""
+
+
+@dynamic_field.command("add")
+@click.option("--name", required=True)
+@click.option("--label", required=True)
+@click.option("--field-type", required=True, type=click.Choice(admin.FIELD_TYPES))
+@click.option("--object-type", required=True, type=click.Choice(admin.OBJECT_TYPES))
+@click.option("--possible-value", "possible_values", multiple=True, help="KEY=VALUE; repeatable")
+@action
+def dynamic_field_add(ctx: Context, name: str, label: str, field_type: str, object_type: str,
+                      possible_values: tuple[str, ...]) -> None:
+    field_id = admin.add_dynamic_field(ctx.db, name, label, field_type, object_type,
+                                       _possible_values(possible_values))
+    click.echo(f"Added dynamic field {name} (ID {field_id}).")
+
+
+# -- web services ------------------------------------------------------------------------------------
+
+@main.group()
+def webservice() -> None:
+    """Web services (Znuny's YAML configuration)."""
+
+
+@webservice.command("add")
+@click.option("--name", required=True)
+@click.option("--preset")
+@click.option("--source-path", type=click.Path(dir_okay=False))
+@action
+def webservice_add(ctx: Context, name: str, preset: str | None, source_path: str | None) -> None:
+    webservice_id = admin.add_webservice(ctx.db, ctx.settings, name, preset, source_path)
+    click.echo(f"Added web service {name} (ID {webservice_id}).")
+
+
+@webservice.command("list")
+@action
+def webservice_list(ctx: Context) -> None:
+    for row in admin.list_webservices(ctx.db):
+        state = "valid" if row["valid_id"] == 1 else "invalid"
+        click.echo(f"{row['id']}\t{row['name']}\t{state}")
+
+
+@webservice.command("export")
+@click.option("--name", required=True)
+@action
+def webservice_export(ctx: Context, name: str) -> None:
+    click.echo(admin.export_webservice(ctx.db, name), nl=False)
+
+
+@webservice.command("delete")
+@click.option("--name", required=True)
+@action
+def webservice_delete(ctx: Context, name: str) -> None:
+    admin.delete_webservice(ctx.db, name)
+    click.echo(f"Deleted web service {name}.")
+
+
+@webservice.command("presets")
+@action
+def webservice_presets(ctx: Context) -> None:
+    for name in admin.presets(ctx.settings):
+        click.echo(name)
+
+
+@webservice.command("log")
+@click.option("--name", required=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@action
+def webservice_log(ctx: Context, name: str, limit: int) -> None:
+    for row in admin.webservice_log(ctx.db, name, limit):
+        click.echo(f"{row['create_time']}  {row['http_status']}  {row['operation'] or '-'}  "
+                   f"{row['duration_ms']} ms  {row['remote_ip']}  [{row['communication_id']}]")
+        click.echo("  > " + (row["request"] or "").replace("\n", "\n  > "))
+        click.echo("  < " + (row["response"] or "").replace("\n", "\n  < "))
+
+
+# -- serving -----------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8080", show_default=True, help="HOST:PORT")
+@click.option("--workers", type=click.IntRange(1, 64), help="default: conf/gunicorn.conf.py")
+@action
+def serve(ctx: Context, bind: str, workers: int | None) -> None:
+    """Serve with gunicorn (conf/gunicorn.conf.py)."""
+    pending = migrate.pending(ctx.settings.database_url)
+    if pending:
+        raise admin.AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
+                               " run `gateway db upgrade`")
+    args = [sys.executable, "-m", "gunicorn", "-c", str(CONF_DIR / "gunicorn.conf.py"), "--bind", bind]
+    if workers:
+        args += ["--workers", str(workers)]
+    os.execv(sys.executable, [*args, "gateway.app:application"])

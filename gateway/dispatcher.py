@@ -1,0 +1,141 @@
+"""Znuny's URL layout: which web service a request is for, and who answers it.
+
+    /{otrs|znuny}/nph-genericinterface.pl/Webservice/<Name>[/<route>]
+    /{otrs|znuny}/nph-genericinterface.pl/WebserviceID/<ID>[/<route>]
+    GET  .../Webservice/<SOAP name>?wsdl  (or /wsdl)   the generated WSDL
+    GET  /health                                        JSON for load balancers
+
+Where Znuny closes the connection (unknown web service) or answers a bare 500, we answer
+404 with a JSON body that names the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote
+
+from gateway import __version__
+from gateway.commlog import CommunicationLog
+from gateway.middleware.limits import REQUEST_ID
+from gateway.runtime import Runtime
+from gateway.transport import OPERATION
+from gateway.webservice.config import SOAP
+from gateway.webservice.endpoint import Endpoint
+from gateway.webservice.registry import Registry
+
+_PATH = re.compile(r"^/(?:otrs|znuny)/nph-genericinterface\.pl(?:/(?:Webservice/(?P<name>[^/]+)"
+                   r"|WebserviceID/(?P<id>\d+))(?P<rest>/.*)?)?$")
+_SOAP_FAULT = (
+    '<?xml version="1.0" encoding="UTF-8"?><soap11env:Envelope xmlns:soap11env='
+    '"http://schemas.xmlsoap.org/soap/envelope/"><soap11env:Body><soap11env:Fault>'
+    "<faultcode>soap11env:{code}</faultcode><faultstring>{message}</faultstring></soap11env:Fault>"
+    "</soap11env:Body></soap11env:Envelope>"
+)
+
+StartResponse = Callable[..., Any]
+
+
+def _respond(start_response: StartResponse, status: str, body: bytes, content_type: str,
+             headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                            *(headers or [])])
+    return [body]
+
+
+def json_fault(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
+    body = json.dumps({"faultcode": code, "faultstring": message}, ensure_ascii=False,
+                      separators=(",", ":")).encode()
+    return _respond(start_response, status, body, "application/json; charset=UTF-8")
+
+
+def soap_fault(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
+    from xml.sax.saxutils import escape
+
+    body = _SOAP_FAULT.format(code=code, message=escape(message)).encode()
+    return _respond(start_response, status, body, "text/xml; charset=utf-8")
+
+
+class _Tee:
+    """Keeps the first bytes of the request body for the communication log while spyne reads it."""
+
+    def __init__(self, stream: Any, keep: int) -> None:
+        self.stream, self.keep, self.data = stream, keep, bytearray()
+
+    def read(self, *args: Any) -> bytes:
+        chunk = self.stream.read(*args)
+        if len(self.data) < self.keep:
+            self.data += chunk[: self.keep - len(self.data)]
+        return chunk
+
+    def readline(self, *args: Any) -> bytes:
+        line = self.stream.readline(*args)
+        if len(self.data) < self.keep:
+            self.data += line[: self.keep - len(self.data)]
+        return line
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime, registry: Registry, commlog: CommunicationLog) -> None:
+        self.runtime = runtime
+        self.registry = registry
+        self.commlog = commlog
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/health":
+            return self._health(start_response)
+        found = _PATH.match(path)
+        if found is None or not (found["name"] or found["id"]):
+            return json_fault(start_response, "404 Not Found", "Client.NotFound",
+                              f"'{path}' is no web service path: use /otrs/nph-genericinterface.pl/"
+                              "Webservice/<Name>/... or .../WebserviceID/<ID>/...")
+        endpoint = self.registry.by_name(unquote(found["name"])) if found["name"] \
+            else self.registry.by_id(int(found["id"]))
+        if endpoint is None or endpoint.app is None:
+            what = f"'{unquote(found['name'])}'" if found["name"] else f"with ID {found['id']}"
+            return json_fault(start_response, "404 Not Found", "Client.WebserviceNotFound",
+                              f"There is no web service {what} with a provider on this server.")
+        rest = found["rest"] or ""
+        if endpoint.config.transport == SOAP and environ["REQUEST_METHOD"] == "GET" and (
+                rest in ("/wsdl", "/wsdl/") or environ.get("QUERY_STRING", "").lower().startswith("wsdl")):
+            return _respond(start_response, "200 OK", endpoint.wsdl, "text/xml; charset=utf-8")
+        if int(environ.get("CONTENT_LENGTH") or 0) > endpoint.config.max_length:
+            fault = soap_fault if endpoint.config.transport == SOAP else json_fault
+            return fault(start_response, "413 Request Entity Too Large", "Client.RequestTooLong",
+                         f"The request body exceeds this web service's MaxLength of"
+                         f" {endpoint.config.max_length} bytes.")
+        return self._serve(endpoint, environ, start_response, path, rest)
+
+    def _serve(self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse,
+               path: str, rest: str) -> list[bytes]:
+        started = time.monotonic()
+        environ["gateway.runtime"] = self.runtime
+        environ["gateway.webservice"] = endpoint.config
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[: len(path) - len(rest)]
+        environ["PATH_INFO"] = rest
+        tee = environ["wsgi.input"] = _Tee(environ["wsgi.input"], 64 * 1024)
+        status: list[str] = []
+
+        def capture(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status.append(code)
+            return start_response(code, headers, exc_info)
+
+        body = list(endpoint.app(environ, capture))
+        self.commlog.record(
+            endpoint.config.id, environ.get(REQUEST_ID, ""), environ.get("REMOTE_ADDR", ""),
+            environ.get(OPERATION, ""), int(status[0][:3]) if status else 500,
+            int((time.monotonic() - started) * 1000), f"{environ['REQUEST_METHOD']} {rest or '/'}",
+            environ.get("QUERY_STRING", ""), tee.data.decode("utf-8", "replace"),
+            b"".join(body).decode("utf-8", "replace"))
+        return body
+
+    def _health(self, start_response: StartResponse) -> list[bytes]:
+        healthy = self.runtime.db.ping()
+        body = json.dumps({"Database": "ok" if healthy else "unreachable", "Version": __version__},
+                          separators=(",", ":")).encode()
+        return _respond(start_response, "200 OK" if healthy else "503 Service Unavailable", body,
+                        "application/json; charset=UTF-8")

@@ -1,0 +1,1 @@
+"""WSGI middleware, one concern per module. gateway.app decides their order."""

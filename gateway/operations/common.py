@@ -1,0 +1,91 @@
+"""What every operation shares: its view of the request, authentication, Znuny's error shape."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from spyne import Fault
+
+from gateway.auth import Credentials, Principal
+from gateway.runtime import Runtime
+from gateway.transport import REQUEST_HAS_DATA
+from gateway.webservice.config import WebserviceConfig
+
+log = logging.getLogger(__name__)
+
+
+class OperationError(Exception):
+    """A business error: HTTP 200 with Error.ErrorCode / Error.ErrorMessage, nothing written."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclasses.dataclass
+class Call:
+    """One operation call: the request's environment and the server's runtime."""
+
+    ctx: Any
+    runtime: Runtime
+    webservice: WebserviceConfig
+    environ: dict
+
+    @classmethod
+    def of(cls, ctx: Any) -> Call:
+        environ = ctx.transport.req_env
+        return cls(ctx, environ["gateway.runtime"], environ["gateway.webservice"], environ)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.environ.get("gateway.credentials") or {}
+
+    @property
+    def remote_addr(self) -> str:
+        return self.environ.get("REMOTE_ADDR", "")
+
+    @property
+    def user_agent(self) -> str:
+        return self.environ.get("HTTP_USER_AGENT", "")
+
+    def credentials(self, request: Any) -> Credentials:
+        return Credentials.of(request, self.headers)
+
+    def is_empty(self, request: Any) -> bool:
+        """Znuny's "The request is empty!": no data in the body, the URI or credential headers."""
+        if self.headers:
+            return False
+        if REQUEST_HAS_DATA in self.environ:
+            return not self.environ[REQUEST_HAS_DATA]
+        return request is None or all(getattr(request, name, None) in (None, "", [])
+                                      for name in type(request)._type_info)
+
+    def authenticate(self, creds: Credentials) -> Principal | None:
+        return self.runtime.auth.authenticate(creds, self.remote_addr)
+
+
+def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Run an operation: business errors become its Error response, anything else a safe Server fault."""
+
+    @functools.wraps(fn)
+    def run(ctx: Any, request: Any) -> Any:
+        try:
+            return fn(Call.of(ctx), request)
+        except OperationError as error:
+            response = ctx.descriptor.out_message
+            return response(Error=response._type_info["Error"](
+                ErrorCode=error.code, ErrorMessage=error.message))
+        except Fault:
+            raise
+        except Exception:
+            log.exception("operation %s failed", fn.__name__)
+            raise Fault("Server", "OperationObject returned an error, cancelling Request") from None
+
+    return run
+
+

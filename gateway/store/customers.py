@@ -1,0 +1,40 @@
+"""Customer companies and customer users."""
+
+from __future__ import annotations
+
+from gateway.store.database import Row, Transaction, utcnow
+
+_COLUMNS = "id, login, email, customer_id, pw, title, first_name, last_name, phone, mobile, valid_id, " \
+           "create_time, change_time"
+
+
+def by_login(tx: Transaction, login: str) -> Row | None:
+    return tx.one(f"SELECT {_COLUMNS} FROM customer_user WHERE login = ?", [login])
+
+
+def company(tx: Transaction, customer_id: str) -> Row | None:
+    return tx.one("SELECT customer_id, name, valid_id FROM customer_company WHERE customer_id = ?", [customer_id])
+
+
+def add_company(tx: Transaction, customer_id: str, name: str) -> None:
+    now = utcnow()
+    tx.execute(
+        "INSERT INTO customer_company (customer_id, name, valid_id, create_time, change_time)"
+        " VALUES (?, ?, 1, ?, ?)",
+        [customer_id, name, now, now],
+    )
+
+
+def add_user(tx: Transaction, login: str, first_name: str, last_name: str, email: str, customer_id: str,
+             pw_hash: str) -> int:
+    now = utcnow()
+    return tx.insert(
+        "INSERT INTO customer_user (login, email, customer_id, pw, first_name, last_name, valid_id,"
+        " create_time, change_time) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        [login, email, customer_id, pw_hash, first_name, last_name, now, now],
+    )
+
+
+def set_password(tx: Transaction, login: str, pw_hash: str) -> bool:
+    tx.execute("UPDATE customer_user SET pw = ?, change_time = ? WHERE login = ?", [pw_hash, utcnow(), login])
+    return tx.rowcount == 1

@@ -1,0 +1,61 @@
+"""Session rows (keyed by the SHA-256 of the session id) and failed-login counters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway.store.database import Row, Transaction, utcnow
+
+
+def add(tx: Transaction, key: str, user_type: str, login: str, user_id: int | None, remote_addr: str,
+        user_agent: str) -> None:
+    now = utcnow()
+    tx.execute(
+        "INSERT INTO sessions (id, user_type, user_login, user_id, remote_addr, user_agent, create_time,"
+        " last_request) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [key, user_type, login, user_id, remote_addr[:50], user_agent[:250], now, now],
+    )
+
+
+def get(tx: Transaction, key: str) -> Row | None:
+    return tx.one(
+        "SELECT id, user_type, user_login, user_id, remote_addr, user_agent, create_time, last_request"
+        " FROM sessions WHERE id = ?",
+        [key],
+    )
+
+
+def touch(tx: Transaction, key: str) -> None:
+    tx.execute("UPDATE sessions SET last_request = ? WHERE id = ?", [utcnow(), key])
+
+
+def delete(tx: Transaction, key: str) -> bool:
+    tx.execute("DELETE FROM sessions WHERE id = ?", [key])
+    return tx.rowcount > 0
+
+
+def delete_expired(tx: Transaction, idle_before: dt.datetime, created_before: dt.datetime) -> int:
+    tx.execute("DELETE FROM sessions WHERE last_request < ? OR create_time < ?", [idle_before, created_before])
+    return tx.rowcount
+
+
+def failures(tx: Transaction, key: str, since: dt.datetime) -> int:
+    return int(tx.value(
+        "SELECT failures FROM login_failure WHERE failure_key = ? AND window_start >= ?", [key, since]
+    ) or 0)
+
+
+def add_failure(tx: Transaction, key: str, since: dt.datetime) -> None:
+    """Count one failure in the current window; a window older than `since` starts over."""
+    now = utcnow()
+    tx.execute(
+        "INSERT INTO login_failure (failure_key, failures, window_start) VALUES (?, 1, ?)"
+        " ON CONFLICT (failure_key) DO UPDATE SET"
+        " failures = CASE WHEN login_failure.window_start >= ? THEN login_failure.failures + 1 ELSE 1 END,"
+        " window_start = CASE WHEN login_failure.window_start >= ? THEN login_failure.window_start ELSE ? END",
+        [key, now, since, since, now],
+    )
+
+
+def clear_failures(tx: Transaction, key: str) -> None:
+    tx.execute("DELETE FROM login_failure WHERE failure_key = ?", [key])

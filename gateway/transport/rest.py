@@ -1,0 +1,156 @@
+"""Znuny's HTTP::REST provider as a spyne protocol: routes from the web service, flat JSON.
+
+Routing follows Znuny's REST.pm: operations are tried in name order, a route's `:Param`
+matches one path segment, the first route whose method fits wins. Request data is merged
+body < query < route parameters (credential headers are merged later, for every transport,
+by the operation). A GET, or a request without a body, carries only URI data. JSON is read
+whatever the Content-Type says (Znuny's clients send none, text/plain, or a form type).
+
+Where Znuny answers 500 for a transport problem we say what went wrong: 404 (no route),
+405 (route exists, method does not), 400 (undecodable JSON, malformed values), 413 (too
+large), each with a JSON body {"faultcode": ..., "faultstring": ...}.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import unquote_plus
+
+from spyne import Fault
+from spyne.error import RequestNotAllowed, ResourceNotFoundError
+from spyne.protocol.json import JsonDocument
+
+from gateway.transport import OPERATION, REQUEST_HAS_DATA
+from gateway.transport.jsonvalues import to_json, to_model
+from gateway.webservice.config import WebserviceConfig
+
+HTTP_501 = "501 Not Implemented"
+
+
+class NotImplementedFault(Fault):
+    def __init__(self, message: str) -> None:
+        super().__init__("Server.NotImplemented", message)
+
+
+class RouteNotFound(ResourceNotFoundError):
+    """404 with our own message (spyne's wraps it in "Requested resource ... not found")."""
+
+    def __init__(self, message: str) -> None:
+        Fault.__init__(self, "Client.ResourceNotFound", message)
+
+
+def parse_query(query: str) -> dict[str, Any]:
+    """Znuny's query parsing: `&` or `;`, `+` is a space, a repeated key becomes a list."""
+    data: dict[str, Any] = {}
+    for pair in re.split(r"[&;]", query):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        key, value = unquote_plus(key), unquote_plus(value)
+        if key in data:
+            data[key] = (data[key] if isinstance(data[key], list) else [data[key]]) + [value]
+        else:
+            data[key] = value
+    return data
+
+
+def _charset(content_type: str) -> str:
+    found = re.search(r"charset\s*=\s*\"?([\w.:-]+)", content_type or "", re.I)
+    charset = found.group(1).lower() if found else "utf-8"
+    return "utf-8" if charset in ("utf8", "utf-8") else charset
+
+
+class ZnunyRest(JsonDocument):
+    mime_type = "application/json; charset=UTF-8"
+
+    def __init__(self, webservice: WebserviceConfig, methods: dict[str, str]) -> None:
+        """`methods` maps the web service's operation names to the spyne methods serving them."""
+        super().__init__(ignore_wrappers=True)
+        self.webservice = webservice
+        self.methods = methods
+
+    # -- request -------------------------------------------------------------------------------------
+
+    def create_in_document(self, ctx: Any, in_string_encoding: str | None = None) -> None:
+        env = ctx.transport.req_env
+        path, verb = env.get("PATH_INFO", ""), env["REQUEST_METHOD"].upper()
+        operation, params = self._route(ctx, path, verb)
+        env[OPERATION] = operation
+        if operation not in self.methods:
+            raise NotImplementedFault(
+                f"Operation '{operation}' has type '{self.webservice.operation_type(operation)}',"
+                " which this server does not implement.")
+        body = b"" if verb == "GET" else b"".join(ctx.in_string)
+        if not body:
+            # Znuny adds RequestMethod to URI-only data: it is never an empty request
+            data = {**parse_query(env.get("QUERY_STRING", "")), **params}
+            env[REQUEST_HAS_DATA] = True
+        else:
+            document = self._decode(body, env.get("CONTENT_TYPE", ""))
+            # a JSON array or scalar is no request data (Znuny: "The request is empty!")
+            data = {**document, **parse_query(env.get("QUERY_STRING", "")), **params} \
+                if isinstance(document, dict) else {}
+            env[REQUEST_HAS_DATA] = bool(data)
+        ctx.in_document = data
+
+    def _route(self, ctx: Any, path: str, verb: str) -> tuple[str, dict[str, str]]:
+        allowed: set[str] = set()
+        for route in self.webservice.routes:
+            params = route.match(path)
+            if params is None:
+                continue
+            if route.methods and verb not in route.methods:
+                allowed |= route.methods
+                continue
+            return route.operation, params
+        if allowed:
+            ctx.transport.resp_headers["Allow"] = ", ".join(sorted(allowed))
+            raise RequestNotAllowed(
+                f"Method {verb} is not allowed for '{path}' in web service '{self.webservice.name}';"
+                f" allowed: {', '.join(sorted(allowed))}.")
+        raise RouteNotFound(
+            f"No route of web service '{self.webservice.name}' matches '{path}' ({verb}).")
+
+    @staticmethod
+    def _decode(body: bytes, content_type: str) -> Any:
+        try:
+            text = body.decode(_charset(content_type))
+        except (LookupError, UnicodeDecodeError) as error:
+            raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
+        try:
+            return json.loads(text.lstrip("\ufeff"))
+        except ValueError as error:
+            raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
+
+    def decompose_incoming_envelope(self, ctx: Any, message: str = JsonDocument.REQUEST) -> None:
+        ctx.in_header_doc = None
+        ctx.in_body_doc = ctx.in_document
+        ctx.method_request_string = self.methods[ctx.transport.req_env[OPERATION]]
+
+    def deserialize(self, ctx: Any, message: str) -> None:
+        self.event_manager.fire_event("before_deserialize", ctx)
+        ctx.in_object = to_model(ctx.descriptor.in_message, ctx.in_body_doc)
+        self.event_manager.fire_event("after_deserialize", ctx)
+
+    # -- response ------------------------------------------------------------------------------------
+
+    def serialize(self, ctx: Any, message: str) -> None:
+        self.event_manager.fire_event("before_serialize", ctx)
+        if ctx.out_error is not None:
+            ctx.out_document = {"faultcode": ctx.out_error.faultcode, "faultstring": ctx.out_error.faultstring}
+        else:
+            result = ctx.out_object[0] if ctx.out_object else None
+            ctx.out_document = {} if result is None else to_json(ctx.descriptor.out_message, result)
+        self.event_manager.fire_event("after_serialize", ctx)
+
+    def create_out_string(self, ctx: Any, out_string_encoding: str = "utf8") -> None:
+        ctx.transport.resp_headers["Content-Type"] = self.mime_type
+        ctx.out_string = [json.dumps(ctx.out_document, sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False).encode()]
+
+    def fault_to_http_response_code(self, fault: Exception) -> str:
+        if isinstance(fault, NotImplementedFault):
+            return HTTP_501
+        return super().fault_to_http_response_code(fault)

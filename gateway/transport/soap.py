@@ -1,0 +1,122 @@
+"""Znuny's HTTP::SOAP provider as a spyne Soap11 protocol: lenient in, WSDL-exact out.
+
+Input is read the way SOAP::Lite reads it for Znuny: children match by local name whatever
+their namespace (qualified, unqualified, or python-otrs' namespace without the trailing
+slash), `xsi:type` annotations are ignored, and the operation is the first element of the
+Body. An operation's configured name may differ from its type (TicketGetList is a
+TicketGet): the element is dispatched by the configured name and answered as `<Name>Response`.
+
+SOAPAction is checked only for what matters: when it names an operation, it must be the one
+in the Body. Every style clients send passes (`NS+Op`, `NS#Op`, `NS/Op`, `NS//Op`, `Op`,
+empty, absent); Znuny rejects the style its own WSDL advertises.
+
+XML with a DTD is refused before anything is expanded (no entities, no bombs); faults are
+standard `soap:Fault` elements (400 for unparsable XML, 413 too large, 500 otherwise).
+"""
+
+from __future__ import annotations
+
+import cgi
+import re
+from typing import Any
+
+from lxml import etree
+from spyne import Fault
+from spyne.error import RequestNotAllowed, RequestTooLongError
+from spyne.protocol.soap import Soap11
+from spyne.protocol.soap.mime import collapse_swa
+
+from gateway.transport import OPERATION, REQUEST_HAS_DATA
+
+HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
+    "400 Bad Request", "405 Method Not Allowed", "413 Request Entity Too Large", "500 Internal Server Error")
+
+_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
+                       dtd_validation=False, remove_comments=True, remove_pis=True)
+
+
+def parse_xml(data: bytes) -> etree._Element:
+    """Parse untrusted XML: no DTD at all, so no external or expanding entities."""
+    try:
+        root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
+    except etree.XMLSyntaxError as error:
+        raise Fault("Client.XMLSyntaxError", f"Error deserializing message: {error}") from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise Fault("Client.XMLSyntaxError", "Error deserializing message: a DTD is not allowed in SOAP")
+    return root
+
+
+class ZnunySoap11(Soap11):
+    def __init__(self, namespace: str, methods: dict[str, str], service_namespace: str) -> None:
+        """`methods` maps configured operation names to spyne methods; `namespace` is the web
+        service's NameSpace, `service_namespace` the one the spyne models are defined in."""
+        super().__init__(validator=None, parse_xsi_type=False, cleanup_namespaces=True)
+        self.methods = methods
+        self.namespace = namespace
+        self.service_namespace = service_namespace
+        self.response_names = {f"{method}Response": f"{name}Response" for name, method in methods.items()
+                               if name != method}
+
+    # -- request -------------------------------------------------------------------------------------
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        if ctx.transport.get_request_method() != "POST":
+            raise RequestNotAllowed("SOAP requests must be sent with POST.")
+        content_type = cgi.parse_header(ctx.transport.get_request_content_type() or "text/xml")
+        body = b"".join(collapse_swa(ctx, content_type, self.ns_soap_env))
+        if not body.strip():
+            raise Fault("Client.XMLSyntaxError", "Error deserializing message: the request body is empty")
+        ctx.in_document = (parse_xml(body), {})
+
+    def decompose_incoming_envelope(self, ctx: Any, message: str = Soap11.REQUEST) -> None:
+        super().decompose_incoming_envelope(ctx, message)
+        body = ctx.in_body_doc
+        if body is None:
+            raise Fault("Client.SoapError", "The SOAP Body holds no operation element.")
+        name = etree.QName(body).localname
+        env = ctx.transport.req_env
+        env[OPERATION] = name
+        self._check_soapaction(env.get("HTTP_SOAPACTION"), name)
+        method = self.methods.get(name)
+        if method is None:
+            raise Fault("Client.UnknownOperation",
+                        f"Operation '{name}' is not configured in this web service"
+                        f" (configured: {', '.join(sorted(self.methods)) or 'none'}).")
+        env[REQUEST_HAS_DATA] = len(body) > 0 or bool((body.text or "").strip())
+        ctx.method_request_string = f"{{{self.service_namespace}}}{method}"
+
+    @staticmethod
+    def _check_soapaction(header: str | None, operation: str) -> None:
+        action = (header or "").strip().strip("\"'")
+        named = re.split(r"[#/]", action)[-1] if action else ""
+        if named and named != operation:
+            raise Fault("Client.SOAPAction", f"Operation from SOAP data '{operation}' does not match"
+                                             f" operation from SOAPAction '{named}'.")
+
+    # -- response ------------------------------------------------------------------------------------
+
+    def serialize(self, ctx: Any, message: str) -> None:
+        super().serialize(ctx, message)
+        if ctx.out_error is None and ctx.out_body_doc is not None:
+            self._rename(ctx.out_body_doc)
+
+    def _rename(self, element: etree._Element) -> None:
+        """Answer under the configured operation name and namespace where they differ from the models'."""
+        local = etree.QName(element).localname
+        if local in self.response_names:
+            element.tag = f"{{{self.service_namespace}}}{self.response_names[local]}"
+        if self.namespace and self.namespace != self.service_namespace:
+            old = f"{{{self.service_namespace}}}"
+            for node in element.iter():
+                if isinstance(node.tag, str) and node.tag.startswith(old):
+                    node.tag = f"{{{self.namespace}}}{node.tag[len(old):]}"
+
+    def fault_to_http_response_code(self, fault: Exception) -> str:
+        if isinstance(fault, RequestTooLongError):
+            return HTTP_413
+        if isinstance(fault, RequestNotAllowed):
+            return HTTP_405
+        if isinstance(fault, Fault) and fault.faultcode in ("Client.XMLSyntaxError", "Client.SoapError"):
+            return HTTP_400
+        return HTTP_500

@@ -1,0 +1,1 @@
+"""Web services: Znuny's YAML configuration, the presets, and the registry that serves them."""

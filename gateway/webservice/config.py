@@ -1,0 +1,119 @@
+"""A web service's Znuny YAML configuration, read once into what the transports need.
+
+The stored text is Znuny's own structure (Provider.Operation, Provider.Transport.Config,
+Debugger, ...), so any export of a Znuny web service imports unchanged and exports back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
+
+REST, SOAP = "HTTP::REST", "HTTP::SOAP"
+
+
+class ConfigError(ValueError):
+    """The YAML is not a web-service configuration we can serve."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    operation: str
+    pattern: re.Pattern[str]
+    methods: frozenset[str]  # empty: any method, as in Znuny
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = self.pattern.match(path)
+        return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class WebserviceConfig:
+    id: int
+    name: str
+    text: str
+    transport: str  # REST, SOAP, or "" for a requester-only web service
+    operations: dict[str, str]  # operation name -> Znuny type, e.g. SessionDelete -> Session::SessionRemove
+    operation_options: dict[str, dict[str, Any]]
+    transport_config: dict[str, Any]
+    routes: tuple[Route, ...]
+    max_length: int
+    namespace: str
+    debug_threshold: str
+
+    def operation_type(self, name: str) -> str | None:
+        return self.operations.get(name)
+
+
+def load_yaml(text: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("not a web-service configuration: the YAML document is not a mapping")
+    return data
+
+
+def parse(webservice_id: int, name: str, text: str, max_request_size: int) -> WebserviceConfig:
+    data = load_yaml(text)
+    provider = data.get("Provider") or {}
+    if not isinstance(provider, dict):
+        raise ConfigError("Provider must be a mapping")
+    transport = provider.get("Transport") or {}
+    transport_type = (transport.get("Type") or "") if isinstance(transport, dict) else ""
+    if transport_type not in (REST, SOAP, ""):
+        raise ConfigError(f"unsupported provider transport {transport_type!r} (HTTP::REST or HTTP::SOAP)")
+    transport_config = (transport.get("Config") or {}) if isinstance(transport, dict) else {}
+    if not isinstance(transport_config, dict):
+        raise ConfigError("Provider.Transport.Config must be a mapping")
+    operations_raw = provider.get("Operation") or {}
+    if not isinstance(operations_raw, dict):
+        raise ConfigError("Provider.Operation must be a mapping")
+    operations, options = {}, {}
+    for op_name, op in operations_raw.items():
+        if not isinstance(op, dict) or not isinstance(op.get("Type"), str):
+            raise ConfigError(f"operation {op_name!r} has no Type")
+        operations[str(op_name)] = op["Type"]
+        options[str(op_name)] = op
+    routes = _routes(transport_config.get("RouteOperationMapping") or {}, operations) \
+        if transport_type == REST else ()
+    if transport_type == SOAP and not transport_config.get("NameSpace"):
+        raise ConfigError("a SOAP provider needs Provider.Transport.Config.NameSpace")
+    try:
+        max_length = int(transport_config.get("MaxLength") or max_request_size)
+    except (TypeError, ValueError):
+        raise ConfigError("MaxLength must be a number") from None
+    debugger = data.get("Debugger") or {}
+    return WebserviceConfig(
+        id=webservice_id, name=name, text=text, transport=transport_type, operations=operations,
+        operation_options=options, transport_config=transport_config, routes=routes,
+        max_length=max(1, min(max_length, max_request_size)),
+        namespace=str(transport_config.get("NameSpace") or ""),
+        debug_threshold=str(debugger.get("DebugThreshold") or "debug") if isinstance(debugger, dict) else "debug",
+    )
+
+
+def _routes(mapping: Any, operations: dict[str, str]) -> tuple[Route, ...]:
+    """Znuny's REST routing: operations in name order, `:Param` one path segment, anchored."""
+    if not isinstance(mapping, dict):
+        raise ConfigError("RouteOperationMapping must be a mapping")
+    routes = []
+    for op_name in sorted(mapping):
+        entry = mapping[op_name]
+        if op_name not in operations:
+            raise ConfigError(f"route for unknown operation {op_name!r}")
+        route = entry.get("Route") if isinstance(entry, dict) else None
+        if not isinstance(route, str) or not route.startswith("/"):
+            raise ConfigError(f"operation {op_name!r}: Route must start with '/'")
+        parts = re.split(r":([A-Za-z_][A-Za-z0-9_]*)", route)
+        regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
+        methods = entry.get("RequestMethod") or []
+        if not isinstance(methods, list):
+            raise ConfigError(f"operation {op_name!r}: RequestMethod must be a list")
+        routes.append(Route(op_name, re.compile(f"^{regex}$"), frozenset(str(m).upper() for m in methods)))
+    return tuple(routes)

@@ -1,0 +1,59 @@
+"""From a web service's configuration to the WSGI application that serves it.
+
+Built once per configuration (at start-up and when the registry sees a change), never
+per request: a spyne Application and its WSDL are expensive to make and cheap to reuse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from spyne import Application
+from spyne.server.wsgi import WsgiApplication
+
+from gateway import operations
+from gateway.operations.types import TICKET_CONNECTOR_NS
+from gateway.transport.rest import ZnunyRest
+from gateway.transport.soap import ZnunySoap11
+from gateway.transport.wsdl import znuny_names
+from gateway.webservice.config import REST, SOAP, WebserviceConfig
+
+URL_PREFIX = "/znuny/nph-genericinterface.pl"
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    config: WebserviceConfig
+    app: WsgiApplication | None  # None: the web service has no provider to serve
+    wsdl: bytes | None = None
+
+
+def _service_name(config: WebserviceConfig, model_namespace: str) -> str:
+    """Znuny's WSDL names the ticket connector `GenericTicketConnector`; others keep their own name."""
+    return "GenericTicketConnector" if model_namespace == TICKET_CONNECTOR_NS else config.name
+
+
+def build(config: WebserviceConfig, public_url: str) -> Endpoint:
+    if config.transport not in (REST, SOAP):
+        return Endpoint(config, None)
+    implemented = {name: type_ for name, type_ in config.operations.items()
+                   if operations.descriptor(type_) is not None}
+    methods = {name: operations.descriptor(type_).name for name, type_ in implemented.items()}
+    service = operations.select(f"{config.name}Service", set(implemented.values()))
+    model_namespace = next(
+        (operations.descriptor(t).in_message.get_namespace() for t in sorted(implemented.values())),
+        TICKET_CONNECTOR_NS)
+    if config.transport == REST:
+        app = Application([service], tns=model_namespace, name=f"{config.name}.REST",
+                          in_protocol=ZnunyRest(config, methods), out_protocol=ZnunyRest(config, methods))
+        return Endpoint(config, WsgiApplication(app, max_content_length=config.max_length))
+    namespace = config.namespace or model_namespace
+    protocol = ZnunySoap11(namespace, methods, model_namespace)
+    app = Application([service], tns=model_namespace, name=_service_name(config, model_namespace),
+                      in_protocol=protocol, out_protocol=ZnunySoap11(namespace, methods, model_namespace))
+    wsgi = WsgiApplication(app, max_content_length=config.max_length)
+    location = f"{public_url.rstrip('/')}{URL_PREFIX}/Webservice/{config.name}"
+    wsgi.doc.wsdl11.build_interface_document(location)
+    wsdl = znuny_names(wsgi.doc.wsdl11.get_interface_document(), _service_name(config, model_namespace),
+                       namespace, model_namespace, location)
+    return Endpoint(config, wsgi, wsdl)

@@ -1,0 +1,73 @@
+"""The web services a process serves, reloaded when another process changes them.
+
+A lookup is a dictionary access. At most every `webservice_refresh_interval` seconds one
+lookup also reads the revision counter (a single-row table that every change bumps in
+its own transaction); when it moved, the changed web services are rebuilt. So a web
+service added with `gateway webservice add` is served by every running process, on every
+machine sharing the database, within a few seconds and without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from gateway.store import webservices
+from gateway.store.database import Database
+from gateway.webservice import config as ws_config
+from gateway.webservice.endpoint import Endpoint, build
+
+log = logging.getLogger(__name__)
+
+
+class Registry:
+    def __init__(self, db: Database, public_url: str, max_request_size: int, refresh_interval: float) -> None:
+        self.db = db
+        self.public_url = public_url
+        self.max_request_size = max_request_size
+        self.refresh_interval = refresh_interval
+        self._by_name: dict[str, Endpoint] = {}
+        self._by_id: dict[int, Endpoint] = {}
+        self._revision = -1
+        self._next_check = 0.0
+        self._lock = threading.Lock()
+
+    def by_name(self, name: str) -> Endpoint | None:
+        self._maybe_refresh()
+        return self._by_name.get(name)
+
+    def by_id(self, webservice_id: int) -> Endpoint | None:
+        self._maybe_refresh()
+        return self._by_id.get(webservice_id)
+
+    def _maybe_refresh(self) -> None:
+        if time.monotonic() < self._next_check:
+            return
+        with self._lock:
+            if time.monotonic() < self._next_check:
+                return
+            with self.db.transaction(write=False) as tx:
+                revision = webservices.revision(tx)
+                rows = webservices.all_valid(tx) if revision != self._revision else None
+            if rows is not None:
+                self._load(rows)
+                self._revision = revision
+            self._next_check = time.monotonic() + self.refresh_interval
+
+    def _load(self, rows: list[dict]) -> None:
+        """Rebuild what changed; keep the endpoints of unchanged configurations."""
+        previous = self._by_id
+        by_id: dict[int, Endpoint] = {}
+        for row in rows:
+            old = previous.get(row["id"])
+            if old is not None and old.config.text == row["config"] and old.config.name == row["name"]:
+                by_id[row["id"]] = old
+                continue
+            try:
+                parsed = ws_config.parse(row["id"], row["name"], row["config"], self.max_request_size)
+                by_id[row["id"]] = build(parsed, self.public_url)
+            except Exception:
+                log.exception("web service %r cannot be served", row["name"])
+        self._by_id = by_id
+        self._by_name = {endpoint.config.name: endpoint for endpoint in by_id.values()}
