@@ -220,3 +220,15 @@ def ensure_root_password(db: Database) -> str | None:
     password = secrets.token_urlsafe(12)
     set_user_password(db, "root@localhost", password)
     return password
+
+
+def preset_wsdls(settings: Settings, public_url: str) -> dict[str, bytes]:
+    """The WSDL of every SOAP preset, as a server at `public_url` would serve it."""
+    from gateway.webservice.endpoint import build
+
+    documents = {}
+    for name, path in presets(settings).items():
+        parsed = ws_config.parse(0, name, path.read_text(encoding="utf-8"), settings.max_request_size)
+        if parsed.transport == ws_config.SOAP:
+            documents[name] = build(parsed, public_url).wsdl
+    return documents

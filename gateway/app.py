@@ -6,7 +6,6 @@ credentials, dispatcher.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from gateway.commlog import CommunicationLog
@@ -18,15 +17,8 @@ from gateway.settings import Settings, load
 from gateway.webservice.registry import Registry
 
 
-def quiet_spyne() -> None:
-    """spyne logs whole requests (passwords included) on parse errors and every client fault."""
-    for name in ("spyne", "spyne.protocol.xml", "spyne.application", "spyne.server.wsgi"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
 def make_app(settings: Settings | None = None) -> Callable:
     settings = settings or load()
-    quiet_spyne()
     runtime = Runtime.create(settings)
     registry = Registry(runtime.db, settings.public_url, settings.max_request_size,
                         settings.webservice_refresh_interval)

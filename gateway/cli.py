@@ -19,6 +19,8 @@ from gateway.settings import CONF_DIR, Settings, load
 from gateway.store import migrate
 from gateway.store.database import Database
 
+# the checked-in WSDL files name this address; a running server writes its public_url instead
+WSDL_PUBLIC_URL = "http://localhost:8080"
 PERMISSIONS = click.Choice(["ro", "move_into", "create", "note", "owner", "priority", "rw"])
 
 
@@ -313,3 +315,17 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
     if workers:
         args += ["--workers", str(workers)]
     os.execv(sys.executable, [*args, "gateway.app:application"])
+
+
+@main.command()
+@click.option("--output-dir", default="wsdl", show_default=True, type=click.Path(file_okay=False))
+@click.option("--public-url", default=WSDL_PUBLIC_URL, show_default=True)
+@action
+def wsdl(ctx: Context, output_dir: str, public_url: str) -> None:
+    """Write the WSDL of every SOAP preset (the files checked in under wsdl/)."""
+    os.makedirs(output_dir, exist_ok=True)
+    for name, document in admin.preset_wsdls(ctx.settings, public_url).items():
+        path = os.path.join(output_dir, f"{name}.wsdl")
+        with open(path, "wb") as out:
+            out.write(document)
+        click.echo(f"Wrote {path}")

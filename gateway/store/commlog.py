@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.store.database import Row, Transaction, utcnow
+from gateway.store.database import Row, Transaction
 
 
 def add_many(tx: Transaction, rows: list[tuple]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, Unicode
+from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer
 from spyne.error import ValidationError
 
 _COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY = range(6)

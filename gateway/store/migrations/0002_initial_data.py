@@ -7,17 +7,19 @@ from gateway.store.database import utcnow
 
 __depends__ = {"0001_schema"}
 
-HISTORY_TYPES = (
-    "NewTicket FollowUp SendAutoReject SendAutoReply SendAutoFollowUp Forward Bounce SendAnswer "
-    "SendAgentNotification SendCustomerNotification EmailAgent EmailCustomer PhoneCallAgent "
-    "PhoneCallCustomer AddNote Move Lock Unlock Remove TimeAccounting CustomerUpdate PriorityUpdate "
-    "OwnerUpdate LoopProtection Misc SetPendingTime StateUpdate TicketDynamicFieldUpdate "
-    "WebRequestCustomer TicketLinkAdd TicketLinkDelete SystemRequest Merged ResponsibleUpdate Subscribe "
-    "Unsubscribe TypeUpdate ServiceUpdate SLAUpdate ArchiveFlagUpdate EscalationSolutionTimeStop "
-    "EscalationResponseTimeStart EscalationUpdateTimeStart EscalationSolutionTimeStart "
-    "EscalationResponseTimeNotifyBefore EscalationUpdateTimeNotifyBefore "
-    "EscalationSolutionTimeNotifyBefore EscalationResponseTimeStop EscalationUpdateTimeStop TitleUpdate"
-).split()
+HISTORY_TYPES = [
+    "NewTicket", "FollowUp", "SendAutoReject", "SendAutoReply", "SendAutoFollowUp", "Forward", "Bounce",
+    "SendAnswer", "SendAgentNotification", "SendCustomerNotification", "EmailAgent", "EmailCustomer",
+    "PhoneCallAgent", "PhoneCallCustomer", "AddNote", "Move", "Lock", "Unlock", "Remove", "TimeAccounting",
+    "CustomerUpdate", "PriorityUpdate", "OwnerUpdate", "LoopProtection", "Misc", "SetPendingTime",
+    "StateUpdate", "TicketDynamicFieldUpdate", "WebRequestCustomer", "TicketLinkAdd", "TicketLinkDelete",
+    "SystemRequest", "Merged", "ResponsibleUpdate", "Subscribe", "Unsubscribe", "TypeUpdate",
+    "ServiceUpdate", "SLAUpdate", "ArchiveFlagUpdate", "EscalationSolutionTimeStop",
+    "EscalationResponseTimeStart", "EscalationUpdateTimeStart", "EscalationSolutionTimeStart",
+    "EscalationResponseTimeNotifyBefore", "EscalationUpdateTimeNotifyBefore",
+    "EscalationSolutionTimeNotifyBefore", "EscalationResponseTimeStop", "EscalationUpdateTimeStop",
+    "TitleUpdate",
+]
 
 SIGNATURE = """
 Your Ticket-Team

@@ -1,0 +1,50 @@
+# gateway: `make run` serves, `make test` tests. Both install what is missing first.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+BIND   ?= 127.0.0.1:8080
+# Debian packages: a compiler and headers for M2Crypto (swig, libssl-dev), gpg and openssl for
+# the crypto module and its tests, PostgreSQL's client library for psycopg
+APT_PACKAGES := build-essential swig libssl-dev gnupg openssl libpq5 ca-certificates
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install run test wsdl bench lint system-packages
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg setup.py
+	@$(MAKE) --no-print-directory system-packages
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q 'install ok installed' || echo $$p; done); \
+	if ! command -v $(PYTHON) >/dev/null; then missing="$$missing python3.11 python3.11-venv python3.11-dev"; \
+	elif ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then missing="$$missing python3.11-venv"; fi; \
+	if [ -n "$$missing" ]; then echo "Installing system packages:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+run: install
+	$(BIN)/gateway setup
+	@echo ""
+	@echo "gateway serves on http://$(BIND)/"
+	@echo "  REST: http://$(BIND)/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session"
+	@echo "  SOAP: http://$(BIND)/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP  (WSDL: ?wsdl)"
+	@echo "  health: http://$(BIND)/health"
+	@echo ""
+	$(BIN)/gateway serve --bind $(BIND)
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+wsdl: install
+	$(BIN)/gateway wsdl --output-dir wsdl
+
+bench: install
+	$(BIN)/python tests/bench/run.py
+
+lint: install
+	$(BIN)/ruff check .
