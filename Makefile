@@ -44,6 +44,7 @@ wsdl: install
 	$(BIN)/gateway wsdl --output-dir wsdl
 
 bench: install
+	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -qq wrk
 	$(BIN)/python tests/bench/run.py
 
 lint: install

@@ -6,7 +6,8 @@ credentials, dispatcher.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from gateway.commlog import CommunicationLog
 from gateway.dispatcher import Dispatcher
@@ -17,15 +18,29 @@ from gateway.settings import Settings, load
 from gateway.webservice.registry import Registry
 
 
-def make_app(settings: Settings | None = None) -> Callable:
-    settings = settings or load()
-    runtime = Runtime.create(settings)
-    registry = Registry(runtime.db, settings.public_url, settings.max_request_size,
-                        settings.webservice_refresh_interval)
-    commlog = CommunicationLog(runtime.db, settings.communication_log_days)
-    app = Dispatcher(runtime, registry, commlog)
-    app = HeaderCredentials(app)
-    return RequestLimits(app, settings.max_request_size)
+class Gateway:
+    """The WSGI application, and what it holds open until `close`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.runtime = Runtime.create(settings)
+        registry = Registry(self.runtime.db, settings.public_url, settings.max_request_size,
+                            settings.webservice_refresh_interval)
+        self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
+        app = Dispatcher(self.runtime, registry, self.commlog)
+        app = HeaderCredentials(app)
+        self.wsgi = RequestLimits(app, settings.max_request_size)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self.wsgi(environ, start_response)
+
+    def close(self) -> None:
+        """Write what the communication log still holds, then release database connections."""
+        self.commlog.close()
+        self.runtime.db.close()
+
+
+def make_app(settings: Settings | None = None) -> Gateway:
+    return Gateway(settings or load())
 
 
 def __getattr__(name: str) -> Callable:

@@ -72,11 +72,11 @@ class CommunicationLog:
         self.keep_days = keep_days
         self.flush_interval = flush_interval
         self._queue: deque[tuple] = deque(maxlen=100_000)
-        self._wakeup = threading.Event()
+        self._closed = threading.Event()
         self._thread_pid = 0
         self._lock = threading.Lock()
         self._next_purge = 0.0
-        atexit.register(self.flush)
+        atexit.register(self.close)
 
     def record(self, webservice_id: int, communication_id: str, remote_ip: str, operation: str,
                http_status: int, duration_ms: int, request_line: str, query: str, request_body: str,
@@ -102,13 +102,18 @@ class CommunicationLog:
             except Exception:
                 log.exception("communication log: %d records could not be written", len(batch))
 
+    def close(self) -> None:
+        """Write what is queued and stop the background thread."""
+        self._closed.set()
+        self.flush()
+        atexit.unregister(self.close)
+
     def _ensure_thread(self) -> None:
-        if self._thread_pid == os.getpid():
+        if self._thread_pid == os.getpid() or self._closed.is_set():
             return
         self._thread_pid = os.getpid()
         threading.Thread(target=self._run, name="communication-log", daemon=True).start()
 
     def _run(self) -> None:
-        while True:
-            time.sleep(self.flush_interval)
+        while not self._closed.wait(self.flush_interval):
             self.flush()

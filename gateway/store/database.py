@@ -18,8 +18,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-sqlite3.register_adapter(dt.datetime, lambda value: value.strftime("%Y-%m-%d %H:%M:%S"))
-
 Row = dict[str, Any]
 
 
@@ -36,12 +34,17 @@ def as_datetime(value: Any) -> dt.datetime | None:
     """SQLite returns timestamps as text, PostgreSQL as datetime."""
     if value is None or isinstance(value, dt.datetime):
         return value
-    return dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromisoformat(value)
 
 
 @functools.lru_cache(maxsize=4096)
 def _pg_sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _sqlite_params(params: Sequence[Any]) -> Sequence[Any]:
+    """Timestamps as Znuny's text, explicitly: sqlite3's global adapters are shared with other libraries."""
+    return [p.strftime("%Y-%m-%d %H:%M:%S") if isinstance(p, dt.datetime) else p for p in params]
 
 
 class Transaction:
@@ -53,14 +56,16 @@ class Transaction:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         if self.dialect == "postgresql":
-            sql = _pg_sql(sql)
-        self._cursor.execute(sql, params)
+            self._cursor.execute(_pg_sql(sql), params)
+        else:
+            self._cursor.execute(sql, _sqlite_params(params))
         return self._cursor
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if self.dialect == "postgresql":
-            sql = _pg_sql(sql)
-        self._cursor.executemany(sql, rows)
+            self._cursor.executemany(_pg_sql(sql), rows)
+        else:
+            self._cursor.executemany(sql, [_sqlite_params(row) for row in rows])
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row = self.execute(sql, params).fetchone()

@@ -1,0 +1,231 @@
+"""Fixtures: a fresh database per test on SQLite and on PostgreSQL, and gateway under gunicorn.
+
+Every test that touches storage runs on both backends. PostgreSQL comes from
+GATEWAY_TEST_POSTGRES_URL (a maintenance database the tests may create databases from,
+e.g. postgresql:///postgres); without it the PostgreSQL half is skipped, except in CI
+(CI=true), where a missing PostgreSQL is an error: CI must never skip it silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from werkzeug.test import Client
+
+from gateway import admin
+from gateway.app import Gateway, make_app
+from gateway.settings import Settings
+from gateway.store import migrate
+from gateway.store.database import Database
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+ZNUNY = SHARED / "znuny"
+BACKENDS = ["sqlite", "postgresql"]
+REST = "/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST"
+SOAP = "/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"
+TICKET_NS = "http://www.otrs.org/TicketConnector/"
+GATEWAY_BIN = Path(sys.executable).parent / "gateway"
+
+
+def znuny_file(relative: str) -> Path:
+    """A file of Znuny's reference data, read from ../shared (never copied into the project)."""
+    path = ZNUNY / relative
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing: CI must run with ../shared beside the checkout")
+        pytest.skip(f"Znuny reference data not found at {path} (../shared is absent)")
+    return path
+
+
+def _pg_admin_url() -> str:
+    url = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("GATEWAY_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests")
+        pytest.skip("PostgreSQL tests need GATEWAY_TEST_POSTGRES_URL (e.g. postgresql:///postgres)")
+    return url
+
+
+def _pg_execute(admin_url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _pg_url(admin_url: str, database: str) -> str:
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{database}"
+
+
+def load_fixture(db: Database, settings: Settings) -> None:
+    """The fixture of ../shared/znuny/golden: the same agents, customer, fields and web services."""
+    admin.ensure_presets(db, settings)
+    admin.set_user_password(db, "root@localhost", "root")
+    admin.add_user(db, "agent1", "Agent", "One", "agent1@example.test", "agent1", ["users"])
+    admin.add_user(db, "tauser", "Time", "Accounting", "tauser@example.test", "tauser",
+                   ["users", "timeaccounting_webservice"])
+    admin.add_customer_company(db, "ACME", "ACME Inc.")
+    admin.add_customer_user(db, "customer1", "Customer", "One", "customer1@oracle.test", "ACME", "customer1")
+    admin.add_dynamic_field(db, "OracleText", "Oracle Text", "Text", "Ticket")
+    admin.add_dynamic_field(db, "OracleDropdown", "Oracle Dropdown", "Dropdown", "Ticket",
+                            {"alpha": "Alpha", "beta": "Beta"})
+    dev_rest = ZNUNY / "development" / "GenericTicketConnectorREST.yml"
+    if dev_rest.exists():
+        admin.add_webservice(db, settings, "GenericTicketConnectorRESTDev", source_path=str(dev_rest))
+
+
+@dataclasses.dataclass
+class Templates:
+    """One migrated database with the fixture per backend; each test gets a copy."""
+
+    tmp: Path
+    sqlite_path: Path | None = None
+    pg_template: str | None = None
+
+    def sqlite(self) -> Path:
+        if self.sqlite_path is None:
+            path = self.tmp / "template.db"
+            url = f"sqlite:///{path}"
+            migrate.upgrade(url)
+            db = Database(url)
+            load_fixture(db, test_settings(url))
+            db.close()
+            self.sqlite_path = path
+        return self.sqlite_path
+
+    def postgresql(self, admin_url: str) -> str:
+        if self.pg_template is None:
+            name = f"gw_test_{os.getpid()}_template"
+            _pg_execute(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            _pg_execute(admin_url, f"CREATE DATABASE {name}")
+            url = _pg_url(admin_url, name)
+            migrate.upgrade(url)
+            db = Database(url)
+            load_fixture(db, test_settings(url))
+            db.close()
+            self.pg_template = name
+        return self.pg_template
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    return dataclasses.replace(Settings(), database_url=database_url, public_url="http://gateway.test:8080",
+                               webservice_refresh_interval=0.5, **overrides)
+
+
+test_settings.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    found = Templates(tmp_path_factory.mktemp("templates"))
+    yield found
+    if found.pg_template:
+        _pg_execute(os.environ["GATEWAY_TEST_POSTGRES_URL"], f"DROP DATABASE IF EXISTS {found.pg_template} WITH (FORCE)")
+
+
+def copy_database(backend: str, templates: Templates, directory: Path) -> tuple[str, callable]:
+    """A fresh copy of the fixture database; returns its URL and a function that drops it."""
+    if backend == "sqlite":
+        path = directory / f"gateway-{uuid.uuid4().hex[:8]}.db"
+        shutil.copy(templates.sqlite(), path)
+        return f"sqlite:///{path}", lambda: None
+    admin_url = _pg_admin_url()
+    template = templates.postgresql(admin_url)
+    name = f"gw_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    _pg_execute(admin_url, f"CREATE DATABASE {name} TEMPLATE {template}")
+    return _pg_url(admin_url, name), lambda: _pg_execute(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, templates: Templates, tmp_path: Path) -> Iterator[str]:
+    url, drop = copy_database(request.param, templates, tmp_path)
+    yield url
+    drop()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return test_settings(database_url, login_failure_limit=5)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.database_url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def gateway(settings: Settings) -> Iterator[Gateway]:
+    """gateway in-process, behind the same middleware stack gunicorn serves."""
+    app = make_app(settings)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def client(gateway: Gateway) -> Client:
+    return Client(gateway)
+
+
+# -- gateway under gunicorn ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclasses.dataclass
+class Server:
+    url: str
+    database_url: str
+    env: dict[str, str]
+
+    def gateway(self, *args: str) -> subprocess.CompletedProcess:
+        """Run the console against the served database."""
+        return subprocess.run([str(GATEWAY_BIN), *args], env=self.env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Server]:
+    url, drop = copy_database(request.param, templates, tmp_path_factory.mktemp("server"))
+    port = free_port()
+    env = {**os.environ, "GATEWAY_DATABASE_URL": url, "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "GATEWAY_WEBSERVICE_REFRESH_INTERVAL": "1", "GATEWAY_WORKERS": "2"}
+    process = subprocess.Popen([str(GATEWAY_BIN), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gateway did not start: {process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+        yield Server(base, url, env)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        drop()
