@@ -133,7 +133,8 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     found = Templates(tmp_path_factory.mktemp("templates"))
     yield found
     if found.pg_template:
-        _pg_execute(os.environ["GATEWAY_TEST_POSTGRES_URL"], f"DROP DATABASE IF EXISTS {found.pg_template} WITH (FORCE)")
+        _pg_execute(os.environ["GATEWAY_TEST_POSTGRES_URL"],
+                    f"DROP DATABASE IF EXISTS {found.pg_template} WITH (FORCE)")
 
 
 def copy_database(backend: str, templates: Templates, directory: Path) -> tuple[str, callable]:

@@ -1,0 +1,140 @@
+"""Authentication: body and header credentials, sessions, impersonation, failed-login limits."""
+
+from __future__ import annotations
+
+import datetime
+
+from gateway.store.database import utcnow
+from tests.conftest import REST, SOAP, TICKET_NS
+from tests.golden import local_tree, soap_body
+
+LOGIN = {"UserLogin": "root@localhost", "Password": "root"}
+
+
+def soap(operation: str, **fields: str) -> bytes:
+    children = "".join(f"<{k}>{v}</{k}>" for k, v in fields.items())
+    return (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+            f'<tic:{operation} xmlns:tic="{TICKET_NS}">{children}</tic:{operation}></soapenv:Body>'
+            "</soapenv:Envelope>").encode()
+
+
+def session_user(client, session_id: str) -> str | None:
+    data = client.get(f"{REST}/Session/{session_id}").json.get("SessionData", [])
+    return {item["Key"]: item["Value"] for item in data}.get("UserLogin")
+
+
+def test_header_credentials_alone_work_over_rest(client):
+    response = client.post(f"{REST}/Session", data="{}", headers={
+        "X-OTRS-Header-UserLogin": "root@localhost", "X-OTRS-Header-Password": "root"})
+    assert session_user(client, response.json["SessionID"]) == "root@localhost"
+
+
+def test_header_credentials_alone_work_over_soap(client):
+    response = client.post(SOAP, data=soap("SessionCreate"), content_type="text/xml", headers={
+        "X-OTRS-Header-UserLogin": "agent1", "X-OTRS-Header-Password": "agent1"})
+    session_id = local_tree(soap_body(response.data))["SessionID"]
+    assert session_user(client, session_id) == "agent1"
+
+
+def test_header_wins_over_body_and_query(client):
+    response = client.post(f"{REST}/Session?UserLogin=agent1&Password=wrong", json=LOGIN,
+                           headers={"X-OTRS-Header-Password": "agent1"})
+    assert session_user(client, response.json["SessionID"]) == "agent1"
+
+
+def test_query_wins_over_body_as_in_znuny(client):
+    response = client.post(f"{REST}/Session?Password=root", json={"UserLogin": "root@localhost", "Password": "x"})
+    assert "SessionID" in response.json
+
+
+def test_wrong_header_password_fails_like_a_wrong_body_password(client):
+    for response in (
+        client.post(f"{REST}/Session", json={"UserLogin": "root@localhost"},
+                    headers={"X-OTRS-Header-Password": "wrong"}),
+        client.post(SOAP, data=soap("SessionCreate", UserLogin="root@localhost", Password="wrong"),
+                    content_type="text/xml"),
+    ):
+        body = response.json if response.is_json else local_tree(soap_body(response.data))
+        assert body["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
+
+
+def test_customer_user_gets_a_customer_session(client):
+    response = client.post(f"{REST}/Session", json={"CustomerUserLogin": "customer1", "Password": "customer1"})
+    data = {i["Key"]: i["Value"] for i in client.get(f"{REST}/Session/{response.json['SessionID']}").json[
+        "SessionData"]}
+    assert data["UserType"] == "Customer" and data["UserCustomerID"] == "ACME"
+
+
+def test_invalid_session_id_fails_even_with_a_valid_password(client):
+    """Znuny's Auth(): a given SessionID decides alone."""
+    target = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
+    response = client.delete(f"{REST}/Session/{target}", json=LOGIN,
+                             headers={"X-OTRS-Header-SessionID": "not-a-session"})
+    assert response.json["Error"]["ErrorCode"] == "SessionRemove.AuthFail"
+    assert session_user(client, target) == "root@localhost"
+
+
+def test_session_remove_needs_admin_for_another_agents_session(client):
+    roots = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
+    denied = client.delete(f"{REST}/Session/{roots}", json={"UserLogin": "agent1", "Password": "agent1"})
+    assert denied.json["Error"]["ErrorMessage"] == \
+        "SessionRemove: Authorization failed! User needs to be in group admin."
+    agents = client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"}).json["SessionID"]
+    assert client.delete(f"{REST}/Session/{agents}", json=LOGIN).json == {"Success": 1}
+    assert session_user(client, agents) is None
+
+
+def test_a_removed_session_no_longer_authenticates(client):
+    session_id = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
+    assert client.delete(f"{REST}/Session/{session_id}",
+                         headers={"X-OTRS-Header-SessionID": session_id}).json == {"Success": 1}
+    assert client.get(f"{REST}/Session/{session_id}").json["Error"]["ErrorCode"] == "SessionGet.SessionInvalid"
+
+
+def test_impersonation_works_for_an_admin_agent(client):
+    response = client.post(f"{REST}/Session", json=LOGIN, headers={"X-OTRS-Header-ImpersonateAsUser": "agent1"})
+    assert session_user(client, response.json["SessionID"]) == "agent1"
+
+
+def test_impersonation_fails_for_anyone_else(client):
+    for creds in ({"UserLogin": "agent1", "Password": "agent1"},
+                  {"CustomerUserLogin": "customer1", "Password": "customer1"}):
+        response = client.post(f"{REST}/Session", json=creds,
+                               headers={"X-OTRS-Header-ImpersonateAsUser": "root@localhost"})
+        assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
+
+
+def test_impersonating_an_unknown_agent_fails(client):
+    response = client.post(f"{REST}/Session", json=LOGIN, headers={"X-OTRS-Header-ImpersonateAsUser": "nobody"})
+    assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
+
+
+def test_failed_logins_are_limited_per_login(client, settings):
+    for _ in range(settings.login_failure_limit):
+        client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "guess"})
+    response = client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"})
+    assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
+    # another login from another address is unaffected
+    other = client.post(f"{REST}/Session", json=LOGIN, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert "SessionID" in other.json
+
+
+def test_an_idle_session_expires(client, settings, db):
+    session_id = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
+    idle = datetime.timedelta(seconds=settings.session_max_idle_time + 60)
+    with db.transaction() as tx:
+        tx.execute("UPDATE sessions SET last_request = ?", [utcnow() - idle])
+    assert client.get(f"{REST}/Session/{session_id}").json["Error"]["ErrorCode"] == "SessionGet.SessionInvalid"
+
+
+def test_session_ids_are_stored_hashed(client, db):
+    session_id = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
+    with db.transaction(write=False) as tx:
+        stored = [row["id"] for row in tx.all("SELECT id FROM sessions")]
+    assert session_id not in stored and len(stored) == 1 and len(stored[0]) == 64
+
+
+def test_passwords_are_stored_with_argon2(db):
+    with db.transaction(write=False) as tx:
+        hashes = [row["pw"] for row in tx.all("SELECT pw FROM users UNION ALL SELECT pw FROM customer_user")]
+    assert hashes and all(h.startswith("$argon2id$") for h in hashes)
