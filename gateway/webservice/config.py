@@ -53,7 +53,9 @@ def load_yaml(text: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"not valid YAML: {getattr(error, 'problem', None) or error}{where}") from None
     if not isinstance(data, dict):
         raise ConfigError("not a web-service configuration: the YAML document is not a mapping")
     return data

@@ -128,9 +128,9 @@ def fetch(url: str, case: Case) -> tuple[int, str]:
                                      method=case.method)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
+            return response.status, response.read().decode(errors="replace")
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+        return error.code, error.read().decode(errors="replace")
 
 
 def verify(url: str, case: Case) -> str:

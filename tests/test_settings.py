@@ -1,0 +1,35 @@
+"""Settings: conf/gateway.ini, overridden by GATEWAY_<KEY>."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.settings import PROJECT_DIR, load
+
+
+def test_defaults_come_from_the_shipped_file():
+    settings = load(environ={})
+    assert settings.system_id == "10"
+    assert settings.timezone == "UTC"
+    assert settings.database_url == f"sqlite:///{PROJECT_DIR}/var/gateway.db"
+
+
+def test_environment_overrides_each_key():
+    settings = load(environ={"GATEWAY_DATABASE_URL": "postgresql:///gateway", "GATEWAY_SYSTEM_ID": "42",
+                             "GATEWAY_PUBLIC_URL": "https://help.example.test", "GATEWAY_TIMEZONE": "Europe/Berlin",
+                             "GATEWAY_SESSION_MAX_IDLE_TIME": "60"})
+    assert (settings.database_url, settings.system_id, settings.public_url, settings.timezone,
+            settings.session_max_idle_time) == ("postgresql:///gateway", "42", "https://help.example.test",
+                                                "Europe/Berlin", 60)
+
+
+def test_a_typo_in_the_file_is_an_error(tmp_path):
+    config = tmp_path / "gateway.ini"
+    config.write_text("[gateway]\ndatabse_url = sqlite:///x.db\n")
+    with pytest.raises(ValueError, match="databse_url"):
+        load(config, environ={})
+
+
+def test_a_number_that_is_not_one_is_an_error():
+    with pytest.raises(ValueError, match="session_max_time"):
+        load(environ={"GATEWAY_SESSION_MAX_TIME": "soon"})
