@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from gateway import admin
 from gateway.commlog import redact
 from tests.conftest import REST, SOAP, TICKET_NS

@@ -37,8 +37,9 @@ def test_znunys_ids_for_the_default_rows(db):
 
 
 def test_the_welcome_ticket_exists(db):
-    assert rows(db, "SELECT t.id, t.title, q.name AS queue, s.name AS state FROM ticket t JOIN queue q ON q.id = t.queue_id"
-                    " JOIN ticket_state s ON s.id = t.ticket_state_id") == [(1, "Welcome to Znuny!", "Raw", "new")]
+    welcome = rows(db, "SELECT t.id, t.title, q.name AS queue, s.name AS state FROM ticket t"
+                       " JOIN queue q ON q.id = t.queue_id JOIN ticket_state s ON s.id = t.ticket_state_id")
+    assert welcome == [(1, "Welcome to Znuny!", "Raw", "new")]
     assert rows(db, "SELECT COUNT(*) FROM article WHERE ticket_id = 1") == [(1,)]
 
 
