@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
+import psycopg
 
 from gateway import admin
 from gateway.settings import CONF_DIR, Settings, load
@@ -53,6 +55,10 @@ def action(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
         except ValueError as error:
             click.echo(f"Error: {error}", err=True)
+            sys.exit(1)
+        except (sqlite3.Error, psycopg.Error) as error:
+            message = " ".join(str(error).split())
+            click.echo(f"Error: database {ctx.settings.database_url.split('@')[-1]}: {message}", err=True)
             sys.exit(1)
 
     return run
