@@ -26,11 +26,13 @@ log = logging.getLogger(__name__)
 SECRET_KEYS = ("Password", "SessionID", "TwoFactorToken", "AccessToken", "UserPw", "pw")
 REDACTED = "***"
 MAX_STORED = 64 * 1024
+# bodies are cut to this before redaction (which needs whole values), and to MAX_STORED after
+MAX_QUEUED = 256 * 1024
 
 _SECRET = "|".join(SECRET_KEYS)
-_XML_SECRET = re.compile(rf"(<(?:[\w.-]+:)?({_SECRET})(?:\s[^>]*)?>)([^<]*)(</)", re.I)
+_XML_SECRET = re.compile(rf"(<(?:[\w.-]+:)?({_SECRET})(?:\s[^>]*)?>)([^<]*)(</|$)", re.I)
 _QUERY_SECRET = re.compile(rf"((?:^|[?&;])(?:{_SECRET})=)([^&;#]*)", re.I)
-_JSON_SECRET = re.compile(rf'("(?:{_SECRET})"\s*:\s*)"(?:[^"\\]|\\.)*"', re.I)
+_JSON_SECRET = re.compile(rf'("(?:{_SECRET})"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.I)
 _SECRET_NAMES = {key.lower() for key in SECRET_KEYS}
 
 
@@ -59,6 +61,17 @@ def redact(text: str) -> str:
     return redact_query(text)
 
 
+def _stored(webservice_id: int, communication_id: str, remote_ip: str, operation: str, http_status: int,
+            duration_ms: int, request_line: str, query: str, request_body: bytes, response_body: bytes,
+            created: dt.datetime) -> tuple:
+    """A queued exchange as the row the log keeps: redacted, then cut to size."""
+    query = f"?{redact_query(query)}" if query else ""
+    request = f"{request_line}{query}\n\n{redact(request_body.decode('utf-8', 'replace'))}"
+    response = redact(response_body.decode("utf-8", "replace"))
+    return (webservice_id, communication_id, remote_ip, operation, http_status, duration_ms,
+            request[:MAX_STORED], response[:MAX_STORED], created)
+
+
 class CommunicationLog:
     """Records are queued in memory and written in batches by a background thread.
 
@@ -79,18 +92,18 @@ class CommunicationLog:
         atexit.register(self.close)
 
     def record(self, webservice_id: int, communication_id: str, remote_ip: str, operation: str,
-               http_status: int, duration_ms: int, request_line: str, query: str, request_body: str,
-               response_body: str) -> None:
-        request = f"{request_line}{'?' + redact_query(query) if query else ''}\n\n{redact(request_body)}"
+               http_status: int, duration_ms: int, request_line: str, query: str, request_body: bytes,
+               response_body: bytes) -> None:
+        """Queue one exchange; redaction happens on the writer thread, off the request's path."""
         self._queue.append((webservice_id, communication_id, remote_ip, operation, http_status, duration_ms,
-                            request[:MAX_STORED], redact(response_body)[:MAX_STORED], utcnow()))
+                            request_line, query, request_body[:MAX_QUEUED], response_body[:MAX_QUEUED], utcnow()))
         self._ensure_thread()
 
     def flush(self) -> None:
         with self._lock:
             batch = []
             while self._queue:
-                batch.append(self._queue.popleft())
+                batch.append(_stored(*self._queue.popleft()))
             if not batch:
                 return
             try:

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from gateway import __version__
-from gateway.commlog import CommunicationLog
+from gateway.commlog import MAX_QUEUED, CommunicationLog
 from gateway.middleware.limits import REQUEST_ID
 from gateway.runtime import Runtime
 from gateway.transport import OPERATION
@@ -117,7 +117,7 @@ class Dispatcher:
         environ["gateway.webservice"] = endpoint.config
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[: len(path) - len(rest)]
         environ["PATH_INFO"] = rest
-        tee = environ["wsgi.input"] = _Tee(environ["wsgi.input"], 64 * 1024)
+        tee = environ["wsgi.input"] = _Tee(environ["wsgi.input"], MAX_QUEUED)
         status: list[str] = []
 
         def capture(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -129,8 +129,7 @@ class Dispatcher:
             endpoint.config.id, environ.get(REQUEST_ID, ""), environ.get("REMOTE_ADDR", ""),
             environ.get(OPERATION, ""), int(status[0][:3]) if status else 500,
             int((time.monotonic() - started) * 1000), f"{environ['REQUEST_METHOD']} {rest or '/'}",
-            environ.get("QUERY_STRING", ""), tee.data.decode("utf-8", "replace"),
-            b"".join(body).decode("utf-8", "replace"))
+            environ.get("QUERY_STRING", ""), bytes(tee.data), b"".join(body))
         return body
 
     def _health(self, start_response: StartResponse) -> list[bytes]:

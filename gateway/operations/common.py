@@ -77,9 +77,10 @@ def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
         try:
             return fn(Call.of(ctx), request)
         except OperationError as error:
-            response = ctx.descriptor.out_message
-            return response(Error=response._type_info["Error"](
-                ErrorCode=error.code, ErrorMessage=error.message))
+            # descriptors hold customized copies of the models: build the originals
+            response = ctx.descriptor.out_message.__orig__ or ctx.descriptor.out_message
+            error_type = response._type_info["Error"].__orig__ or response._type_info["Error"]
+            return response(Error=error_type(ErrorCode=error.code, ErrorMessage=error.message))
         except Fault:
             raise
         except Exception:

@@ -56,7 +56,8 @@ def to_model(cls: type, data: Any, path: str = "") -> Any:
                     raise ValidationError(value, f"{where}: one value is expected, got a list (%r)")
                 value = value[0]
             values[name] = _coerce(field, kind, value, where)
-    return cls(**values)
+    # descriptors hold customized copies of the models; spyne warns (with a stack dump) when one is built
+    return (cls.__orig__ or cls)(**values)
 
 
 def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
