@@ -3,6 +3,7 @@
     /{otrs|znuny}/nph-genericinterface.pl/Webservice/<Name>[/<route>]
     /{otrs|znuny}/nph-genericinterface.pl/WebserviceID/<ID>[/<route>]
     GET  .../Webservice/<SOAP name>?wsdl  (or /wsdl)   the generated WSDL
+    GET  .../Webservice/<REST name>/openapi.json        the generated OpenAPI 3 document
     GET  /health                                        JSON for load balancers
 
 Where Znuny closes the connection (unknown web service) or answers a bare 500, we answer
@@ -103,6 +104,8 @@ class Dispatcher:
         if endpoint.config.transport == SOAP and environ["REQUEST_METHOD"] == "GET" and (
                 rest in ("/wsdl", "/wsdl/") or environ.get("QUERY_STRING", "").lower().startswith("wsdl")):
             return _respond(start_response, "200 OK", endpoint.wsdl, "text/xml; charset=utf-8")
+        if endpoint.openapi is not None and rest == "/openapi.json" and environ["REQUEST_METHOD"] == "GET":
+            return _respond(start_response, "200 OK", endpoint.openapi, "application/json")
         if int(environ.get("CONTENT_LENGTH") or 0) > endpoint.config.max_length:
             fault = soap_fault if endpoint.config.transport == SOAP else json_fault
             return fault(start_response, "413 Request Entity Too Large", "Client.RequestTooLong",

@@ -16,25 +16,32 @@ from spyne.error import ValidationError
 _COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY = range(6)
 
 
+def _kind(field: type) -> int:
+    if issubclass(field, ComplexModelBase):
+        return _COMPLEX
+    if issubclass(field, Integer):
+        return _INT
+    if issubclass(field, Boolean):
+        return _BOOL
+    if issubclass(field, Decimal | Double):
+        return _NUM
+    if issubclass(field, AnyDict):
+        return _ANY
+    return _STR
+
+
 @functools.cache
 def _fields(cls: type) -> tuple[tuple[str, type, bool, int], ...]:
-    fields = []
-    for name, field in cls._type_info.items():
-        many = field.Attributes.max_occurs > 1
-        if issubclass(field, ComplexModelBase):
-            kind = _COMPLEX
-        elif issubclass(field, Integer):
-            kind = _INT
-        elif issubclass(field, Boolean):
-            kind = _BOOL
-        elif issubclass(field, Decimal | Double):
-            kind = _NUM
-        elif issubclass(field, AnyDict):
-            kind = _ANY
-        else:
-            kind = _STR
-        fields.append((name, field, many, kind))
-    return tuple(fields)
+    return tuple((name, field, field.Attributes.max_occurs > 1, _kind(field))
+                 for name, field in cls._type_info.items())
+
+
+_JSON_NAMES = {_COMPLEX: "object", _INT: "integer", _BOOL: "integer", _NUM: "number", _STR: "string", _ANY: "any"}
+
+
+def json_kind(field: type) -> str:
+    """The JSON type a model's values are sent with ("any" for free-form values)."""
+    return _JSON_NAMES[_kind(field)]
 
 
 def to_model(cls: type, data: Any, path: str = "") -> Any:

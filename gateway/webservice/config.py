@@ -23,6 +23,7 @@ class ConfigError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Route:
     operation: str
+    path: str  # as configured, e.g. /Ticket/:TicketID
     pattern: re.Pattern[str]
     methods: frozenset[str]  # empty: any method, as in Znuny
 
@@ -117,5 +118,5 @@ def _routes(mapping: Any, operations: dict[str, str]) -> tuple[Route, ...]:
         methods = entry.get("RequestMethod") or []
         if not isinstance(methods, list):
             raise ConfigError(f"operation {op_name!r}: RequestMethod must be a list")
-        routes.append(Route(op_name, re.compile(f"^{regex}$"), frozenset(str(m).upper() for m in methods)))
+        routes.append(Route(op_name, route, re.compile(f"^{regex}$"), frozenset(str(m).upper() for m in methods)))
     return tuple(routes)

@@ -7,12 +7,14 @@ per request: a spyne Application and its WSDL are expensive to make and cheap to
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from spyne import Application
 from spyne.server.wsgi import WsgiApplication
 
 from gateway import operations
 from gateway.operations.types import TICKET_CONNECTOR_NS
+from gateway.transport.openapi import document
 from gateway.transport.rest import ZnunyRest
 from gateway.transport.soap import ZnunySoap11
 from gateway.transport.wsdl import znuny_names
@@ -25,7 +27,8 @@ URL_PREFIX = "/znuny/nph-genericinterface.pl"
 class Endpoint:
     config: WebserviceConfig
     app: WsgiApplication | None  # None: the web service has no provider to serve
-    wsdl: bytes | None = None
+    wsdl: bytes | None = None  # SOAP
+    openapi: bytes | None = None  # REST
 
 
 def _service_name(config: WebserviceConfig, model_namespace: str) -> str:
@@ -46,7 +49,9 @@ def build(config: WebserviceConfig, public_url: str) -> Endpoint:
     if config.transport == REST:
         app = Application([service], tns=model_namespace, name=f"{config.name}.REST",
                           in_protocol=ZnunyRest(config, methods), out_protocol=ZnunyRest(config, methods))
-        return Endpoint(config, WsgiApplication(app, max_content_length=config.max_length))
+        base_url = f"{public_url.rstrip('/')}{URL_PREFIX}/Webservice/{config.name}"
+        openapi = json.dumps(document(config, base_url), indent=1, sort_keys=True).encode()
+        return Endpoint(config, WsgiApplication(app, max_content_length=config.max_length), openapi=openapi)
     namespace = config.namespace or model_namespace
     protocol = ZnunySoap11(namespace, methods, model_namespace)
     app = Application([service], tns=model_namespace, name=_service_name(config, model_namespace),
