@@ -13,6 +13,7 @@ Where Znuny closes the connection (unknown web service) or answers a bare 500, w
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +28,8 @@ from gateway.transport import OPERATION
 from gateway.webservice.config import SOAP
 from gateway.webservice.endpoint import Endpoint
 from gateway.webservice.registry import Registry
+
+log = logging.getLogger(__name__)
 
 _PATH = re.compile(r"^/(?:otrs|znuny)/nph-genericinterface\.pl(?:/(?:Webservice/(?P<name>[^/]+)"
                    r"|WebserviceID/(?P<id>\d+))(?P<rest>/.*)?)?$")
@@ -94,8 +97,13 @@ class Dispatcher:
             return json_fault(start_response, "404 Not Found", "Client.NotFound",
                               f"'{path}' is no web service path: use /otrs/nph-genericinterface.pl/"
                               "Webservice/<Name>/... or .../WebserviceID/<ID>/...")
-        endpoint = self.registry.by_name(unquote(found["name"])) if found["name"] \
-            else self.registry.by_id(int(found["id"]))
+        try:
+            endpoint = self.registry.by_name(unquote(found["name"])) if found["name"] \
+                else self.registry.by_id(int(found["id"]))
+        except Exception:
+            log.exception("web services could not be loaded")
+            return json_fault(start_response, "503 Service Unavailable", "Server.Unavailable",
+                              "The web services cannot be loaded: the database is unreachable.")
         if endpoint is None or endpoint.app is None:
             what = f"'{unquote(found['name'])}'" if found["name"] else f"with ID {found['id']}"
             return json_fault(start_response, "404 Not Found", "Client.WebserviceNotFound",

@@ -169,7 +169,7 @@ class Database:
 
                     self._pool = ConnectionPool(
                         self.url, min_size=1, max_size=self.pool_size, open=True,
-                        kwargs={"row_factory": dict_row, "autocommit": True}, timeout=30,
+                        kwargs={"row_factory": dict_row, "autocommit": True}, timeout=5,
                     )
                     self._pool_pid = os.getpid()
         return self._pool

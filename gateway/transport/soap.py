@@ -101,14 +101,15 @@ class ZnunySoap11(Soap11):
         if ctx.out_error is None and ctx.out_body_doc is not None:
             self._rename(ctx.out_body_doc)
 
-    def _rename(self, element: etree._Element) -> None:
+    def _rename(self, body: etree._Element) -> None:
         """Answer under the configured operation name and namespace where they differ from the models'."""
-        local = etree.QName(element).localname
-        if local in self.response_names:
-            element.tag = f"{{{self.service_namespace}}}{self.response_names[local]}"
+        for response in body:
+            local = etree.QName(response).localname
+            if local in self.response_names:
+                response.tag = f"{{{self.service_namespace}}}{self.response_names[local]}"
         if self.namespace and self.namespace != self.service_namespace:
             old = f"{{{self.service_namespace}}}"
-            for node in element.iter():
+            for node in body.iter():
                 if isinstance(node.tag, str) and node.tag.startswith(old):
                     node.tag = f"{{{self.namespace}}}{node.tag[len(old):]}"
 

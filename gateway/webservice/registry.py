@@ -47,9 +47,16 @@ class Registry:
         with self._lock:
             if time.monotonic() < self._next_check:
                 return
-            with self.db.transaction(write=False) as tx:
-                revision = webservices.revision(tx)
-                rows = webservices.all_valid(tx) if revision != self._revision else None
+            try:
+                with self.db.transaction(write=False) as tx:
+                    revision = webservices.revision(tx)
+                    rows = webservices.all_valid(tx) if revision != self._revision else None
+            except Exception:
+                if self._revision < 0:
+                    raise  # nothing to serve from
+                log.exception("web services could not be reloaded; serving the last known ones")
+                self._next_check = time.monotonic() + self.refresh_interval
+                return
             if rows is not None:
                 self._load(rows)
                 self._revision = revision
