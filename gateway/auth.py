@@ -92,13 +92,6 @@ class Authenticator:
             self._record(creds, principal, remote_addr)
         return principal
 
-    def login(self, user_type: str, login: str, password: str, remote_addr: str = "") -> Principal | None:
-        return self.authenticate(
-            Credentials(**{"UserLogin" if user_type == AGENT else "CustomerUserLogin": login,
-                           "Password": password}),
-            remote_addr,
-        )
-
     # -- sessions ------------------------------------------------------------------------------------
 
     def create_session(self, principal: Principal, remote_addr: str = "", user_agent: str = "") -> str:

@@ -110,12 +110,15 @@ def user() -> None:
     """Agents."""
 
 
+def person(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options agents and customer users share, as Znuny's Admin::User::Add and CustomerUser::Add."""
+    for name in ("--password", "--email-address", "--last-name", "--first-name", "--user-name"):
+        fn = click.option(name, required=True)(fn)
+    return fn
+
+
 @user.command("add")
-@click.option("--user-name", required=True)
-@click.option("--first-name", required=True)
-@click.option("--last-name", required=True)
-@click.option("--email-address", required=True)
-@click.option("--password", required=True)
+@person
 @click.option("--group", "groups", multiple=True, help="grants rw in this group; repeatable")
 @action
 def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str, password: str,
@@ -193,12 +196,8 @@ def customer_user() -> None:
 
 
 @customer_user.command("add")
-@click.option("--user-name", required=True)
-@click.option("--first-name", required=True)
-@click.option("--last-name", required=True)
-@click.option("--email-address", required=True)
+@person
 @click.option("--customer-id", required=True)
-@click.option("--password", required=True)
 @action
 def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str,
                       customer_id: str, password: str) -> None:

@@ -16,12 +16,13 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
 from gateway import __version__
 from gateway.commlog import MAX_QUEUED, CommunicationLog
+from gateway.faults import StartResponse, json_fault, respond, soap_fault
 from gateway.middleware.limits import REQUEST_ID
 from gateway.runtime import Runtime
 from gateway.transport import OPERATION
@@ -33,36 +34,6 @@ log = logging.getLogger(__name__)
 
 _PATH = re.compile(r"^/(?:otrs|znuny)/nph-genericinterface\.pl(?:/(?:Webservice/(?P<name>[^/]+)"
                    r"|WebserviceID/(?P<id>\d+))(?P<rest>/.*)?)?$")
-_SOAP_FAULT = (
-    '<?xml version="1.0" encoding="UTF-8"?><soap11env:Envelope xmlns:soap11env='
-    '"http://schemas.xmlsoap.org/soap/envelope/"><soap11env:Body><soap11env:Fault>'
-    "<faultcode>soap11env:{code}</faultcode><faultstring>{message}</faultstring></soap11env:Fault>"
-    "</soap11env:Body></soap11env:Envelope>"
-)
-
-StartResponse = Callable[..., Any]
-
-
-def _respond(start_response: StartResponse, status: str, body: bytes, content_type: str,
-             headers: list[tuple[str, str]] | None = None) -> list[bytes]:
-    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))),
-                            *(headers or [])])
-    return [body]
-
-
-def json_fault(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
-    body = json.dumps({"faultcode": code, "faultstring": message}, ensure_ascii=False,
-                      separators=(",", ":")).encode()
-    return _respond(start_response, status, body, "application/json; charset=UTF-8")
-
-
-def soap_fault(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
-    from xml.sax.saxutils import escape
-
-    body = _SOAP_FAULT.format(code=code, message=escape(message)).encode()
-    return _respond(start_response, status, body, "text/xml; charset=utf-8")
-
-
 class _Tee:
     """Keeps the first bytes of the request body for the communication log while spyne reads it."""
 
@@ -111,9 +82,9 @@ class Dispatcher:
         rest = found["rest"] or ""
         if endpoint.config.transport == SOAP and environ["REQUEST_METHOD"] == "GET" and (
                 rest in ("/wsdl", "/wsdl/") or environ.get("QUERY_STRING", "").lower().startswith("wsdl")):
-            return _respond(start_response, "200 OK", endpoint.wsdl, "text/xml; charset=utf-8")
+            return respond(start_response, "200 OK", endpoint.wsdl, "text/xml; charset=utf-8")
         if endpoint.openapi is not None and rest == "/openapi.json" and environ["REQUEST_METHOD"] == "GET":
-            return _respond(start_response, "200 OK", endpoint.openapi, "application/json")
+            return respond(start_response, "200 OK", endpoint.openapi, "application/json")
         if int(environ.get("CONTENT_LENGTH") or 0) > endpoint.config.max_length:
             fault = soap_fault if endpoint.config.transport == SOAP else json_fault
             return fault(start_response, "413 Request Entity Too Large", "Client.RequestTooLong",
@@ -147,5 +118,5 @@ class Dispatcher:
         healthy = self.runtime.db.ping()
         body = json.dumps({"Database": "ok" if healthy else "unreachable", "Version": __version__},
                           separators=(",", ":")).encode()
-        return _respond(start_response, "200 OK" if healthy else "503 Service Unavailable", body,
+        return respond(start_response, "200 OK" if healthy else "503 Service Unavailable", body,
                         "application/json; charset=UTF-8")

@@ -97,13 +97,8 @@ class Templates:
 
     def sqlite(self) -> Path:
         if self.sqlite_path is None:
-            path = self.tmp / "template.db"
-            url = f"sqlite:///{path}"
-            migrate.upgrade(url)
-            db = Database(url)
-            load_fixture(db, test_settings(url))
-            db.close()
-            self.sqlite_path = path
+            self.sqlite_path = self.tmp / "template.db"
+            _fill(f"sqlite:///{self.sqlite_path}")
         return self.sqlite_path
 
     def postgresql(self, admin_url: str) -> str:
@@ -111,13 +106,16 @@ class Templates:
             name = f"gw_test_{os.getpid()}_template"
             _pg_execute(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             _pg_execute(admin_url, f"CREATE DATABASE {name}")
-            url = _pg_url(admin_url, name)
-            migrate.upgrade(url)
-            db = Database(url)
-            load_fixture(db, test_settings(url))
-            db.close()
+            _fill(_pg_url(admin_url, name))
             self.pg_template = name
         return self.pg_template
+
+
+def _fill(url: str) -> None:
+    migrate.upgrade(url)
+    db = Database(url)
+    load_fixture(db, test_settings(url))
+    db.close()
 
 
 def test_settings(database_url: str, **overrides: object) -> Settings:

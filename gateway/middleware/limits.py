@@ -17,13 +17,14 @@ proxy in front of gateway.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.wsgi import LimitedStream
+
+from gateway.faults import json_fault
 
 REQUEST_ID = "gateway.request_id"
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -46,13 +47,11 @@ class RequestLimits:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = -1
-        if length < 0 or length > self.max_size:
-            body = json.dumps({"faultcode": "Client.RequestTooLong" if length > 0 else "Client.BadRequest",
-                               "faultstring": f"The request body exceeds {self.max_size} bytes." if length > 0
-                               else "Invalid Content-Length."}).encode()
-            start("413 Request Entity Too Large" if length > 0 else "400 Bad Request",
-                  [("Content-Type", "application/json; charset=UTF-8"), ("Content-Length", str(len(body)))])
-            return [body]
+        if length < 0:
+            return json_fault(start, "400 Bad Request", "Client.BadRequest", "Invalid Content-Length.")
+        if length > self.max_size:
+            return json_fault(start, "413 Request Entity Too Large", "Client.RequestTooLong",
+                              f"The request body exceeds {self.max_size} bytes.")
         if length == 0 and environ.get("wsgi.input_terminated"):
             # chunked: read at most max_size bytes
             environ["wsgi.input"] = LimitedStream(environ["wsgi.input"], self.max_size)

@@ -165,6 +165,7 @@ CREATE TABLE sessions (
     create_time {ts} NOT NULL, last_request {ts} NOT NULL);
 CREATE INDEX ix_sessions_login ON sessions (user_type, user_login);
 CREATE INDEX ix_sessions_last_request ON sessions (last_request);
+CREATE INDEX ix_sessions_create_time ON sessions (create_time);
 CREATE TABLE login_failure (
     failure_key VARCHAR(300) PRIMARY KEY, failures INTEGER NOT NULL, window_start {ts} NOT NULL);
 

@@ -1,0 +1,35 @@
+"""Transport-level error answers, for the layers that answer before an operation is reached."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from xml.sax.saxutils import escape
+
+StartResponse = Callable[..., Any]
+
+_SOAP_FAULT = (
+    '<?xml version="1.0" encoding="UTF-8"?><soap11env:Envelope xmlns:soap11env='
+    '"http://schemas.xmlsoap.org/soap/envelope/"><soap11env:Body><soap11env:Fault>'
+    "<faultcode>soap11env:{code}</faultcode><faultstring>{message}</faultstring></soap11env:Fault>"
+    "</soap11env:Body></soap11env:Envelope>"
+)
+
+
+def respond(start_response: StartResponse, status: str, body: bytes, content_type: str) -> list[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def json_fault(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
+    """Znuny's REST fault shape, {"faultcode": ..., "faultstring": ...}, with a status that says what happened."""
+    body = json.dumps({"faultcode": code, "faultstring": message}, ensure_ascii=False,
+                      separators=(",", ":")).encode()
+    return respond(start_response, status, body, "application/json; charset=UTF-8")
+
+
+def soap_fault(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
+    """A standard SOAP 1.1 Fault, as spyne writes them for the faults raised inside the protocol."""
+    body = _SOAP_FAULT.format(code=code, message=escape(message)).encode()
+    return respond(start_response, status, body, "text/xml; charset=utf-8")
