@@ -10,10 +10,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer
+from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, Unicode
 from spyne.error import ValidationError
 
-_COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY = range(6)
+_COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY = range(7)
+
+# JSON quirks a model may declare by field name, as `__json__ = {"SLAID": ID_OR_EMPTY, ...}`, without
+# changing the XML schema: Znuny sends some values as a number when set and "" when not, a number
+# from a decimal ("TimeUnit": 2.5), and some lists as a single value when they hold one item
+NUMBER, ID_OR_EMPTY, ONE_OR_MANY = "number", "id_or_empty", "one_or_many"
 
 
 def _kind(field: type) -> int:
@@ -31,17 +36,24 @@ def _kind(field: type) -> int:
 
 
 @functools.cache
-def _fields(cls: type) -> tuple[tuple[str, type, bool, int], ...]:
-    return tuple((name, field, field.Attributes.max_occurs > 1, _kind(field))
-                 for name, field in cls._type_info.items())
+def _fields(cls: type) -> tuple[tuple[str, type, bool | str, int], ...]:
+    """(name, model, many, kind) per field; `many` is ONE_OR_MANY for lists sent bare when single."""
+    quirks = getattr(cls, "__json__", {})
+    fields = []
+    for name, field in cls._type_info.items():
+        kind = {NUMBER: _NUM, ID_OR_EMPTY: _ID_OR_EMPTY}.get(quirks.get(name), _kind(field))
+        many = field.Attributes.max_occurs > 1
+        fields.append((name, field, ONE_OR_MANY if many and quirks.get(name) == ONE_OR_MANY else many, kind))
+    return tuple(fields)
 
 
-_JSON_NAMES = {_COMPLEX: "object", _INT: "integer", _BOOL: "integer", _NUM: "number", _STR: "string", _ANY: "any"}
+_JSON_NAMES = {_COMPLEX: "object", _INT: "integer", _BOOL: "integer", _NUM: "number", _STR: "string", _ANY: "any",
+               _ID_OR_EMPTY: "any"}
 
 
-def json_kind(field: type) -> str:
-    """The JSON type a model's values are sent with ("any" for free-form values)."""
-    return _JSON_NAMES[_kind(field)]
+def describe(cls: type) -> list[tuple[str, type, bool, str]]:
+    """(name, model, is a list, JSON type) per field, quirks included: what OpenAPI documents."""
+    return [(name, field, bool(many), _JSON_NAMES[kind]) for name, field, many, kind in _fields(cls)]
 
 
 def to_model(cls: type, data: Any, path: str = "") -> Any:
@@ -55,8 +67,8 @@ def to_model(cls: type, data: Any, path: str = "") -> Any:
             continue
         where = f"{path}{name}"
         if many:
-            values[name] = [_coerce(field, kind, item, where) for item in (value if isinstance(value, list)
-                                                                              else [value])]
+            values[name] = [_coerce(field, kind, item, where)
+                            for item in (value if isinstance(value, list) else [value])]
         else:
             if isinstance(value, list) and kind not in (_ANY,):
                 if len(value) != 1:
@@ -74,7 +86,12 @@ def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
         return value
     if isinstance(value, dict | list):
         raise ValidationError(value, f"{where}: a single value is expected, got %r")
-    if kind == _STR:
+    if kind == _NUM and not issubclass(field, Unicode):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValidationError(value, f"{where}: a number is expected, got %r") from None
+    if kind in (_STR, _NUM, _ID_OR_EMPTY):
         if isinstance(value, bool):
             return "1" if value else "0"
         return value if isinstance(value, str) else str(value)
@@ -93,7 +110,10 @@ def to_json(cls: type, obj: Any) -> Any:
         value = getattr(obj, name, None)
         if value is None:
             continue
-        out[name] = [_out(field, kind, item) for item in value] if many else _out(field, kind, value)
+        if many == ONE_OR_MANY and len(value) == 1:
+            out[name] = _out(field, kind, value[0])
+        else:
+            out[name] = [_out(field, kind, item) for item in value] if many else _out(field, kind, value)
     return out
 
 
@@ -104,4 +124,9 @@ def _out(field: type, kind: int, value: Any) -> Any:
         return int(value)
     if kind == _STR:
         return str(value)
+    if kind == _NUM:
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    if kind == _ID_OR_EMPTY:
+        return int(value) if str(value).isdigit() else ""
     return value

@@ -12,7 +12,7 @@ from typing import Any
 from spyne import ComplexModelBase
 
 from gateway import __version__, operations
-from gateway.transport.jsonvalues import json_kind
+from gateway.transport.jsonvalues import describe
 from gateway.webservice.config import WebserviceConfig
 
 _FAULT = {"type": "object", "properties": {"faultcode": {"type": "string"}, "faultstring": {"type": "string"}}}
@@ -26,13 +26,14 @@ _TRANSPORT_ERRORS = {
 
 def schema(cls: type) -> dict[str, Any]:
     """A JSON schema of a model, with the JSON types its values are sent with."""
-    if issubclass(cls, ComplexModelBase):
-        properties = {}
-        for name, field in cls._type_info.items():
+    properties = {}
+    for name, field, many, json_type in describe(cls):
+        if issubclass(field, ComplexModelBase):
             item = schema(field)
-            properties[name] = {"type": "array", "items": item} if field.Attributes.max_occurs > 1 else item
-        return {"type": "object", "properties": properties}
-    return {"type": json_kind(cls)} if json_kind(cls) != "any" else {}
+        else:
+            item = {"type": json_type} if json_type != "any" else {}
+        properties[name] = {"type": "array", "items": item} if many else item
+    return {"type": "object", "properties": properties}
 
 
 def document(config: WebserviceConfig, base_url: str) -> dict[str, Any]:
