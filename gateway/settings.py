@@ -30,6 +30,7 @@ class Settings:
     login_failure_limit: int = 10
     login_failure_window: int = 300
     impersonation_group: str = "admin"
+    customer_group_support: int = 0
     communication_log_days: int = 7
     webservice_refresh_interval: float = 2.0
     max_request_size: int = 100 * 1024 * 1024

@@ -6,12 +6,15 @@ from spyne import ServiceBase
 from spyne.descriptor import MethodDescriptor
 
 from gateway.operations.session import SessionService
+from gateway.operations.ticket import TicketService
 
 # Znuny's "Controller::Operation" type -> (service, method); one service per Znuny namespace
 OPERATION_TYPES: dict[str, tuple[type[ServiceBase], str]] = {
     "Session::SessionCreate": (SessionService, "SessionCreate"),
     "Session::SessionGet": (SessionService, "SessionGet"),
     "Session::SessionRemove": (SessionService, "SessionRemove"),
+    "Ticket::TicketCreate": (TicketService, "TicketCreate"),
+    "Ticket::TicketGet": (TicketService, "TicketGet"),
 }
 
 

@@ -55,8 +55,6 @@ class ZnunySoap11(Soap11):
         self.methods = methods
         self.namespace = namespace
         self.service_namespace = service_namespace
-        self.response_names = {f"{method}Response": f"{name}Response" for name, method in methods.items()
-                               if name != method}
 
     # -- request -------------------------------------------------------------------------------------
 
@@ -99,14 +97,13 @@ class ZnunySoap11(Soap11):
     def serialize(self, ctx: Any, message: str) -> None:
         super().serialize(ctx, message)
         if ctx.out_error is None and ctx.out_body_doc is not None:
-            self._rename(ctx.out_body_doc)
+            self._rename(ctx.out_body_doc, ctx.transport.req_env.get(OPERATION))
 
-    def _rename(self, body: etree._Element) -> None:
+    def _rename(self, body: etree._Element, operation: str | None) -> None:
         """Answer under the configured operation name and namespace where they differ from the models'."""
-        for response in body:
-            local = etree.QName(response).localname
-            if local in self.response_names:
-                response.tag = f"{{{self.service_namespace}}}{self.response_names[local]}"
+        if operation and operation != self.methods.get(operation, operation):
+            for response in body:
+                response.tag = f"{{{self.service_namespace}}}{operation}Response"
         if self.namespace and self.namespace != self.service_namespace:
             old = f"{{{self.service_namespace}}}"
             for node in body.iter():

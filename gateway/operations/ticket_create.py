@@ -1,0 +1,132 @@
+"""Ticket::TicketCreate: Znuny's checks in Znuny's order, then one transaction that writes it all."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway import tickets as domain
+from gateway.auth import Credentials, Principal
+from gateway.operations.common import Call, OperationError
+from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
+from gateway.operations.ticket_models import IncludedTicket, TicketCreateRequest, TicketCreateResponse
+from gateway.store import customers
+from gateway.store import tickets as ticket_store
+from gateway.store.database import Transaction, utcnow
+from gateway.tickets import GetOptions, ticket_data
+from gateway.transport import OPERATION
+from gateway.transport.jsonvalues import to_model
+
+OP = "TicketCreate"
+DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "NewTicket", "HistoryComment": "%%GenericInterface Create",
+            "AutoResponseType": "auto reply"}
+check = Checks(OP)
+
+
+def authenticate(call: Call, creds: Credentials, operation: str) -> Principal:
+    """Znuny's credential checks of TicketCreate/TicketUpdate, then Auth()."""
+    if not (creds.UserLogin or creds.CustomerUserLogin or creds.SessionID):
+        raise OperationError(f"{operation}.MissingParameter",
+                             f"{operation}: UserLogin, CustomerUserLogin or SessionID is required!")
+    if not creds.SessionID and not creds.Password:
+        raise OperationError(f"{operation}.MissingParameter", f"{operation}: Password or SessionID is required!")
+    principal = call.authenticate(creds)
+    if principal is None:
+        raise OperationError(f"{operation}.AuthFail", f"{operation}: User could not be authenticated!")
+    return principal
+
+
+def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
+    principal = authenticate(call, call.credentials(request), OP)
+    if not request.Article:
+        raise check.missing("Article parameter is missing or not valid!")
+    ticket = request.Ticket
+    if ticket is None or all(getattr(ticket, k, None) in (None, "") for k in type(ticket)._type_info):
+        raise check.missing("Ticket parameter is missing or not valid!")
+    settings = call.runtime.settings
+    with call.runtime.db.transaction() as tx:
+        values = _ticket_values(tx, ticket, principal, settings.customer_group_support)
+        customer_from = _customer_address(tx, values["customer_user_id"])
+        articles = [check.article(tx, principal, article, DEFAULTS, customer_from, values.pop("queue_name"))
+                    for article in request.Article]
+        fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
+        attachments = [check.attachment(item) for item in request.Attachment or []]
+        owner, lock_given = values.pop("owner"), values.pop("lock_given")
+        ticket_id, number = domain.create_ticket(tx, principal, settings.system_id, values)
+        by = domain.acting_user_id(principal)
+        domain.set_fields(tx, ticket_id, [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"],
+                          by, ticket_id)
+        article_ids = []
+        for article in articles:
+            article.attachments += attachments
+            article.fields += [(f["id"], v) for f, v in fields if f["object_type"] == "Article"]
+            article_ids.append(domain.add_article(tx, principal, ticket_id, article))
+        if owner is not None and owner["id"] != domain.CUSTOMER_PANEL_USER_ID:
+            domain.set_owner(tx, principal, ticket_id, owner["id"], lock=not lock_given)
+        elif owner is None and principal.is_agent and principal.user_id != domain.CUSTOMER_PANEL_USER_ID:
+            domain.set_owner(tx, principal, ticket_id, principal.user_id, lock=False)
+        response = TicketCreateResponse(TicketID=str(ticket_id), TicketNumber=number, ArticleID=article_ids)
+        if str(call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
+               .get("IncludeTicketData", "0")) == "1":
+            response.Ticket = _ticket_data(tx, ticket_id)
+    return response
+
+
+def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group_support: int) -> dict:
+    """Validate the Ticket part (Znuny's order) into ticket columns."""
+    if not _given(ticket.Title):
+        raise check.missing("Ticket->Title parameter is missing!")
+    if not _given(ticket.CustomerUser):
+        raise check.missing("Ticket->CustomerUser parameter is missing!")
+    customer_user, company = check.customer_user(tx, ticket.CustomerUser)
+    if not (_given(ticket.QueueID) or _given(ticket.Queue)):
+        raise check.missing("Ticket->QueueID or Ticket->Queue parameter is missing!")
+    queue = check.catalogue(tx, "queue", "Queue", ticket.QueueID, ticket.Queue)
+    lock = check.catalogue(tx, "ticket_lock_type", "Lock", ticket.LockID, ticket.Lock)
+    type_ = check.catalogue(tx, "ticket_type", "Type", ticket.TypeID, ticket.Type)
+    service = check.catalogue(tx, "service", "Service", ticket.ServiceID, ticket.Service)
+    if service is not None and not ticket_store.service_allowed(tx, service["id"], customer_user):
+        raise check.invalid("Ticket->ServiceID or Ticket->Service parameter is invalid!")
+    sla = check.catalogue(tx, "sla", "SLA", ticket.SLAID, ticket.SLA)
+    if sla is not None and (service is None or not ticket_store.sla_for_service(tx, sla["id"], service["id"])):
+        raise check.invalid("Ticket->SLAID or Ticket->SLA parameter is invalid!")
+    if not (_given(ticket.StateID) or _given(ticket.State)):
+        raise check.missing("Ticket->StateID or Ticket->State parameter is missing!")
+    state = check.catalogue(tx, "ticket_state", "State", ticket.StateID, ticket.State)
+    if not (_given(ticket.PriorityID) or _given(ticket.Priority)):
+        raise check.missing("Ticket->PriorityID or Ticket->Priority parameter is missing!")
+    priority = check.catalogue(tx, "ticket_priority", "Priority", ticket.PriorityID, ticket.Priority)
+    owner = check.agent(tx, "Owner", ticket.OwnerID, ticket.Owner)
+    responsible = check.agent(tx, "Responsible", ticket.ResponsibleID, ticket.Responsible)
+    until = check.pending_time(ticket.PendingTime)
+    if not domain.can_create_in(tx, principal, queue["group_id"], bool(customer_group_support)):
+        raise OperationError(f"{OP}.AccessDenied", f"{OP}: Can not create tickets in given Queue or QueueID!")
+    state_type = tx.value("SELECT name FROM ticket_state_type WHERE id = ?", [state["type_id"]])
+    lock_id = lock["id"] if lock else domain.LOCK_UNLOCK
+    if state_type in ("closed", "removed", "merged"):
+        lock_id = domain.LOCK_UNLOCK
+    return {
+        "title": ticket.Title.strip()[:255], "queue_id": queue["id"], "queue_name": queue["name"],
+        "ticket_lock_id": lock_id, "lock_given": lock is not None, "type_id": type_["id"] if type_ else 1,
+        "service_id": service["id"] if service else None, "sla_id": sla["id"] if sla else None,
+        "user_id": domain.CUSTOMER_PANEL_USER_ID, "owner": owner,
+        "responsible_user_id": responsible["id"] if responsible else domain.CUSTOMER_PANEL_USER_ID,
+        "ticket_priority_id": priority["id"], "ticket_state_id": state["id"],
+        "customer_id": (ticket.CustomerID or "").strip() or company or "", "customer_user_id": customer_user,
+        "timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp()),
+        "until_time": until if until is not None and state_type in PENDING_STATE_TYPES else 0,
+    }
+
+
+def _customer_address(tx: Transaction, customer_user: str) -> str:
+    """An article's default From: a known customer as "Full Name" <email>, else the value itself."""
+    row = customers.by_login(tx, customer_user)
+    if row is None:
+        return customer_user
+    return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>'
+
+
+def _ticket_data(tx: Transaction, ticket_id: int) -> IncludedTicket:
+    """IncludeTicketData: the new ticket as TicketGet shows it, with its article(s) and attachments."""
+    data = ticket_data(tx, ticket_store.tickets(tx, [ticket_id]),
+                       GetOptions(dynamic_fields=True, all_articles=True, attachments=True))
+    return to_model(IncludedTicket, data[0])

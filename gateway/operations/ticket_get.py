@@ -1,0 +1,52 @@
+"""Ticket::TicketGet: one or more tickets, with the articles, attachments and fields asked for."""
+
+from __future__ import annotations
+
+from gateway import tickets as domain
+from gateway.operations.common import Call, OperationError
+from gateway.operations.ticket_models import TicketData, TicketGetRequest, TicketGetResponse
+from gateway.store import tickets as ticket_store
+from gateway.transport.jsonvalues import to_model
+
+OP = "TicketGet"
+
+
+def ticket_ids(values: list[str] | None, operation: str) -> list[str]:
+    """TicketID as a list or a comma-separated string, as Znuny accepts it."""
+    if not values:
+        raise OperationError(f"{operation}.MissingParameter", f"{operation}: TicketID parameter is missing!")
+    ids = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+    if not ids:
+        raise OperationError(f"{operation}.MissingParameter", f"{operation}: TicketID parameter is missing!")
+    return ids
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    return default if value in (None, "") else str(value).strip() not in ("0", "")
+
+
+def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
+    principal = call.authenticate(call.credentials(request))
+    if principal is None:
+        raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
+    ids = ticket_ids(request.TicketID, OP)
+    denied = OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket!")
+    if not all(i.isdigit() and len(i) < 19 for i in ids):
+        raise denied
+    try:
+        limit = int(request.ArticleLimit or 0)
+    except ValueError:
+        limit = 0
+    options = domain.GetOptions(
+        dynamic_fields=_flag(request.DynamicFields), all_articles=_flag(request.AllArticles),
+        sender_types=tuple(request.ArticleSenderType or ()),
+        descending=(request.ArticleOrder or "ASC").strip().upper() == "DESC", limit=max(limit, 0),
+        attachments=_flag(request.Attachments), attachment_contents=_flag(request.GetAttachmentContents, True),
+        customer_view=not principal.is_agent)
+    with call.runtime.db.transaction(write=False) as tx:
+        rows = {row["id"]: row for row in ticket_store.tickets(tx, [int(i) for i in ids])}
+        ordered = [rows.get(int(i)) for i in ids]
+        if any(row is None or not domain.can_access(tx, principal, row) for row in ordered):
+            raise denied
+        data = domain.ticket_data(tx, ordered, options)
+    return TicketGetResponse(Ticket=[to_model(TicketData, item) for item in data])

@@ -1,0 +1,149 @@
+"""The ticket connector's request and response models, with the type names of Znuny's WSDL.
+
+Field order follows Znuny's WSDL where it has one; `__json__` records where Znuny's JSON
+types differ from the XML schema's (IDs that are "" when unset, decimal time units, single
+items sent bare).
+"""
+
+from __future__ import annotations
+
+from spyne import Integer, Unicode
+
+from gateway.operations.types import Error, TicketConnectorModel
+from gateway.transport.jsonvalues import ID_OR_EMPTY, NUMBER, ONE_OR_MANY
+
+MANY = {"max_occurs": "unbounded"}
+CREDENTIALS = [("UserLogin", Unicode), ("CustomerUserLogin", Unicode), ("SessionID", Unicode),
+               ("Password", Unicode)]
+
+
+class PendingTime(TicketConnectorModel):
+    __type_name__ = "OTRS_PendingTime"
+    _type_info = [("Year", Unicode), ("Month", Unicode), ("Day", Unicode), ("Hour", Unicode),
+                  ("Minute", Unicode), ("Diff", Unicode)]
+
+
+class DynamicField(TicketConnectorModel):
+    __type_name__ = "OTRS_DynamicField"
+    __json__ = {"Value": ONE_OR_MANY}
+    _type_info = [("Name", Unicode), ("Value", Unicode.customize(**MANY))]
+
+
+class Attachment(TicketConnectorModel):
+    __type_name__ = "OTRS_Attachment"
+    _type_info = [("Content", Unicode), ("ContentType", Unicode), ("Filename", Unicode), ("Disposition", Unicode)]
+
+
+TICKET_FIELDS = [
+    ("Title", Unicode), ("QueueID", Unicode), ("Queue", Unicode), ("LockID", Unicode), ("Lock", Unicode),
+    ("TypeID", Unicode), ("Type", Unicode), ("ServiceID", Unicode), ("Service", Unicode), ("SLAID", Unicode),
+    ("SLA", Unicode), ("StateID", Unicode), ("State", Unicode), ("PriorityID", Unicode), ("Priority", Unicode),
+    ("OwnerID", Unicode), ("Owner", Unicode), ("ResponsibleID", Unicode), ("Responsible", Unicode),
+    ("CustomerUser", Unicode), ("CustomerID", Unicode), ("PendingTime", PendingTime),
+]
+
+
+class TicketCreateTicket(TicketConnectorModel):
+    __type_name__ = "OTRS_TicketCreate_Ticket"
+    _type_info = TICKET_FIELDS
+
+
+class TicketUpdateTicket(TicketConnectorModel):
+    __type_name__ = "OTRS_TicketUpdate_Ticket"
+    _type_info = TICKET_FIELDS
+
+
+class Article(TicketConnectorModel):
+    __type_name__ = "OTRS_Article"
+    _type_info = [
+        ("CommunicationChannel", Unicode), ("CommunicationChannelID", Unicode), ("IsVisibleForCustomer", Unicode),
+        ("SenderTypeID", Unicode), ("SenderType", Unicode), ("AutoResponseType", Unicode), ("From", Unicode),
+        ("To", Unicode), ("Cc", Unicode), ("Bcc", Unicode), ("Subject", Unicode), ("Body", Unicode),
+        ("ContentType", Unicode), ("MimeType", Unicode), ("Charset", Unicode), ("HistoryType", Unicode),
+        ("HistoryComment", Unicode), ("TimeUnit", Unicode), ("NoAgentNotify", Unicode),
+        ("ForceNotificationToUserID", Unicode.customize(**MANY)),
+        ("ExcludeNotificationToUserID", Unicode.customize(**MANY)),
+        ("ExcludeMuteNotificationToUserID", Unicode.customize(**MANY)),
+        ("DynamicField", DynamicField.customize(**MANY)), ("Attachment", Attachment.customize(**MANY)),
+    ]
+
+
+class TicketCreateRequest(TicketConnectorModel):
+    __type_name__ = "TicketCreate"
+    _type_info = [*CREDENTIALS, ("Ticket", TicketCreateTicket), ("Article", Article.customize(**MANY)),
+                  ("DynamicField", DynamicField.customize(**MANY)), ("Attachment", Attachment.customize(**MANY))]
+
+
+# -- TicketGet ---------------------------------------------------------------------------------------------
+
+class AttachmentData(TicketConnectorModel):
+    __type_name__ = "OTRS_TicketGetResponse_Attachment"
+    _type_info = [("Content", Unicode), ("ContentAlternative", Unicode), ("ContentID", Unicode),
+                  ("ContentType", Unicode), ("Disposition", Unicode), ("FileID", Unicode), ("Filename", Unicode),
+                  ("FilesizeRaw", Unicode)]
+
+
+class DynamicFieldData(TicketConnectorModel):
+    __type_name__ = "OTRS_TicketGetResponse_DynamicField"
+    __json__ = {"Value": ONE_OR_MANY}
+    _type_info = [("Name", Unicode), ("Value", Unicode.customize(**MANY))]
+
+
+class ArticleData(TicketConnectorModel):
+    __type_name__ = "OTRS_TicketGetResponse_Article"
+    __json__ = {"TimeUnit": NUMBER}
+    _type_info = [
+        ("ArticleID", Integer), ("ArticleNumber", Integer), ("Attachment", AttachmentData.customize(**MANY)),
+        ("Bcc", Unicode), ("Body", Unicode), ("Cc", Unicode), ("ChangeBy", Integer), ("ChangeTime", Unicode),
+        ("Charset", Unicode), ("CommunicationChannel", Unicode), ("CommunicationChannelID", Integer),
+        ("ContentCharset", Unicode), ("ContentType", Unicode), ("CreateBy", Integer), ("CreateTime", Unicode),
+        ("DynamicField", DynamicFieldData.customize(**MANY)), ("From", Unicode), ("InReplyTo", Unicode),
+        ("IncomingTime", Integer), ("IsVisibleForCustomer", Integer), ("MessageID", Unicode), ("MimeType", Unicode),
+        ("References", Unicode), ("ReplyTo", Unicode), ("SenderType", Unicode), ("SenderTypeID", Unicode),
+        ("Subject", Unicode), ("TicketID", Integer), ("TimeUnit", Unicode), ("To", Unicode),
+    ]
+
+
+class TicketData(TicketConnectorModel):
+    __type_name__ = "OTRS_TicketGetResponse_Ticket"
+    __json__ = {"SLAID": ID_OR_EMPTY, "ServiceID": ID_OR_EMPTY, "TimeUnit": NUMBER}
+    _type_info = [
+        ("Age", Integer), ("ArchiveFlag", Unicode), ("Article", ArticleData.customize(**MANY)),
+        ("ChangeBy", Integer), ("Changed", Unicode), ("CreateBy", Integer), ("Created", Unicode),
+        ("CustomerID", Unicode), ("CustomerUserID", Unicode), ("DynamicField", DynamicFieldData.customize(**MANY)),
+        ("EscalationResponseTime", Integer), ("EscalationSolutionTime", Integer), ("EscalationTime", Integer),
+        ("EscalationUpdateTime", Integer), ("GroupID", Integer), ("Lock", Unicode), ("LockID", Integer),
+        ("Owner", Unicode), ("OwnerID", Integer), ("Priority", Unicode), ("PriorityID", Integer),
+        ("Queue", Unicode), ("QueueID", Integer), ("RealTillTimeNotUsed", Integer), ("Responsible", Unicode),
+        ("ResponsibleID", Integer), ("SLA", Unicode), ("SLAID", Unicode), ("Service", Unicode),
+        ("ServiceID", Unicode), ("State", Unicode), ("StateID", Integer), ("StateType", Unicode),
+        ("TicketID", Integer), ("TicketNumber", Unicode), ("TimeUnit", Unicode), ("Title", Unicode),
+        ("Type", Unicode), ("TypeID", Integer), ("UnlockTimeout", Integer), ("UntilTime", Integer),
+    ]
+
+
+class IncludedTicket(TicketData):
+    """IncludeTicketData's ticket: TicketGet's data, with one article sent as an object."""
+
+    __type_name__ = "OTRS_IncludedTicket"
+    __json__ = {**TicketData.__json__, "Article": ONE_OR_MANY}
+
+
+class TicketGetRequest(TicketConnectorModel):
+    __type_name__ = "TicketGet"
+    _type_info = [*CREDENTIALS, ("TicketID", Unicode.customize(**MANY)), ("DynamicFields", Unicode),
+                  ("Extended", Unicode), ("AllArticles", Unicode), ("ArticleSenderType", Unicode.customize(**MANY)),
+                  ("ArticleOrder", Unicode), ("ArticleLimit", Unicode), ("Attachments", Unicode),
+                  ("GetAttachmentContents", Unicode), ("HTMLBodyAsAttachment", Unicode)]
+
+
+class TicketGetResponse(TicketConnectorModel):
+    __type_name__ = "TicketGetResponse"
+    _type_info = [("Ticket", TicketData.customize(**MANY)), ("Error", Error)]
+
+
+class TicketCreateResponse(TicketConnectorModel):
+    __type_name__ = "TicketCreateResponse"
+    __json__ = {"ArticleID": ONE_OR_MANY}
+    _type_info = [("TicketID", Unicode), ("TicketNumber", Unicode), ("ArticleID", Integer.customize(**MANY)),
+                  ("Ticket", IncludedTicket), ("Error", Error)]

@@ -1,0 +1,171 @@
+"""Tickets, articles, attachments, dynamic-field values, history and time accounting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gateway.store.database import Row, Transaction, utcnow
+
+# catalogue tables a request may name by id or by name; valid_id where the table has one
+_CATALOGUES = {
+    "queue": True, "ticket_state": True, "ticket_priority": True, "ticket_type": True, "ticket_lock_type": False,
+    "service": True, "sla": True, "communication_channel": False, "article_sender_type": False,
+    "ticket_history_type": False,
+}
+
+
+def lookup(tx: Transaction, table: str, *, id: Any = None, name: str | None = None) -> Row | None:
+    """A catalogue row by id or name (valid rows only where the table has a validity)."""
+    valid = " AND valid_id = 1" if _CATALOGUES[table] else ""
+    extra = ", group_id" if table == "queue" else ", type_id" if table == "ticket_state" else ""
+    if id is not None:
+        try:
+            key = int(id)
+        except (TypeError, ValueError):
+            return None
+        return tx.one(f"SELECT id, name{extra} FROM {table} WHERE id = ?{valid}", [key])
+    return tx.one(f"SELECT id, name{extra} FROM {table} WHERE name = ?{valid}", [name])
+
+
+def service_allowed(tx: Transaction, service_id: int, customer_user: str) -> bool:
+    """Znuny's CustomerUserServiceMemberList, including the default services ('<DEFAULT>')."""
+    return bool(tx.value("SELECT 1 FROM service_customer_user WHERE service_id = ? AND customer_user_login IN (?, ?)",
+                         [service_id, customer_user, "<DEFAULT>"]))
+
+
+def sla_for_service(tx: Transaction, sla_id: int, service_id: int) -> bool:
+    return bool(tx.value("SELECT 1 FROM service_sla WHERE sla_id = ? AND service_id = ?", [sla_id, service_id]))
+
+
+def next_counter(tx: Transaction, day: str) -> int:
+    """The day's next ticket counter: one atomic upsert, unique across processes and machines."""
+    return int(tx.value(
+        "INSERT INTO ticket_number_counter (counter_date, counter) VALUES (?, 1) ON CONFLICT (counter_date)"
+        " DO UPDATE SET counter = ticket_number_counter.counter + 1 RETURNING counter", [day]))
+
+
+def insert_ticket(tx: Transaction, values: dict[str, Any]) -> int:
+    now = utcnow()
+    values = {**values, "create_time": now, "change_time": now, "change_by": values["create_by"]}
+    columns = ", ".join(values)
+    return tx.insert(f"INSERT INTO ticket ({columns}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
+
+
+def update_ticket(tx: Transaction, ticket_id: int, changes: dict[str, Any], by: int) -> None:
+    changes = {**changes, "change_time": utcnow(), "change_by": by}
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    tx.execute(f"UPDATE ticket SET {assignments} WHERE id = ?", [*changes.values(), ticket_id])
+
+
+def insert_article(tx: Transaction, ticket_id: int, sender_type_id: int, channel_id: int, visible: int, by: int,
+                   mime: dict[str, Any]) -> int:
+    now = utcnow()
+    article_id = tx.insert(
+        "INSERT INTO article (ticket_id, article_sender_type_id, communication_channel_id, is_visible_for_customer,"
+        " create_time, create_by, change_time, change_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [ticket_id, sender_type_id, channel_id, visible, now, by, now, by])
+    tx.execute(
+        "INSERT INTO article_data_mime (article_id, a_from, a_reply_to, a_to, a_cc, a_bcc, a_subject, a_message_id,"
+        " a_in_reply_to, a_references, a_content_type, a_body, incoming_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?)",
+        [article_id, mime.get("from", ""), mime.get("reply_to", ""), mime.get("to", ""), mime.get("cc", ""),
+         mime.get("bcc", ""), mime.get("subject", ""), mime.get("message_id", ""), mime.get("in_reply_to", ""),
+         mime.get("references", ""), mime["content_type"], mime.get("body", ""),
+         int(now.replace(tzinfo=dt.UTC).timestamp())])
+    return article_id
+
+
+def insert_attachment(tx: Transaction, article_id: int, filename: str, content_type: str, content: bytes,
+                      disposition: str) -> None:
+    tx.execute(
+        "INSERT INTO article_data_mime_attachment (article_id, filename, content_size, content_type, content_id,"
+        " content_alternative, disposition, content) VALUES (?, ?, ?, ?, '', '', ?, ?)",
+        [article_id, filename, str(len(content)), content_type, disposition, content])
+
+
+def set_field_values(tx: Transaction, field_id: int, object_id: int, values: Sequence[str]) -> None:
+    tx.execute("DELETE FROM dynamic_field_value WHERE field_id = ? AND object_id = ?", [field_id, object_id])
+    tx.executemany("INSERT INTO dynamic_field_value (field_id, object_id, value_text) VALUES (?, ?, ?)",
+                   [(field_id, object_id, value) for value in values])
+
+
+def add_history(tx: Transaction, ticket_id: int, history_type: str, name: str, by: int,
+                article_id: int | None = None) -> None:
+    """A history line with the ticket's state at that moment, as Znuny's HistoryAdd."""
+    tx.execute(
+        "INSERT INTO ticket_history (name, history_type_id, ticket_id, article_id, type_id, queue_id, owner_id,"
+        " priority_id, state_id, create_time, create_by)"
+        " SELECT ?, (SELECT id FROM ticket_history_type WHERE name = ?), id, ?, type_id, queue_id, user_id,"
+        " ticket_priority_id, ticket_state_id, ?, ? FROM ticket WHERE id = ?",
+        [name[:200], history_type, article_id, utcnow(), by, ticket_id])
+
+
+def add_time_accounting(tx: Transaction, ticket_id: int, article_id: int | None, time_unit: float, by: int) -> None:
+    tx.execute("INSERT INTO time_accounting (ticket_id, article_id, time_unit, create_time, create_by)"
+               " VALUES (?, ?, ?, ?, ?)", [ticket_id, article_id, time_unit, utcnow(), by])
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+
+def _in(ids: Iterable[int]) -> tuple[str, list[int]]:
+    ids = list(ids)
+    return ", ".join("?" * len(ids)), ids
+
+
+def tickets(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
+    marks, ids = _in(ticket_ids)
+    return tx.all(
+        "SELECT t.id, t.tn, t.title, t.queue_id, q.name AS queue, q.group_id, t.ticket_lock_id, l.name AS lock_name,"
+        " t.type_id, ty.name AS type_name, t.service_id, sv.name AS service, t.sla_id, sl.name AS sla,"
+        " t.user_id, o.login AS owner, t.responsible_user_id, r.login AS responsible, t.ticket_priority_id,"
+        " p.name AS priority, t.ticket_state_id, s.name AS state, st.name AS state_type, t.customer_id,"
+        " t.customer_user_id, t.timeout, t.until_time, t.archive_flag, t.create_time, t.create_by,"
+        " t.change_time, t.change_by,"
+        " (SELECT COALESCE(SUM(ta.time_unit), 0) FROM time_accounting ta WHERE ta.ticket_id = t.id) AS time_unit"
+        " FROM ticket t JOIN queue q ON q.id = t.queue_id JOIN ticket_lock_type l ON l.id = t.ticket_lock_id"
+        " LEFT JOIN ticket_type ty ON ty.id = t.type_id LEFT JOIN service sv ON sv.id = t.service_id"
+        " LEFT JOIN sla sl ON sl.id = t.sla_id JOIN users o ON o.id = t.user_id"
+        " JOIN users r ON r.id = t.responsible_user_id JOIN ticket_priority p ON p.id = t.ticket_priority_id"
+        " JOIN ticket_state s ON s.id = t.ticket_state_id JOIN ticket_state_type st ON st.id = s.type_id"
+        f" WHERE t.id IN ({marks})", ids)
+
+
+def ticket_by_number(tx: Transaction, number: str) -> int | None:
+    return tx.value("SELECT id FROM ticket WHERE tn = ?", [number])
+
+
+def articles(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
+    marks, ids = _in(ticket_ids)
+    return tx.all(
+        "SELECT a.id, a.ticket_id, a.article_sender_type_id, st.name AS sender_type, a.communication_channel_id,"
+        " c.name AS channel, a.is_visible_for_customer, a.create_time, a.create_by, a.change_time, a.change_by,"
+        " m.a_from, m.a_reply_to, m.a_to, m.a_cc, m.a_bcc, m.a_subject, m.a_message_id, m.a_in_reply_to,"
+        " m.a_references, m.a_content_type, m.a_body, m.incoming_time,"
+        " (SELECT COALESCE(SUM(ta.time_unit), 0) FROM time_accounting ta WHERE ta.article_id = a.id) AS time_unit"
+        " FROM article a JOIN article_data_mime m ON m.article_id = a.id"
+        " JOIN article_sender_type st ON st.id = a.article_sender_type_id"
+        " JOIN communication_channel c ON c.id = a.communication_channel_id"
+        f" WHERE a.ticket_id IN ({marks}) ORDER BY a.ticket_id, a.id", ids)
+
+
+def attachments(tx: Transaction, article_ids: Sequence[int], with_content: bool) -> list[Row]:
+    if not article_ids:
+        return []
+    marks, ids = _in(article_ids)
+    content = "content" if with_content else "NULL AS content"
+    return tx.all(
+        f"SELECT id, article_id, filename, content_size, content_type, content_id, content_alternative, disposition,"
+        f" {content} FROM article_data_mime_attachment WHERE article_id IN ({marks}) ORDER BY article_id, id", ids)
+
+
+def field_values(tx: Transaction, object_type: str, object_ids: Sequence[int]) -> list[Row]:
+    if not object_ids:
+        return []
+    marks, ids = _in(object_ids)
+    return tx.all(
+        "SELECT v.object_id, f.name, f.field_type, v.value_text FROM dynamic_field_value v"
+        " JOIN dynamic_field f ON f.id = v.field_id"
+        f" WHERE f.object_type = ? AND f.valid_id = 1 AND v.object_id IN ({marks}) ORDER BY f.name, v.id",
+        [object_type, *ids])

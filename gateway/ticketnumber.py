@@ -1,0 +1,25 @@
+"""Znuny's DateChecksum ticket numbers: date, SystemID, the day's counter, a check digit.
+
+The counter is one row per day, advanced by an atomic upsert inside the creating
+transaction: numbers are unique across processes and machines sharing one database,
+and a rolled-back TicketCreate does not leave a gap-filling race behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway.store import tickets
+from gateway.store.database import Transaction
+
+
+def check_digit(digits: str) -> int:
+    """Znuny's checksum: weights 1, 2, 1, 2, ... summed modulo 10, subtracted from 10 (10 counts as 1)."""
+    total = sum(int(digit) * (1 if i % 2 == 0 else 2) for i, digit in enumerate(digits)) % 10
+    return 1 if total == 0 else 10 - total
+
+
+def next_ticket_number(tx: Transaction, system_id: str, now: dt.datetime) -> str:
+    day = now.strftime("%Y%m%d")
+    base = f"{day}{system_id}{tickets.next_counter(tx, day):05d}"
+    return base + str(check_digit(base))

@@ -1,0 +1,262 @@
+"""Tickets as Znuny keeps them: creation, articles, dynamic fields, history, and reading them back.
+
+Everything here works inside the caller's transaction and trusts its input: the operations
+validate first (with Znuny's error codes), then call these functions, so a failure anywhere
+rolls the whole request back.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.auth import Principal
+from gateway.store import agents, tickets
+from gateway.store.database import Row, Transaction, as_datetime, utcnow
+from gateway.ticketnumber import next_ticket_number
+
+# the agent that customer users' actions are recorded as (Znuny's CustomerPanelUserID)
+CUSTOMER_PANEL_USER_ID = 1
+LOCK_UNLOCK, LOCK_LOCK = 1, 2
+
+
+def acting_user_id(principal: Principal) -> int:
+    return principal.user_id if principal.is_agent else CUSTOMER_PANEL_USER_ID
+
+
+# -- permissions -----------------------------------------------------------------------------------------
+
+def can_access(tx: Transaction, principal: Principal, ticket: Row, permission: str = "ro") -> bool:
+    """Znuny's TicketPermission: agents through the queue's group; customers through their company."""
+    if principal.is_agent:
+        if ticket["user_id"] == principal.user_id or ticket["responsible_user_id"] == principal.user_id:
+            return True
+        return bool(tx.value(
+            "SELECT 1 FROM group_user WHERE user_id = ? AND group_id = ? AND permission_key IN (?, 'rw')",
+            [principal.user_id, ticket["group_id"], permission]))
+    return ticket["customer_user_id"] == principal.login or (
+        bool(principal.customer_id) and ticket["customer_id"] == principal.customer_id)
+
+
+def can_create_in(tx: Transaction, principal: Principal, group_id: int, customer_group_support: bool) -> bool:
+    if principal.is_agent:
+        return bool(tx.value(
+            "SELECT 1 FROM group_user WHERE user_id = ? AND group_id = ? AND permission_key IN ('create', 'rw')",
+            [principal.user_id, group_id]))
+    if not customer_group_support:
+        return True
+    return bool(tx.value(
+        "SELECT 1 FROM group_customer_user WHERE user_id = ? AND group_id = ? AND permission_key IN ('create', 'rw')"
+        " UNION SELECT 1 FROM group_customer WHERE customer_id = ? AND group_id = ?"
+        " AND permission_key IN ('create', 'rw')",
+        [principal.login, group_id, principal.customer_id or "", group_id]))
+
+
+# -- writing ---------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class NewArticle:
+    sender_type_id: int
+    channel_id: int
+    visible: int
+    from_: str
+    to: str
+    subject: str
+    body: str
+    content_type: str
+    history_type: str
+    history_comment: str
+    time_unit: float | None = None
+    cc: str = ""
+    bcc: str = ""
+    attachments: list[tuple[str, str, bytes, str]] = dataclasses.field(default_factory=list)
+    fields: list[tuple[int, list[str]]] = dataclasses.field(default_factory=list)
+
+
+def create_ticket(tx: Transaction, principal: Principal, system_id: str, values: dict[str, Any]) -> tuple[int, str]:
+    """Insert the ticket row and its first history lines; returns (TicketID, TicketNumber)."""
+    by = acting_user_id(principal)
+    number = next_ticket_number(tx, system_id, utcnow())
+    ticket_id = tickets.insert_ticket(tx, {**values, "tn": number, "create_by": by})
+    row = tickets.tickets(tx, [ticket_id])[0]
+    tickets.add_history(tx, ticket_id, "NewTicket",
+                        f"%%{number}%%{row['queue']}%%{row['priority']}%%{row['state']}%%{ticket_id}", by)
+    tickets.add_history(tx, ticket_id, "CustomerUpdate",
+                        f"%%CustomerID={values.get('customer_id') or ''};"
+                        f"CustomerUser={values.get('customer_user_id') or ''};", by)
+    return ticket_id, number
+
+
+def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: NewArticle) -> int:
+    by = acting_user_id(principal)
+    article_id = tickets.insert_article(tx, ticket_id, article.sender_type_id, article.channel_id, article.visible,
+                                        by, {"from": article.from_, "to": article.to, "cc": article.cc,
+                                             "bcc": article.bcc, "subject": article.subject, "body": article.body,
+                                             "content_type": article.content_type})
+    tickets.add_history(tx, ticket_id, article.history_type, article.history_comment, by, article_id)
+    for filename, content_type, content, disposition in article.attachments:
+        tickets.insert_attachment(tx, article_id, filename, content_type, content, disposition)
+    for field_id, values in article.fields:
+        tickets.set_field_values(tx, field_id, article_id, values)
+    if article.time_unit is not None:
+        account_time(tx, ticket_id, article_id, article.time_unit, by)
+    return article_id
+
+
+def account_time(tx: Transaction, ticket_id: int, article_id: int | None, time_unit: float, by: int) -> None:
+    tickets.add_time_accounting(tx, ticket_id, article_id, time_unit, by)
+    total = tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
+    tickets.add_history(tx, ticket_id, "TimeAccounting", f"%%{_number(time_unit)}%%{_number(total)}", by,
+                        article_id)
+
+
+def set_owner(tx: Transaction, principal: Principal, ticket_id: int, owner_id: int, lock: bool) -> None:
+    by = acting_user_id(principal)
+    changes: dict[str, Any] = {"user_id": owner_id}
+    if lock:
+        changes["ticket_lock_id"] = LOCK_LOCK
+    tickets.update_ticket(tx, ticket_id, changes, by)
+    owner = agents.by_id(tx, owner_id)
+    tickets.add_history(tx, ticket_id, "OwnerUpdate", f"%%{owner['login']}%%{owner_id}", by)
+
+
+def set_fields(tx: Transaction, object_id: int, fields: Sequence[tuple[int, str, list[str]]], by: int,
+               ticket_id: int | None = None) -> None:
+    for field_id, name, values in fields:
+        tickets.set_field_values(tx, field_id, object_id, values)
+        if ticket_id is not None:
+            tickets.add_history(tx, ticket_id, "TicketDynamicFieldUpdate",
+                                f"%%FieldName%%{name}%%Value%%{','.join(values)}", by)
+
+
+def _number(value: Any) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+# -- reading (TicketGet) ---------------------------------------------------------------------------------
+
+def _time(value: Any) -> str:
+    moment = as_datetime(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _epoch(value: Any) -> int:
+    moment = as_datetime(value)
+    return int(moment.replace(tzinfo=dt.UTC).timestamp()) if moment else 0
+
+
+def _content_type_parts(content_type: str) -> tuple[str, str]:
+    mime, _, rest = (content_type or "").partition(";")
+    charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
+    return mime.strip(), charset
+
+
+@dataclasses.dataclass(frozen=True)
+class GetOptions:
+    dynamic_fields: bool = False
+    all_articles: bool = False
+    sender_types: tuple[str, ...] = ()
+    descending: bool = False
+    limit: int = 0
+    attachments: bool = False
+    attachment_contents: bool = True
+    customer_view: bool = False
+
+
+def ticket_data(tx: Transaction, rows: Sequence[Row], options: GetOptions) -> list[dict[str, Any]]:
+    """TicketGet's data for rows of tickets.tickets(), in a fixed number of queries whatever their count."""
+    now = utcnow()
+    ids = [row["id"] for row in rows]
+    fields = _fields_by_object(tx, "Ticket", ids) if options.dynamic_fields else {}
+    articles = _articles(tx, ids, options) if options.all_articles else {}
+    result = []
+    for row in rows:
+        data = {
+            "Age": int((now - as_datetime(row["create_time"])).total_seconds()), "ArchiveFlag": "y"
+            if row["archive_flag"] else "n", "ChangeBy": row["change_by"], "Changed": _time(row["change_time"]),
+            "CreateBy": row["create_by"], "Created": _time(row["create_time"]),
+            "CustomerID": row["customer_id"] or "", "CustomerUserID": row["customer_user_id"] or "",
+            "EscalationResponseTime": 0, "EscalationSolutionTime": 0, "EscalationTime": 0,
+            "EscalationUpdateTime": 0, "GroupID": row["group_id"], "Lock": row["lock_name"],
+            "LockID": row["ticket_lock_id"], "Owner": row["owner"], "OwnerID": row["user_id"],
+            "Priority": row["priority"], "PriorityID": row["ticket_priority_id"], "Queue": row["queue"],
+            "QueueID": row["queue_id"], "RealTillTimeNotUsed": row["until_time"],
+            "Responsible": row["responsible"], "ResponsibleID": row["responsible_user_id"],
+            "SLAID": row["sla_id"] or "", "ServiceID": row["service_id"] or "", "State": row["state"],
+            "StateID": row["ticket_state_id"], "StateType": row["state_type"], "TicketID": row["id"],
+            "TicketNumber": row["tn"], "TimeUnit": _number(row["time_unit"]), "Title": row["title"],
+            "Type": row["type_name"] or "", "TypeID": row["type_id"] or 0,
+            "UnlockTimeout": row["timeout"], "UntilTime": max(0, row["until_time"] - int(now.timestamp()))
+            if row["until_time"] else 0,
+        }
+        if row["sla"]:
+            data["SLA"] = row["sla"]
+        if row["service"]:
+            data["Service"] = row["service"]
+        if options.dynamic_fields:
+            data["DynamicField"] = fields.get(row["id"], [])
+        if options.all_articles:
+            data["Article"] = articles.get(row["id"], [])
+        result.append(data)
+    return result
+
+
+def _fields_by_object(tx: Transaction, object_type: str, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    grouped: dict[int, dict[str, list[str]]] = {}
+    for value in tickets.field_values(tx, object_type, ids):
+        grouped.setdefault(value["object_id"], {}).setdefault(value["name"], []).append(value["value_text"])
+    return {object_id: [{"Name": name, "Value": values} for name, values in sorted(by_name.items())]
+            for object_id, by_name in grouped.items()}
+
+
+def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -> dict[int, list[dict[str, Any]]]:
+    by_ticket: dict[int, list[Row]] = {}
+    for row in tickets.articles(tx, ticket_ids):
+        by_ticket.setdefault(row["ticket_id"], []).append(row)
+    selected: dict[int, list[tuple[int, Row]]] = {}
+    for ticket_id, rows in by_ticket.items():
+        numbered = list(enumerate(rows, start=1))
+        numbered = [(n, r) for n, r in numbered if (not options.customer_view or r["is_visible_for_customer"])
+                    and (not options.sender_types or r["sender_type"] in options.sender_types)]
+        if options.descending:
+            numbered.reverse()
+        selected[ticket_id] = numbered[: options.limit] if options.limit else numbered
+    article_ids = [row["id"] for rows in selected.values() for _, row in rows]
+    files: dict[int, list[dict[str, str]]] = {}
+    if options.attachments:
+        for file in tickets.attachments(tx, article_ids, options.attachment_contents):
+            files.setdefault(file["article_id"], []).append({
+                "Content": base64.b64encode(bytes(file["content"])).decode() if file["content"] is not None else "",
+                "ContentAlternative": file["content_alternative"] or "", "ContentID": file["content_id"] or "",
+                "ContentType": file["content_type"] or "", "Disposition": file["disposition"] or "",
+                "FileID": str(len(files.get(file["article_id"], [])) + 1), "Filename": file["filename"] or "",
+                "FilesizeRaw": file["content_size"] or "0"})
+    fields = _fields_by_object(tx, "Article", article_ids)
+    result: dict[int, list[dict[str, Any]]] = {}
+    for ticket_id, rows in selected.items():
+        for number, row in rows:
+            mime, charset = _content_type_parts(row["a_content_type"])
+            article = {
+                "ArticleID": row["id"], "ArticleNumber": number, "Bcc": row["a_bcc"] or "",
+                "Body": row["a_body"] or "", "Cc": row["a_cc"] or "", "ChangeBy": row["change_by"],
+                "ChangeTime": _time(row["change_time"]), "Charset": charset,
+                "CommunicationChannel": row["channel"], "CommunicationChannelID": row["communication_channel_id"],
+                "ContentCharset": charset, "ContentType": row["a_content_type"] or "",
+                "CreateBy": row["create_by"], "CreateTime": _time(row["create_time"]), "From": row["a_from"] or "",
+                "InReplyTo": row["a_in_reply_to"] or "", "IncomingTime": row["incoming_time"],
+                "IsVisibleForCustomer": row["is_visible_for_customer"], "MessageID": row["a_message_id"] or "",
+                "MimeType": mime, "References": row["a_references"] or "", "ReplyTo": row["a_reply_to"] or "",
+                "SenderType": row["sender_type"], "SenderTypeID": str(row["article_sender_type_id"]),
+                "Subject": row["a_subject"] or "", "TicketID": ticket_id, "TimeUnit": _number(row["time_unit"]),
+                "To": row["a_to"] or "",
+            }
+            if options.attachments:
+                article["Attachment"] = files.get(row["id"], [])
+            if row["id"] in fields:
+                article["DynamicField"] = fields[row["id"]]
+            result.setdefault(ticket_id, []).append(article)
+    return result
