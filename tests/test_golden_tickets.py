@@ -75,3 +75,24 @@ def test_znunys_soap_ticket_exchanges(client):
 def keys(tree) -> object:
     """Element names, recursively: what a SOAP client reads, whatever the element order."""
     return {k: keys(v) for k, v in tree.items()} if isinstance(tree, dict) else None
+
+
+def test_znunys_searches_find_the_same_tickets(client):
+    session_id = client.post("/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
+                             json={"UserLogin": "root@localhost", "Password": "root"}).json["SessionID"]
+    for stem in ["04_rest_ticket_create_minimal", "07_rest_ticket_create_header_auth",
+                 "08_rest_ticket_create_full_session"]:
+        replay(client, stem, session_id)
+    for stem in ["19_rest_ticket_search_by_title", "21_rest_ticket_search_none_found",
+                 "22_rest_ticket_search_title_wildcard_sorted", "23_restdev_ticket_search_get_query"]:
+        golden, response = replay(client, stem, session_id)
+        assert response.json == golden.response.json(), stem
+    # newest first; tickets created in the same second may come in either order
+    golden, response = replay(client, "20_rest_ticket_search_by_queues", session_id)
+    assert sorted(response.json["TicketID"]) == sorted(golden.response.json()["TicketID"])
+    assert response.json["TicketID"][-1] == "1"
+    golden, response = replay(client, "41_soap_ticket_search", session_id)
+    ours = [e.text for e in soap_body(response.data)]
+    assert sorted(ours) == ["2", "3", "4"]  # Znuny's run had a fifth (SOAP-created) ticket
+    golden, response = replay(client, "42_soap_ticket_search_none_found", session_id)
+    assert len(soap_body(response.data)) == 0 == len(soap_body(golden.response.body))

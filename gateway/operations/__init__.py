@@ -15,6 +15,7 @@ OPERATION_TYPES: dict[str, tuple[type[ServiceBase], str]] = {
     "Session::SessionRemove": (SessionService, "SessionRemove"),
     "Ticket::TicketCreate": (TicketService, "TicketCreate"),
     "Ticket::TicketGet": (TicketService, "TicketGet"),
+    "Ticket::TicketSearch": (TicketService, "TicketSearch"),
 }
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from spyne import ServiceBase, rpc
 
-from gateway.operations import ticket_create, ticket_get
+from gateway.operations import ticket_create, ticket_get, ticket_search
 from gateway.operations.common import Call, operation
 from gateway.operations.ticket_models import (
     TicketCreateRequest,
     TicketCreateResponse,
     TicketGetRequest,
     TicketGetResponse,
+    TicketSearchRequest,
+    TicketSearchResponse,
 )
 
 
@@ -24,3 +26,8 @@ class TicketService(ServiceBase):
     @operation
     def TicketGet(call: Call, request: TicketGetRequest) -> TicketGetResponse:
         return ticket_get.run(call, request)
+
+    @rpc(TicketSearchRequest, _body_style="bare", _returns=TicketSearchResponse)
+    @operation
+    def TicketSearch(call: Call, request: TicketSearchRequest) -> TicketSearchResponse:
+        return ticket_search.run(call, request)

@@ -147,3 +147,40 @@ class TicketCreateResponse(TicketConnectorModel):
     __json__ = {"ArticleID": ONE_OR_MANY}
     _type_info = [("TicketID", Unicode), ("TicketNumber", Unicode), ("ArticleID", Integer.customize(**MANY)),
                   ("Ticket", IncludedTicket), ("Error", Error)]
+
+
+# -- TicketSearch ------------------------------------------------------------------------------------------
+
+class SearchDynamicField(TicketConnectorModel):
+    """One dynamic-field condition; the operators are ANDed, values inside one operator ORed."""
+
+    __type_name__ = "OTRS_TicketSearch_DynamicField"
+    _type_info = [("Name", Unicode), ("Empty", Unicode)] + [
+        (op, Unicode.customize(**MANY)) for op in ("Equals", "Like", "GreaterThan", "GreaterThanEquals",
+                                                  "SmallerThan", "SmallerThanEquals")]
+
+
+SEARCH_LISTS = ["TicketNumber", "TicketID", "Title", "Queues", "QueueIDs", "Types", "TypeIDs", "States", "StateIDs",
+                "StateType", "StateTypeIDs", "Priorities", "PriorityIDs", "Services", "ServiceIDs", "SLAs", "SLAIDs",
+                "Locks", "LockIDs", "OwnerIDs", "ResponsibleIDs", "CreatedUserIDs", "WatchUserIDs", "CustomerID",
+                "CustomerIDRaw", "CustomerUserLogin", "SortBy", "OrderBy"]
+SEARCH_TIMES = [f"{prefix}{suffix}" for prefix in ("TicketCreateTime", "TicketChangeTime", "TicketLastChangeTime",
+                                                   "TicketCloseTime", "TicketPendingTime", "ArticleCreateTime")
+                for suffix in ("NewerDate", "OlderDate", "NewerMinutes", "OlderMinutes")]
+SEARCH_TEXT = ["From", "To", "Cc", "Subject", "Body", "MIMEBase_From", "MIMEBase_To", "MIMEBase_Cc",
+               "MIMEBase_Subject", "MIMEBase_Body", "Fulltext", "ContentSearch", "UseSubQueues", "SearchInArchive",
+               "Limit"]
+
+
+class TicketSearchRequest(TicketConnectorModel):
+    __type_name__ = "TicketSearch"
+    # Znuny's legacy form `DynamicField_<Name>: {Equals: ...}` is read into DynamicField entries
+    __json_prefixed__ = ("DynamicField_", "DynamicField", "Name")
+    _type_info = [*CREDENTIALS, *[(name, Unicode.customize(**MANY)) for name in SEARCH_LISTS],
+                  *[(name, Unicode) for name in SEARCH_TIMES + SEARCH_TEXT],
+                  ("DynamicField", SearchDynamicField.customize(**MANY))]
+
+
+class TicketSearchResponse(TicketConnectorModel):
+    __type_name__ = "TicketSearchResponse"
+    _type_info = [("TicketID", Unicode.customize(**MANY)), ("Error", Error)]

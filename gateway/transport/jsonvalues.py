@@ -60,6 +60,9 @@ def to_model(cls: type, data: Any, path: str = "") -> Any:
     """Build a request object from merged request data; unknown keys are ignored, as in Znuny."""
     if not isinstance(data, dict):
         raise ValidationError(data, f"{path or cls.get_type_name()}: a JSON object is expected, got %r")
+    prefixed = getattr(cls, "__json_prefixed__", None)
+    if prefixed:
+        data = _gather_prefixed(data, *prefixed)
     values = {}
     for name, field, many, kind in _fields(cls):
         value = data.get(name)
@@ -77,6 +80,16 @@ def to_model(cls: type, data: Any, path: str = "") -> Any:
             values[name] = _coerce(field, kind, value, where)
     # descriptors hold customized copies of the models; spyne warns (with a stack dump) when one is built
     return (cls.__orig__ or cls)(**values)
+
+
+def _gather_prefixed(data: dict[str, Any], prefix: str, target: str, key: str) -> dict[str, Any]:
+    """`<prefix><Name>: {...}` keys become `{key: Name, ...}` entries of the list under `target`."""
+    extra = [{key: name[len(prefix):], **value} for name, value in data.items()
+             if name.startswith(prefix) and isinstance(value, dict)]
+    if not extra:
+        return data
+    existing = data.get(target) or []
+    return {**data, target: (existing if isinstance(existing, list) else [existing]) + extra}
 
 
 def _coerce(field: type, kind: int, value: Any, where: str) -> Any:

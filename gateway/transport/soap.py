@@ -47,6 +47,19 @@ def parse_xml(data: bytes) -> etree._Element:
     return root
 
 
+def _gather_prefixed(body: etree._Element, prefix: str, target: str, key: str) -> None:
+    """Znuny's legacy `<DynamicField_X>...` becomes `<DynamicField><Name>X</Name>...</DynamicField>`."""
+    for child in body:
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child)
+        if name.localname.startswith(prefix) and len(name.localname) > len(prefix):
+            child.tag = f"{{{name.namespace}}}{target}" if name.namespace else target
+            label = etree.Element(f"{{{name.namespace}}}{key}" if name.namespace else key)
+            label.text = name.localname[len(prefix):]
+            child.insert(0, label)
+
+
 class ZnunySoap11(Soap11):
     def __init__(self, namespace: str, methods: dict[str, str], service_namespace: str) -> None:
         """`methods` maps configured operation names to spyne methods; `namespace` is the web
@@ -83,6 +96,10 @@ class ZnunySoap11(Soap11):
                         f" (configured: {', '.join(sorted(self.methods)) or 'none'}).")
         env[REQUEST_HAS_DATA] = len(body) > 0 or bool((body.text or "").strip())
         ctx.method_request_string = f"{{{self.service_namespace}}}{method}"
+        request_model = self.app.interface.service_method_map[ctx.method_request_string][0].in_message
+        prefixed = getattr(request_model, "__json_prefixed__", None)
+        if prefixed:
+            _gather_prefixed(body, *prefixed)
 
     @staticmethod
     def _check_soapaction(header: str | None, operation: str) -> None:

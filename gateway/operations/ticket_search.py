@@ -1,0 +1,115 @@
+"""Ticket::TicketSearch: Znuny's criteria into one query; `{}` when nothing matches."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway.operations.common import Call, OperationError
+from gateway.operations.ticket_models import TicketSearchRequest, TicketSearchResponse
+from gateway.store import catalog
+from gateway.store.database import Transaction, utcnow
+from gateway.store.search import FIELD_OPERATORS, SORT_COLUMNS, TEXT_COLUMNS, FieldCondition, TicketQuery, search
+
+OP = "TicketSearch"
+MAX_LIMIT = 10_000
+ID_CRITERIA = {"TicketID": "id", "QueueIDs": "queue_id", "TypeIDs": "type_id", "StateIDs": "ticket_state_id",
+               "PriorityIDs": "ticket_priority_id", "ServiceIDs": "service_id", "SLAIDs": "sla_id",
+               "LockIDs": "ticket_lock_id", "OwnerIDs": "user_id", "ResponsibleIDs": "responsible_user_id",
+               "CreatedUserIDs": "create_by"}
+NAME_CRITERIA = {"Queues": "queue", "Types": "ticket_type", "States": "ticket_state", "Priorities": "ticket_priority",
+                 "Services": "service", "SLAs": "sla", "Locks": "ticket_lock_type", "StateType": "ticket_state_type"}
+TIME_CRITERIA = {"TicketCreateTime": "create", "TicketChangeTime": "change", "TicketLastChangeTime": "change",
+                 "TicketCloseTime": "close", "TicketPendingTime": "pending", "ArticleCreateTime": "article"}
+
+
+def invalid(what: str) -> OperationError:
+    return OperationError(f"{OP}.InvalidParameter", f"{OP}: {what}")
+
+
+def _values(items: list[str] | None) -> list[str]:
+    return [str(v).strip() for v in items or [] if str(v).strip()]
+
+
+def build_query(tx: Transaction, request: TicketSearchRequest) -> TicketQuery:
+    query = TicketQuery(numbers=_values(request.TicketNumber), titles=_values(request.Title),
+                        customer_ids=_values(request.CustomerID) + _values(request.CustomerIDRaw),
+                        customer_logins=_values(request.CustomerUserLogin),
+                        sub_queues=(request.UseSubQueues or "0").strip() not in ("0", ""))
+    for key, column in ID_CRITERIA.items():
+        values = _values(getattr(request, key))
+        if values:
+            if not all(v.isdigit() and len(v) < 19 for v in values):
+                raise invalid(f"{key} must be a list of numeric IDs!")
+            query.ids[column] = [int(v) for v in values]
+    for key, table in NAME_CRITERIA.items():
+        if _values(getattr(request, key)):
+            query.names[table] = _values(getattr(request, key))
+    state_type_ids = _values(request.StateTypeIDs)
+    if state_type_ids:
+        if not all(v.isdigit() and len(v) < 19 for v in state_type_ids):
+            raise invalid("StateTypeIDs must be a list of numeric IDs!")
+        query.state_type_ids = [int(v) for v in state_type_ids]
+    now = utcnow()
+    for prefix, what in TIME_CRITERIA.items():
+        for suffix, op in (("NewerDate", ">="), ("OlderDate", "<=")):
+            value = getattr(request, prefix + suffix)
+            if value:
+                try:
+                    query.times.append((what, op, dt.datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")))
+                except ValueError:
+                    raise invalid(f"{prefix}{suffix} must be a date 'YYYY-MM-DD HH:MM:SS'!") from None
+        for suffix, op in (("NewerMinutes", ">="), ("OlderMinutes", "<=")):
+            value = getattr(request, prefix + suffix)
+            if value:
+                if not value.strip().lstrip("-").isdigit():
+                    raise invalid(f"{prefix}{suffix} must be a number of minutes!")
+                query.times.append((what, op, now - dt.timedelta(minutes=int(value))))
+    if request.Fulltext and request.Fulltext.strip():
+        query.text = {key: request.Fulltext.strip() for key in TEXT_COLUMNS}
+        query.text_or = True
+    else:
+        for key in TEXT_COLUMNS:
+            value = getattr(request, key) or getattr(request, f"MIMEBase_{key}")
+            if value and value.strip():
+                query.text[key] = value.strip()
+        query.text_or = (request.ContentSearch or "AND").strip().upper() == "OR"
+    for item in request.DynamicField or []:
+        field = catalog.dynamic_field_by_name(tx, item.Name or "")
+        if field is None or field["valid_id"] != 1 or field["object_type"] != "Ticket":
+            continue  # as in Znuny: only valid ticket fields count
+        if item.Empty not in (None, ""):
+            query.fields.append(FieldCondition(field["id"], "Empty", [item.Empty]))
+        for operator in FIELD_OPERATORS:
+            values = [str(v) for v in getattr(item, operator) or []]
+            if values:
+                query.fields.append(FieldCondition(field["id"], operator, values))
+    archive = (request.SearchInArchive or "").strip()
+    query.archive = {"AllTickets": "all", "ArchivedTickets": "only"}.get(archive, "no")
+    query.sort = _sort(_values(request.SortBy) or ["Age"], _values(request.OrderBy) or ["Down"])
+    limit = (request.Limit or "500").strip()
+    if not limit.isdigit() or int(limit) < 1:
+        raise invalid("Limit must be a positive number!")
+    query.limit = min(int(limit), MAX_LIMIT)
+    return query
+
+
+def _sort(keys: list[str], orders: list[str]) -> list[tuple[str, bool]]:
+    for key in keys:
+        if key not in SORT_COLUMNS:
+            raise invalid(f"SortBy {key!r} is not one of {', '.join(sorted(SORT_COLUMNS))}!")
+    for order in orders:
+        if order not in ("Up", "Down"):
+            raise invalid("OrderBy must be Up or Down!")
+    # Znuny: one OrderBy applies to every SortBy; several pair up
+    return [(key, (orders[i] if i < len(orders) else orders[-1]) == "Down") for i, key in enumerate(keys)]
+
+
+def run(call: Call, request: TicketSearchRequest) -> TicketSearchResponse:
+    principal = call.authenticate(call.credentials(request))
+    if principal is None:
+        raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
+    with call.runtime.db.transaction(write=False) as tx:
+        query = build_query(tx, request)
+        ids = search(tx, query, principal.user_id if principal.is_agent else None,
+                     None if principal.is_agent else (principal.login, principal.customer_id))
+    return TicketSearchResponse(TicketID=[str(i) for i in ids] or None)
