@@ -97,6 +97,9 @@ def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: 
                                              "bcc": article.bcc, "subject": article.subject, "body": article.body,
                                              "content_type": article.content_type})
     tickets.add_history(tx, ticket_id, article.history_type, article.history_comment, by, article_id)
+    if principal.is_agent and tx.value("SELECT ticket_lock_id FROM ticket WHERE id = ?", [ticket_id]) == LOCK_UNLOCK:
+        tickets.update_ticket(tx, ticket_id, {"timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp())}, by)
+        tickets.add_history(tx, ticket_id, "Misc", "Reset of unlock time.", by)
     for filename, content_type, content, disposition in article.attachments:
         tickets.insert_attachment(tx, article_id, filename, content_type, content, disposition)
     for field_id, values in article.fields:
@@ -104,6 +107,14 @@ def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: 
     if article.time_unit is not None:
         account_time(tx, ticket_id, article_id, article.time_unit, by)
     return article_id
+
+
+def change(tx: Transaction, principal: Principal, ticket_id: int, columns: dict[str, Any], history_type: str,
+           history_name: str) -> None:
+    """One attribute change and its history line, as Znuny writes them."""
+    by = acting_user_id(principal)
+    tickets.update_ticket(tx, ticket_id, columns, by)
+    tickets.add_history(tx, ticket_id, history_type, history_name, by)
 
 
 def account_time(tx: Transaction, ticket_id: int, article_id: int | None, time_unit: float, by: int) -> None:

@@ -96,3 +96,23 @@ def test_znunys_searches_find_the_same_tickets(client):
     assert sorted(ours) == ["2", "3", "4"]  # Znuny's run had a fifth (SOAP-created) ticket
     golden, response = replay(client, "42_soap_ticket_search_none_found", session_id)
     assert len(soap_body(response.data)) == 0 == len(soap_body(golden.response.body))
+
+
+def test_znunys_update_and_history(client):
+    session_id = client.post("/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
+                             json={"UserLogin": "root@localhost", "Password": "root"}).json["SessionID"]
+    for stem in ["04_rest_ticket_create_minimal", "07_rest_ticket_create_header_auth"]:
+        replay(client, stem, session_id)
+    golden, response = replay(client, "17_rest_ticket_update_state_article", session_id)
+    # Znuny's run had created one more article (ticket 4) before this update
+    assert shape(response.json) == shape(golden.response.json())
+    assert stable({**response.json, "ArticleID": 0}) == stable({**golden.response.json(), "ArticleID": 0})
+    golden, response = replay(client, "18_rest_ticket_history_get", session_id)
+    ours = response.json["TicketHistory"][0]
+    theirs = golden.response.json()["TicketHistory"][0]
+    assert shape(response.json) == shape(golden.response.json())
+    number = ours["History"][0]["Name"].split("%%")[1]
+    assert [(h["HistoryType"], h["Name"]) for h in ours["History"]] == \
+        [(h["HistoryType"], h["Name"].replace("2026112810000021", number)) for h in theirs["History"]]
+    assert [(h["CreateBy"], h["StateID"], h["OwnerID"], h["QueueID"]) for h in ours["History"]] == \
+        [(h["CreateBy"], h["StateID"], h["OwnerID"], h["QueueID"]) for h in theirs["History"]]

@@ -16,6 +16,8 @@ OPERATION_TYPES: dict[str, tuple[type[ServiceBase], str]] = {
     "Ticket::TicketCreate": (TicketService, "TicketCreate"),
     "Ticket::TicketGet": (TicketService, "TicketGet"),
     "Ticket::TicketSearch": (TicketService, "TicketSearch"),
+    "Ticket::TicketUpdate": (TicketService, "TicketUpdate"),
+    "Ticket::TicketHistoryGet": (TicketService, "TicketHistoryGet"),
 }
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from spyne import ServiceBase, rpc
 
-from gateway.operations import ticket_create, ticket_get, ticket_search
+from gateway.operations import ticket_create, ticket_get, ticket_history, ticket_search, ticket_update
 from gateway.operations.common import Call, operation
 from gateway.operations.ticket_models import (
     TicketCreateRequest,
     TicketCreateResponse,
     TicketGetRequest,
     TicketGetResponse,
+    TicketHistoryGetRequest,
+    TicketHistoryGetResponse,
     TicketSearchRequest,
     TicketSearchResponse,
+    TicketUpdateRequest,
+    TicketUpdateResponse,
 )
 
 
@@ -31,3 +35,13 @@ class TicketService(ServiceBase):
     @operation
     def TicketSearch(call: Call, request: TicketSearchRequest) -> TicketSearchResponse:
         return ticket_search.run(call, request)
+
+    @rpc(TicketUpdateRequest, _body_style="bare", _returns=TicketUpdateResponse)
+    @operation
+    def TicketUpdate(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
+        return ticket_update.run(call, request)
+
+    @rpc(TicketHistoryGetRequest, _body_style="bare", _returns=TicketHistoryGetResponse)
+    @operation
+    def TicketHistoryGet(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetResponse:
+        return ticket_history.run(call, request)

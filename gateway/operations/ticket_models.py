@@ -184,3 +184,42 @@ class TicketSearchRequest(TicketConnectorModel):
 class TicketSearchResponse(TicketConnectorModel):
     __type_name__ = "TicketSearchResponse"
     _type_info = [("TicketID", Unicode.customize(**MANY)), ("Error", Error)]
+
+
+# -- TicketUpdate ------------------------------------------------------------------------------------------
+
+class TicketUpdateRequest(TicketConnectorModel):
+    __type_name__ = "TicketUpdate"
+    _type_info = [*CREDENTIALS, ("TicketID", Unicode), ("TicketNumber", Unicode), ("Ticket", TicketUpdateTicket),
+                  ("Article", Article.customize(**MANY)), ("DynamicField", DynamicField.customize(**MANY)),
+                  ("Attachment", Attachment.customize(**MANY))]
+
+
+class TicketUpdateResponse(TicketConnectorModel):
+    __type_name__ = "TicketUpdateResponse"
+    _type_info = [("TicketID", Unicode), ("TicketNumber", Unicode), ("ArticleID", Integer),
+                  ("ArticleIDs", Integer.customize(**MANY)), ("Ticket", IncludedTicket), ("Error", Error)]
+
+
+# -- TicketHistoryGet --------------------------------------------------------------------------------------
+
+class HistoryLine(TicketConnectorModel):
+    __type_name__ = "OTRS_TicketHistoryGetResponse_History"
+    _type_info = [("ArticleID", Integer), ("CreateBy", Integer), ("CreateTime", Unicode), ("HistoryType", Unicode),
+                  ("HistoryTypeID", Integer), ("Name", Unicode), ("OwnerID", Integer), ("PriorityID", Integer),
+                  ("QueueID", Integer), ("StateID", Integer), ("TicketID", Unicode), ("TypeID", Integer)]
+
+
+class TicketHistory(TicketConnectorModel):
+    __type_name__ = "OTRS_TicketHistoryGetResponse_TicketHistory"
+    _type_info = [("History", HistoryLine.customize(**MANY)), ("TicketID", Unicode)]
+
+
+class TicketHistoryGetRequest(TicketConnectorModel):
+    __type_name__ = "TicketHistoryGet"
+    _type_info = [*CREDENTIALS, ("TicketID", Unicode.customize(**MANY))]
+
+
+class TicketHistoryGetResponse(TicketConnectorModel):
+    __type_name__ = "TicketHistoryGetResponse"
+    _type_info = [("TicketHistory", TicketHistory.customize(**MANY)), ("Error", Error)]

@@ -169,3 +169,12 @@ def field_values(tx: Transaction, object_type: str, object_ids: Sequence[int]) -
         " JOIN dynamic_field f ON f.id = v.field_id"
         f" WHERE f.object_type = ? AND f.valid_id = 1 AND v.object_id IN ({marks}) ORDER BY f.name, v.id",
         [object_type, *ids])
+
+
+def history(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
+    marks, ids = _in(ticket_ids)
+    return tx.all(
+        "SELECT h.ticket_id, h.article_id, h.create_by, h.create_time, ht.name AS history_type, h.history_type_id,"
+        " h.name, h.owner_id, h.priority_id, h.queue_id, h.state_id, h.type_id FROM ticket_history h"
+        f" JOIN ticket_history_type ht ON ht.id = h.history_type_id WHERE h.ticket_id IN ({marks})"
+        " ORDER BY h.ticket_id, h.id", ids)

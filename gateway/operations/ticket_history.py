@@ -1,0 +1,45 @@
+"""Ticket::TicketHistoryGet: the history lines of tickets, agents only."""
+
+from __future__ import annotations
+
+from gateway import tickets as domain
+from gateway.operations.common import Call, OperationError
+from gateway.operations.ticket_get import ticket_ids
+from gateway.operations.ticket_models import (
+    HistoryLine,
+    TicketHistory,
+    TicketHistoryGetRequest,
+    TicketHistoryGetResponse,
+)
+from gateway.store import tickets as ticket_store
+from gateway.store.database import as_datetime
+
+OP = "TicketHistoryGet"
+
+
+def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetResponse:
+    principal = call.authenticate(call.credentials(request))
+    if principal is None:
+        raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
+    if not principal.is_agent:
+        raise OperationError(f"{OP}.AuthFail", f"{OP}: User needs to an Agent!")
+    ids = ticket_ids(request.TicketID, OP)
+    with call.runtime.db.transaction(write=False) as tx:
+        valid = [int(i) for i in ids if i.isdigit() and len(i) < 19]
+        rows = {row["id"]: row for row in ticket_store.tickets(tx, valid)} if valid else {}
+        for value in ids:
+            row = rows.get(int(value)) if value.isdigit() and len(value) < 19 else None
+            if row is None or not domain.can_access(tx, principal, row):
+                raise OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket {value}!")
+        lines: dict[int, list[HistoryLine]] = {}
+        for line in ticket_store.history(tx, valid):
+            lines.setdefault(line["ticket_id"], []).append(HistoryLine(
+                ArticleID=line["article_id"] or 0, CreateBy=line["create_by"],
+                CreateTime=as_datetime(line["create_time"]).strftime("%Y-%m-%d %H:%M:%S"),
+                HistoryType=line["history_type"], HistoryTypeID=line["history_type_id"], Name=line["name"],
+                OwnerID=line["owner_id"], PriorityID=line["priority_id"], QueueID=line["queue_id"],
+                StateID=line["state_id"], TicketID=str(line["ticket_id"]), TypeID=line["type_id"] or 0))
+    if not lines:
+        raise OperationError(f"{OP}.NotTicketData", f"{OP}: No ticket history data found!")
+    return TicketHistoryGetResponse(TicketHistory=[
+        TicketHistory(TicketID=value, History=lines.get(int(value), [])) for value in ids])

@@ -1,0 +1,230 @@
+"""Ticket::TicketUpdate: Znuny's checks, then only the changed values, atomically.
+
+Unlike Znuny, nothing is written before everything is checked: a request that fails (a
+pending state without PendingTime, a missing permission) leaves the ticket as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway import tickets as domain
+from gateway.auth import Principal
+from gateway.operations.common import Call, OperationError
+from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
+from gateway.operations.ticket_create import authenticate
+from gateway.operations.ticket_models import IncludedTicket, TicketUpdateRequest, TicketUpdateResponse
+from gateway.store import customers
+from gateway.store import tickets as ticket_store
+from gateway.store.database import Row, Transaction
+from gateway.tickets import GetOptions, ticket_data
+from gateway.transport import OPERATION
+from gateway.transport.jsonvalues import to_model
+
+OP = "TicketUpdate"
+DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "AddNote", "HistoryComment": "%%GenericInterface Note",
+            "AutoResponseType": "auto follow up"}
+check = Checks(OP)
+
+
+def denied(what: str) -> OperationError:
+    return OperationError(f"{OP}.AccessDenied", f"{OP}: {what}")
+
+
+def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
+    if call.is_empty(request):
+        raise OperationError(f"{OP}.EmptyRequest", f"{OP}: The request data is invalid!")
+    if not _given(request.TicketID) and not _given(request.TicketNumber):
+        raise check.missing("TicketID or TicketNumber is required!")
+    principal = authenticate(call, call.credentials(request), OP)
+    with call.runtime.db.transaction() as tx:
+        ticket = _ticket(tx, principal, request)
+        plan = _plan(tx, principal, ticket, request.Ticket)
+        customer_user = plan.get("customer_user_id", ticket["customer_user_id"]) or ""
+        articles = [check.article(tx, principal, article, DEFAULTS, _from(tx, principal, customer_user),
+                                  article.To or "") for article in request.Article or []]
+        fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
+        if not articles and any(f["object_type"] == "Article" for f, _ in fields):
+            raise check.missing("To create an article DynamicField an article is required!")
+        attachments = [check.attachment(item) for item in request.Attachment or []]
+        if attachments and not articles:
+            raise check.missing("To create an attachment an article is needed!")
+        _authorize(tx, principal, ticket, plan, bool(articles))
+        _apply(tx, principal, ticket, plan)
+        by = domain.acting_user_id(principal)
+        article_ids = []
+        for index, article in enumerate(articles):
+            if index == 0:
+                article.attachments += attachments
+            article_ids.append(domain.add_article(tx, principal, ticket["id"], article))
+        if article_ids:
+            for field, values in fields:
+                if field["object_type"] == "Article":
+                    domain.set_fields(tx, article_ids[0], [(field["id"], field["name"], values)], by)
+        ticket_fields = [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"]
+        domain.set_fields(tx, ticket["id"], ticket_fields, by, ticket["id"])
+        response = TicketUpdateResponse(TicketID=str(ticket["id"]), TicketNumber=ticket["tn"])
+        if len(article_ids) == 1:
+            response.ArticleID = article_ids[0]
+        elif article_ids:
+            response.ArticleIDs = article_ids
+        options = call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
+        if str(options.get("IncludeTicketData", "0")) == "1":
+            data = ticket_data(tx, ticket_store.tickets(tx, [ticket["id"]]),
+                               GetOptions(dynamic_fields=True, all_articles=True, attachments=True))
+            response.Ticket = to_model(IncludedTicket, data[0])
+    return response
+
+
+def _ticket(tx: Transaction, principal: Principal, request: TicketUpdateRequest) -> Row:
+    """TicketNumber wins over TicketID; an unknown ticket and a forbidden one look the same."""
+    if _given(request.TicketNumber):
+        ticket_id = ticket_store.ticket_by_number(tx, request.TicketNumber.strip())
+    else:
+        value = str(request.TicketID).strip()
+        ticket_id = int(value) if value.isdigit() and len(value) < 19 else None
+    rows = ticket_store.tickets(tx, [ticket_id]) if ticket_id is not None else []
+    if not rows or not domain.can_access(tx, principal, rows[0]):
+        raise denied("User does not have access to the ticket!")
+    return rows[0]
+
+
+def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
+    """The changed columns, checked in Znuny's order (nothing written yet)."""
+    if values is None:
+        return {}
+    if all(getattr(values, k, None) in (None, "") for k in type(values)._type_info):
+        raise check.invalid("Ticket parameter is not valid!")
+    plan: dict = {}
+    if _given(values.Title) and values.Title.strip() != ticket["title"]:
+        plan["title"] = values.Title.strip()[:255]
+    queue = check.catalogue(tx, "queue", "Queue", values.QueueID, values.Queue)
+    if queue is not None and queue["id"] != ticket["queue_id"]:
+        plan["queue"] = queue
+    lock = check.catalogue(tx, "ticket_lock_type", "Lock", values.LockID, values.Lock)
+    if lock is not None and lock["id"] != ticket["ticket_lock_id"]:
+        plan["lock"] = lock
+    type_ = check.catalogue(tx, "ticket_type", "Type", values.TypeID, values.Type)
+    if type_ is not None and type_["id"] != ticket["type_id"]:
+        plan["type"] = type_
+    if _given(values.CustomerUser):
+        login, company = check.customer_user(tx, values.CustomerUser)
+        plan["customer_user_id"] = login
+        plan["customer_id"] = (values.CustomerID or "").strip() or company or ticket["customer_id"] or ""
+    elif _given(values.CustomerID):
+        plan["customer_id"] = values.CustomerID.strip()
+    customer_user = plan.get("customer_user_id", ticket["customer_user_id"]) or ""
+    service = check.catalogue(tx, "service", "Service", values.ServiceID, values.Service)
+    if service is not None and not ticket_store.service_allowed(tx, service["id"], customer_user):
+        raise check.invalid("Ticket->ServiceID or Ticket->Service parameter is invalid!")
+    sla = check.catalogue(tx, "sla", "SLA", values.SLAID, values.SLA)
+    service_id = service["id"] if service else ticket["service_id"]
+    if sla is not None and (service_id is None or not ticket_store.sla_for_service(tx, sla["id"], service_id)):
+        raise check.invalid("Ticket->SLAID or Ticket->SLA parameter is invalid!")
+    state = check.catalogue(tx, "ticket_state", "State", values.StateID, values.State)
+    priority = check.catalogue(tx, "ticket_priority", "Priority", values.PriorityID, values.Priority)
+    owner = check.agent(tx, "Owner", values.OwnerID, values.Owner)
+    responsible = check.agent(tx, "Responsible", values.ResponsibleID, values.Responsible)
+    until = check.pending_time(values.PendingTime)
+    if service is not None and service["id"] != ticket["service_id"]:
+        plan["service"] = service
+    if sla is not None and sla["id"] != ticket["sla_id"]:
+        plan["sla"] = sla
+    if state is not None and state["id"] != ticket["ticket_state_id"]:
+        state_type = tx.value("SELECT name FROM ticket_state_type WHERE id = ?", [state["type_id"]])
+        if state_type in PENDING_STATE_TYPES and until is None:
+            raise check.missing("Can't set a ticket on a pending state without pendig time!")
+        plan["state"], plan["state_type"] = state, state_type
+    if until is not None:
+        plan["until"] = until
+    if priority is not None and priority["id"] != ticket["ticket_priority_id"]:
+        plan["priority"] = priority
+    if owner is not None and owner["id"] != ticket["user_id"]:
+        plan["owner"] = owner
+    if responsible is not None and responsible["id"] != ticket["responsible_user_id"]:
+        plan["responsible"] = responsible
+    return plan
+
+
+def _authorize(tx: Transaction, principal: Principal, ticket: Row, plan: dict, has_articles: bool) -> None:
+    """Each kind of change needs its permission on the ticket's queue (rw grants them all)."""
+    if not principal.is_agent:
+        return  # customers act on their own tickets as Znuny's CustomerPanelUserID does
+    needs = [("queue", "move_into", "Does not have permissions to update queue!"),
+             ("owner", "owner", "Does not have permissions to update owner!"),
+             ("responsible", "owner", "Does not have permissions to update responsibe!"),
+             ("priority", "priority", "Does not have permissions to update priority!"),
+             ("state", "rw", "Does not have permissions to update state!")]
+    for key, permission, message in needs:
+        if key in plan and not domain.can_access(tx, principal, ticket, permission):
+            raise denied(message)
+    if "queue" in plan and not domain.can_access(tx, principal, {**ticket, "group_id": plan["queue"]["group_id"]},
+                                                 "move_into"):
+        raise denied("Does not have permissions to update queue!")
+    other = {"title", "lock", "type", "service", "sla", "customer_id", "customer_user_id", "until"} & set(plan)
+    if other and not domain.can_access(tx, principal, ticket, "rw"):
+        raise denied("User does not have access to the ticket!")
+    if has_articles and not domain.can_access(tx, principal, ticket, "note"):
+        raise denied("User does not have access to the ticket!")
+
+
+def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: dict) -> None:
+    """Write the planned changes in Znuny's order, each with its history line."""
+    tid = ticket["id"]
+    if "title" in plan:
+        domain.change(tx, principal, tid, {"title": plan["title"]}, "TitleUpdate",
+                      f"%%{ticket['title']}%%{plan['title']}")
+    if "queue" in plan:
+        queue = plan["queue"]
+        domain.change(tx, principal, tid, {"queue_id": queue["id"]}, "Move",
+                      f"%%{queue['name']}%%{queue['id']}%%{ticket['queue']}%%{ticket['queue_id']}")
+    if "lock" in plan:
+        lock = plan["lock"]
+        domain.change(tx, principal, tid, {"ticket_lock_id": lock["id"]},
+                      "Lock" if lock["name"] == "lock" else "Unlock", f"%%{lock['name']}")
+    if "type" in plan:
+        type_ = plan["type"]
+        domain.change(tx, principal, tid, {"type_id": type_["id"]}, "TypeUpdate",
+                      f"%%{type_['name']}%%{type_['id']}%%{ticket['type_name']}%%{ticket['type_id']}")
+    if "state" in plan:
+        state = plan["state"]
+        columns = {"ticket_state_id": state["id"]}
+        if plan["state_type"] in ("closed", "removed", "merged"):
+            columns["ticket_lock_id"] = domain.LOCK_UNLOCK
+        domain.change(tx, principal, tid, columns, "StateUpdate", f"%%{ticket['state']}%%{state['name']}%%")
+        if plan["state_type"] not in PENDING_STATE_TYPES and "until" not in plan:
+            domain.change(tx, principal, tid, {"until_time": 0}, "SetPendingTime", "%%00-00-00 00:00")
+    if "until" in plan:
+        moment = dt.datetime.fromtimestamp(plan["until"], dt.UTC)
+        domain.change(tx, principal, tid, {"until_time": plan["until"]}, "SetPendingTime",
+                      f"%%{moment:%Y-%m-%d %H:%M}")
+    if "service" in plan:
+        domain.change(tx, principal, tid, {"service_id": plan["service"]["id"]}, "ServiceUpdate",
+                      f"%%{plan['service']['name']}%%{plan['service']['id']}")
+    if "sla" in plan:
+        domain.change(tx, principal, tid, {"sla_id": plan["sla"]["id"]}, "SLAUpdate",
+                      f"%%{plan['sla']['name']}%%{plan['sla']['id']}")
+    if "customer_id" in plan or "customer_user_id" in plan:
+        columns = {k: plan[k] for k in ("customer_id", "customer_user_id") if k in plan}
+        domain.change(tx, principal, tid, columns, "CustomerUpdate",
+                      f"%%CustomerID={plan.get('customer_id', ticket['customer_id'])};"
+                      f"CustomerUser={plan.get('customer_user_id', ticket['customer_user_id'])};")
+    if "priority" in plan:
+        priority = plan["priority"]
+        domain.change(tx, principal, tid, {"ticket_priority_id": priority["id"]}, "PriorityUpdate",
+                      f"%%{ticket['priority']}%%{ticket['ticket_priority_id']}%%{priority['name']}%%{priority['id']}")
+    if "owner" in plan:
+        domain.set_owner(tx, principal, tid, plan["owner"]["id"], lock=False)
+    if "responsible" in plan:
+        responsible = plan["responsible"]
+        domain.change(tx, principal, tid, {"responsible_user_id": responsible["id"]}, "ResponsibleUpdate",
+                      f"%%{responsible['login']}%%{responsible['id']}")
+
+
+def _from(tx: Transaction, principal: Principal, customer_user: str) -> str:
+    """A new article's default From: the customer for customer callers, the agent's name for agents."""
+    if principal.is_agent:
+        row = tx.one("SELECT first_name, last_name FROM users WHERE id = ?", [principal.user_id])
+        return f"{row['first_name']} {row['last_name']}"
+    row = customers.by_login(tx, customer_user or principal.login)
+    return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>' if row else customer_user
