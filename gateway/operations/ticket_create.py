@@ -45,8 +45,8 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
     settings = call.runtime.settings
     with call.runtime.db.transaction() as tx:
         values = _ticket_values(tx, ticket, principal, settings.customer_group_support)
-        customer_from = _customer_address(tx, values["customer_user_id"])
-        articles = [check.article(tx, principal, article, DEFAULTS, customer_from, values.pop("queue_name"))
+        customer_from, queue_name = _customer_address(tx, values["customer_user_id"]), values.pop("queue_name")
+        articles = [check.article(tx, principal, article, DEFAULTS, customer_from, queue_name)
                     for article in request.Article]
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         attachments = [check.attachment(item) for item in request.Attachment or []]
@@ -67,7 +67,7 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         response = TicketCreateResponse(TicketID=str(ticket_id), TicketNumber=number, ArticleID=article_ids)
         if str(call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
                .get("IncludeTicketData", "0")) == "1":
-            response.Ticket = _ticket_data(tx, ticket_id)
+            response.Ticket = _ticket_data(tx, ticket_id, with_attachments=bool(attachments))
     return response
 
 
@@ -125,8 +125,8 @@ def _customer_address(tx: Transaction, customer_user: str) -> str:
     return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>'
 
 
-def _ticket_data(tx: Transaction, ticket_id: int) -> IncludedTicket:
-    """IncludeTicketData: the new ticket as TicketGet shows it, with its article(s) and attachments."""
+def _ticket_data(tx: Transaction, ticket_id: int, with_attachments: bool) -> IncludedTicket:
+    """IncludeTicketData: the new ticket as TicketGet shows it, attachments when the request had some."""
     data = ticket_data(tx, ticket_store.tickets(tx, [ticket_id]),
-                       GetOptions(dynamic_fields=True, all_articles=True, attachments=True))
+                       GetOptions(dynamic_fields=True, all_articles=True, attachments=with_attachments))
     return to_model(IncludedTicket, data[0])

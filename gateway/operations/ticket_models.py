@@ -163,7 +163,7 @@ class SearchDynamicField(TicketConnectorModel):
 SEARCH_LISTS = ["TicketNumber", "TicketID", "Title", "Queues", "QueueIDs", "Types", "TypeIDs", "States", "StateIDs",
                 "StateType", "StateTypeIDs", "Priorities", "PriorityIDs", "Services", "ServiceIDs", "SLAs", "SLAIDs",
                 "Locks", "LockIDs", "OwnerIDs", "ResponsibleIDs", "CreatedUserIDs", "WatchUserIDs", "CustomerID",
-                "CustomerIDRaw", "CustomerUserLogin", "SortBy", "OrderBy"]
+                "CustomerIDRaw", "SortBy", "OrderBy"]
 SEARCH_TIMES = [f"{prefix}{suffix}" for prefix in ("TicketCreateTime", "TicketChangeTime", "TicketLastChangeTime",
                                                    "TicketCloseTime", "TicketPendingTime", "ArticleCreateTime")
                 for suffix in ("NewerDate", "OlderDate", "NewerMinutes", "OlderMinutes")]
@@ -173,6 +173,8 @@ SEARCH_TEXT = ["From", "To", "Cc", "Subject", "Body", "MIMEBase_From", "MIMEBase
 
 
 class TicketSearchRequest(TicketConnectorModel):
+    """CustomerUserLogin is both a credential and, for agents, a criterion (as in Znuny)."""
+
     __type_name__ = "TicketSearch"
     # Znuny's legacy form `DynamicField_<Name>: {Equals: ...}` is read into DynamicField entries
     __json_prefixed__ = ("DynamicField_", "DynamicField", "Name")

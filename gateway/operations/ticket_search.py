@@ -30,11 +30,13 @@ def _values(items: list[str] | None) -> list[str]:
     return [str(v).strip() for v in items or [] if str(v).strip()]
 
 
-def build_query(tx: Transaction, request: TicketSearchRequest) -> TicketQuery:
+def build_query(tx: Transaction, request: TicketSearchRequest, agent: bool) -> TicketQuery:
     query = TicketQuery(numbers=_values(request.TicketNumber), titles=_values(request.Title),
                         customer_ids=_values(request.CustomerID) + _values(request.CustomerIDRaw),
-                        customer_logins=_values(request.CustomerUserLogin),
+
                         sub_queues=(request.UseSubQueues or "0").strip() not in ("0", ""))
+    if agent and _given_text(request.CustomerUserLogin):
+        query.customer_logins = [request.CustomerUserLogin.strip()]
     for key, column in ID_CRITERIA.items():
         values = _values(getattr(request, key))
         if values:
@@ -93,6 +95,10 @@ def build_query(tx: Transaction, request: TicketSearchRequest) -> TicketQuery:
     return query
 
 
+def _given_text(value: str | None) -> bool:
+    return bool(value and value.strip())
+
+
 def _sort(keys: list[str], orders: list[str]) -> list[tuple[str, bool]]:
     for key in keys:
         if key not in SORT_COLUMNS:
@@ -109,7 +115,7 @@ def run(call: Call, request: TicketSearchRequest) -> TicketSearchResponse:
     if principal is None:
         raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
     with call.runtime.db.transaction(write=False) as tx:
-        query = build_query(tx, request)
+        query = build_query(tx, request, principal.is_agent)
         ids = search(tx, query, principal.user_id if principal.is_agent else None,
                      None if principal.is_agent else (principal.login, principal.customer_id))
     return TicketSearchResponse(TicketID=[str(i) for i in ids] or None)

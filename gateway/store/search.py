@@ -77,8 +77,12 @@ def search(tx: Transaction, query: TicketQuery, agent_id: int | None, customer: 
         params += [agent_id, agent_id, agent_id]
     elif customer is not None:
         login, company = customer
-        where.append("(t.customer_user_id = ? OR t.customer_id = ?)")
-        params += [login, company or "\x00"]
+        if company:
+            where.append("(t.customer_user_id = ? OR t.customer_id = ?)")
+            params += [login, company]
+        else:
+            where.append("t.customer_user_id = ?")
+            params.append(login)
     if query.numbers:
         where.append("(" + " OR ".join("t.tn LIKE ? ESCAPE '\\'" for _ in query.numbers) + ")")
         params += [_like(n) for n in query.numbers]

@@ -40,7 +40,7 @@ def _fields(cls: type) -> tuple[tuple[str, type, bool | str, int], ...]:
     """(name, model, many, kind) per field; `many` is ONE_OR_MANY for lists sent bare when single."""
     quirks = getattr(cls, "__json__", {})
     fields = []
-    for name, field in cls._type_info.items():
+    for name, field in cls.get_flat_type_info(cls).items():
         kind = {NUMBER: _NUM, ID_OR_EMPTY: _ID_OR_EMPTY}.get(quirks.get(name), _kind(field))
         many = field.Attributes.max_occurs > 1
         fields.append((name, field, ONE_OR_MANY if many and quirks.get(name) == ONE_OR_MANY else many, kind))
@@ -107,6 +107,9 @@ def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
     if kind in (_STR, _NUM, _ID_OR_EMPTY):
         if isinstance(value, bool):
             return "1" if value else "0"
+        if isinstance(value, str) and "\x00" in value:
+            # no database stores it (PostgreSQL refuses, SQLite cuts the string), and no client means it
+            raise ValidationError(value, f"{where}: NUL characters are not allowed in %r")
         return value if isinstance(value, str) else str(value)
     if kind in (_INT, _BOOL):
         try:

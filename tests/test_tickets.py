@@ -1,0 +1,254 @@
+"""Ticket operations as an integrator uses them: validation, permissions, options, atomicity."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from gateway import admin
+from tests.conftest import REST
+
+ROOT = {"UserLogin": "root@localhost", "Password": "root"}
+TICKET = {"Title": "Printer on fire", "Queue": "Raw", "State": "open", "Priority": "3 normal",
+          "CustomerUser": "customer1"}
+ARTICLE = {"Subject": "Help", "Body": "It burns", "ContentType": "text/plain; charset=utf8"}
+
+
+def create(client, creds=ROOT, ticket=None, article=None, **extra):
+    body = {**creds, "Ticket": {**TICKET, **(ticket or {})}, "Article": article or ARTICLE, **extra}
+    return client.post(f"{REST}/Ticket", json=body).json
+
+
+def get(client, ticket_id, creds=ROOT, **options):
+    return client.get(f"{REST}/Ticket/{ticket_id}", query_string={**creds, **options}).json
+
+
+def count(db, table: str) -> int:
+    with db.transaction(write=False) as tx:
+        return tx.value(f"SELECT COUNT(*) FROM {table}")
+
+
+# -- TicketCreate ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("change", "code", "message"), [
+    ({"Ticket": None}, "MissingParameter", "Ticket parameter is missing or not valid!"),
+    ({"Article": None}, "MissingParameter", "Article parameter is missing or not valid!"),
+    ({"Ticket": {"Title": ""}}, "MissingParameter", "Ticket->Title parameter is missing!"),
+    ({"Ticket": {"CustomerUser": "not an address"}}, "InvalidParameter", "Ticket->CustomerUser parameter is invalid!"),
+    ({"Ticket": {"Queue": "Nowhere"}}, "InvalidParameter", "Ticket->QueueID or Ticket->Queue parameter is invalid!"),
+    ({"Ticket": {"State": "molten"}}, "InvalidParameter", "Ticket->StateID or Ticket->State parameter is invalid!"),
+    ({"Ticket": {"Priority": None}}, "MissingParameter",
+     "Ticket->PriorityID or Ticket->Priority parameter is missing!"),
+    ({"Ticket": {"Owner": "nobody"}}, "InvalidParameter", "Ticket->OwnerID or Ticket->Owner parameter is invalid!"),
+    ({"Ticket": {"PendingTime": {"Diff": "-5"}}}, "InvalidParameter", "Ticket->PendingTime parameter is invalid!"),
+    ({"Ticket": {"PendingTime": {"Year": "2026", "Month": "13", "Day": "1", "Hour": "0", "Minute": "0"}}},
+     "InvalidParameter", "Ticket->PendingTime parameter is invalid!"),
+    ({"Article": {**ARTICLE, "Subject": ""}}, "MissingParameter", "Article->Subject parameter is missing!"),
+    ({"Article": {**ARTICLE, "ContentType": "text/plain"}}, "InvalidParameter", "Article->ContentType is invalid!"),
+    ({"Article": {"Subject": "s", "Body": "b", "MimeType": "text/plain"}}, "MissingParameter",
+     "Article->Charset is required!"),
+    ({"Article": {**ARTICLE, "TimeUnit": "two hours"}}, "InvalidParameter", "Article->TimeUnit parameter is invalid!"),
+    ({"Article": {**ARTICLE, "CommunicationChannel": "Fax"}}, "InvalidParameter",
+     "Article->CommunicationChannel or Article->CommunicationChannelID is invalid or not supported!"),
+    ({"Article": {**ARTICLE, "From": "not an address"}}, "InvalidParameter", "Article->From parameter is invalid!"),
+    ({"DynamicField": {"Name": "NoSuchField", "Value": "x"}}, "InvalidParameter",
+     "DynamicField->Name parameter is invalid!"),
+    ({"DynamicField": {"Name": "OracleDropdown", "Value": "gamma"}}, "InvalidParameter",
+     "DynamicField->Value parameter is invalid!"),
+    ({"Attachment": {"Content": "not base64!", "ContentType": "text/plain", "Filename": "a.txt"}},
+     "InvalidParameter", "Attachment->Content is not valid base64!"),
+    ({"Attachment": {"Content": "SGk=", "ContentType": "garbage", "Filename": "a.txt"}}, "InvalidParameter",
+     "Attachment->ContentType is invalid!"),
+    ({"Attachment": {"Content": "SGk=", "ContentType": "text/plain"}}, "MissingParameter",
+     "Attachment->Filename  parameter is missing!"),
+])
+def test_create_refuses_bad_input_and_writes_nothing(client, db, change, code, message):
+    before = (count(db, "ticket"), count(db, "article"), count(db, "ticket_history"))
+    body = {**ROOT, "Ticket": dict(TICKET), "Article": ARTICLE}
+    for key, value in change.items():
+        if value is None:
+            body.pop(key)
+        elif key == "Ticket":
+            body["Ticket"] = {k: v for k, v in {**TICKET, **value}.items() if v is not None}
+        else:
+            body[key] = value
+    response = client.post(f"{REST}/Ticket", json=body)
+    assert response.status_code == 200
+    assert response.json == {"Error": {"ErrorCode": f"TicketCreate.{code}", "ErrorMessage": f"TicketCreate: {message}"}}
+    assert (count(db, "ticket"), count(db, "article"), count(db, "ticket_history")) == before
+
+
+def test_create_needs_credentials(client):
+    response = client.post(f"{REST}/Ticket", json={"Ticket": TICKET, "Article": ARTICLE})
+    assert response.json["Error"]["ErrorMessage"] == \
+        "TicketCreate: UserLogin, CustomerUserLogin or SessionID is required!"
+    response = client.post(f"{REST}/Ticket", json={"UserLogin": "root@localhost", "Ticket": TICKET, "Article": ARTICLE})
+    assert response.json["Error"]["ErrorMessage"] == "TicketCreate: Password or SessionID is required!"
+
+
+def test_create_with_everything_and_read_it_back(client):
+    created = create(client, ticket={"Owner": "agent1", "PendingTime": {"Diff": "60"}, "State": "pending reminder"},
+                     article=[ARTICLE, {**ARTICLE, "Subject": "Second", "IsVisibleForCustomer": "0",
+                                        "TimeUnit": "1,5"}],
+                     DynamicField=[{"Name": "OracleText", "Value": "t"}, {"Name": "OracleDropdown", "Value": "beta"}],
+                     Attachment={"Content": base64.b64encode(b"\x00binary\xff").decode(),
+                                 "ContentType": "application/octet-stream", "Filename": "blob.bin"})
+    assert isinstance(created["ArticleID"], list) and len(created["ArticleID"]) == 2
+    ticket = get(client, created["TicketID"], AllArticles=1, Attachments=1, DynamicFields=1)["Ticket"][0]
+    assert ticket["Owner"] == "agent1" and ticket["Lock"] == "lock"
+    assert ticket["StateType"] == "pending reminder" and 3500 < ticket["UntilTime"] <= 3600
+    assert {f["Name"]: f["Value"] for f in ticket["DynamicField"]} == {"OracleText": "t", "OracleDropdown": "beta"}
+    assert [a["Subject"] for a in ticket["Article"]] == ["Help", "Second"]
+    assert ticket["Article"][1]["TimeUnit"] == 1.5 and ticket["TimeUnit"] == 1.5
+    assert base64.b64decode(ticket["Article"][0]["Attachment"][0]["Content"]) == b"\x00binary\xff"
+    assert ticket["Article"][0]["From"] == '"Customer One" <customer1@oracle.test>'
+
+
+def test_get_article_options(client):
+    created = create(client, article=[{**ARTICLE, "Subject": f"A{i}", "SenderType": sender}
+                                      for i, sender in enumerate(["agent", "customer", "system", "agent"])],
+                     Attachment={"Content": "SGk=", "ContentType": "text/plain", "Filename": "hi.txt"})
+    ticket_id = created["TicketID"]
+    subjects = lambda **o: [a["Subject"] for a in get(client, ticket_id, AllArticles=1, **o)["Ticket"][0]["Article"]]  # noqa: E731
+    assert subjects() == ["A0", "A1", "A2", "A3"]
+    assert subjects(ArticleOrder="DESC", ArticleLimit=2) == ["A3", "A2"]
+    assert subjects(ArticleSenderType="agent") == ["A0", "A3"]
+    files = get(client, ticket_id, AllArticles=1, Attachments=1, GetAttachmentContents=0)["Ticket"][0]["Article"][0]
+    assert files["Attachment"][0]["Content"] == "" and files["Attachment"][0]["FilesizeRaw"] == "2"
+    assert "Article" not in get(client, ticket_id)["Ticket"][0]
+
+
+def test_get_takes_ids_as_list_or_comma_string(client):
+    first, second = create(client)["TicketID"], create(client)["TicketID"]
+    both = client.get(f"{REST}/Ticket/{first},{second}", query_string=ROOT).json["Ticket"]
+    assert [t["TicketID"] for t in both] == [int(first), int(second)]
+    listed = client.post("/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP", content_type="text/xml",
+                         data=f'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><TicketGet>'
+                              f"<UserLogin>root@localhost</UserLogin><Password>root</Password><TicketID>{first}</TicketID>"
+                              f"<TicketID>{second}</TicketID></TicketGet></e:Body></e:Envelope>")
+    assert listed.data.count(b"<tns:TicketNumber>") == 2
+
+
+def test_agent_permissions_follow_the_queue_group(client, db, settings):
+    admin.add_group(db, "secret")
+    admin.add_queue(db, "Secret", "secret")
+    admin.add_user(db, "outsider", "Out", "Sider", "out@example.test", "outsider", [])
+    admin.link_user_group(db, "outsider", "secret", "ro")
+    outsider = {"UserLogin": "outsider", "Password": "outsider"}
+    denied = create(client, creds=outsider, ticket={"Queue": "Secret"})
+    assert denied["Error"]["ErrorCode"] == "TicketCreate.AccessDenied"
+    assert create(client, ticket={"Queue": "Secret"})["Error"]["ErrorCode"] == "TicketCreate.AccessDenied"
+    admin.link_user_group(db, "root@localhost", "secret", "rw")
+    ticket_id = create(client, ticket={"Queue": "Secret"})["TicketID"]
+    assert get(client, ticket_id, outsider)["Ticket"][0]["Queue"] == "Secret"  # ro reads
+    update = client.patch(f"{REST}/Ticket/{ticket_id}", json={**outsider, "Ticket": {"State": "closed successful"}})
+    assert update.json["Error"]["ErrorCode"] == "TicketUpdate.AccessDenied"
+    note = client.patch(f"{REST}/Ticket/{ticket_id}", json={**outsider, "Article": ARTICLE})
+    assert note.json["Error"]["ErrorCode"] == "TicketUpdate.AccessDenied"
+    assert get(client, ticket_id)["Ticket"][0]["State"] == "open"
+    assert get(client, ticket_id, {"UserLogin": "agent1", "Password": "agent1"})["Error"]["ErrorCode"] == \
+        "TicketGet.AccessDenied"
+
+
+def test_customers_create_and_read_their_own_tickets_only(client, db):
+    customer = {"CustomerUserLogin": "customer1", "Password": "customer1"}
+    mine = create(client, creds=customer)
+    assert "TicketID" in mine
+    admin.add_customer_company(db, "OTHER", "Other Ltd")
+    admin.add_customer_user(db, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
+    theirs = create(client, ticket={"CustomerUser": "stranger"})["TicketID"]
+    ticket = get(client, mine["TicketID"], customer, AllArticles=1)["Ticket"][0]
+    assert ticket["CustomerID"] == "ACME" and ticket["Article"][0]["SenderType"] == "customer"
+    assert get(client, theirs, customer)["Error"]["ErrorCode"] == "TicketGet.AccessDenied"
+    hidden = client.patch(f"{REST}/Ticket/{mine['TicketID']}",
+                          json={**ROOT, "Article": {**ARTICLE, "Subject": "internal", "IsVisibleForCustomer": "0"}})
+    assert "ArticleID" in hidden.json
+    seen = [a["Subject"] for a in get(client, mine["TicketID"], customer, AllArticles=1)["Ticket"][0]["Article"]]
+    assert "internal" not in seen
+    found = client.post(f"{REST}/Ticket/Search", json={**customer}).json["TicketID"]
+    assert mine["TicketID"] in found and theirs not in found
+
+
+# -- TicketUpdate ------------------------------------------------------------------------------------------
+
+def test_update_changes_only_what_is_asked_and_is_atomic(client, db):
+    ticket_id = create(client)["TicketID"]
+    history = count(db, "ticket_history")
+    failed = client.patch(f"{REST}/Ticket/{ticket_id}", json={**ROOT, "Ticket": {
+        "Title": "New title", "State": "pending reminder"}})  # no PendingTime: refused
+    assert failed.json["Error"]["ErrorCode"] == "TicketUpdate.MissingParameter"
+    assert get(client, ticket_id)["Ticket"][0]["Title"] == "Printer on fire"  # Znuny would keep the new title
+    assert count(db, "ticket_history") == history
+    done = client.patch(f"{REST}/Ticket/{ticket_id}", json={**ROOT, "Ticket": {
+        "Title": "New title", "Queue": "Misc", "Priority": "5 very high", "State": "closed successful"}})
+    assert done.json == {"TicketID": ticket_id, "TicketNumber": done.json["TicketNumber"]}
+    ticket = get(client, ticket_id)["Ticket"][0]
+    assert (ticket["Title"], ticket["Queue"], ticket["Priority"], ticket["State"]) == \
+        ("New title", "Misc", "5 very high", "closed successful")
+    kinds = [h["HistoryType"] for h in client.get(f"{REST}/Ticket/History/{ticket_id}", query_string=ROOT).json[
+        "TicketHistory"][0]["History"]]
+    assert kinds[-5:] == ["TitleUpdate", "Move", "StateUpdate", "SetPendingTime", "PriorityUpdate"]
+
+
+def test_update_by_ticket_number_with_articles(client):
+    created = create(client)
+    response = client.patch(f"{REST}/Ticket/0", json={**ROOT, "TicketNumber": created["TicketNumber"],
+                                                       "Article": [ARTICLE, ARTICLE]})
+    assert len(response.json["ArticleIDs"]) == 2 and response.json["TicketID"] == created["TicketID"]
+    unknown = client.patch(f"{REST}/Ticket/999999", json={**ROOT, "Article": ARTICLE})
+    assert unknown.json["Error"]["ErrorCode"] == "TicketUpdate.AccessDenied"
+
+
+def test_include_ticket_data(client, settings, db, tmp_path):
+    preset = (settings.presets_dir / "GenericTicketConnectorREST.yml").read_text()
+    path = tmp_path / "with-data.yml"
+    path.write_text(preset.replace("TicketCreate: {Type: Ticket::TicketCreate,",
+                                   "TicketCreate: {IncludeTicketData: '1', Type: Ticket::TicketCreate,"))
+    admin.add_webservice(db, settings, "WithData", source_path=str(path))
+    body = {**ROOT, "Ticket": TICKET, "Article": ARTICLE}
+    response = client.post("/otrs/nph-genericinterface.pl/Webservice/WithData/Ticket", json=body).json
+    assert response["Ticket"]["TicketID"] == int(response["TicketID"])
+    assert isinstance(response["Ticket"]["Article"], dict) and response["Ticket"]["Article"]["Subject"] == "Help"
+
+
+# -- TicketSearch ------------------------------------------------------------------------------------------
+
+def search(client, **criteria):
+    return client.post(f"{REST}/Ticket/Search", json={**ROOT, **criteria}).json
+
+
+def test_search_criteria(client):
+    a = create(client, ticket={"Title": "Alpha printer", "Queue": "Misc", "Priority": "5 very high"},
+               DynamicField={"Name": "OracleText", "Value": "needle"})["TicketID"]
+    b = create(client, ticket={"Title": "Beta network", "State": "new"},
+               article={**ARTICLE, "Body": "the haystack"})["TicketID"]
+    assert search(client, Title="Alpha*")["TicketID"] == [a]
+    assert search(client, Title="*printer")["TicketID"] == [a]
+    assert search(client, Queues=["Misc"], States=["open"])["TicketID"] == [a]
+    assert search(client, QueueIDs=["4"], PriorityIDs=["5"])["TicketID"] == [a]
+    assert set(search(client, StateType=["new", "open"], CustomerID="ACME")["TicketID"]) == {a, b}
+    assert search(client, Body="haystack")["TicketID"] == [b]
+    assert search(client, Fulltext="HAYSTACK")["TicketID"] == [b]
+    assert search(client, DynamicField_OracleText={"Equals": "needle"})["TicketID"] == [a]
+    assert search(client, DynamicField={"Name": "OracleText", "Like": "nee*"})["TicketID"] == [a]
+    assert search(client, TicketCreateTimeNewerMinutes="60", Title="*a*", SortBy="Title", OrderBy="Up",
+                  Limit="1")["TicketID"] == [a]
+    assert search(client, Title="Nothing like this") == {}
+    assert search(client, TicketCreateTimeOlderDate="2000-01-01 00:00:00") == {}
+
+
+@pytest.mark.parametrize("evil", ["'; DROP TABLE ticket; --", "_", "\\", '" OR 1=1 --', "*' OR '1'='1"])
+def test_sql_metacharacters_are_just_text(client, db, evil):
+    create(client, ticket={"Title": "plain"})
+    for key in ("Title", "TicketNumber", "CustomerID", "CustomerUserLogin", "Body", "Fulltext", "Queues",
+                "States", "Types", "Priorities", "Locks", "Services", "SLAs", "StateType"):
+        response = client.post(f"{REST}/Ticket/Search", json={**ROOT, key: evil})
+        assert response.status_code == 200 and response.json == {}, key
+    assert "InvalidParameter" in str(search(client, QueueIDs=[evil]))
+    assert count(db, "ticket") >= 2
+
+
+def test_nul_characters_are_a_400(client, db):
+    response = client.post(f"{REST}/Ticket/Search", json={**ROOT, "Title": "a\x00b"})
+    assert response.status_code == 400 and "NUL" in response.json["faultstring"]
