@@ -1,6 +1,7 @@
 """The ticket connector's request and response models, with the type names of Znuny's WSDL.
 
-Field order follows Znuny's WSDL where it has one; `__json__` records where Znuny's JSON
+Field order follows Znuny's WSDL where it has one, so clients generated from that WSDL read
+our answers in sequence (Znuny itself sends keys alphabetically, and such clients lose fields); `__json__` records where Znuny's JSON
 types differ from the XML schema's (IDs that are "" when unset, decimal time units, single
 items sent bare).
 """
@@ -78,9 +79,8 @@ class TicketCreateRequest(TicketConnectorModel):
 
 class AttachmentData(TicketConnectorModel):
     __type_name__ = "OTRS_TicketGetResponse_Attachment"
-    _type_info = [("Content", Unicode), ("ContentAlternative", Unicode), ("ContentID", Unicode),
-                  ("ContentType", Unicode), ("Disposition", Unicode), ("FileID", Unicode), ("Filename", Unicode),
-                  ("FilesizeRaw", Unicode)]
+    _type_info = [("FileID", Unicode), ("Content", Unicode), ("ContentAlternative", Unicode), ("ContentID", Unicode),
+                  ("ContentType", Unicode), ("Filename", Unicode), ("FilesizeRaw", Unicode), ("Disposition", Unicode)]
 
 
 class DynamicFieldData(TicketConnectorModel):
@@ -117,8 +117,8 @@ class TicketData(TicketConnectorModel):
         ("Queue", Unicode), ("QueueID", Integer), ("RealTillTimeNotUsed", Integer), ("Responsible", Unicode),
         ("ResponsibleID", Integer), ("SLA", Unicode), ("SLAID", Unicode), ("Service", Unicode),
         ("ServiceID", Unicode), ("State", Unicode), ("StateID", Integer), ("StateType", Unicode),
-        ("TicketID", Integer), ("TicketNumber", Unicode), ("TimeUnit", Unicode), ("Title", Unicode),
-        ("Type", Unicode), ("TypeID", Integer), ("UnlockTimeout", Integer), ("UntilTime", Integer),
+        ("TicketID", Integer), ("TicketNumber", Unicode), ("Title", Unicode), ("Type", Unicode),
+        ("TimeUnit", Unicode), ("TypeID", Integer), ("UnlockTimeout", Integer), ("UntilTime", Integer),
     ]
 
 
@@ -214,7 +214,7 @@ class HistoryLine(TicketConnectorModel):
 
 class TicketHistory(TicketConnectorModel):
     __type_name__ = "OTRS_TicketHistoryGetResponse_TicketHistory"
-    _type_info = [("History", HistoryLine.customize(**MANY)), ("TicketID", Unicode)]
+    _type_info = [("TicketID", Unicode), ("History", HistoryLine.customize(**MANY))]
 
 
 class TicketHistoryGetRequest(TicketConnectorModel):
