@@ -1,9 +1,9 @@
 """The ticket connector's request and response models, with the type names of Znuny's WSDL.
 
 Field order follows Znuny's WSDL where it has one, so clients generated from that WSDL read
-our answers in sequence (Znuny itself sends keys alphabetically, and such clients lose fields); `__json__` records where Znuny's JSON
-types differ from the XML schema's (IDs that are "" when unset, decimal time units, single
-items sent bare).
+our answers in sequence (Znuny itself sends keys alphabetically, and such clients lose fields).
+`__json__` records where Znuny's JSON types differ from the XML schema's (IDs that are "" when
+unset, decimal time units, single items sent bare).
 """
 
 from __future__ import annotations
