@@ -334,3 +334,21 @@ def wsdl(ctx: Context, output_dir: str, public_url: str) -> None:
         with open(path, "wb") as out:
             out.write(document)
         click.echo(f"Wrote {path}")
+
+
+# -- demo data ---------------------------------------------------------------------------------------
+
+@main.command("demo-data")
+@click.option("--tickets", required=True, type=click.IntRange(min=1))
+@click.option("--articles-per-ticket", default=2, show_default=True, type=click.IntRange(min=1))
+@action
+def demo_data(ctx: Context, tickets: int, articles_per_ticket: int) -> None:
+    """Fill the database with realistic demo tickets, for benchmarks and a first look at the API.
+
+    Tickets are spread over the last 365 days, the default queues, states and priorities, and
+    demo customer users (added if missing, password "demo").
+    """
+    from gateway import demodata
+
+    summary = demodata.load(ctx.db, tickets, articles_per_ticket, system_id=ctx.settings.system_id)
+    click.echo(summary.line())

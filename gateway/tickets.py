@@ -179,7 +179,10 @@ class GetOptions:
 
 
 def ticket_data(tx: Transaction, rows: Sequence[Row], options: GetOptions) -> list[dict[str, Any]]:
-    """TicketGet's data for rows of tickets.tickets(), in a fixed number of queries whatever their count."""
+    """TicketGet's data for rows of tickets.tickets(), in a fixed number of queries whatever their count.
+
+    Plain dicts shaped like the TicketGet models: both transports serialize them directly.
+    """
     now = utcnow()
     ids = [row["id"] for row in rows]
     fields = _fields_by_object(tx, "Ticket", ids) if options.dynamic_fields else {}
@@ -197,7 +200,7 @@ def ticket_data(tx: Transaction, rows: Sequence[Row], options: GetOptions) -> li
             "Priority": row["priority"], "PriorityID": row["ticket_priority_id"], "Queue": row["queue"],
             "QueueID": row["queue_id"], "RealTillTimeNotUsed": row["until_time"],
             "Responsible": row["responsible"], "ResponsibleID": row["responsible_user_id"],
-            "SLAID": row["sla_id"] or "", "ServiceID": row["service_id"] or "", "State": row["state"],
+            "SLAID": str(row["sla_id"] or ""), "ServiceID": str(row["service_id"] or ""), "State": row["state"],
             "StateID": row["ticket_state_id"], "StateType": row["state_type"], "TicketID": row["id"],
             "TicketNumber": row["tn"], "TimeUnit": _number(row["time_unit"]), "Title": row["title"],
             "Type": row["type_name"] or "", "TypeID": row["type_id"] or 0,

@@ -8,13 +8,12 @@ from gateway import tickets as domain
 from gateway.auth import Credentials, Principal
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
-from gateway.operations.ticket_models import IncludedTicket, TicketCreateRequest, TicketCreateResponse
+from gateway.operations.ticket_models import TicketCreateRequest, TicketCreateResponse
 from gateway.store import customers
 from gateway.store import tickets as ticket_store
 from gateway.store.database import Transaction, utcnow
 from gateway.tickets import GetOptions, ticket_data
 from gateway.transport import OPERATION
-from gateway.transport.jsonvalues import to_model
 
 OP = "TicketCreate"
 DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "NewTicket", "HistoryComment": "%%GenericInterface Create",
@@ -125,8 +124,8 @@ def _customer_address(tx: Transaction, customer_user: str) -> str:
     return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>'
 
 
-def _ticket_data(tx: Transaction, ticket_id: int, with_attachments: bool) -> IncludedTicket:
+def _ticket_data(tx: Transaction, ticket_id: int, with_attachments: bool) -> dict:
     """IncludeTicketData: the new ticket as TicketGet shows it, attachments when the request had some."""
     data = ticket_data(tx, ticket_store.tickets(tx, [ticket_id]),
                        GetOptions(dynamic_fields=True, all_articles=True, attachments=with_attachments))
-    return to_model(IncludedTicket, data[0])
+    return data[0]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from gateway import tickets as domain
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket_models import TicketData, TicketGetRequest, TicketGetResponse
+from gateway.operations.ticket_models import TicketGetRequest, TicketGetResponse
 from gateway.store import tickets as ticket_store
-from gateway.transport.jsonvalues import to_model
 
 OP = "TicketGet"
 
@@ -49,4 +48,4 @@ def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
         if any(row is None or not domain.can_access(tx, principal, row) for row in ordered):
             raise denied
         data = domain.ticket_data(tx, ordered, options)
-    return TicketGetResponse(Ticket=[to_model(TicketData, item) for item in data])
+    return TicketGetResponse(Ticket=data)

@@ -13,13 +13,12 @@ from gateway.auth import Principal
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
 from gateway.operations.ticket_create import authenticate
-from gateway.operations.ticket_models import IncludedTicket, TicketUpdateRequest, TicketUpdateResponse
+from gateway.operations.ticket_models import TicketUpdateRequest, TicketUpdateResponse
 from gateway.store import customers
 from gateway.store import tickets as ticket_store
 from gateway.store.database import Row, Transaction
 from gateway.tickets import GetOptions, ticket_data
 from gateway.transport import OPERATION
-from gateway.transport.jsonvalues import to_model
 
 OP = "TicketUpdate"
 DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "AddNote", "HistoryComment": "%%GenericInterface Note",
@@ -72,7 +71,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         if str(options.get("IncludeTicketData", "0")) == "1":
             data = ticket_data(tx, ticket_store.tickets(tx, [ticket["id"]]),
                                GetOptions(dynamic_fields=True, all_articles=True, attachments=True))
-            response.Ticket = to_model(IncludedTicket, data[0])
+            response.Ticket = data[0]
     return response
 
 

@@ -120,10 +120,16 @@ def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
 
 
 def to_json(cls: type, obj: Any) -> Any:
-    """A response object as JSON values typed by its model; None fields are left out, as in Znuny."""
+    """A response object as JSON values typed by its model; None fields are left out, as in Znuny.
+
+    Operations may fill complex fields with plain dicts instead of model instances (spyne's XML
+    serializer takes both): building thousands of spyne objects for a large TicketGet would cost
+    more than the rest of the request.
+    """
     out = {}
+    is_dict = isinstance(obj, dict)
     for name, field, many, kind in _fields(cls):
-        value = getattr(obj, name, None)
+        value = obj.get(name) if is_dict else getattr(obj, name, None)
         if value is None:
             continue
         if many == ONE_OR_MANY and len(value) == 1:

@@ -1,0 +1,381 @@
+"""Demo data in bulk: realistic tickets for benchmarks and for a first look at the API.
+
+It writes the store's rows directly, thousands per statement, instead of going through
+gateway.tickets: the domain code spends a dozen statements on every ticket (lookups,
+history, owner), which is right for one request and takes an hour for 100 000 tickets.
+The rows are the ones TicketCreate writes (ticket, article, article_data_mime, a NewTicket
+history line, time accounting), and the ticket numbers come from the same per-day counter,
+so tickets created later through the API never collide with demo ones.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import json
+import random
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gateway.passwords import hash_password
+from gateway.store import customers
+from gateway.store.database import Database, Transaction, utcnow
+from gateway.ticketnumber import check_digit
+from gateway.tickets import CUSTOMER_PANEL_USER_ID, LOCK_LOCK, LOCK_UNLOCK
+
+MAX_TICKETS = 1_000_000
+MAX_ARTICLES_PER_TICKET = 50
+DEMO_PASSWORD = "demo"
+# tickets generated and written per round: bounds memory, whatever the count
+CHUNK = 10_000
+# rows per INSERT ... SELECT FROM json_to_recordset() on PostgreSQL
+PG_BATCH = 20_000
+
+# (customer id, company name, mail domain); four customer users each
+COMPANIES = [
+    ("demo-northwind", "Northwind Traders", "northwind.example"),
+    ("demo-contoso", "Contoso Ltd.", "contoso.example"),
+    ("demo-initech", "Initech", "initech.example"),
+    ("demo-globex", "Globex Corporation", "globex.example"),
+    ("demo-umbrella", "Umbrella Logistics", "umbrella.example"),
+]
+PEOPLE = [
+    ("Anna", "Schmidt"), ("Ben", "Okafor"), ("Carla", "Rossi"), ("David", "Nguyen"), ("Eva", "Lindqvist"),
+    ("Farid", "Haddad"), ("Grace", "Miller"), ("Hiro", "Tanaka"), ("Ines", "Moreau"), ("Jonas", "Weber"),
+    ("Kemal", "Yilmaz"), ("Lena", "Kowalski"), ("Marco", "Silva"), ("Nora", "Berg"), ("Oscar", "Fischer"),
+    ("Priya", "Sharma"), ("Quentin", "Dubois"), ("Rosa", "Garcia"), ("Sven", "Larsen"), ("Tara", "Walsh"),
+]
+
+# Znuny's default catalogue rows by name, with how often demo tickets use them
+QUEUES = {"Postmaster": 2, "Raw": 4, "Junk": 1, "Misc": 3}
+PRIORITIES = {"1 very low": 1, "2 low": 3, "3 normal": 12, "4 high": 3, "5 very high": 1}
+STATES = ("new", "open", "pending reminder", "closed successful")
+# state weights (in STATES' order) by ticket age: recent tickets are new or open, old ones mostly closed
+STATE_WEIGHTS = [(3, (50, 30, 10, 10)), (30, (10, 35, 15, 40)), (None, (3, 7, 5, 85))]
+TIME_UNITS = (5, 10, 15, 20, 30, 45, 60, 90)
+
+TITLES = [
+    "{device} on floor {floor} not working", "{device} in meeting room {room} not working",
+    "VPN access for new hire in {team}", "Cannot log in to {app}", "{app} is very slow since this morning",
+    "Request: new {device} for {team}", "Password reset for {app}", "{app} shows error {code} when saving",
+    "Invoice {number} missing in {app}", "Access to shared folder {team}-{room} for {team}",
+    "Mailbox full: cannot send e-mails", "{device} keeps disconnecting from the Wi-Fi",
+    "Order {number} not delivered yet", "Licence renewal for {app}", "{app} crashes after the latest update",
+    "Move {device} to floor {floor}", "Two-factor authentication for {app} lost",
+]
+DEVICES = ["Printer", "Laptop", "Monitor", "Docking station", "Scanner", "Desk phone", "Projector", "Headset"]
+APPS = ["the VPN", "ERP", "CRM", "Outlook", "Teams", "SharePoint", "the HR portal", "the timesheet app", "the wiki"]
+TEAMS = ["Sales", "Finance", "Marketing", "Engineering", "Support", "HR", "Logistics", "Legal"]
+PROBLEMS = [
+    "since yesterday this does not work any more, although nothing was changed on our side.",
+    "this has happened three times this week; restarting helps only for an hour or so.",
+    "several colleagues in our team see the same problem.",
+    "we need this before Monday, as a customer presentation depends on it.",
+    "the error appeared right after the maintenance window last night.",
+]
+REPLIES = [
+    "thank you for your message. We have found the cause and fixed it; please try again.",
+    "we are looking into this and will get back to you today.",
+    "could you please send us a screenshot of the error message and the time it occurred?",
+    "the replacement has been ordered and should arrive within two working days.",
+    "we have reset the access; you will receive a separate e-mail with the details.",
+]
+NOTES = [
+    "Checked the logs: same error on two other machines in this department.",
+    "Called the customer, waiting for the screenshot.",
+    "Escalated to second level, vendor ticket opened.",
+    "Workaround applied; permanent fix planned for the next maintenance window.",
+]
+FOLLOW_UPS = [
+    "thanks, it works again.", "the problem is back since this morning.",
+    "attached you find the screenshot you asked for.", "any news on this? It is getting urgent.",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    tickets: int
+    articles: int
+    time_accounted: int
+    customer_users: int
+    seconds: float
+
+    def line(self) -> str:
+        return (f"Added {self.tickets} demo tickets with {self.articles} articles ({self.time_accounted} with time"
+                f" accounted) for {self.customer_users} demo customer users in {self.seconds:.1f} s.")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Customer:
+    login: str
+    customer_id: str
+    company: str
+    address: str
+    first_name: str
+    last_name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Agent:
+    id: int
+    address: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Catalogue:
+    queues: dict[str, int]
+    priorities: dict[str, int]
+    states: dict[str, int]
+    sender_types: dict[str, int]
+    channels: dict[str, int]
+    ticket_type: int
+    new_ticket_history: int
+
+
+class _Rows:
+    """The rows of one chunk, per table in the order they are inserted (references first), each row in
+    the column order of _COLUMNS."""
+
+    def __init__(self) -> None:
+        self.ticket: list[tuple[Any, ...]] = []
+        self.article: list[tuple[Any, ...]] = []
+        self.article_data_mime: list[tuple[Any, ...]] = []
+        self.ticket_history: list[tuple[Any, ...]] = []
+        self.time_accounting: list[tuple[Any, ...]] = []
+
+
+# per table: (column, PostgreSQL type) in the order _Rows holds them
+_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "ticket": [
+        ("id", "bigint"), ("tn", "text"), ("title", "text"), ("queue_id", "int"), ("ticket_lock_id", "int"),
+        ("type_id", "int"), ("user_id", "int"), ("responsible_user_id", "int"), ("ticket_priority_id", "int"),
+        ("ticket_state_id", "int"), ("customer_id", "text"), ("customer_user_id", "text"), ("timeout", "bigint"),
+        ("until_time", "bigint"), ("create_time", "timestamp"), ("create_by", "int"), ("change_time", "timestamp"),
+        ("change_by", "int")],
+    "article": [
+        ("id", "bigint"), ("ticket_id", "bigint"), ("article_sender_type_id", "int"),
+        ("communication_channel_id", "int"), ("is_visible_for_customer", "smallint"), ("create_time", "timestamp"),
+        ("create_by", "int"), ("change_time", "timestamp"), ("change_by", "int")],
+    "article_data_mime": [
+        ("article_id", "bigint"), ("a_from", "text"), ("a_reply_to", "text"), ("a_to", "text"), ("a_cc", "text"),
+        ("a_bcc", "text"), ("a_subject", "text"), ("a_message_id", "text"), ("a_in_reply_to", "text"),
+        ("a_references", "text"), ("a_content_type", "text"), ("a_body", "text"), ("incoming_time", "int")],
+    "ticket_history": [
+        ("name", "text"), ("history_type_id", "int"), ("ticket_id", "bigint"), ("type_id", "int"),
+        ("queue_id", "int"), ("owner_id", "int"), ("priority_id", "int"), ("state_id", "int"),
+        ("create_time", "timestamp"), ("create_by", "int")],
+    "time_accounting": [
+        ("ticket_id", "bigint"), ("article_id", "bigint"), ("time_unit", "numeric"), ("create_time", "timestamp"),
+        ("create_by", "int")],
+}
+
+
+def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, system_id: str = "10",
+         span: dt.timedelta = dt.timedelta(days=365), now: dt.datetime | None = None,
+         seed: int | None = None) -> Summary:
+    """Add `tickets` demo tickets created within `span` before `now` (naive UTC, as the store keeps time),
+    each with `articles_per_ticket` articles.
+
+    Ticket numbers are reserved (the day counters advanced) in a transaction of their own, so
+    a live server is never kept waiting on the counter; the rows follow in one transaction, so a
+    failure leaves nothing but a gap in the numbering.
+    """
+    if not 1 <= tickets <= MAX_TICKETS:
+        raise ValueError(f"the number of tickets must be between 1 and {MAX_TICKETS}")
+    if not 1 <= articles_per_ticket <= MAX_ARTICLES_PER_TICKET:
+        raise ValueError(f"the number of articles per ticket must be between 1 and {MAX_ARTICLES_PER_TICKET}")
+    started = time.monotonic()
+    rng = random.Random(seed)
+    now = (now or utcnow()).replace(microsecond=0)
+    demo_customers = _ensure_customers(db)
+    with db.transaction(write=False) as tx:
+        catalogue = _catalogue(tx)
+        agents = [_Agent(row["id"], f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>') for row in
+                  tx.all("SELECT id, first_name, last_name, email FROM users WHERE valid_id = 1 ORDER BY id")]
+    if not agents:
+        raise ValueError("demo data needs at least one valid agent to own the tickets")
+    seconds = int(span.total_seconds())
+    created = sorted(now - dt.timedelta(seconds=rng.randint(0, seconds)) for _ in range(tickets))
+    numbers = _reserve_numbers(db, created, system_id)
+    time_accounted = 0
+    with db.transaction() as tx:
+        for start in range(0, tickets, CHUNK):
+            chunk = created[start:start + CHUNK]
+            ticket_ids = _new_ids(tx, "ticket", len(chunk))
+            article_ids = _new_ids(tx, "article", len(chunk) * articles_per_ticket)
+            rows = _Rows()
+            for i, (ticket_id, create_time) in enumerate(zip(ticket_ids, chunk, strict=True)):
+                _ticket(rows, rng, catalogue, demo_customers, agents, now, ticket_id, numbers[start + i],
+                        create_time, article_ids[i * articles_per_ticket:(i + 1) * articles_per_ticket])
+            for table, table_rows in vars(rows).items():
+                _insert(tx, table, _COLUMNS[table], table_rows)
+            time_accounted += len(rows.time_accounting)
+    if db.dialect == "postgresql":
+        # the planner should know the new sizes at once: benchmarks usually start right after
+        with db.transaction() as tx:
+            tx.execute(f"ANALYZE {', '.join(_COLUMNS)}")
+    return Summary(tickets, tickets * articles_per_ticket, time_accounted, len(demo_customers),
+                   time.monotonic() - started)
+
+
+# -- set-up --------------------------------------------------------------------------------------------------
+
+def _ensure_customers(db: Database) -> list[_Customer]:
+    """The demo companies and customer users, added where missing; the password is hashed once (Argon2 is slow)."""
+    wanted = [(customer_id, name, domain, first, last)
+              for index, (customer_id, name, domain) in enumerate(COMPANIES)
+              for first, last in PEOPLE[index * 4:(index + 1) * 4]]
+    logins = {_login(first, last, domain) for _, _, domain, first, last in wanted}
+    with db.transaction(write=False) as tx:
+        missing = logins - {login for login in logins if customers.by_login(tx, login)}
+    if missing:
+        pw_hash = hash_password(DEMO_PASSWORD)
+        with db.transaction() as tx:
+            for customer_id, name, domain, first, last in wanted:
+                if customers.company(tx, customer_id) is None:
+                    customers.add_company(tx, customer_id, name)
+                login = _login(first, last, domain)
+                if login in missing and customers.by_login(tx, login) is None:
+                    customers.add_user(tx, login, first, last, login, customer_id, pw_hash)
+    with db.transaction(write=False) as tx:
+        found = [row for row in (customers.by_login(tx, login) for login in sorted(logins)) if row is not None]
+        names = {row["customer_id"]: customers.company(tx, row["customer_id"])["name"] for row in found}
+    return [_Customer(row["login"], row["customer_id"], names[row["customer_id"]],
+                      f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>', row["first_name"],
+                      row["last_name"]) for row in found]
+
+
+def _login(first: str, last: str, domain: str) -> str:
+    return f"{first.lower()}.{last.lower()}@{domain}"
+
+
+def _catalogue(tx: Transaction) -> _Catalogue:
+    """Znuny's default rows by name: a renamed or missing one is refused with its name."""
+
+    def ids(table: str, names: Iterable[str]) -> dict[str, int]:
+        found = {row["name"]: row["id"] for row in tx.all(f"SELECT id, name FROM {table}")}
+        for name in names:
+            if name not in found:
+                raise ValueError(f"demo data needs the {table.replace('_', ' ')} {name!r}, which does not exist")
+        return {name: found[name] for name in names}
+
+    return _Catalogue(
+        queues=ids("queue", QUEUES), priorities=ids("ticket_priority", PRIORITIES), states=ids("ticket_state", STATES),
+        sender_types=ids("article_sender_type", ("agent", "customer")),
+        channels=ids("communication_channel", ("Email", "Phone", "Internal")),
+        ticket_type=ids("ticket_type", ("Unclassified",))["Unclassified"],
+        new_ticket_history=ids("ticket_history_type", ("NewTicket",))["NewTicket"])
+
+
+def _reserve_numbers(db: Database, created: Sequence[dt.datetime], system_id: str) -> list[str]:
+    """DateChecksum numbers for tickets created at `created`: one counter upsert per day takes a whole block."""
+    per_day = collections.Counter(moment.strftime("%Y%m%d") for moment in created)
+    next_counter: dict[str, int] = {}
+    with db.transaction() as tx:
+        for day, count in sorted(per_day.items()):
+            last = tx.value(
+                "INSERT INTO ticket_number_counter (counter_date, counter) VALUES (?, ?) ON CONFLICT (counter_date)"
+                " DO UPDATE SET counter = ticket_number_counter.counter + excluded.counter RETURNING counter",
+                [day, count])
+            next_counter[day] = int(last) - count + 1
+    numbers = []
+    for moment in created:
+        day = moment.strftime("%Y%m%d")
+        base = f"{day}{system_id}{next_counter[day]:05d}"
+        next_counter[day] += 1
+        numbers.append(base + str(check_digit(base)))
+    return numbers
+
+
+def _new_ids(tx: Transaction, table: str, count: int) -> Sequence[int]:
+    """Ids for rows that others reference: from the identity sequence on PostgreSQL (safe beside a live
+    server, and no sequence to move afterwards); on SQLite the write lock is ours, so the next free ones."""
+    if tx.dialect == "postgresql":
+        sequence = tx.value("SELECT pg_get_serial_sequence(?, 'id')", [table])
+        rows = tx.execute("SELECT nextval(?::regclass) AS id FROM generate_series(1, ?)", [sequence, count])
+        return [row["id"] for row in rows.fetchall()]
+    last = tx.value(f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {table}), 0),"
+                    " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))", [table])
+    return range(int(last) + 1, int(last) + 1 + count)
+
+
+def _insert(tx: Transaction, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple[Any, ...]]) -> None:
+    """executemany on SQLite (in-process: batching costs nothing there); on PostgreSQL one
+    INSERT ... SELECT FROM json_to_recordset() per batch: one statement, one round trip and one
+    parameter (serialised by the json module's C encoder) for thousands of rows, through the
+    Transaction (COPY would need the raw cursor)."""
+    names = [name for name, _ in columns]
+    if tx.dialect == "sqlite":
+        tx.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
+        return
+    record = ", ".join(f"{name} {kind}" for name, kind in columns)
+    for start in range(0, len(rows), PG_BATCH):
+        batch = json.dumps([dict(zip(names, row, strict=True)) for row in rows[start:start + PG_BATCH]], default=str)
+        tx.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM json_to_recordset(?::json) AS r({record})",
+                   [batch])
+
+
+# -- one ticket ----------------------------------------------------------------------------------------------
+
+def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), list(weights.values()))[0]
+
+
+def _title(rng: random.Random) -> str:
+    return rng.choice(TITLES).format(
+        device=rng.choice(DEVICES), app=rng.choice(APPS), team=rng.choice(TEAMS), floor=rng.randint(1, 9),
+        room=rng.choice("ABCDEF") + str(rng.randint(1, 20)), code=rng.randint(100, 999),
+        number=rng.randint(100000, 999999))
+
+
+def _epoch(moment: dt.datetime) -> int:
+    return int(moment.replace(tzinfo=dt.UTC).timestamp())
+
+
+def _ticket(rows: _Rows, rng: random.Random, catalogue: _Catalogue, demo_customers: Sequence[_Customer],
+            agents: Sequence[_Agent], now: dt.datetime, ticket_id: int, number: str, created: dt.datetime,
+            article_ids: Sequence[int]) -> None:
+    """Append one ticket's rows: the ticket, its articles (customer first, then agent and customer
+    alternating, some internal notes), a NewTicket history line and time accounted on agent articles."""
+    customer, agent = rng.choice(demo_customers), rng.choice(agents)
+    age_days = (now - created).days
+    state = rng.choices(STATES, next(w for limit, w in STATE_WEIGHTS if limit is None or age_days < limit))[0]
+    queue, priority, title = _weighted(rng, QUEUES), _weighted(rng, PRIORITIES), _title(rng)
+    until = _epoch(now) + rng.randint(-3 * 86400, 14 * 86400) if state == "pending reminder" else 0
+    locked = state in ("open", "pending reminder") and rng.random() < 0.4
+    moment, message_ids = created, []
+    for n, article_id in enumerate(article_ids):
+        if n:
+            moment = min(now, moment + dt.timedelta(minutes=rng.randint(10, 3 * 24 * 60)))
+        if n % 2 == 0:
+            channel = "Phone" if n == 0 and rng.random() < 0.3 else "Email"
+            sender, by = "customer", CUSTOMER_PANEL_USER_ID
+            visible, from_, to = 1, customer.address, queue
+            body = (f"Hello,\n\n{title}: {rng.choice(PROBLEMS if n == 0 else FOLLOW_UPS)}\n\nBest regards,\n"
+                    f"{customer.first_name} {customer.last_name}\n{customer.company}\n")
+        else:
+            sender, by, channel = "agent", agent.id, rng.choice(("Internal", "Internal", "Email", "Email", "Phone"))
+            visible, from_, to = int(channel != "Internal"), agent.address, customer.address
+            body = (rng.choice(NOTES) if channel == "Internal"
+                    else f"Hello {customer.first_name},\n\n{rng.choice(REPLIES)}\n\nYour Ticket-Team\n")
+        subject = title if n == 0 else f"RE: [Ticket#{number}] {title}"
+        message_ids.append(f"<{number}.{n + 1}@demo.gateway.example>")
+        rows.article.append((article_id, ticket_id, catalogue.sender_types[sender], catalogue.channels[channel],
+                             visible, moment, by, moment, by))
+        rows.article_data_mime.append((
+            article_id, from_, "", to, "", "", subject, message_ids[-1], message_ids[-2] if n else "",
+            " ".join(message_ids[:-1]), "text/plain; charset=utf-8", body, _epoch(moment)))
+        if sender == "agent" and rng.random() < 0.6:
+            rows.time_accounting.append((ticket_id, article_id, rng.choice(TIME_UNITS), moment, by))
+    queue_id, priority_id, state_id = (catalogue.queues[queue], catalogue.priorities[priority],
+                                       catalogue.states[state])
+    rows.ticket.append((
+        ticket_id, number, title, queue_id, LOCK_LOCK if locked else LOCK_UNLOCK, catalogue.ticket_type, agent.id,
+        agent.id, priority_id, state_id, customer.customer_id, customer.login, _epoch(created), until, created,
+        CUSTOMER_PANEL_USER_ID, moment, agent.id))
+    rows.ticket_history.append((
+        f"%%{number}%%{queue}%%{priority}%%{state}%%{ticket_id}", catalogue.new_ticket_history, ticket_id,
+        catalogue.ticket_type, queue_id, agent.id, priority_id, state_id, created, CUSTOMER_PANEL_USER_ID))
+
