@@ -105,6 +105,32 @@ def test_create_with_everything_and_read_it_back(client):
     assert ticket["Article"][0]["From"] == '"Customer One" <customer1@oracle.test>'
 
 
+def test_pending_time_as_a_string(client):
+    created = create(client, ticket={"State": "pending reminder", "PendingTime": "2038-06-01 12:30"})
+    ticket = get(client, created["TicketID"])["Ticket"][0]
+    assert ticket["RealTillTimeNotUsed"] == 2159008200  # 2038-06-01 12:30 UTC: past 2038, no overflow
+    bad = create(client, ticket={"State": "pending reminder", "PendingTime": "next tuesday"})
+    assert bad["Error"]["ErrorMessage"] == "TicketCreate: Ticket->PendingTime parameter is invalid!"
+
+
+@pytest.mark.parametrize(("field", "kind", "good", "bad"), [
+    ("When", "Date", "2026-12-24 00:00:00", "24.12.2026"),
+    ("Stamp", "DateTime", "2026-12-24 18:30:00", "2026-12-24T18:30"),
+    ("Flag", "Checkbox", "1", "yes"),
+    ("Notes", "TextArea", "line 1\nline 2", ["two", "values"]),
+    ("Colours", "Multiselect", ["r", "g"], ["r", "purple"]),
+])
+def test_every_dynamic_field_type(client, db, field, kind, good, bad):
+    possible = {"r": "Red", "g": "Green"} if kind == "Multiselect" else None
+    admin.add_dynamic_field(db, field, field, kind, "Ticket", possible)
+    created = create(client, DynamicField={"Name": field, "Value": good})
+    values = {f["Name"]: f["Value"] for f in get(client, created["TicketID"], DynamicFields=1)["Ticket"][0][
+        "DynamicField"]}
+    assert values[field] == good
+    refused = create(client, DynamicField={"Name": field, "Value": bad})
+    assert refused["Error"]["ErrorMessage"] == "TicketCreate: DynamicField->Value parameter is invalid!"
+
+
 def test_get_article_options(client):
     created = create(client, article=[{**ARTICLE, "Subject": f"A{i}", "SenderType": sender}
                                       for i, sender in enumerate(["agent", "customer", "system", "agent"])],

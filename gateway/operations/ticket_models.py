@@ -8,6 +8,8 @@ unset, decimal time units, single items sent bare).
 
 from __future__ import annotations
 
+import re
+
 from spyne import Integer, Unicode
 
 from gateway.operations.types import Error, TicketConnectorModel
@@ -22,6 +24,14 @@ class PendingTime(TicketConnectorModel):
     __type_name__ = "OTRS_PendingTime"
     _type_info = [("Year", Unicode), ("Month", Unicode), ("Day", Unicode), ("Hour", Unicode),
                   ("Minute", Unicode), ("Diff", Unicode)]
+
+    @classmethod
+    def from_text(cls, text: str) -> dict[str, str]:
+        """Beyond Znuny: "YYYY-MM-DD HH:MM[:SS]" as well as the structure (a malformed one stays invalid)."""
+        found = re.fullmatch(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})(?::\d{2})?\s*", text)
+        if found is None:
+            return {"Diff": "invalid"}
+        return dict(zip(("Year", "Month", "Day", "Hour", "Minute"), found.groups(), strict=True))
 
 
 class DynamicField(TicketConnectorModel):

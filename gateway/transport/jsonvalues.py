@@ -94,6 +94,9 @@ def _gather_prefixed(data: dict[str, Any], prefix: str, target: str, key: str) -
 
 def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
     if kind == _COMPLEX:
+        # a model may accept a plain string for itself (PendingTime: "2026-12-01 10:00")
+        if isinstance(value, str) and hasattr(field, "from_text"):
+            value = field.from_text(value)
         return to_model(field, value, where + ".")
     if kind == _ANY:
         return value
