@@ -348,7 +348,7 @@ def demo_data(ctx: Context, tickets: int, articles_per_ticket: int) -> None:
     Tickets are spread over the last 365 days, the default queues, states and priorities, and
     demo customer users (added if missing, password "demo").
     """
-    from gateway import demodata
+    from gateway.store import demodata
 
     summary = demodata.load(ctx.db, tickets, articles_per_ticket, system_id=ctx.settings.system_id)
     click.echo(summary.line())

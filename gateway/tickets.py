@@ -34,25 +34,17 @@ def can_access(tx: Transaction, principal: Principal, ticket: Row, permission: s
     if principal.is_agent:
         if ticket["user_id"] == principal.user_id or ticket["responsible_user_id"] == principal.user_id:
             return True
-        return bool(tx.value(
-            "SELECT 1 FROM group_user WHERE user_id = ? AND group_id = ? AND permission_key IN (?, 'rw')",
-            [principal.user_id, ticket["group_id"], permission]))
+        return tickets.agent_has_permission(tx, principal.user_id, ticket["group_id"], [permission])
     return ticket["customer_user_id"] == principal.login or (
         bool(principal.customer_id) and ticket["customer_id"] == principal.customer_id)
 
 
 def can_create_in(tx: Transaction, principal: Principal, group_id: int, customer_group_support: bool) -> bool:
     if principal.is_agent:
-        return bool(tx.value(
-            "SELECT 1 FROM group_user WHERE user_id = ? AND group_id = ? AND permission_key IN ('create', 'rw')",
-            [principal.user_id, group_id]))
+        return tickets.agent_has_permission(tx, principal.user_id, group_id, ["create"])
     if not customer_group_support:
         return True
-    return bool(tx.value(
-        "SELECT 1 FROM group_customer_user WHERE user_id = ? AND group_id = ? AND permission_key IN ('create', 'rw')"
-        " UNION SELECT 1 FROM group_customer WHERE customer_id = ? AND group_id = ?"
-        " AND permission_key IN ('create', 'rw')",
-        [principal.login, group_id, principal.customer_id or "", group_id]))
+    return tickets.customer_has_permission(tx, principal.login, principal.customer_id or "", group_id, "create")
 
 
 # -- writing ---------------------------------------------------------------------------------------------
@@ -97,7 +89,7 @@ def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: 
                                              "bcc": article.bcc, "subject": article.subject, "body": article.body,
                                              "content_type": article.content_type})
     tickets.add_history(tx, ticket_id, article.history_type, article.history_comment, by, article_id)
-    if principal.is_agent and tx.value("SELECT ticket_lock_id FROM ticket WHERE id = ?", [ticket_id]) == LOCK_UNLOCK:
+    if principal.is_agent and tickets.lock_id(tx, ticket_id) == LOCK_UNLOCK:
         tickets.update_ticket(tx, ticket_id, {"timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp())}, by)
         tickets.add_history(tx, ticket_id, "Misc", "Reset of unlock time.", by)
     for filename, content_type, content, disposition in article.attachments:
@@ -119,7 +111,7 @@ def change(tx: Transaction, principal: Principal, ticket_id: int, columns: dict[
 
 def account_time(tx: Transaction, ticket_id: int, article_id: int | None, time_unit: float, by: int) -> None:
     tickets.add_time_accounting(tx, ticket_id, article_id, time_unit, by)
-    total = tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
+    total = tickets.accounted_total(tx, ticket_id)
     tickets.add_history(tx, ticket_id, "TimeAccounting", f"%%{_number(time_unit)}%%{_number(total)}", by,
                         article_id)
 

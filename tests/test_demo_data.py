@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import subprocess
 
-from gateway import demodata
+from gateway.store import demodata
 from gateway.store.database import Database, as_datetime, utcnow
 from gateway.ticketnumber import check_digit
 from tests.conftest import GATEWAY_BIN, REST

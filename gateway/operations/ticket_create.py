@@ -99,7 +99,7 @@ def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group
     until = check.pending_time(ticket.PendingTime)
     if not domain.can_create_in(tx, principal, queue["group_id"], bool(customer_group_support)):
         raise OperationError(f"{OP}.AccessDenied", f"{OP}: Can not create tickets in given Queue or QueueID!")
-    state_type = tx.value("SELECT name FROM ticket_state_type WHERE id = ?", [state["type_id"]])
+    state_type = ticket_store.state_type_name(tx, state["type_id"])
     lock_id = lock["id"] if lock else domain.LOCK_UNLOCK
     if state_type in ("closed", "removed", "merged"):
         lock_id = domain.LOCK_UNLOCK

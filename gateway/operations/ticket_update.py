@@ -14,7 +14,7 @@ from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
 from gateway.operations.ticket_create import authenticate
 from gateway.operations.ticket_models import TicketUpdateRequest, TicketUpdateResponse
-from gateway.store import customers
+from gateway.store import agents, customers
 from gateway.store import tickets as ticket_store
 from gateway.store.database import Row, Transaction
 from gateway.tickets import GetOptions, ticket_data
@@ -130,7 +130,7 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
     if sla is not None and sla["id"] != ticket["sla_id"]:
         plan["sla"] = sla
     if state is not None and state["id"] != ticket["ticket_state_id"]:
-        state_type = tx.value("SELECT name FROM ticket_state_type WHERE id = ?", [state["type_id"]])
+        state_type = ticket_store.state_type_name(tx, state["type_id"])
         if state_type in PENDING_STATE_TYPES and until is None:
             raise check.missing("Can't set a ticket on a pending state without pendig time!")
         plan["state"], plan["state_type"] = state, state_type
@@ -223,7 +223,7 @@ def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: dict) -> No
 def _from(tx: Transaction, principal: Principal, customer_user: str) -> str:
     """A new article's default From: the customer for customer callers, the agent's name for agents."""
     if principal.is_agent:
-        row = tx.one("SELECT first_name, last_name FROM users WHERE id = ?", [principal.user_id])
+        row = agents.by_id(tx, principal.user_id)
         return f"{row['first_name']} {row['last_name']}"
     row = customers.by_login(tx, customer_user or principal.login)
     return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>' if row else customer_user

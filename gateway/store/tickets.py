@@ -178,3 +178,32 @@ def history(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
         " h.name, h.owner_id, h.priority_id, h.queue_id, h.state_id, h.type_id FROM ticket_history h"
         f" JOIN ticket_history_type ht ON ht.id = h.history_type_id WHERE h.ticket_id IN ({marks})"
         " ORDER BY h.ticket_id, h.id", ids)
+
+
+# -- small lookups the domain needs -----------------------------------------------------------------------
+
+def agent_has_permission(tx: Transaction, user_id: int, group_id: int, keys: Sequence[str]) -> bool:
+    """Whether the agent holds one of `keys` (or rw) on the group."""
+    marks = ", ".join("?" * len(keys))
+    return bool(tx.value(f"SELECT 1 FROM group_user WHERE user_id = ? AND group_id = ?"
+                         f" AND permission_key IN ({marks}, 'rw')", [user_id, group_id, *keys]))
+
+
+def customer_has_permission(tx: Transaction, login: str, customer_id: str, group_id: int, key: str) -> bool:
+    """Customer-group permission of the customer user or of their company (Znuny's CustomerGroup)."""
+    return bool(tx.value(
+        "SELECT 1 FROM group_customer_user WHERE user_id = ? AND group_id = ? AND permission_key IN (?, 'rw')"
+        " UNION SELECT 1 FROM group_customer WHERE customer_id = ? AND group_id = ? AND permission_key IN (?, 'rw')",
+        [login, group_id, key, customer_id, group_id, key]))
+
+
+def state_type_name(tx: Transaction, state_type_id: int) -> str:
+    return tx.value("SELECT name FROM ticket_state_type WHERE id = ?", [state_type_id])
+
+
+def lock_id(tx: Transaction, ticket_id: int) -> int:
+    return tx.value("SELECT ticket_lock_id FROM ticket WHERE id = ?", [ticket_id])
+
+
+def accounted_total(tx: Transaction, ticket_id: int) -> Any:
+    return tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
