@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.auth import Principal
-from gateway.store import agents, tickets
+from gateway.store import tickets
 from gateway.store.database import Row, Transaction, as_datetime, utcnow
 from gateway.ticketnumber import next_ticket_number
 
@@ -68,29 +68,35 @@ class NewArticle:
     fields: list[tuple[int, list[str]]] = dataclasses.field(default_factory=list)
 
 
-def create_ticket(tx: Transaction, principal: Principal, system_id: str, values: dict[str, Any]) -> tuple[int, str]:
-    """Insert the ticket row and its first history lines; returns (TicketID, TicketNumber)."""
+def create_ticket(tx: Transaction, principal: Principal, system_id: str, values: dict[str, Any],
+                  names: tuple[str, str, str]) -> tuple[int, str]:
+    """Insert the ticket row and its first history lines; returns (TicketID, TicketNumber).
+
+    `names` are the queue, priority and state names, which the caller has just looked up.
+    """
     by = acting_user_id(principal)
     number = next_ticket_number(tx, system_id, utcnow())
     ticket_id = tickets.insert_ticket(tx, {**values, "tn": number, "create_by": by})
-    row = tickets.tickets(tx, [ticket_id])[0]
-    tickets.add_history(tx, ticket_id, "NewTicket",
-                        f"%%{number}%%{row['queue']}%%{row['priority']}%%{row['state']}%%{ticket_id}", by)
+    queue, priority, state = names
+    tickets.add_history(tx, ticket_id, "NewTicket", f"%%{number}%%{queue}%%{priority}%%{state}%%{ticket_id}", by)
     tickets.add_history(tx, ticket_id, "CustomerUpdate",
                         f"%%CustomerID={values.get('customer_id') or ''};"
                         f"CustomerUser={values.get('customer_user_id') or ''};", by)
     return ticket_id, number
 
 
-def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: NewArticle) -> int:
+def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: NewArticle, unlocked: bool,
+                reset_unlock_time: bool = True) -> int:
+    """An article and what comes with it; an agent's article on an unlocked ticket resets its unlock time."""
     by = acting_user_id(principal)
     article_id = tickets.insert_article(tx, ticket_id, article.sender_type_id, article.channel_id, article.visible,
                                         by, {"from": article.from_, "to": article.to, "cc": article.cc,
                                              "bcc": article.bcc, "subject": article.subject, "body": article.body,
                                              "content_type": article.content_type})
     tickets.add_history(tx, ticket_id, article.history_type, article.history_comment, by, article_id)
-    if principal.is_agent and tickets.lock_id(tx, ticket_id) == LOCK_UNLOCK:
-        tickets.update_ticket(tx, ticket_id, {"timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp())}, by)
+    if principal.is_agent and unlocked:
+        if reset_unlock_time:
+            tickets.update_ticket(tx, ticket_id, {"timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp())}, by)
         tickets.add_history(tx, ticket_id, "Misc", "Reset of unlock time.", by)
     for filename, content_type, content, disposition in article.attachments:
         tickets.insert_attachment(tx, article_id, filename, content_type, content, disposition)
@@ -116,14 +122,13 @@ def account_time(tx: Transaction, ticket_id: int, article_id: int | None, time_u
                         article_id)
 
 
-def set_owner(tx: Transaction, principal: Principal, ticket_id: int, owner_id: int, lock: bool) -> None:
+def set_owner(tx: Transaction, principal: Principal, ticket_id: int, owner: Row, lock: bool) -> None:
     by = acting_user_id(principal)
-    changes: dict[str, Any] = {"user_id": owner_id}
+    changes: dict[str, Any] = {"user_id": owner["id"]}
     if lock:
         changes["ticket_lock_id"] = LOCK_LOCK
     tickets.update_ticket(tx, ticket_id, changes, by)
-    owner = agents.by_id(tx, owner_id)
-    tickets.add_history(tx, ticket_id, "OwnerUpdate", f"%%{owner['login']}%%{owner_id}", by)
+    tickets.add_history(tx, ticket_id, "OwnerUpdate", f"%%{owner['login']}%%{owner['id']}", by)
 
 
 def set_fields(tx: Transaction, object_id: int, fields: Sequence[tuple[int, str, list[str]]], by: int,

@@ -64,12 +64,12 @@ class Checks:
             raise self.invalid(f"Ticket->{label}ID or Ticket->{label} parameter is invalid!")
         return row
 
-    def customer_user(self, tx: Transaction, value: str) -> tuple[str, str | None]:
-        """(login, company) of a known customer user, or (the e-mail address, None)."""
+    def customer_user(self, tx: Transaction, value: str) -> tuple[str, Row | None]:
+        """(login, row) of a known customer user, or (the e-mail address, None)."""
         value = value.strip()
         row = customers.by_login(tx, value)
         if row is not None and row["valid_id"] == 1:
-            return row["login"], row["customer_id"]
+            return row["login"], row
         if EMAIL.match(value):
             return value, None
         raise self.invalid("Ticket->CustomerUser parameter is invalid!")

@@ -9,9 +9,8 @@ from gateway.auth import Credentials, Principal
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
 from gateway.operations.ticket_models import TicketCreateRequest, TicketCreateResponse
-from gateway.store import customers
 from gateway.store import tickets as ticket_store
-from gateway.store.database import Transaction, utcnow
+from gateway.store.database import Row, Transaction, utcnow
 from gateway.tickets import GetOptions, ticket_data
 from gateway.transport import OPERATION
 
@@ -44,13 +43,14 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
     settings = call.runtime.settings
     with call.runtime.db.transaction() as tx:
         values = _ticket_values(tx, ticket, principal, settings.customer_group_support)
-        customer_from, queue_name = _customer_address(tx, values["customer_user_id"]), values.pop("queue_name")
-        articles = [check.article(tx, principal, article, DEFAULTS, customer_from, queue_name)
+        names = values.pop("queue_name"), values.pop("priority_name"), values.pop("state_name")
+        customer_from = _customer_address(values["customer_user_id"], values.pop("customer"))
+        articles = [check.article(tx, principal, article, DEFAULTS, customer_from, names[0])
                     for article in request.Article]
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         attachments = [check.attachment(item) for item in request.Attachment or []]
         owner, lock_given = values.pop("owner"), values.pop("lock_given")
-        ticket_id, number = domain.create_ticket(tx, principal, settings.system_id, values)
+        ticket_id, number = domain.create_ticket(tx, principal, settings.system_id, values, names)
         by = domain.acting_user_id(principal)
         domain.set_fields(tx, ticket_id, [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"],
                           by, ticket_id)
@@ -58,11 +58,14 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         for article in articles:
             article.attachments += attachments
             article.fields += [(f["id"], v) for f, v in fields if f["object_type"] == "Article"]
-            article_ids.append(domain.add_article(tx, principal, ticket_id, article))
+            # the unlock time was set with the ticket a moment ago
+            article_ids.append(domain.add_article(tx, principal, ticket_id, article, reset_unlock_time=False,
+                                                  unlocked=values["ticket_lock_id"] == domain.LOCK_UNLOCK))
         if owner is not None and owner["id"] != domain.CUSTOMER_PANEL_USER_ID:
-            domain.set_owner(tx, principal, ticket_id, owner["id"], lock=not lock_given)
+            domain.set_owner(tx, principal, ticket_id, owner, lock=not lock_given)
         elif owner is None and principal.is_agent and principal.user_id != domain.CUSTOMER_PANEL_USER_ID:
-            domain.set_owner(tx, principal, ticket_id, principal.user_id, lock=False)
+            domain.set_owner(tx, principal, ticket_id, {"id": principal.user_id, "login": principal.login},
+                             lock=False)
         response = TicketCreateResponse(TicketID=str(ticket_id), TicketNumber=number, ArticleID=article_ids)
         if str(call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
                .get("IncludeTicketData", "0")) == "1":
@@ -76,7 +79,7 @@ def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group
         raise check.missing("Ticket->Title parameter is missing!")
     if not _given(ticket.CustomerUser):
         raise check.missing("Ticket->CustomerUser parameter is missing!")
-    customer_user, company = check.customer_user(tx, ticket.CustomerUser)
+    customer_user, customer = check.customer_user(tx, ticket.CustomerUser)
     if not (_given(ticket.QueueID) or _given(ticket.Queue)):
         raise check.missing("Ticket->QueueID or Ticket->Queue parameter is missing!")
     queue = check.catalogue(tx, "queue", "Queue", ticket.QueueID, ticket.Queue)
@@ -105,20 +108,21 @@ def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group
         lock_id = domain.LOCK_UNLOCK
     return {
         "title": ticket.Title.strip()[:255], "queue_id": queue["id"], "queue_name": queue["name"],
+        "priority_name": priority["name"], "state_name": state["name"], "customer": customer,
         "ticket_lock_id": lock_id, "lock_given": lock is not None, "type_id": type_["id"] if type_ else 1,
         "service_id": service["id"] if service else None, "sla_id": sla["id"] if sla else None,
         "user_id": domain.CUSTOMER_PANEL_USER_ID, "owner": owner,
         "responsible_user_id": responsible["id"] if responsible else domain.CUSTOMER_PANEL_USER_ID,
         "ticket_priority_id": priority["id"], "ticket_state_id": state["id"],
-        "customer_id": (ticket.CustomerID or "").strip() or company or "", "customer_user_id": customer_user,
+        "customer_id": (ticket.CustomerID or "").strip() or (customer["customer_id"] if customer else ""),
+        "customer_user_id": customer_user,
         "timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp()),
         "until_time": until if until is not None and state_type in PENDING_STATE_TYPES else 0,
     }
 
 
-def _customer_address(tx: Transaction, customer_user: str) -> str:
+def _customer_address(customer_user: str, row: Row | None) -> str:
     """An article's default From: a known customer as "Full Name" <email>, else the value itself."""
-    row = customers.by_login(tx, customer_user)
     if row is None:
         return customer_user
     return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>'

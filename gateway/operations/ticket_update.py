@@ -52,10 +52,11 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         _apply(tx, principal, ticket, plan)
         by = domain.acting_user_id(principal)
         article_ids = []
+        unlocked = ticket_store.lock_id(tx, ticket["id"]) == domain.LOCK_UNLOCK
         for index, article in enumerate(articles):
             if index == 0:
                 article.attachments += attachments
-            article_ids.append(domain.add_article(tx, principal, ticket["id"], article))
+            article_ids.append(domain.add_article(tx, principal, ticket["id"], article, unlocked=unlocked))
         if article_ids:
             for field, values in fields:
                 if field["object_type"] == "Article":
@@ -107,9 +108,10 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
     if type_ is not None and type_["id"] != ticket["type_id"]:
         plan["type"] = type_
     if _given(values.CustomerUser):
-        login, company = check.customer_user(tx, values.CustomerUser)
+        login, customer = check.customer_user(tx, values.CustomerUser)
         plan["customer_user_id"] = login
-        plan["customer_id"] = (values.CustomerID or "").strip() or company or ticket["customer_id"] or ""
+        plan["customer_id"] = (values.CustomerID or "").strip() or (customer["customer_id"] if customer else "") \
+            or ticket["customer_id"] or ""
     elif _given(values.CustomerID):
         plan["customer_id"] = values.CustomerID.strip()
     customer_user = plan.get("customer_user_id", ticket["customer_user_id"]) or ""
@@ -213,7 +215,7 @@ def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: dict) -> No
         domain.change(tx, principal, tid, {"ticket_priority_id": priority["id"]}, "PriorityUpdate",
                       f"%%{ticket['priority']}%%{ticket['ticket_priority_id']}%%{priority['name']}%%{priority['id']}")
     if "owner" in plan:
-        domain.set_owner(tx, principal, tid, plan["owner"]["id"], lock=False)
+        domain.set_owner(tx, principal, tid, plan["owner"], lock=False)
     if "responsible" in plan:
         responsible = plan["responsible"]
         domain.change(tx, principal, tid, {"responsible_user_id": responsible["id"]}, "ResponsibleUpdate",

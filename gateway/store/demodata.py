@@ -212,10 +212,12 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, system_id:
             for table, table_rows in vars(rows).items():
                 _insert(tx, table, _COLUMNS[table], table_rows)
             time_accounted += len(rows.time_accounting)
-    if db.dialect == "postgresql":
-        # the planner should know the new sizes at once: benchmarks usually start right after
-        with db.transaction() as tx:
+    # the planners should know the new sizes at once: benchmarks usually start right after
+    with db.transaction() as tx:
+        if db.dialect == "postgresql":
             tx.execute(f"ANALYZE {', '.join(_COLUMNS)}")
+        else:
+            tx.execute("ANALYZE")
     return Summary(tickets, tickets * articles_per_ticket, time_accounted, len(demo_customers),
                    time.monotonic() - started)
 

@@ -87,7 +87,10 @@ def search(tx: Transaction, query: TicketQuery, agent_id: int | None, customer: 
         where.append("(" + " OR ".join("t.tn LIKE ? ESCAPE '\\'" for _ in query.numbers) + ")")
         params += [_like(n) for n in query.numbers]
     if query.titles:
-        where.append("(" + " OR ".join("LOWER(t.title) LIKE LOWER(?) ESCAPE '\\'" for _ in query.titles) + ")")
+        # case-insensitive either way; written as each backend's title index (migration 0003) can serve it
+        test = "LOWER(t.title) LIKE LOWER(?) ESCAPE '\\'" if tx.dialect == "postgresql" \
+            else "t.title LIKE ? ESCAPE '\\'"
+        where.append("(" + " OR ".join(test for _ in query.titles) + ")")
         params += [_like(title) for title in query.titles]
     for column, ids in query.ids.items():
         _any(f"t.{column}", ids, where, params)

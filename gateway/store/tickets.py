@@ -12,12 +12,27 @@ from gateway.store.database import Row, Transaction, utcnow
 _CATALOGUES = {
     "queue": True, "ticket_state": True, "ticket_priority": True, "ticket_type": True, "ticket_lock_type": False,
     "service": True, "sla": True, "communication_channel": False, "article_sender_type": False,
-    "ticket_history_type": False,
+    "ticket_history_type": False, "ticket_state_type": False,
 }
+
+
+# catalogues that are Znuny's fixed seed data (no admin path changes them): read once per process
+_FIXED = {"ticket_lock_type", "communication_channel", "article_sender_type", "ticket_history_type",
+          "ticket_state_type"}
+_fixed_cache: dict[tuple[str, Any, Any], Row | None] = {}
 
 
 def lookup(tx: Transaction, table: str, *, id: Any = None, name: str | None = None) -> Row | None:
     """A catalogue row by id or name (valid rows only where the table has a validity)."""
+    if table in _FIXED:
+        key = (table, id, name)
+        if key not in _fixed_cache:
+            _fixed_cache[key] = _lookup(tx, table, id, name)
+        return _fixed_cache[key]
+    return _lookup(tx, table, id, name)
+
+
+def _lookup(tx: Transaction, table: str, id: Any, name: str | None) -> Row | None:
     valid = " AND valid_id = 1" if _CATALOGUES[table] else ""
     extra = ", group_id" if table == "queue" else ", type_id" if table == "ticket_state" else ""
     if id is not None:
@@ -198,7 +213,7 @@ def customer_has_permission(tx: Transaction, login: str, customer_id: str, group
 
 
 def state_type_name(tx: Transaction, state_type_id: int) -> str:
-    return tx.value("SELECT name FROM ticket_state_type WHERE id = ?", [state_type_id])
+    return lookup(tx, "ticket_state_type", id=state_type_id)["name"]
 
 
 def lock_id(tx: Transaction, ticket_id: int) -> int:
