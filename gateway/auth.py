@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.passwords import PasswordChecker
@@ -74,23 +75,40 @@ class Authenticator:
 
     # -- the Auth() of every operation ---------------------------------------------------------------
 
-    def authenticate(self, creds: Credentials, remote_addr: str = "") -> Principal | None:
-        """Znuny's Auth(); None when the caller is not authenticated. Uses its own transaction."""
-        with self.db.transaction(write=False) as tx:
-            if creds.SessionID:
-                principal, needs_write = self._session_principal(tx, creds.SessionID)
-            elif creds.UserLogin:
-                principal, needs_write = self._check(tx, AGENT, creds.UserLogin, creds.Password, remote_addr)
-            elif creds.CustomerUserLogin:
-                principal, needs_write = self._check(
-                    tx, CUSTOMER, creds.CustomerUserLogin, creds.Password, remote_addr)
-            else:
-                return None
-            if principal is not None and creds.ImpersonateAsUser:
-                principal = self._impersonate(tx, principal, creds.ImpersonateAsUser)
+    def authenticate(self, creds: Credentials, remote_addr: str = "", tx: Transaction | None = None,
+                     deferred: list[Callable[[], None]] | None = None) -> Principal | None:
+        """Znuny's Auth(); None when the caller is not authenticated.
+
+        With `tx`, it reads in the operation's own transaction (no second round of BEGIN and
+        COMMIT); the few writes it needs (failed-login counts, a session's last-request time)
+        then go to `deferred`, for the caller to run once that transaction has ended, whether
+        the operation succeeded or not.
+        """
+        if tx is None:
+            with self.db.transaction(write=False) as own:
+                principal, needs_write = self._authenticate(own, creds, remote_addr)
+        else:
+            principal, needs_write = self._authenticate(tx, creds, remote_addr)
         if needs_write:
-            self._record(creds, principal, remote_addr)
+            record = functools.partial(self._record, creds, principal, remote_addr)
+            if deferred is None:
+                record()
+            else:
+                deferred.append(record)
         return principal
+
+    def _authenticate(self, tx: Transaction, creds: Credentials, remote_addr: str) -> tuple[Principal | None, bool]:
+        if creds.SessionID:
+            principal, needs_write = self._session_principal(tx, creds.SessionID)
+        elif creds.UserLogin:
+            principal, needs_write = self._check(tx, AGENT, creds.UserLogin, creds.Password, remote_addr)
+        elif creds.CustomerUserLogin:
+            principal, needs_write = self._check(tx, CUSTOMER, creds.CustomerUserLogin, creds.Password, remote_addr)
+        else:
+            return None, False
+        if principal is not None and creds.ImpersonateAsUser:
+            principal = self._impersonate(tx, principal, creds.ImpersonateAsUser)
+        return principal, needs_write
 
     # -- sessions ------------------------------------------------------------------------------------
 

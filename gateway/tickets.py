@@ -29,22 +29,39 @@ def acting_user_id(principal: Principal) -> int:
 
 # -- permissions -----------------------------------------------------------------------------------------
 
-def can_access(tx: Transaction, principal: Principal, ticket: Row, permission: str = "ro") -> bool:
-    """Znuny's TicketPermission: agents through the queue's group; customers through their company."""
-    if principal.is_agent:
-        if ticket["user_id"] == principal.user_id or ticket["responsible_user_id"] == principal.user_id:
+class Access:
+    """The caller's permissions, read once per request: checking many tickets costs one query.
+
+    Znuny's rules: agents through the queue's group (rw implies every other key) or as the
+    ticket's owner or responsible; customers through their own login or company.
+    """
+
+    def __init__(self, tx: Transaction, principal: Principal) -> None:
+        self.tx = tx
+        self.principal = principal
+        self._groups: dict[int, set[str]] | None = None
+
+    def _agent_keys(self, group_id: int) -> set[str]:
+        if self._groups is None:
+            self._groups = tickets.agent_permissions(self.tx, self.principal.user_id)
+        return self._groups.get(group_id, set())
+
+    def allows(self, ticket: Row, permission: str = "ro") -> bool:
+        principal = self.principal
+        if principal.is_agent:
+            if principal.user_id in (ticket["user_id"], ticket["responsible_user_id"]):
+                return True
+            return bool(self._agent_keys(ticket["group_id"]) & {permission, "rw"})
+        return ticket["customer_user_id"] == principal.login or (
+            bool(principal.customer_id) and ticket["customer_id"] == principal.customer_id)
+
+    def may_create_in(self, group_id: int, customer_group_support: bool) -> bool:
+        if self.principal.is_agent:
+            return bool(self._agent_keys(group_id) & {"create", "rw"})
+        if not customer_group_support:
             return True
-        return tickets.agent_has_permission(tx, principal.user_id, ticket["group_id"], [permission])
-    return ticket["customer_user_id"] == principal.login or (
-        bool(principal.customer_id) and ticket["customer_id"] == principal.customer_id)
-
-
-def can_create_in(tx: Transaction, principal: Principal, group_id: int, customer_group_support: bool) -> bool:
-    if principal.is_agent:
-        return tickets.agent_has_permission(tx, principal.user_id, group_id, ["create"])
-    if not customer_group_support:
-        return True
-    return tickets.customer_has_permission(tx, principal.login, principal.customer_id or "", group_id, "create")
+        return tickets.customer_has_permission(self.tx, self.principal.login, self.principal.customer_id or "",
+                                               group_id, "create")
 
 
 # -- writing ---------------------------------------------------------------------------------------------
@@ -246,7 +263,7 @@ def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -
                 "ContentType": file["content_type"] or "", "Disposition": file["disposition"] or "",
                 "FileID": str(len(files.get(file["article_id"], [])) + 1), "Filename": file["filename"] or "",
                 "FilesizeRaw": file["content_size"] or "0"})
-    fields = _fields_by_object(tx, "Article", article_ids)
+    fields = _fields_by_object(tx, "Article", article_ids) if options.dynamic_fields else {}
     result: dict[int, list[dict[str, Any]]] = {}
     for ticket_id, rows in selected.items():
         for number, row in rows:

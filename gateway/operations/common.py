@@ -12,6 +12,7 @@ from spyne import Fault
 
 from gateway.auth import Credentials, Principal
 from gateway.runtime import Runtime
+from gateway.store.database import Transaction
 from gateway.transport import REQUEST_HAS_DATA
 from gateway.webservice.config import WebserviceConfig
 
@@ -35,6 +36,8 @@ class Call:
     runtime: Runtime
     webservice: WebserviceConfig
     environ: dict
+    # writes to run once the operation's transaction has ended (see Authenticator.authenticate)
+    after: list[Callable[[], None]] = dataclasses.field(default_factory=list)
 
     @classmethod
     def of(cls, ctx: Any) -> Call:
@@ -65,8 +68,9 @@ class Call:
         return request is None or all(getattr(request, name, None) in (None, "", [])
                                       for name in type(request)._type_info)
 
-    def authenticate(self, creds: Credentials) -> Principal | None:
-        return self.runtime.auth.authenticate(creds, self.remote_addr)
+    def authenticate(self, creds: Credentials, tx: Transaction | None = None) -> Principal | None:
+        """Auth(), in the operation's transaction when one is open."""
+        return self.runtime.auth.authenticate(creds, self.remote_addr, tx, self.after)
 
 
 def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -74,8 +78,9 @@ def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
 
     @functools.wraps(fn)
     def run(ctx: Any, request: Any) -> Any:
+        call = Call.of(ctx)
         try:
-            return fn(Call.of(ctx), request)
+            return fn(call, request)
         except OperationError as error:
             # descriptors hold customized copies of the models: build the originals
             response = ctx.descriptor.out_message.__orig__ or ctx.descriptor.out_message
@@ -86,6 +91,9 @@ def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
         except Exception:
             log.exception("operation %s failed", fn.__name__)
             raise Fault("Server", "OperationObject returned an error, cancelling Request") from None
+        finally:
+            for job in call.after:
+                job()
 
     return run
 

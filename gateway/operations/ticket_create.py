@@ -20,28 +20,28 @@ DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "NewTicket", "HistoryCom
 check = Checks(OP)
 
 
-def authenticate(call: Call, creds: Credentials, operation: str) -> Principal:
+def authenticate(call: Call, creds: Credentials, operation: str, tx: Transaction) -> Principal:
     """Znuny's credential checks of TicketCreate/TicketUpdate, then Auth()."""
     if not (creds.UserLogin or creds.CustomerUserLogin or creds.SessionID):
         raise OperationError(f"{operation}.MissingParameter",
                              f"{operation}: UserLogin, CustomerUserLogin or SessionID is required!")
     if not creds.SessionID and not creds.Password:
         raise OperationError(f"{operation}.MissingParameter", f"{operation}: Password or SessionID is required!")
-    principal = call.authenticate(creds)
+    principal = call.authenticate(creds, tx)
     if principal is None:
         raise OperationError(f"{operation}.AuthFail", f"{operation}: User could not be authenticated!")
     return principal
 
 
 def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
-    principal = authenticate(call, call.credentials(request), OP)
-    if not request.Article:
-        raise check.missing("Article parameter is missing or not valid!")
-    ticket = request.Ticket
-    if ticket is None or all(getattr(ticket, k, None) in (None, "") for k in type(ticket)._type_info):
-        raise check.missing("Ticket parameter is missing or not valid!")
     settings = call.runtime.settings
     with call.runtime.db.transaction() as tx:
+        principal = authenticate(call, call.credentials(request), OP, tx)
+        if not request.Article:
+            raise check.missing("Article parameter is missing or not valid!")
+        ticket = request.Ticket
+        if ticket is None or all(getattr(ticket, k, None) in (None, "") for k in type(ticket)._type_info):
+            raise check.missing("Ticket parameter is missing or not valid!")
         values = _ticket_values(tx, ticket, principal, settings.customer_group_support)
         names = values.pop("queue_name"), values.pop("priority_name"), values.pop("state_name")
         customer_from = _customer_address(values["customer_user_id"], values.pop("customer"))
@@ -100,7 +100,7 @@ def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group
     owner = check.agent(tx, "Owner", ticket.OwnerID, ticket.Owner)
     responsible = check.agent(tx, "Responsible", ticket.ResponsibleID, ticket.Responsible)
     until = check.pending_time(ticket.PendingTime)
-    if not domain.can_create_in(tx, principal, queue["group_id"], bool(customer_group_support)):
+    if not domain.Access(tx, principal).may_create_in(queue["group_id"], bool(customer_group_support)):
         raise OperationError(f"{OP}.AccessDenied", f"{OP}: Can not create tickets in given Queue or QueueID!")
     state_type = ticket_store.state_type_name(tx, state["type_id"])
     lock_id = lock["id"] if lock else domain.LOCK_UNLOCK

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from gateway import tickets as domain
+from gateway.auth import Principal
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_models import TicketGetRequest, TicketGetResponse
 from gateway.store import tickets as ticket_store
+from gateway.store.database import Transaction
 
 OP = "TicketGet"
 
@@ -25,9 +27,14 @@ def _flag(value: str | None, default: bool = False) -> bool:
 
 
 def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
-    principal = call.authenticate(call.credentials(request))
-    if principal is None:
-        raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
+    with call.runtime.db.transaction(write=False) as tx:
+        principal = call.authenticate(call.credentials(request), tx)
+        if principal is None:
+            raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
+        return TicketGetResponse(Ticket=_tickets(tx, principal, request))
+
+
+def _tickets(tx: Transaction, principal: Principal, request: TicketGetRequest) -> list[dict]:
     ids = ticket_ids(request.TicketID, OP)
     denied = OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket!")
     if not all(i.isdigit() and len(i) < 19 for i in ids):
@@ -42,10 +49,9 @@ def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
         descending=(request.ArticleOrder or "ASC").strip().upper() == "DESC", limit=max(limit, 0),
         attachments=_flag(request.Attachments), attachment_contents=_flag(request.GetAttachmentContents, True),
         customer_view=not principal.is_agent)
-    with call.runtime.db.transaction(write=False) as tx:
-        rows = {row["id"]: row for row in ticket_store.tickets(tx, [int(i) for i in ids])}
-        ordered = [rows.get(int(i)) for i in ids]
-        if any(row is None or not domain.can_access(tx, principal, row) for row in ordered):
-            raise denied
-        data = domain.ticket_data(tx, ordered, options)
-    return TicketGetResponse(Ticket=data)
+    rows = {row["id"]: row for row in ticket_store.tickets(tx, [int(i) for i in ids])}
+    ordered = [rows.get(int(i)) for i in ids]
+    access = domain.Access(tx, principal)
+    if any(row is None or not access.allows(row) for row in ordered):
+        raise denied
+    return domain.ticket_data(tx, ordered, options)

@@ -18,18 +18,19 @@ OP = "TicketHistoryGet"
 
 
 def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetResponse:
-    principal = call.authenticate(call.credentials(request))
-    if principal is None:
-        raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
-    if not principal.is_agent:
-        raise OperationError(f"{OP}.AuthFail", f"{OP}: User needs to an Agent!")
-    ids = ticket_ids(request.TicketID, OP)
     with call.runtime.db.transaction(write=False) as tx:
+        principal = call.authenticate(call.credentials(request), tx)
+        if principal is None:
+            raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
+        if not principal.is_agent:
+            raise OperationError(f"{OP}.AuthFail", f"{OP}: User needs to an Agent!")
+        ids = ticket_ids(request.TicketID, OP)
+        access = domain.Access(tx, principal)
         valid = [int(i) for i in ids if i.isdigit() and len(i) < 19]
         rows = {row["id"]: row for row in ticket_store.tickets(tx, valid)} if valid else {}
         for value in ids:
             row = rows.get(int(value)) if value.isdigit() and len(value) < 19 else None
-            if row is None or not domain.can_access(tx, principal, row):
+            if row is None or not access.allows(row):
                 raise OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket {value}!")
         lines: dict[int, list[HistoryLine]] = {}
         for line in ticket_store.history(tx, valid):

@@ -111,10 +111,10 @@ def _sort(keys: list[str], orders: list[str]) -> list[tuple[str, bool]]:
 
 
 def run(call: Call, request: TicketSearchRequest) -> TicketSearchResponse:
-    principal = call.authenticate(call.credentials(request))
-    if principal is None:
-        raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
     with call.runtime.db.transaction(write=False) as tx:
+        principal = call.authenticate(call.credentials(request), tx)
+        if principal is None:
+            raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
         query = build_query(tx, request, principal.is_agent)
         ids = search(tx, query, principal.user_id if principal.is_agent else None,
                      None if principal.is_agent else (principal.login, principal.customer_id))

@@ -35,9 +35,10 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         raise OperationError(f"{OP}.EmptyRequest", f"{OP}: The request data is invalid!")
     if not _given(request.TicketID) and not _given(request.TicketNumber):
         raise check.missing("TicketID or TicketNumber is required!")
-    principal = authenticate(call, call.credentials(request), OP)
     with call.runtime.db.transaction() as tx:
-        ticket = _ticket(tx, principal, request)
+        principal = authenticate(call, call.credentials(request), OP, tx)
+        access = domain.Access(tx, principal)
+        ticket = _ticket(tx, access, request)
         plan = _plan(tx, principal, ticket, request.Ticket)
         customer_user = plan.get("customer_user_id", ticket["customer_user_id"]) or ""
         articles = [check.article(tx, principal, article, DEFAULTS, _from(tx, principal, customer_user),
@@ -48,7 +49,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         attachments = [check.attachment(item) for item in request.Attachment or []]
         if attachments and not articles:
             raise check.missing("To create an attachment an article is needed!")
-        _authorize(tx, principal, ticket, plan, bool(articles))
+        _authorize(access, ticket, plan, bool(articles))
         _apply(tx, principal, ticket, plan)
         by = domain.acting_user_id(principal)
         article_ids = []
@@ -76,7 +77,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
     return response
 
 
-def _ticket(tx: Transaction, principal: Principal, request: TicketUpdateRequest) -> Row:
+def _ticket(tx: Transaction, access: domain.Access, request: TicketUpdateRequest) -> Row:
     """TicketNumber wins over TicketID; an unknown ticket and a forbidden one look the same."""
     if _given(request.TicketNumber):
         ticket_id = ticket_store.ticket_by_number(tx, request.TicketNumber.strip())
@@ -84,7 +85,7 @@ def _ticket(tx: Transaction, principal: Principal, request: TicketUpdateRequest)
         value = str(request.TicketID).strip()
         ticket_id = int(value) if value.isdigit() and len(value) < 19 else None
     rows = ticket_store.tickets(tx, [ticket_id]) if ticket_id is not None else []
-    if not rows or not domain.can_access(tx, principal, rows[0]):
+    if not rows or not access.allows(rows[0]):
         raise denied("User does not have access to the ticket!")
     return rows[0]
 
@@ -147,9 +148,9 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
     return plan
 
 
-def _authorize(tx: Transaction, principal: Principal, ticket: Row, plan: dict, has_articles: bool) -> None:
+def _authorize(access: domain.Access, ticket: Row, plan: dict, has_articles: bool) -> None:
     """Each kind of change needs its permission on the ticket's queue (rw grants them all)."""
-    if not principal.is_agent:
+    if not access.principal.is_agent:
         return  # customers act on their own tickets as Znuny's CustomerPanelUserID does
     needs = [("queue", "move_into", "Does not have permissions to update queue!"),
              ("owner", "owner", "Does not have permissions to update owner!"),
@@ -157,15 +158,14 @@ def _authorize(tx: Transaction, principal: Principal, ticket: Row, plan: dict, h
              ("priority", "priority", "Does not have permissions to update priority!"),
              ("state", "rw", "Does not have permissions to update state!")]
     for key, permission, message in needs:
-        if key in plan and not domain.can_access(tx, principal, ticket, permission):
+        if key in plan and not access.allows(ticket, permission):
             raise denied(message)
-    if "queue" in plan and not domain.can_access(tx, principal, {**ticket, "group_id": plan["queue"]["group_id"]},
-                                                 "move_into"):
+    if "queue" in plan and not access.allows({**ticket, "group_id": plan["queue"]["group_id"]}, "move_into"):
         raise denied("Does not have permissions to update queue!")
     other = {"title", "lock", "type", "service", "sla", "customer_id", "customer_user_id", "until"} & set(plan)
-    if other and not domain.can_access(tx, principal, ticket, "rw"):
+    if other and not access.allows(ticket, "rw"):
         raise denied("User does not have access to the ticket!")
-    if has_articles and not domain.can_access(tx, principal, ticket, "note"):
+    if has_articles and not access.allows(ticket, "note"):
         raise denied("User does not have access to the ticket!")
 
 

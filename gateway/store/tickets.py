@@ -222,3 +222,11 @@ def lock_id(tx: Transaction, ticket_id: int) -> int:
 
 def accounted_total(tx: Transaction, ticket_id: int) -> Any:
     return tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
+
+
+def agent_permissions(tx: Transaction, user_id: int) -> dict[int, set[str]]:
+    """Every group permission of an agent, group id -> keys: one query however many tickets follow."""
+    permissions: dict[int, set[str]] = {}
+    for row in tx.all("SELECT group_id, permission_key FROM group_user WHERE user_id = ?", [user_id]):
+        permissions.setdefault(row["group_id"], set()).add(row["permission_key"])
+    return permissions
