@@ -128,15 +128,12 @@ class Authenticator:
     def session(self, tx: Transaction, session_id: str) -> Row | None:
         """The session row, or None when it does not exist or has expired."""
         row = sessions.get(tx, session_key(session_id))
-        if row is None:
-            return None
+        return None if row is None or self._expired(row) else row
+
+    def _expired(self, row: Row) -> bool:
         now = utcnow()
-        idle = now - as_datetime(row["last_request"])
-        age = now - as_datetime(row["create_time"])
-        if idle.total_seconds() > self.settings.session_max_idle_time or \
-                age.total_seconds() > self.settings.session_max_time:
-            return None
-        return row
+        return (now - as_datetime(row["last_request"])).total_seconds() > self.settings.session_max_idle_time \
+            or (now - as_datetime(row["create_time"])).total_seconds() > self.settings.session_max_time
 
     def remove_session(self, tx: Transaction, session_id: str) -> bool:
         return sessions.delete(tx, session_key(session_id))
@@ -150,19 +147,17 @@ class Authenticator:
 
     def _session_principal(self, tx: Transaction, session_id: str) -> tuple[Principal | None, bool]:
         """The session's principal, and whether its last-request time is due for a write."""
-        row = self.session(tx, session_id)
-        if row is None:
+        row = sessions.with_user(tx, session_key(session_id))
+        if row is None or self._expired(row):
             return None, False
         stale = utcnow() - as_datetime(row["last_request"]) > _TOUCH_INTERVAL
         if row["user_type"] == AGENT:
-            user = agents.by_login(tx, row["user_login"])
-            if user is None or user["valid_id"] != 1:
+            if row["agent_valid"] != 1:
                 return None, False
-            return Principal(AGENT, user["login"], user_id=user["id"]), stale
-        customer = customers.by_login(tx, row["user_login"])
-        if customer is None or customer["valid_id"] != 1:
+            return Principal(AGENT, row["user_login"], user_id=row["agent_id"]), stale
+        if row["customer_valid"] != 1:
             return None, False
-        return Principal(CUSTOMER, customer["login"], customer_id=customer["customer_id"]), stale
+        return Principal(CUSTOMER, row["user_login"], customer_id=row["customer_id"]), stale
 
     def _failure_keys(self, user_type: str, login: str, remote_addr: str) -> list[str]:
         keys = [f"login:{user_type}:{login.lower()}"[:300]]

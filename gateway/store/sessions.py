@@ -25,6 +25,16 @@ def get(tx: Transaction, key: str) -> Row | None:
     )
 
 
+def with_user(tx: Transaction, key: str) -> Row | None:
+    """A session and the validity of its agent or customer user, in one query: every request asks."""
+    return tx.one(
+        "SELECT s.user_type, s.user_login, s.create_time, s.last_request, u.id AS agent_id,"
+        " u.valid_id AS agent_valid, c.customer_id, c.valid_id AS customer_valid FROM sessions s"
+        " LEFT JOIN users u ON s.user_type = 'User' AND u.login = s.user_login"
+        " LEFT JOIN customer_user c ON s.user_type = 'Customer' AND c.login = s.user_login WHERE s.id = ?",
+        [key])
+
+
 def touch(tx: Transaction, key: str) -> None:
     tx.execute("UPDATE sessions SET last_request = ? WHERE id = ?", [utcnow(), key])
 
