@@ -278,3 +278,16 @@ def test_sql_metacharacters_are_just_text(client, db, evil):
 def test_nul_characters_are_a_400(client, db):
     response = client.post(f"{REST}/Ticket/Search", json={**ROOT, "Title": "a\x00b"})
     assert response.status_code == 400 and "NUL" in response.json["faultstring"]
+
+
+def test_an_attachment_over_maxlength_is_a_413_and_writes_nothing(client, settings, db, tmp_path):
+    preset = (settings.presets_dir / "GenericTicketConnectorREST.yml").read_text()
+    path = tmp_path / "small.yml"
+    path.write_text(preset.replace("MaxLength: '100000000'", "MaxLength: '20000'"))
+    admin.add_webservice(db, settings, "Small", source_path=str(path))
+    before = count(db, "ticket")
+    big = {"Content": base64.b64encode(b"x" * 30000).decode(), "ContentType": "text/plain", "Filename": "big.txt"}
+    response = client.post("/otrs/nph-genericinterface.pl/Webservice/Small/Ticket",
+                           json={**ROOT, "Ticket": TICKET, "Article": ARTICLE, "Attachment": big})
+    assert response.status_code == 413 and "MaxLength" in response.json["faultstring"]
+    assert count(db, "ticket") == before
