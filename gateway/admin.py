@@ -6,6 +6,7 @@ argument leaves nothing half-written. Errors are one line that names the problem
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from pathlib import Path
@@ -62,6 +63,38 @@ def set_user_password(db: Database, login: str, password: str) -> None:
     with db.transaction() as tx:
         if not agents.set_password(tx, login, pw_hash):
             raise AdminError(f"there is no agent {login!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentView:
+    """What `gateway user show` prints: who the agent is, what it may do, when it is away."""
+
+    login: str
+    name: str
+    email: str
+    valid: bool
+    groups: dict[str, list[str]]  # group name -> permission keys
+    out_of_office: str | None  # the OutOfOffice preference, "1" or "0"; None when never set
+    out_of_office_start: str | None  # YYYY-MM-DD
+    out_of_office_end: str | None
+
+
+def show_user(db: Database, login: str) -> AgentView:
+    with db.transaction(write=False) as tx:
+        user = agents.by_login(tx, login)
+        if user is None:
+            raise AdminError(f"there is no agent {login!r}")
+        groups: dict[str, list[str]] = {}
+        for row in agents.group_permissions(tx, user["id"]):
+            groups.setdefault(row["name"], []).append(row["permission_key"])
+        prefs = agents.preferences(tx, user["id"])
+
+    def day(part: str) -> str | None:
+        values = [prefs.get(f"OutOfOffice{part}{unit}") for unit in ("Year", "Month", "Day")]
+        return "-".join(values) if all(values) else None
+
+    return AgentView(user["login"], f"{user['first_name']} {user['last_name']}", user["email"], user["valid_id"] == 1,
+                     groups, prefs.get("OutOfOffice"), day("Start"), day("End"))
 
 
 def add_group(db: Database, name: str, comments: str = "") -> int:

@@ -136,6 +136,23 @@ def user_set_password(ctx: Context, user_name: str, password: str) -> None:
     click.echo(f"Password of agent {user_name} changed.")
 
 
+@user.command("show")
+@click.option("--user-name", required=True)
+@action
+def user_show(ctx: Context, user_name: str) -> None:
+    agent = admin.show_user(ctx.db, user_name)
+    state = {"1": "yes", "0": "no"}.get(agent.out_of_office or "", "not set")
+    click.echo(f"Login:          {agent.login}")
+    click.echo(f"Name:           {agent.name}")
+    click.echo(f"Email:          {agent.email}")
+    click.echo(f"Valid:          {'yes' if agent.valid else 'no'}")
+    click.echo("Groups:         " + (", ".join(f"{name} ({', '.join(keys)})" for name, keys in agent.groups.items())
+                                     or "none"))
+    click.echo(f"Out of office:  {state}")
+    click.echo(f"  Start:        {agent.out_of_office_start or '-'}")
+    click.echo(f"  End:          {agent.out_of_office_end or '-'}")
+
+
 @main.group()
 def group() -> None:
     """Groups and agent permissions."""

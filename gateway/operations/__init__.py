@@ -7,6 +7,8 @@ from spyne.descriptor import MethodDescriptor
 
 from gateway.operations.session import SessionService
 from gateway.operations.ticket import TicketService
+from gateway.operations.time_accounting import TimeAccountingService
+from gateway.operations.user import UserService
 
 # Znuny's "Controller::Operation" type -> (service, method); one service per Znuny namespace
 OPERATION_TYPES: dict[str, tuple[type[ServiceBase], str]] = {
@@ -18,6 +20,8 @@ OPERATION_TYPES: dict[str, tuple[type[ServiceBase], str]] = {
     "Ticket::TicketSearch": (TicketService, "TicketSearch"),
     "Ticket::TicketUpdate": (TicketService, "TicketUpdate"),
     "Ticket::TicketHistoryGet": (TicketService, "TicketHistoryGet"),
+    "Ticket::TimeAccountingGet": (TimeAccountingService, "TimeAccountingGet"),
+    "User::OutOfOffice": (UserService, "OutOfOffice"),
 }
 
 
