@@ -119,7 +119,7 @@ def test_every_znuny_web_service_imports_unchanged_and_exports_back(console, pat
 
 def test_presets_are_listed_and_loaded(console):
     presets = console("webservice", "presets").stdout.split()
-    assert presets == ["GenericTicketConnectorREST", "GenericTicketConnectorSOAP", "OutOfOffice",
+    assert presets == ["GenericTicketConnectorREST", "GenericTicketConnectorSOAP", "OutOfOffice", "OutOfOfficeSOAP",
                        "TimeAccountingREST", "TimeAccountingSOAP"]
     listed = console("webservice", "list").stdout
     assert all(name in listed for name in presets)

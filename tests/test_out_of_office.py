@@ -205,3 +205,16 @@ def test_user_show(client, database_url):
     missing = subprocess.run([str(GATEWAY_BIN), "user", "show", "--user-name", "nobody"], env=env,
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0 and "there is no agent 'nobody'" in missing.stderr
+
+
+def test_zeep_sets_out_of_office_through_the_soap_preset(server):
+    """The OutOfOfficeSOAP preset, with zeep built strictly from its generated WSDL, through gunicorn."""
+    import zeep
+
+    client = zeep.Client(f"{server.url}/otrs/nph-genericinterface.pl/Webservice/OutOfOfficeSOAP?wsdl")
+    answer = client.service.OutOfOffice(UserLogin="root@localhost", Password="root",
+                                        OutOfOfficeEntriesCSVString="UserLogin,OutOfOffice,StartDate,EndDate\n"
+                                                                    "agent1,1,2026-12-24,2026-12-31\n")
+    assert answer.Success == 1 and not answer.Skipped
+    shown = server.gateway("user", "show", "--user-name", "agent1").stdout
+    assert "2026-12-24" in shown and "2026-12-31" in shown
