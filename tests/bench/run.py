@@ -4,13 +4,16 @@ Absolute req/s depend on the machine; the ratio to the bare app, measured in the
 number to compare between machines and commits. Each case must answer correctly once before it is
 measured, and wrk counts wrong answers under load, so a broken case cannot pass for a fast one.
 Each gateway backend holds GATEWAY_BENCH_TICKETS demo tickets (default 100 000) before it is
-measured, so that TicketGet and TicketSearch run against tables of a realistic size.
+measured, so that TicketGet and TicketSearch run against tables of a realistic size; root then has
+100 000 time-accounting rows within a year for TimeAccountingGet, and 1 000 bench agents are added
+for an OutOfOffice CSV of 1 000 rows.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import os
 import runpy
@@ -32,6 +35,8 @@ from xml.sax.saxutils import escape
 
 import psycopg
 
+from gateway.store.database import Database, utcnow
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(__file__).resolve().parent
 GUNICORN_CONF = PROJECT_DIR / "conf" / "gunicorn.conf.py"
@@ -39,11 +44,15 @@ GATEWAY = str(Path(sys.executable).with_name("gateway"))
 BARE_SERVER = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--pythonpath", str(BENCH_DIR), "bare:app"]
 POSTGRES_URL = os.environ.get("GATEWAY_BENCH_POSTGRES_URL", "postgresql:///postgres")
 THREADS, CONNECTIONS, WARMUP_SECONDS, SECONDS = 2, 4, 1, 5
+LONG_SECONDS = 15  # TimeAccountingGet takes seconds per answer
 DEFAULT_TICKETS, MAX_TICKETS = 100_000, 1_000_000
 
 REST = "/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST"
 SOAP = "/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"
 SOAP_NS = "http://www.otrs.org/TicketConnector/"
+TIME_ACCOUNTING = "/otrs/nph-genericinterface.pl/Webservice/TimeAccountingREST/TimeAccountingGet"
+OUT_OF_OFFICE = "/otrs/nph-genericinterface.pl/Webservice/OutOfOffice/OutOfOffice"
+TIME_ACCOUNTING_ROWS, OUT_OF_OFFICE_AGENTS = 100_000, 1_000
 JSON_HEADERS = {"Content-Type": "application/json"}
 TICKET = {"Title": "bench ticket", "Queue": "Raw", "State": "open", "Priority": "3 normal",
           "CustomerUser": "customer@example.com"}
@@ -66,6 +75,7 @@ $headers
 bad = 0
 sample = nil
 local marker = $marker
+local wrong = $wrong
 local threads = {}
 
 function setup(thread)
@@ -74,7 +84,8 @@ end
 
 function response(status, headers, body)
   body = body or ""
-  if status ~= 200 or not body:find(marker, 1, true) or body:find("ErrorCode", 1, true) then
+  if status ~= 200 or not body:find(marker, 1, true) or body:find("ErrorCode", 1, true)
+      or (wrong ~= "" and body:find(wrong, 1, true)) then
     bad = bad + 1
     sample = sample or (status .. " " .. body:sub(1, 300):gsub("%s+", " "))
   end
@@ -110,6 +121,11 @@ class Case:
     body: str = ""
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     hint: str = ""  # added to the message when the case answers wrongly
+    wrong: str = ""  # an answer with this in its body is wrong too
+    rows: tuple[str, int] | None = None  # the first answer must hold this key this many times
+    connections: int = CONNECTIONS  # fewer for answers so large that 4 connections would only queue
+    warmup_seconds: int = WARMUP_SECONDS
+    seconds: int = SECONDS  # more for answers that take seconds, so that several complete
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +138,7 @@ class Result:
     bad: int
     socket_errors: int
     bad_sample: str  # the first wrong answer under load, "" if none
+    connections: int
 
 
 def soap_elements(children: dict[str, Any]) -> str:
@@ -168,7 +185,7 @@ def fetch(url: str, case: Case) -> tuple[int, str]:
     request = urllib.request.Request(url + case.path, data=case.body.encode() or None, headers=case.headers,
                                      method=case.method)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read().decode(errors="replace")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace")
@@ -177,9 +194,12 @@ def fetch(url: str, case: Case) -> tuple[int, str]:
 def verify(url: str, case: Case) -> str:
     """One correct answer before measuring (Znuny answers errors with 200 too, hence "Error"); returns its body."""
     status, body = fetch(url, case)
-    if status != 200 or case.marker not in body or "Error" in body:
-        raise BenchError(f"{case.name}: expected 200 with {case.marker} and no Error, got {status}: {body[:300]}"
+    if status != 200 or case.marker not in body or "Error" in body or (case.wrong and case.wrong in body):
+        raise BenchError(f"{case.name}: expected 200 with {case.marker} and no Error"
+                         + (f" or {case.wrong}" if case.wrong else "") + f", got {status}: {body[:300]}"
                          + (f" {case.hint}" if case.hint else ""))
+    if case.rows and body.count(case.rows[0]) != case.rows[1]:
+        raise BenchError(f"{case.name}: expected {case.rows[1]} times {case.rows[0]}, got {body.count(case.rows[0])}")
     return body
 
 
@@ -226,7 +246,9 @@ def check_output(command: list[str], env: dict[str, str] | None = None, timeout:
 
 def wrk(url: str, case: Case, script: Path, seconds: int) -> tuple[dict[str, int], str]:
     """wrk's summary and its first wrong answer ("" if none)."""
-    out = check_output(["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script), url + case.path])
+    threads = min(THREADS, case.connections)
+    out = check_output(["wrk", f"-t{threads}", f"-c{case.connections}", f"-d{seconds}s", "--timeout", "30s",
+                        "-s", str(script), url + case.path])
     lines = out.splitlines()
     sample = next((line.removeprefix("BENCH_SAMPLE ") for line in lines if line.startswith("BENCH_SAMPLE ")), "")
     for line in lines:
@@ -241,14 +263,48 @@ def measure(url: str, case: Case, backend: str, workdir: Path) -> Result:
     script = workdir / "case.lua"
     headers = "\n".join(f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in case.headers.items())
     script.write_text(WRK_SCRIPT.substitute(method=lua_string(case.method), body=lua_string(case.body),
-                                            headers=headers, marker=lua_string(case.marker)))
-    wrk(url, case, script, WARMUP_SECONDS)
-    stats, sample = wrk(url, case, script, SECONDS)
+                                            headers=headers, marker=lua_string(case.marker),
+                                            wrong=lua_string(case.wrong)))
+    if case.warmup_seconds:
+        wrk(url, case, script, case.warmup_seconds)
+    stats, sample = wrk(url, case, script, case.seconds)
     return Result(case.name, backend, stats["requests"] / (stats["duration_us"] / 1e6), stats["p50_us"] / 1000,
-                  stats["p99_us"] / 1000, stats["bad"], stats["socket_errors"], sample)
+                  stats["p99_us"] / 1000, stats["bad"], stats["socket_errors"], sample, case.connections)
 
 
-def session_cases(url: str, tickets: int) -> list[Case]:
+def add_bench_rows(database_url: str) -> tuple[dt.datetime, dt.datetime]:
+    """Top root's time accounting up to TIME_ACCOUNTING_ROWS within the year before now (0.25 on demo tickets
+    at their creation, in one INSERT ... SELECT) and add OUT_OF_OFFICE_AGENTS agents; returns the year's range."""
+    end = utcnow()
+    start = end - dt.timedelta(days=365)
+    db = Database(database_url)
+    try:
+        with db.transaction() as tx:
+            root = tx.value("SELECT id FROM users WHERE login = 'root@localhost'")
+            have = tx.value("SELECT COUNT(*) FROM time_accounting WHERE create_by = ? AND create_time BETWEEN ? AND ?",
+                            [root, start, end])
+            tickets = tx.value("SELECT COUNT(*) FROM ticket WHERE create_time BETWEEN ? AND ?", [start, end])
+            missing = TIME_ACCOUNTING_ROWS - have
+            if missing > 0:
+                tx.execute(
+                    "WITH RECURSIVE copies(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM copies WHERE n < ?)"
+                    " INSERT INTO time_accounting (ticket_id, article_id, time_unit, create_time, create_by)"
+                    " SELECT t.id, NULL, 0.25, t.create_time, ? FROM ticket t CROSS JOIN copies"
+                    " WHERE t.create_time BETWEEN ? AND ? ORDER BY copies.n, t.id LIMIT ?",
+                    [-(-missing // tickets), root, start, end, missing])
+            tx.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
+                " INSERT INTO users (login, pw, first_name, last_name, email, valid_id, create_time, change_time)"
+                " SELECT 'bench-agent-' || i, '!', 'Bench', 'Agent ' || i, 'bench-agent-' || i || '@example.com',"
+                " 1, ?, ? FROM n", [OUT_OF_OFFICE_AGENTS, end, end])
+        with db.transaction() as tx:
+            tx.execute("ANALYZE")
+    finally:
+        db.close()
+    return start, end
+
+
+def session_cases(url: str, tickets: int, accounting: tuple[dt.datetime, dt.datetime]) -> list[Case]:
     """SessionGet needs a live session to get; the ticket cases use it too, to measure the operation and not
     the password check (Argon2 is slow on purpose)."""
     try:
@@ -258,6 +314,9 @@ def session_cases(url: str, tickets: int) -> list[Case]:
     create = {"SessionID": session_id, "Ticket": TICKET, "Article": ARTICLE}
     ticket_id = tickets // 2 + 1  # a demo ticket, with 2 articles
     search = {"SessionID": session_id, **SEARCH}
+    start, end = (moment.strftime("%Y-%m-%d %H:%M:%S") for moment in accounting)
+    time_accounting = {"SessionID": session_id, "TimeAccountingUserLogin": "root@localhost",
+                       "TimeAccountingStart": start, "TimeAccountingEnd": end}
     return [
         Case("REST SessionGet", f"{REST}/Session/{session_id}", '"SessionData"'),
         Case("REST TicketCreate", f"{REST}/Ticket", '"TicketNumber"', "POST", json.dumps(create), JSON_HEADERS),
@@ -269,7 +328,21 @@ def session_cases(url: str, tickets: int) -> list[Case]:
         Case("REST TicketSearch", f"{REST}/Ticket/Search", '"TicketID"', "POST", json.dumps(search), JSON_HEADERS,
              SEARCH_HINT),
         soap_case("SOAP TicketSearch", "TicketSearch", search, "TicketID>", SEARCH_HINT),
+        Case("REST TimeAccountingGet", TIME_ACCOUNTING, '"TimeAccountingResult"', "POST", json.dumps(time_accounting),
+             JSON_HEADERS, rows=('"TimeUnit"', TIME_ACCOUNTING_ROWS), connections=1, warmup_seconds=0,
+             seconds=LONG_SECONDS),
     ]
+
+
+def out_of_office_case() -> Case:
+    """One CSV row for each bench agent, all of which must apply (no Skipped)."""
+    today = dt.date.today()
+    rows = "".join(f"bench-agent-{i},1,{today},{today + dt.timedelta(days=14)}\n"
+                   for i in range(1, OUT_OF_OFFICE_AGENTS + 1))
+    body = {"UserLogin": "root@localhost", "Password": "root",
+            "OutOfOfficeEntriesCSVString": "UserLogin,OutOfOffice,StartDate,EndDate\n" + rows}
+    return Case(f"REST OutOfOffice {OUT_OF_OFFICE_AGENTS}", OUT_OF_OFFICE, '"Success"', "POST", json.dumps(body),
+                JSON_HEADERS, wrong="Skipped")
 
 
 def bench_gateway(backend: str, database_url: str, tickets: int, workdir: Path, failures: list[str]) -> list[Result]:
@@ -280,13 +353,17 @@ def bench_gateway(backend: str, database_url: str, tickets: int, workdir: Path, 
     check_output([GATEWAY, "user", "set-password", "--user-name", "root@localhost", "--password", "root"], env)
     print(f"  {backend}: {check_output([GATEWAY, 'demo-data', '--tickets', str(tickets)], env, 900).strip()}",
           flush=True)
+    check_output([GATEWAY, "group", "user-link", "--user-name", "root@localhost", "--group-name",
+                  "timeaccounting_webservice", "--permission-key", "rw"], env)
+    accounting = add_bench_rows(database_url)
     results = []
     with serve([GATEWAY, "serve"], env, workdir / f"gateway-{backend}.log") as url:
         cases = [REST_CREATE, SOAP_CREATE]
         try:
-            cases += session_cases(url, tickets)
+            cases += session_cases(url, tickets, accounting)
         except BenchError as error:
             failures.append(f"{backend}: {error}")
+        cases.append(out_of_office_case())
         for case in cases:
             try:
                 results.append(measure(url, case, backend, workdir))
@@ -311,13 +388,15 @@ def postgres_database() -> Iterator[str]:
 
 def print_table(results: list[Result]) -> None:
     bare_rps = results[0].rps
-    print(f"\n{'case':<20} {'backend':<10} {'req/s':>8} {'ratio_to_bare':>13} {'p50 ms':>8} {'p99 ms':>8}"
-          f" {'bad':>5} {'sock_err':>8}")
+    print(f"\n{'case':<24} {'backend':<10} {'conns':>5} {'req/s':>8} {'ratio_to_bare':>13} {'p50 ms':>8}"
+          f" {'p99 ms':>8} {'bad':>5} {'sock_err':>8}")
     for r in results:
-        print(f"{r.case:<20} {r.backend:<10} {r.rps:>8.1f} {r.rps / bare_rps:>13.3f} {r.p50_ms:>8.2f}"
-              f" {r.p99_ms:>8.2f} {r.bad:>5} {r.socket_errors:>8}")
-    print("bad = answers under load that were not 200 with the expected key, or carried an ErrorCode;"
-          " sock_err = wrk socket errors")
+        print(f"{r.case:<24} {r.backend:<10} {r.connections:>5} {r.rps:>8.1f} {r.rps / bare_rps:>13.3f}"
+              f" {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.bad:>5} {r.socket_errors:>8}")
+    print("bad = answers under load that were not 200 with the expected key, or carried an ErrorCode (OutOfOffice:"
+          " or Skipped); sock_err = wrk socket errors; conns = wrk connections (1 for TimeAccountingGet, whose"
+          f" {TIME_ACCOUNTING_ROWS} rows a year make one large answer of seconds: measured {LONG_SECONDS} s,"
+          " without warm-up beyond the checked first answer)")
     for r in results:
         if r.bad_sample:
             print(f"first bad answer of {r.case} on {r.backend}: {r.bad_sample}")
@@ -354,7 +433,8 @@ def run() -> int:
     tickets = bench_tickets()
     workers = runpy.run_path(str(GUNICORN_CONF))["workers"]
     print(f"cores: {os.cpu_count()}; each server: gunicorn {GUNICORN_CONF.name}, {workers} sync workers;"
-          f" wrk: {THREADS} threads, {CONNECTIONS} connections, {SECONDS} s per case after {WARMUP_SECONDS} s warm-up;"
+          f" wrk: {THREADS} threads, {CONNECTIONS} connections, 30 s timeout, {SECONDS} s per case"
+          f" after {WARMUP_SECONDS} s warm-up;"
           f" demo data: {tickets} tickets per backend (GATEWAY_BENCH_TICKETS)")
     failures: list[str] = []
     with contextlib.ExitStack() as stack:
