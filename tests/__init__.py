@@ -1,0 +1,1 @@
+"""gateway's tests: unit tests beside end-to-end ones through gunicorn, on SQLite and PostgreSQL."""
