@@ -164,18 +164,18 @@ def soap(client, operation: str, body: str):
     envelope = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:o="{OOO_NS}">'
                 f"<soapenv:Body><o:{operation}><UserLogin>root@localhost</UserLogin><Password>root</Password>"
                 f"{body}</o:{operation}></soapenv:Body></soapenv:Envelope>")
-    return client.post("/znuny/nph-genericinterface.pl/Webservice/OutOfOfficeSOAP", data=envelope,
+    return client.post("/znuny/nph-genericinterface.pl/Webservice/OutOfOfficeFromYaml", data=envelope,
                        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{OOO_NS}{operation}"'})
 
 
 def test_soap_web_service_from_yaml(gateway, settings, db, tmp_path):
     from gateway import admin
 
-    source = tmp_path / "OutOfOfficeSOAP.yml"
+    source = tmp_path / "OutOfOfficeFromYaml.yml"
     source.write_text(SOAP_YAML)
-    admin.add_webservice(db, settings, "OutOfOfficeSOAP", source_path=str(source))
+    admin.add_webservice(db, settings, "OutOfOfficeFromYaml", source_path=str(source))
     client = Client(gateway)
-    wsdl = client.get("/znuny/nph-genericinterface.pl/Webservice/OutOfOfficeSOAP?wsdl")
+    wsdl = client.get("/znuny/nph-genericinterface.pl/Webservice/OutOfOfficeFromYaml?wsdl")
     assert wsdl.status_code == 200 and b"OutOfOfficeEntriesCSVString" in wsdl.data
     response = soap(client, "OutOfOffice", "<OutOfOfficeEntriesCSVString>UserLogin,StartDate,EndDate,Enabled\n"
                                            "agent1,2030-03-20,2030-03-30,yes\nnobody,,,1\n</OutOfOfficeEntriesCSVString>")
