@@ -34,6 +34,25 @@ class Settings:
     communication_log_days: int = 7
     webservice_refresh_interval: float = 2.0
     max_request_size: int = 100 * 1024 * 1024
+    # outgoing mail (ArticleSend): keys, composition, delivery
+    gnupghome: str = "var/gnupg"
+    smime_cert_dir: str = "var/smime/certs"
+    smime_private_dir: str = "var/smime/private"
+    fqdn: str = ""
+    ticket_hook: str = "Ticket#"
+    ticket_subject_format: str = "Left"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_security: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_timeout: float = 30.0
+    mail_batch_size: int = 50
+    mail_max_attempts: int = 10
+    mail_retry_delay: float = 60.0
+    mail_retry_max_delay: float = 3600.0
+    mail_claim_timeout: float = 300.0
+    mail_poll_interval: float = 5.0
 
     @property
     def presets_dir(self) -> Path:
@@ -66,7 +85,21 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Set
         except ValueError:
             raise ValueError(f"setting {name}: {value!r} is not a number") from None
     settings = Settings(**values)
-    return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url))
+    if settings.smtp_security not in ("none", "starttls", "ssl"):
+        raise ValueError(f"setting smtp_security: {settings.smtp_security!r} is not none, starttls or ssl")
+    if settings.ticket_subject_format not in ("Left", "Right", "None"):
+        raise ValueError(f"setting ticket_subject_format: {settings.ticket_subject_format!r}"
+                         " is not Left, Right or None")
+    return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url),
+                               **{key: _absolute(getattr(settings, key)) for key in KEY_STORES})
+
+
+KEY_STORES = ("gnupghome", "smime_cert_dir", "smime_private_dir")
+
+
+def _absolute(path: str) -> str:
+    """Key stores given relative are relative to the project directory, like the SQLite file."""
+    return str(PROJECT_DIR / path) if path and not Path(path).is_absolute() else path
 
 
 def _absolute_sqlite(url: str) -> str:
