@@ -8,6 +8,7 @@ e.g. postgresql:///postgres); without it the PostgreSQL half is skipped, except 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -199,13 +200,12 @@ class Server:
         return subprocess.run([str(GATEWAY_BIN), *args], env=self.env, capture_output=True, text=True, timeout=60)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, templates: Templates, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Server]:
-    url, drop = copy_database(request.param, templates, tmp_path_factory.mktemp("server"))
+@contextlib.contextmanager
+def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
+    """gateway under gunicorn (`gateway serve`) on a free port, with GATEWAY_* settings added to the environment."""
     port = free_port()
-    env = {**os.environ, "GATEWAY_DATABASE_URL": url, "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "GATEWAY_WEBSERVICE_REFRESH_INTERVAL": "1", "GATEWAY_WORKERS": "2"}
+    env = {**os.environ, "GATEWAY_DATABASE_URL": database_url, "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "GATEWAY_WEBSERVICE_REFRESH_INTERVAL": "1", "GATEWAY_WORKERS": "2", **extra_env}
     process = subprocess.Popen([str(GATEWAY_BIN), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -220,11 +220,52 @@ def server(request: pytest.FixtureRequest, templates: Templates, tmp_path_factor
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gateway did not start: {process.stderr.read().decode()[-2000:]}")
             time.sleep(0.2)
-        yield Server(base, url, env)
+        yield Server(base, database_url, env)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Server]:
+    url, drop = copy_database(request.param, templates, tmp_path_factory.mktemp("server"))
+    try:
+        with serving(url) as running:
+            yield running
+    finally:
         drop()
+
+
+# -- PGP keys and S/MIME certificates (tests/keys.py) ----------------------------------------------------
+
+@pytest.fixture(scope="session")
+def keys() -> Iterator[object]:
+    """Key material made once per session by the real gpg and openssl: a tests.keys.KeyMaterial."""
+    from tests.keys import generate, remove_material, short_tempdir
+
+    material = generate(short_tempdir("gwk"))
+    yield material
+    remove_material(material)
+
+
+@pytest.fixture(scope="session")
+def key_stores_template(keys: object) -> Iterator[Settings]:
+    from tests.keys import make_stores, remove_stores, short_tempdir
+
+    stores = make_stores(keys, short_tempdir("gwt"))
+    yield stores
+    remove_stores(stores)
+
+
+@pytest.fixture
+def crypto_settings(key_stores_template: Settings) -> Iterator[Settings]:
+    """Settings whose key stores are a fresh copy of the populated ones (see tests/keys.py)."""
+    from tests.keys import copy_stores, remove_stores, short_tempdir
+
+    stores = copy_stores(key_stores_template, short_tempdir("gws"))
+    yield stores
+    remove_stores(stores)
