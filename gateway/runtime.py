@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from gateway.auth import Authenticator
+from gateway.mail.crypto import Crypto
 from gateway.settings import Settings
 from gateway.store.database import Database
 
@@ -14,6 +16,11 @@ class Runtime:
     settings: Settings
     db: Database
     auth: Authenticator
+
+    @functools.cached_property
+    def crypto(self) -> Crypto:
+        """Key stores are read on first use: most requests never sign or encrypt."""
+        return Crypto(self.settings)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.auth import Principal
+from gateway.mail import outbox
+from gateway.mail.outgoing import Outgoing
 from gateway.store import tickets
 from gateway.store.database import Row, Transaction, as_datetime, utcnow
 from gateway.ticketnumber import next_ticket_number
@@ -83,6 +85,11 @@ class NewArticle:
     bcc: str = ""
     attachments: list[tuple[str, str, bytes, str]] = dataclasses.field(default_factory=list)
     fields: list[tuple[int, list[str]]] = dataclasses.field(default_factory=list)
+    message_id: str = ""
+    in_reply_to: str = ""
+    references: str = ""
+    # ArticleSend: the e-mail to store in the outbox with the article
+    send: Outgoing | None = None
 
 
 def create_ticket(tx: Transaction, principal: Principal, system_id: str, values: dict[str, Any],
@@ -109,7 +116,10 @@ def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: 
     article_id = tickets.insert_article(tx, ticket_id, article.sender_type_id, article.channel_id, article.visible,
                                         by, {"from": article.from_, "to": article.to, "cc": article.cc,
                                              "bcc": article.bcc, "subject": article.subject, "body": article.body,
-                                             "content_type": article.content_type})
+                                             "content_type": article.content_type, "message_id": article.message_id,
+                                             "in_reply_to": article.in_reply_to, "references": article.references})
+    if article.send is not None:
+        outbox.enqueue(tx, article_id, article.send.sender, article.send.recipients, article.send.raw)
     tickets.add_history(tx, ticket_id, article.history_type, article.history_comment, by, article_id)
     if principal.is_agent and unlocked:
         if reset_unlock_time:
@@ -264,6 +274,8 @@ def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -
                 "FileID": str(len(files.get(file["article_id"], [])) + 1), "Filename": file["filename"] or "",
                 "FilesizeRaw": file["content_size"] or "0"})
     fields = _fields_by_object(tx, "Article", article_ids) if options.dynamic_fields else {}
+    mailed = [row["id"] for rows in selected.values() for _, row in rows if row["channel"] == "Email"]
+    deliveries = outbox.delivery(tx, mailed) if mailed and not options.customer_view else {}
     result: dict[int, list[dict[str, Any]]] = {}
     for ticket_id, rows in selected.items():
         for number, row in rows:
@@ -286,5 +298,7 @@ def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -
                 article["Attachment"] = files.get(row["id"], [])
             if row["id"] in fields:
                 article["DynamicField"] = fields[row["id"]]
+            if row["id"] in deliveries:
+                article["Delivery"] = deliveries[row["id"]]
             result.setdefault(ticket_id, []).append(article)
     return result

@@ -9,11 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import email.utils
 import json
 import re
 from typing import Any
 
 from gateway.auth import Principal
+from gateway.mail.compose import addresses
+from gateway.mail.crypto import Crypto, CryptoError, Protection
+from gateway.mail.outgoing import Outgoing
 from gateway.operations.common import OperationError
 from gateway.store import agents, catalog, customers, tickets
 from gateway.store.database import Row, Transaction, utcnow
@@ -98,7 +102,7 @@ class Checks:
     # -- articles --------------------------------------------------------------------------------------
 
     def article(self, tx: Transaction, principal: Principal, article: Any, defaults: dict[str, str],
-                customer_from: str, to: str) -> NewArticle:
+                customer_from: str, to: str, crypto: Crypto) -> NewArticle:
         """An article of the request, with Znuny's defaults, checked in Znuny's order."""
         if not _given(article.Subject):
             raise self.missing("Article->Subject parameter is missing!")
@@ -115,6 +119,10 @@ class Checks:
             raise self.invalid("Article->AutoResponseType is invalid!")
         if _given(article.From) and not EMAIL.match(_first_address(article.From)):
             raise self.invalid("Article->From parameter is invalid!")
+        send = self.article_send(article, crypto) if _given(article.ArticleSend) \
+            and str(article.ArticleSend).strip() != "0" else None
+        if send is not None:
+            channel = CHANNELS["Email"]
         content_type = self._content_type(article)
         history_type = article.HistoryType if _given(article.HistoryType) else defaults["HistoryType"]
         if tickets.lookup(tx, "ticket_history_type", name=history_type) is None:
@@ -132,13 +140,33 @@ class Checks:
                     raise self.invalid(f"Article->{key} parameter is invalid!")
         return NewArticle(
             sender_type_id=sender, channel_id=channel, visible=int(visible),
-            from_=article.From.strip() if _given(article.From) else customer_from,
+            from_=article.From.strip() if _given(article.From) else "" if send else customer_from,
             to=article.To.strip() if _given(article.To) else to, cc=(article.Cc or "").strip(),
             bcc=(article.Bcc or "").strip(), subject=article.Subject, body=article.Body, content_type=content_type,
             history_type=history_type,
             history_comment=article.HistoryComment if _given(article.HistoryComment) else defaults["HistoryComment"],
-            time_unit=time_unit, attachments=[self.attachment(a) for a in article.Attachment or []],
+            time_unit=time_unit, attachments=[self.attachment(a) for a in article.Attachment or []], send=send,
         )
+
+    def article_send(self, article: Any, crypto: Crypto) -> Outgoing:
+        """ArticleSend's recipients and Sign/Crypt, checked before anything is written (Znuny checks only To)."""
+        to = (article.To or "").strip()
+        if not _valid_addresses(to):
+            # Znuny answers with TicketCreate's code and words from TicketUpdate too
+            raise OperationError("TicketCreate.InvalidParameter", "TicketCreate: Article->To parameter must be a"
+                                 " valid email address when Article->ArticleSend is set!")
+        cc, bcc = (article.Cc or "").strip(), (article.Bcc or "").strip()
+        for label, value in (("Cc", cc), ("Bcc", bcc)):
+            if value and not _valid_addresses(value):
+                raise self.invalid(f"Article->{label} parameter is invalid!")
+        sign, crypt = _protection(article.Sign), _protection(article.Crypt)
+        plan = None
+        if sign is not None or crypt is not None:
+            try:
+                plan = crypto.plan(sign, crypt, addresses(to, cc, bcc))
+            except CryptoError as error:
+                raise self.invalid(str(error)) from None
+        return Outgoing(to=to, cc=cc, bcc=bcc, plan=plan)
 
     def _channel(self, tx: Transaction, article: Any) -> int:
         if _given(article.CommunicationChannelID):
@@ -213,6 +241,45 @@ class Checks:
 
 def _given(value: Any) -> bool:
     return value is not None and str(value).strip() != ""
+
+
+def _valid_addresses(value: str) -> bool:
+    """Znuny's AreEmailAddressesValid: a comma-separated list of addresses, display names allowed."""
+    if not value or "\r" in value or "\n" in value:
+        return False
+    for part in _split_addresses(value):
+        address = email.utils.parseaddr(part)[1]
+        # parseaddr drops what it cannot read ("a@x.org; b@x.org" gives a@x.org): all of it must be the address
+        if not EMAIL.match(address) or not (part.strip() == address or part.strip().endswith(f"<{address}>")):
+            return False
+    return True
+
+
+def _split_addresses(value: str) -> list[str]:
+    """Commas outside quotes and angle brackets separate addresses."""
+    parts, current, quoted, angle = [], [], False, False
+    for char in value:
+        if char == '"':
+            quoted = not quoted
+        elif char == "<" and not quoted:
+            angle = True
+        elif char == ">" and not quoted:
+            angle = False
+        if char == "," and not quoted and not angle:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _protection(value: Any) -> Protection | None:
+    """Sign/Crypt count only when they carry data (as in Znuny)."""
+    if value is None:
+        return None
+    fields = [str(getattr(value, key, None) or "").strip() for key in ("Type", "SubType", "Key")]
+    return Protection(*fields) if any(fields) else None
 
 
 def _first_address(value: str) -> str:

@@ -6,6 +6,8 @@ import datetime as dt
 
 from gateway import tickets as domain
 from gateway.auth import Credentials, Principal
+from gateway.mail import outgoing
+from gateway.mail.compose import ComposeError
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
 from gateway.operations.ticket_models import TicketCreateRequest, TicketCreateResponse
@@ -45,7 +47,7 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         values = _ticket_values(tx, ticket, principal, settings.customer_group_support)
         names = values.pop("queue_name"), values.pop("priority_name"), values.pop("state_name")
         customer_from = _customer_address(values["customer_user_id"], values.pop("customer"))
-        articles = [check.article(tx, principal, article, DEFAULTS, customer_from, names[0])
+        articles = [check.article(tx, principal, article, DEFAULTS, customer_from, names[0], call.runtime.crypto)
                     for article in request.Article]
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         attachments = [check.attachment(item) for item in request.Attachment or []]
@@ -58,6 +60,12 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         for article in articles:
             article.attachments += attachments
             article.fields += [(f["id"], v) for f, v in fields if f["object_type"] == "Article"]
+            if article.send is not None:
+                try:
+                    outgoing.prepare(tx, settings, call.runtime.crypto, by, ticket_id, number, values["queue_id"],
+                                     article)
+                except ComposeError as error:  # the transaction rolls back: nothing stays written
+                    raise check.invalid(str(error)) from None
             # the unlock time was set with the ticket a moment ago
             article_ids.append(domain.add_article(tx, principal, ticket_id, article, reset_unlock_time=False,
                                                   unlocked=values["ticket_lock_id"] == domain.LOCK_UNLOCK))

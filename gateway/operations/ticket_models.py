@@ -45,6 +45,13 @@ class Attachment(TicketConnectorModel):
     _type_info = [("Content", Unicode), ("ContentType", Unicode), ("Filename", Unicode), ("Disposition", Unicode)]
 
 
+class ArticleSecurity(TicketConnectorModel):
+    """ArticleSend's Sign and Crypt: {Type: PGP|SMIME, SubType: Inline|Detached, Key}."""
+
+    __type_name__ = "OTRS_ArticleSecurity"
+    _type_info = [("Type", Unicode), ("SubType", Unicode), ("Key", Unicode)]
+
+
 TICKET_FIELDS = [
     ("Title", Unicode), ("QueueID", Unicode), ("Queue", Unicode), ("LockID", Unicode), ("Lock", Unicode),
     ("TypeID", Unicode), ("Type", Unicode), ("ServiceID", Unicode), ("Service", Unicode), ("SLAID", Unicode),
@@ -76,6 +83,7 @@ class Article(TicketConnectorModel):
         ("ExcludeNotificationToUserID", Unicode.customize(**MANY)),
         ("ExcludeMuteNotificationToUserID", Unicode.customize(**MANY)),
         ("DynamicField", DynamicField.customize(**MANY)), ("Attachment", Attachment.customize(**MANY)),
+        ("ArticleSend", Unicode), ("Sign", ArticleSecurity), ("Crypt", ArticleSecurity),
     ]
 
 
@@ -99,6 +107,14 @@ class DynamicFieldData(TicketConnectorModel):
     _type_info = [("Name", Unicode), ("Value", Unicode.customize(**MANY))]
 
 
+class ArticleDelivery(TicketConnectorModel):
+    """Beyond Znuny: what became of an article sent as e-mail (queued, sent or failed, last SMTP reply)."""
+
+    __type_name__ = "OTRS_TicketGetResponse_ArticleDelivery"
+    _type_info = [("State", Unicode), ("Attempts", Integer), ("SMTPCode", Integer), ("SMTPMessage", Unicode),
+                  ("Time", Unicode)]
+
+
 class ArticleData(TicketConnectorModel):
     __type_name__ = "OTRS_TicketGetResponse_Article"
     __json__ = {"TimeUnit": NUMBER}
@@ -107,10 +123,10 @@ class ArticleData(TicketConnectorModel):
         ("Bcc", Unicode), ("Body", Unicode), ("Cc", Unicode), ("ChangeBy", Integer), ("ChangeTime", Unicode),
         ("Charset", Unicode), ("CommunicationChannel", Unicode), ("CommunicationChannelID", Integer),
         ("ContentCharset", Unicode), ("ContentType", Unicode), ("CreateBy", Integer), ("CreateTime", Unicode),
-        ("DynamicField", DynamicFieldData.customize(**MANY)), ("From", Unicode), ("InReplyTo", Unicode),
-        ("IncomingTime", Integer), ("IsVisibleForCustomer", Integer), ("MessageID", Unicode), ("MimeType", Unicode),
-        ("References", Unicode), ("ReplyTo", Unicode), ("SenderType", Unicode), ("SenderTypeID", Unicode),
-        ("Subject", Unicode), ("TicketID", Integer), ("TimeUnit", Unicode), ("To", Unicode),
+        ("Delivery", ArticleDelivery), ("DynamicField", DynamicFieldData.customize(**MANY)), ("From", Unicode),
+        ("InReplyTo", Unicode), ("IncomingTime", Integer), ("IsVisibleForCustomer", Integer), ("MessageID", Unicode),
+        ("MimeType", Unicode), ("References", Unicode), ("ReplyTo", Unicode), ("SenderType", Unicode),
+        ("SenderTypeID", Unicode), ("Subject", Unicode), ("TicketID", Integer), ("TimeUnit", Unicode), ("To", Unicode),
     ]
 
 

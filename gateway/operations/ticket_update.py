@@ -10,6 +10,8 @@ import datetime as dt
 
 from gateway import tickets as domain
 from gateway.auth import Principal
+from gateway.mail import outgoing
+from gateway.mail.compose import ComposeError
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
 from gateway.operations.ticket_create import authenticate
@@ -42,7 +44,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         plan = _plan(tx, principal, ticket, request.Ticket)
         customer_user = plan.get("customer_user_id", ticket["customer_user_id"]) or ""
         articles = [check.article(tx, principal, article, DEFAULTS, _from(tx, principal, customer_user),
-                                  article.To or "") for article in request.Article or []]
+                                  article.To or "", call.runtime.crypto) for article in request.Article or []]
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         if not articles and any(f["object_type"] == "Article" for f, _ in fields):
             raise check.missing("To create an article DynamicField an article is required!")
@@ -57,6 +59,13 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         for index, article in enumerate(articles):
             if index == 0:
                 article.attachments += attachments
+            if article.send is not None:
+                queue_id = plan["queue"]["id"] if "queue" in plan else ticket["queue_id"]
+                try:
+                    outgoing.prepare(tx, call.runtime.settings, call.runtime.crypto, by, ticket["id"], ticket["tn"],
+                                     queue_id, article)
+                except ComposeError as error:  # the transaction rolls back: nothing stays written
+                    raise check.invalid(str(error)) from None
             article_ids.append(domain.add_article(tx, principal, ticket["id"], article, unlocked=unlocked))
         if article_ids:
             for field, values in fields:

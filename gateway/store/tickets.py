@@ -230,3 +230,18 @@ def agent_permissions(tx: Transaction, user_id: int) -> dict[int, set[str]]:
     for row in tx.all("SELECT group_id, permission_key FROM group_user WHERE user_id = ?", [user_id]):
         permissions.setdefault(row["group_id"], set()).add(row["permission_key"])
     return permissions
+
+
+def queue_mail_identity(tx: Transaction, queue_id: int) -> Row:
+    """The address and signature a queue's outgoing mail carries."""
+    return tx.one(
+        "SELECT sa.value0 AS email, sa.value1 AS realname, s.text AS signature, s.content_type AS signature_type"
+        " FROM queue q JOIN system_address sa ON sa.id = q.system_address_id"
+        " JOIN signature s ON s.id = q.signature_id WHERE q.id = ?", [queue_id])
+
+
+def last_message(tx: Transaction, ticket_id: int) -> Row | None:
+    """The ticket's latest article with a Message-ID: what a follow-up answers."""
+    return tx.one(
+        "SELECT m.a_message_id, m.a_references FROM article a JOIN article_data_mime m ON m.article_id = a.id"
+        " WHERE a.ticket_id = ? AND m.a_message_id <> '' ORDER BY a.id DESC LIMIT 1", [ticket_id])

@@ -1,0 +1,184 @@
+"""An article as the exact bytes of an e-mail: what the outbox stores and SMTP sends, unchanged.
+
+The message is built once, 7-bit with CRLF line endings (quoted-printable text, base64
+attachments, RFC 2047 headers), then signed/encrypted by the crypto module and never
+serialised again: re-generating a signed message (as the stdlib generators do for a parsed
+one, rewriting "From " lines and folding) breaks its signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import email.policy
+import email.utils
+import html
+import quopri
+import re
+import secrets
+from collections.abc import Sequence
+from email.message import EmailMessage, MIMEPart
+from html.parser import HTMLParser
+
+from gateway.mail.crypto import Crypto, Plan
+
+POLICY = email.policy.SMTP  # CRLF, 78-column folding, RFC 2047 for non-ASCII headers
+Attachment = tuple[str, str, bytes, str]  # filename, content type, content, disposition
+
+
+class ComposeError(ValueError):
+    """A letter that cannot become the e-mail asked for; the message follows "<Op>: "."""
+
+
+@dataclasses.dataclass
+class Letter:
+    from_: str
+    to: str
+    cc: str
+    bcc: str
+    subject: str
+    body: str
+    html: bool
+    message_id: str
+    in_reply_to: str = ""
+    references: str = ""
+    attachments: Sequence[Attachment] = ()
+    date: dt.datetime | None = None
+
+
+def message_id(fqdn: str, now: dt.datetime) -> str:
+    """Znuny's form, <epoch.random@fqdn>: unique without coordination between machines."""
+    return f"<{int(now.timestamp())}.{secrets.token_hex(8)}@{fqdn}>"
+
+
+def addresses(*values: str) -> list[str]:
+    """The bare addresses of header values, each once (the envelope recipients, Bcc included)."""
+    seen: dict[str, str] = {}
+    for _, address in email.utils.getaddresses([v for v in values if v]):
+        if address:
+            seen.setdefault(address.lower(), address)
+    return list(seen.values())
+
+
+def compose(letter: Letter, crypto: Crypto | None = None, plan: Plan | None = None) -> bytes:
+    """The whole message: envelope headers, MIME-Version, then the (protected) entity."""
+    body = letter.body
+    if plan is not None and plan.inline:
+        if letter.html:
+            raise ComposeError("Article->Sign/Crypt SubType Inline needs a text/plain body; use Detached!")
+        if plan.crypt is not None and plan.crypt.subtype == "Inline" and letter.attachments:
+            raise ComposeError("Article->Crypt SubType Inline cannot encrypt attachments; use Detached!")
+        body = crypto.encrypt_text(plan, body) if plan.crypt is not None and plan.crypt.type == "PGP" \
+            and plan.crypt.subtype == "Inline" else crypto.clearsign(plan, body)
+    entity = _entity(body, letter.html, letter.attachments)
+    if plan is not None:
+        entity = crypto.protect(plan, entity)
+    return _headers(letter) + entity
+
+
+def _headers(letter: Letter) -> bytes:
+    """The header block without its closing empty line; Bcc stays in the envelope only."""
+    head = EmailMessage(policy=POLICY)
+    head["From"] = letter.from_
+    head["To"] = letter.to
+    if letter.cc:
+        head["Cc"] = letter.cc
+    head["Subject"] = " ".join(letter.subject.split())
+    head["Date"] = email.utils.format_datetime(letter.date or dt.datetime.now(dt.UTC))
+    head["Message-ID"] = letter.message_id
+    if letter.in_reply_to:
+        head["In-Reply-To"] = letter.in_reply_to
+    if letter.references:
+        head["References"] = letter.references
+    head["MIME-Version"] = "1.0"
+    block = head.as_bytes()
+    return block[:-2] if block.endswith(b"\r\n\r\n") else block
+
+
+def _entity(body: str, is_html: bool, attachments: Sequence[Attachment]) -> bytes:
+    content = _alternative(body) if is_html else _text(body, "plain")
+    if attachments:
+        mixed = MIMEPart(policy=POLICY)
+        mixed["Content-Type"] = "multipart/mixed"
+        mixed.set_payload([content, *(_attachment(a) for a in attachments)])
+        mixed.set_boundary(_boundary())
+        content = mixed
+    return content.as_bytes(policy=POLICY)
+
+
+def _alternative(body: str) -> MIMEPart:
+    part = MIMEPart(policy=POLICY)
+    part["Content-Type"] = "multipart/alternative"
+    part.set_payload([_text(html_to_text(body), "plain"), _text(body, "html")])
+    part.set_boundary(_boundary())
+    return part
+
+
+def _text(text: str, subtype: str) -> MIMEPart:
+    """Quoted-printable UTF-8: 7-bit, no trailing whitespace, no line an MTA would mangle."""
+    part = MIMEPart(policy=POLICY)
+    part["Content-Type"] = f"text/{subtype}; charset=utf-8"
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    encoded = quopri.encodestring(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8"))
+    encoded = re.sub(rb"(?m)^From ", b"=46rom ", encoded)
+    part.set_payload(encoded.decode("ascii"))
+    return part
+
+
+def _attachment(attachment: Attachment) -> MIMEPart:
+    filename, content_type, content, disposition = attachment
+    mime, _, rest = content_type.partition(";")
+    charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
+    part = MIMEPart(policy=POLICY)
+    part["Content-Type"] = mime.strip().lower()
+    if charset:
+        part.set_param("charset", charset)
+    part.add_header("Content-Disposition", "inline" if disposition == "inline" else "attachment",
+                    filename=filename)
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(base64.encodebytes(content).decode("ascii"))
+    return part
+
+
+def _boundary() -> str:
+    return f"----=_Part_{secrets.token_hex(12)}"
+
+
+class _TextOfHtml(HTMLParser):
+    BREAKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self.BREAKS - {"br"}:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(markup: str) -> str:
+    """The plain-text alternative of an HTML body (and what Znuny keeps for auto-responses)."""
+    parser = _TextOfHtml()
+    parser.feed(markup)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def text_to_html(text: str) -> str:
+    """A plain-text signature under an HTML body."""
+    return html.escape(text).replace("\n", "<br/>\n")
