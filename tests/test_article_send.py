@@ -152,3 +152,9 @@ def test_bad_recipients_are_refused_with_znuny_s_codes_and_nothing_is_written(cl
 def test_without_article_send_nothing_is_queued(client, db):
     answer = create(client, {"ArticleSend": 0})
     assert "Error" not in answer and outbox(db, int(answer["ArticleID"])) is None
+
+
+def test_empty_sign_and_crypt_count_as_absent_as_in_znuny(client, db):
+    answer = create(client, {"Sign": "", "Crypt": {"Type": "", "SubType": "", "Key": ""}})
+    assert "Error" not in answer, answer
+    assert parsed(outbox(db, int(answer["ArticleID"]))).get_content_type() == "text/plain"

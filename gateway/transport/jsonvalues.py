@@ -66,7 +66,7 @@ def to_model(cls: type, data: Any, path: str = "") -> Any:
     values = {}
     for name, field, many, kind in _fields(cls):
         value = data.get(name)
-        if value is None:
+        if value is None or (value == "" and kind == _COMPLEX):  # Znuny reads "" as absent ("Sign": "")
             continue
         where = f"{path}{name}"
         if many:
