@@ -7,6 +7,9 @@ Each gateway backend holds GATEWAY_BENCH_TICKETS demo tickets (default 100 000) 
 measured, so that TicketGet and TicketSearch run against tables of a realistic size; root then has
 100 000 time-accounting rows within a year for TimeAccountingGet, and 1 000 bench agents are added
 for an OutOfOffice CSV of 1 000 rows.
+The ArticleSend cases (plain, PGP- and S/MIME-signed, with key stores made fresh by tests/keys.py)
+fill the outbox; then `gateway mail-worker --once` drains it into an SMTP server on loopback, once
+alone and once as two workers in parallel, and the mails it delivers per second are reported.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import runpy
 import shutil
 import signal
@@ -27,15 +31,29 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from xml.sax.saxutils import escape
 
 import psycopg
+from aiosmtpd.controller import Controller
 
-from gateway.store.database import Database, utcnow
+from gateway.settings import load
+from gateway.store.database import Database, Transaction, utcnow
+
+# `python tests/bench/run.py` puts tests/bench first on sys.path, not the project, which tests.keys is in
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.keys import (
+    KeyMaterial,
+    generate,
+    make_stores,
+    remove_material,
+    remove_stores,
+    short_tempdir,
+    store_env,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(__file__).resolve().parent
@@ -57,6 +75,11 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 TICKET = {"Title": "bench ticket", "Queue": "Raw", "State": "open", "Priority": "3 normal",
           "CustomerUser": "customer@example.com"}
 ARTICLE = {"Subject": "bench", "Body": "created by make bench", "ContentType": "text/plain; charset=utf8"}
+SEND = {**ARTICLE, "ArticleSend": 1, "To": "customer@example.com"}
+# what the outbox must hold for the first answer's article: signed as asked, or not signed at all
+PGP_SIGNED, SMIME_SIGNED = b'protocol="application/pgp-signature"', b'protocol="application/pkcs7-signature"'
+MAIL_WORKER_TIMEOUT = 900  # seconds for one drain of the outbox
+WORKER_SUMMARY = re.compile(r"^sent (\d+), failed (\d+), deferred (\d+)$", re.MULTILINE)
 # an agent's everyday search: about 0.08 % of the demo tickets match (Raw is 40 % of them, open about 9 %,
 # and 3 of gateway/store/demodata.py's 17 TITLES start with one of 8 DEVICES, Printer among them), so 100 000
 # tickets give about 80 and the limit applies; the ticket that TicketCreate adds does not match
@@ -126,6 +149,19 @@ class Case:
     connections: int = CONNECTIONS  # fewer for answers so large that 4 connections would only queue
     warmup_seconds: int = WARMUP_SECONDS
     seconds: int = SECONDS  # more for answers that take seconds, so that several complete
+    check: Callable[[str], None] | None = None  # checks the first answer further; raises BenchError
+
+
+@dataclasses.dataclass(frozen=True)
+class MailResult:
+    backend: str
+    workers: int
+    mails: int  # received by the SMTP server, and what the workers reported as sent
+    seconds: float  # wall time from starting the workers until the last one exited
+
+    @property
+    def rate(self) -> float:
+        return self.mails / self.seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +236,8 @@ def verify(url: str, case: Case) -> str:
                          + (f" {case.hint}" if case.hint else ""))
     if case.rows and body.count(case.rows[0]) != case.rows[1]:
         raise BenchError(f"{case.name}: expected {case.rows[1]} times {case.rows[0]}, got {body.count(case.rows[0])}")
+    if case.check:
+        case.check(body)
     return body
 
 
@@ -272,6 +310,17 @@ def measure(url: str, case: Case, backend: str, workdir: Path) -> Result:
                   stats["p99_us"] / 1000, stats["bad"], stats["socket_errors"], sample, case.connections)
 
 
+@contextlib.contextmanager
+def transaction(database_url: str, write: bool = True) -> Iterator[Transaction]:
+    """One transaction on a connection of its own, for the bench's checks next to a running server."""
+    db = Database(database_url, 1)
+    try:
+        with db.transaction(write=write) as tx:
+            yield tx
+    finally:
+        db.close()
+
+
 def add_bench_rows(database_url: str) -> tuple[dt.datetime, dt.datetime]:
     """Top root's time accounting up to TIME_ACCOUNTING_ROWS within the year before now (0.25 on demo tickets
     at their creation, in one INSERT ... SELECT) and add OUT_OF_OFFICE_AGENTS agents; returns the year's range."""
@@ -304,7 +353,40 @@ def add_bench_rows(database_url: str) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def session_cases(url: str, tickets: int, accounting: tuple[dt.datetime, dt.datetime]) -> list[Case]:
+def outbox_check(database_url: str, name: str, signature: bytes) -> Callable[[str], None]:
+    """The answer's article must have its message in the outbox, signed if signature (the protocol of its
+    multipart/signed) is given and unsigned if not: a Sign that went ignored would measure the plain case."""
+    def check(body: str) -> None:
+        article_id = json.loads(body)["ArticleID"]
+        with transaction(database_url, write=False) as tx:
+            raw = tx.value("SELECT raw_message FROM mail_queue WHERE article_id = ?", [article_id])
+        if raw is None:
+            raise BenchError(f"{name}: article {article_id} has no message in the outbox")
+        if (signature not in bytes(raw)) if signature else (b"multipart/signed" in bytes(raw)):
+            raise BenchError(f"{name}: the outbox message of article {article_id} is not "
+                             + (f"multipart/signed with {signature.decode()}" if signature else "unsigned")
+                             + f": {bytes(raw)[:300]!r}")
+    return check
+
+
+def article_send_cases(session_id: str, keys: KeyMaterial, database_url: str) -> list[Case]:
+    """TicketCreate with ArticleSend: the article is also composed as an e-mail, signed if asked, and stored
+    in the outbox in the same transaction; these cases fill the outbox the mail worker is timed on."""
+    signs = [
+        ("REST ArticleSend", {}, b""),
+        ("REST ArticleSend PGP", {"Sign": {"Type": "PGP", "SubType": "Detached", "Key": keys.pgp_signer.keyid}},
+         PGP_SIGNED),
+        ("REST ArticleSend S/MIME", {"Sign": {"Type": "SMIME", "SubType": "Detached", "Key": keys.smime_signer.hash}},
+         SMIME_SIGNED),
+    ]
+    return [Case(name, f"{REST}/Ticket", '"TicketNumber"', "POST",
+                 json.dumps({"SessionID": session_id, "Ticket": TICKET, "Article": {**SEND, **sign}}), JSON_HEADERS,
+                 check=outbox_check(database_url, name, signature))
+            for name, sign, signature in signs]
+
+
+def session_cases(url: str, tickets: int, accounting: tuple[dt.datetime, dt.datetime], keys: KeyMaterial,
+                  database_url: str) -> list[Case]:
     """SessionGet needs a live session to get; the ticket cases use it too, to measure the operation and not
     the password check (Argon2 is slow on purpose)."""
     try:
@@ -321,6 +403,7 @@ def session_cases(url: str, tickets: int, accounting: tuple[dt.datetime, dt.date
         Case("REST SessionGet", f"{REST}/Session/{session_id}", '"SessionData"'),
         Case("REST TicketCreate", f"{REST}/Ticket", '"TicketNumber"', "POST", json.dumps(create), JSON_HEADERS),
         soap_case("SOAP TicketCreate", "TicketCreate", create, "TicketNumber>"),
+        *article_send_cases(session_id, keys, database_url),
         Case("REST TicketGet", f"{REST}/Ticket/{ticket_id}?{urlencode({'SessionID': session_id, 'AllArticles': 1})}",
              '"ArticleID"'),
         soap_case("SOAP TicketGet", "TicketGet", {"SessionID": session_id, "TicketID": ticket_id, "AllArticles": 1},
@@ -345,9 +428,80 @@ def out_of_office_case() -> Case:
                 JSON_HEADERS, wrong="Skipped")
 
 
-def bench_gateway(backend: str, database_url: str, tickets: int, workdir: Path, failures: list[str]) -> list[Result]:
-    """Set up a fresh database as `make run` does, add the demo tickets, serve it with `gateway serve`,
-    measure each case."""
+class Counter:
+    """An SMTP handler that accepts every message and only counts it: the worker is measured, not the server."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received += 1
+        return "250 2.0.0 Ok: queued"
+
+
+def drain(backend: str, env: dict[str, str], counter: Counter, workers: int, queued: int) -> MailResult:
+    """Time `workers` parallel `gateway mail-worker --once` until the last one exits; their summaries must
+    add up to what the SMTP server received, and that to what was queued, none failed or deferred."""
+    counter.received = 0
+    started = time.monotonic()
+    procs = [subprocess.Popen([GATEWAY, "mail-worker", "--once"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(workers)]
+    try:
+        outputs = [proc.communicate(timeout=MAIL_WORKER_TIMEOUT) for proc in procs]
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"mail-worker --once did not finish within {MAIL_WORKER_TIMEOUT} s") from None
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    seconds = time.monotonic() - started
+    sent = 0
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        summary = WORKER_SUMMARY.search(out)
+        if proc.returncode or not summary:
+            raise BenchError(f"mail-worker --once exited {proc.returncode} without a summary:\n{(err or out)[-2000:]}")
+        if summary[2] != "0" or summary[3] != "0":
+            raise BenchError(f"mail-worker --once: {summary[0]} (none may fail or be deferred):\n{err[-2000:]}")
+        sent += int(summary[1])
+    if not sent == counter.received == queued:
+        raise BenchError(f"{workers} mail-worker --once: sent {sent} by their summaries, the SMTP server received"
+                         f" {counter.received}, {queued} were queued")
+    return MailResult(backend, workers, sent, seconds)
+
+
+def bench_mail_worker(backend: str, env: dict[str, str]) -> list[MailResult]:
+    """Drain what the ArticleSend cases queued into aiosmtpd on loopback (in this process): one worker, then
+    the same messages made due again for two workers in parallel."""
+    database_url = env["GATEWAY_DATABASE_URL"]
+    with transaction(database_url, write=False) as tx:
+        queued = tx.value("SELECT COUNT(*) FROM mail_queue WHERE state = 'queued'")
+    if not queued:
+        raise BenchError("mail-worker: the outbox is empty (did the ArticleSend cases run?)")
+    counter = Counter()
+    controller = Controller(counter, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    # plain SMTP without login, whatever the environment configures for real use
+    env = {**env, "GATEWAY_SMTP_HOST": "127.0.0.1", "GATEWAY_SMTP_PORT": str(controller.port),
+           "GATEWAY_SMTP_SECURITY": "none", "GATEWAY_SMTP_USER": ""}
+    results: list[MailResult] = []
+    try:
+        for workers in (1, 2):
+            if results:
+                with transaction(database_url) as tx:
+                    tx.execute("UPDATE mail_queue SET state = 'queued', attempts = 0, due_time = create_time,"
+                               " sent_time = NULL WHERE state = 'sent'")
+            print(f"  mail-worker --once x{workers} on {backend}: {queued} mails ...", flush=True)
+            results.append(drain(backend, env, counter, workers, queued))
+    finally:
+        controller.stop()
+    return results
+
+
+def bench_gateway(backend: str, database_url: str, tickets: int, keys: KeyMaterial, workdir: Path,
+                  failures: list[str]) -> tuple[list[Result], list[MailResult]]:
+    """Set up a fresh database as `make run` does, add the demo tickets, serve it with `gateway serve` and key
+    stores of its own, measure each case; then time the mail worker on the outbox the cases filled."""
     env = {**os.environ, "GATEWAY_DATABASE_URL": database_url}
     check_output([GATEWAY, "setup"], env)
     check_output([GATEWAY, "user", "set-password", "--user-name", "root@localhost", "--password", "root"], env)
@@ -357,19 +511,27 @@ def bench_gateway(backend: str, database_url: str, tickets: int, workdir: Path, 
                   "timeaccounting_webservice", "--permission-key", "rw"], env)
     accounting = add_bench_rows(database_url)
     results = []
-    with serve([GATEWAY, "serve"], env, workdir / f"gateway-{backend}.log") as url:
-        cases = [REST_CREATE, SOAP_CREATE]
-        try:
-            cases += session_cases(url, tickets, accounting)
-        except BenchError as error:
-            failures.append(f"{backend}: {error}")
-        cases.append(out_of_office_case())
-        for case in cases:
+    stores = make_stores(keys, short_tempdir("gwb"))
+    try:
+        with serve([GATEWAY, "serve"], {**env, **store_env(stores)}, workdir / f"gateway-{backend}.log") as url:
+            cases = [REST_CREATE, SOAP_CREATE]
             try:
-                results.append(measure(url, case, backend, workdir))
+                cases += session_cases(url, tickets, accounting, keys, database_url)
             except BenchError as error:
                 failures.append(f"{backend}: {error}")
-    return results
+            cases.append(out_of_office_case())
+            for case in cases:
+                try:
+                    results.append(measure(url, case, backend, workdir))
+                except BenchError as error:
+                    failures.append(f"{backend}: {error}")
+    finally:
+        remove_stores(stores)
+    try:
+        return results, bench_mail_worker(backend, env)
+    except BenchError as error:
+        failures.append(f"{backend}: {error}")
+        return results, []
 
 
 @contextlib.contextmanager
@@ -396,10 +558,19 @@ def print_table(results: list[Result]) -> None:
     print("bad = answers under load that were not 200 with the expected key, or carried an ErrorCode (OutOfOffice:"
           " or Skipped); sock_err = wrk socket errors; conns = wrk connections (1 for TimeAccountingGet, whose"
           f" {TIME_ACCOUNTING_ROWS} rows a year make one large answer of seconds: measured {LONG_SECONDS} s,"
-          " without warm-up beyond the checked first answer)")
+          " without warm-up beyond the checked first answer); ArticleSend = TicketCreate that also queues the"
+          " article as an e-mail to send, plain or with a detached PGP or S/MIME signature")
     for r in results:
         if r.bad_sample:
             print(f"first bad answer of {r.case} on {r.backend}: {r.bad_sample}")
+
+
+def print_mail_table(mails: list[MailResult]) -> None:
+    print(f"\nmail worker: `gateway mail-worker --once` draining the outbox the ArticleSend cases filled, into"
+          f" aiosmtpd on 127.0.0.1 (in the bench process); batch size {load().mail_batch_size}")
+    print(f"{'backend':<10} {'workers':>7} {'mails':>7} {'seconds':>8} {'mails/s':>8}")
+    for m in mails:
+        print(f"{m.backend:<10} {m.workers:>7} {m.mails:>7} {m.seconds:>8.1f} {m.rate:>8.1f}")
 
 
 def print_targets(results: list[Result]) -> None:
@@ -439,6 +610,13 @@ def run() -> int:
     failures: list[str] = []
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gw-bench-")))
+        keys_dir = short_tempdir("gwk")
+        stack.callback(shutil.rmtree, keys_dir, ignore_errors=True)  # in case generate() fails half-way
+        try:
+            keys = generate(keys_dir)
+        except RuntimeError as error:
+            raise BenchError(f"key material for the signed ArticleSend cases: {error}") from None
+        stack.callback(remove_material, keys)
         backends = [("sqlite", f"sqlite:///{workdir}/gateway.db")]
         try:
             backends.append(("postgresql", stack.enter_context(postgres_database())))
@@ -447,12 +625,19 @@ def run() -> int:
             print(f"PostgreSQL part skipped: cannot create a database via {POSTGRES_URL}: {reason}")
         with serve(BARE_SERVER, dict(os.environ), workdir / "bare.log") as url:
             results = [measure(url, BARE, "bare", workdir)]
+        mails: list[MailResult] = []
         for backend, database_url in backends:
             try:
-                results += bench_gateway(backend, database_url, tickets, workdir, failures)
+                backend_results, backend_mails = bench_gateway(backend, database_url, tickets, keys, workdir,
+                                                               failures)
             except BenchError as error:
                 failures.append(f"{backend}: {error}")
+                continue
+            results += backend_results
+            mails += backend_mails
     print_table(results)
+    if mails:
+        print_mail_table(mails)
     print_targets(results)
     print(f"\nwhole run: {time.monotonic() - started:.0f} s", flush=True)
     for failure in failures:
