@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime
+import functools
 import os
 import re
 import secrets
@@ -40,8 +41,10 @@ PGP_HASHES = {"1": "md5", "2": "sha1", "3": "ripemd160", "8": "sha256", "9": "sh
 SMIME_DIGEST = "sha256"
 SMIME_CIPHER = "aes_256_cbc"  # OpenSSL 3 refuses RC2 and DES without the legacy provider
 PASSPHRASE_DIR = "gateway-passphrases"
-# the agent must not cache passphrases: a wrong passphrase would pass a check after a right one
-AGENT_CONF = "default-cache-ttl 0\nmax-cache-ttl 0\nallow-loopback-pinentry\n"
+# the agent must not cache passphrases: a wrong passphrase would pass a check after a right one;
+# s2k-count is the cheapest protection gpg allows for the keys it stores: the passphrase lies beside the
+# key anyway (to sign unattended), and the calibrated default costs ~0.5 s per signature on a small machine
+AGENT_CONF = "default-cache-ttl 0\nmax-cache-ttl 0\nallow-loopback-pinentry\ns2k-count 65536\n"
 _KEY_ID = re.compile(r"^(?:0X)?([0-9A-F]{8}|[0-9A-F]{16}|[0-9A-F]{40})$")
 _SMIME_KEY = re.compile(r"^([0-9a-f]{8})(?:\.(\d+))?$")
 _EMAIL = re.compile(r"<([^<>\s]+@[^<>\s]+)>|^([^<>\s]+@[^<>\s]+)$")
@@ -71,7 +74,7 @@ class Signer:
     ident: str  # PGP: fingerprint; S/MIME: certificate file name (hash.N)
     passphrase: str | None
     certificate: bytes = b""  # S/MIME: PEM
-    private_key: bytes = b""  # S/MIME: PEM, encrypted with passphrase
+    private_key: EVP.PKey | None = None  # S/MIME: opened once per process (see _open_private_key)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,6 +268,54 @@ def _passphrase_callback(passphrase: str) -> Callable[..., bytes]:
     return lambda *_args: passphrase.encode()
 
 
+@functools.lru_cache(maxsize=64)
+def _open_private_key(path: str, mtime_ns: int, size: int, passphrase: str) -> EVP.PKey:
+    """Opening an encrypted PEM costs a key derivation (~4 ms): once per process and version of the file."""
+    return _load_private_key(Path(path).read_bytes(), passphrase)
+
+
+class _CertificateIndex:
+    """The certificate store parsed once: lookups by file name, hash and address cost the same for 10 or
+    10 000 certificates."""
+
+    def __init__(self, certs: list[SmimeCertificate]) -> None:
+        self.certs = certs
+        self.by_hash: dict[str, list[SmimeCertificate]] = {}
+        self.by_email: dict[str, list[SmimeCertificate]] = {}
+        for cert in certs:
+            self.by_hash.setdefault(cert.hash, []).append(cert)
+            for address in cert.emails:
+                self.by_email.setdefault(address, []).append(cert)
+
+
+class _CertificateCache:
+    """The index per certificate directory, rebuilt when files are added or removed (the directory's
+    mtime changes; the store never rewrites a certificate file in place)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[Path, tuple[tuple, _CertificateIndex]] = {}
+
+    def get(self, directory: Path) -> _CertificateIndex:
+        try:
+            st = directory.stat()
+        except FileNotFoundError:
+            return _CertificateIndex([])
+        stamp = (st.st_ino, st.st_mtime_ns)
+        with self._lock:
+            cached = self._entries.get(directory)
+            if cached and cached[0] == stamp:
+                return cached[1]
+            certs = [_describe_certificate(path.name, _load_certificate(path.read_bytes()))
+                     for path in sorted(directory.iterdir()) if _SMIME_KEY.match(path.name) and path.is_file()]
+            index = _CertificateIndex(certs)
+            self._entries[directory] = (stamp, index)
+            return index
+
+
+_CERTIFICATES = _CertificateCache()
+
+
 def _load_private_key(pem: bytes, passphrase: str) -> EVP.PKey:
     try:
         return EVP.load_key_string(pem, callback=_passphrase_callback(passphrase))
@@ -372,12 +423,12 @@ class Crypto:
         if not private.exists():
             raise CryptoError(f"{what} has no private key!")
         passphrase = self._smime_passphrase(cert.filename)
-        pem = private.read_bytes()
+        st = private.stat()
         try:
-            _load_private_key(pem, passphrase)
+            key = _open_private_key(str(private), st.st_mtime_ns, st.st_size, passphrase)
         except CryptoError:
             raise CryptoError(f"{what}: the stored passphrase does not open its private key!") from None
-        return Signer(cert.filename, passphrase, cert.pem, pem)
+        return Signer(cert.filename, passphrase, cert.pem, key)
 
     def _smime_recipients(self, ref: str, recipients: Sequence[str]) -> tuple[bytes, ...]:
         if ref:
@@ -385,10 +436,10 @@ class Crypto:
         if not recipients:
             raise CryptoError("Article->Crypt: no recipients to encrypt to!")
         now = datetime.datetime.now(datetime.UTC)
-        certs = self._smime_certificates()
+        by_email = _CERTIFICATES.get(self.cert_dir).by_email
         found = []
         for address in recipients:
-            usable = [cert for cert in certs if address.lower() in cert.emails and cert.state(now) == "valid"]
+            usable = [cert for cert in by_email.get(address.lower(), []) if cert.state(now) == "valid"]
             if not usable:
                 raise CryptoError(f"Article->Crypt: no S/MIME certificate for recipient {address}!")
             found.append(max(usable, key=lambda cert: cert.not_after).pem)
@@ -464,8 +515,7 @@ class Crypto:
         """Detached: multipart/signed; Inline: opaque signed-data. Binary mode: the bytes are already canonical."""
         signer = plan.signer
         smime = SMIME.SMIME()
-        smime.load_key_bio(BIO.MemoryBuffer(signer.private_key), BIO.MemoryBuffer(signer.certificate),
-                           callback=_passphrase_callback(signer.passphrase))
+        smime.pkey, smime.x509 = signer.private_key, X509.load_cert_string(signer.certificate)
         detached = plan.sign.subtype == DETACHED
         flags = SMIME.PKCS7_BINARY | (SMIME.PKCS7_DETACHED if detached else 0)
         try:
@@ -561,21 +611,15 @@ class Crypto:
     # -- S/MIME store --------------------------------------------------------------------------------
 
     def _smime_certificates(self) -> list[SmimeCertificate]:
-        if not self.cert_dir.is_dir():
-            return []
-        certs = []
-        for path in sorted(self.cert_dir.iterdir()):
-            if _SMIME_KEY.match(path.name) and path.is_file():
-                certs.append(_describe_certificate(path.name, _load_certificate(path.read_bytes())))
-        return certs
+        return _CERTIFICATES.get(self.cert_dir).certs
 
     def _smime_find(self, ref: str, what: str) -> SmimeCertificate:
         """The certificate Key names: hash.N exactly, or among hash.* the valid one lasting longest."""
         match = _SMIME_KEY.match(ref.strip().lower())
         if not match:
             raise CryptoError(f"{what} is not an S/MIME certificate hash!")
-        candidates = [cert for cert in self._smime_certificates()
-                      if cert.filename == match.group(0) or match.group(2) is None and cert.hash == match.group(1)]
+        candidates = [cert for cert in _CERTIFICATES.get(self.cert_dir).by_hash.get(match.group(1), [])
+                      if cert.filename == match.group(0) or match.group(2) is None]
         if not candidates:
             raise CryptoError(f"{what} is not in the certificate store!")
         now = datetime.datetime.now(datetime.UTC)
