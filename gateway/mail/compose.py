@@ -8,22 +8,18 @@ one, rewriting "From " lines and folding) breaks its signature.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
-import email.policy
 import email.utils
 import html
-import quopri
 import re
 import secrets
 from collections.abc import Sequence
-from email.message import EmailMessage, MIMEPart
 from html.parser import HTMLParser
 
+from gateway.mail import mime
 from gateway.mail.crypto import Crypto, Plan
 
-POLICY = email.policy.SMTP  # CRLF, 78-column folding, RFC 2047 for non-ASCII headers
 Attachment = tuple[str, str, bytes, str]  # filename, content type, content, disposition
 
 
@@ -79,70 +75,43 @@ def compose(letter: Letter, crypto: Crypto | None = None, plan: Plan | None = No
 
 def _headers(letter: Letter) -> bytes:
     """The header block without its closing empty line; Bcc stays in the envelope only."""
-    head = EmailMessage(policy=POLICY)
-    head["From"] = letter.from_
-    head["To"] = letter.to
-    if letter.cc:
-        head["Cc"] = letter.cc
-    head["Subject"] = " ".join(letter.subject.split())
-    head["Date"] = email.utils.format_datetime(letter.date or dt.datetime.now(dt.UTC))
-    head["Message-ID"] = letter.message_id
-    if letter.in_reply_to:
-        head["In-Reply-To"] = letter.in_reply_to
-    if letter.references:
-        head["References"] = letter.references
-    head["MIME-Version"] = "1.0"
-    block = head.as_bytes()
-    return block[:-2] if block.endswith(b"\r\n\r\n") else block
+    headers = [("From", letter.from_), ("To", letter.to), ("Cc", letter.cc),
+               ("Subject", " ".join(letter.subject.split())),
+               ("Date", email.utils.format_datetime(letter.date or dt.datetime.now(dt.UTC))),
+               ("Message-ID", letter.message_id), ("In-Reply-To", letter.in_reply_to),
+               ("References", letter.references), ("MIME-Version", "1.0")]
+    return b"".join(mime.header(name, value) for name, value in headers if value)
 
 
 def _entity(body: str, is_html: bool, attachments: Sequence[Attachment]) -> bytes:
     content = _alternative(body) if is_html else _text(body, "plain")
     if attachments:
-        mixed = MIMEPart(policy=POLICY)
-        mixed["Content-Type"] = "multipart/mixed"
-        mixed.set_payload([content, *(_attachment(a) for a in attachments)])
-        mixed.set_boundary(_boundary())
-        content = mixed
-    return content.as_bytes(policy=POLICY)
+        content = mime.multipart("multipart/mixed", [content, *(_attachment(a) for a in attachments)])
+    return content
 
 
-def _alternative(body: str) -> MIMEPart:
-    part = MIMEPart(policy=POLICY)
-    part["Content-Type"] = "multipart/alternative"
-    part.set_payload([_text(html_to_text(body), "plain"), _text(body, "html")])
-    part.set_boundary(_boundary())
-    return part
+def _alternative(body: str) -> bytes:
+    return mime.multipart("multipart/alternative", [_text(html_to_text(body), "plain"), _text(body, "html")])
 
 
-def _text(text: str, subtype: str) -> MIMEPart:
-    """Quoted-printable UTF-8: 7-bit, no trailing whitespace, no line an MTA would mangle."""
-    part = MIMEPart(policy=POLICY)
-    part["Content-Type"] = f"text/{subtype}; charset=utf-8"
-    part["Content-Transfer-Encoding"] = "quoted-printable"
-    encoded = quopri.encodestring(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8"))
-    encoded = re.sub(rb"(?m)^From ", b"=46rom ", encoded)
-    part.set_payload(encoded.decode("ascii"))
-    return part
+def _text(text: str, subtype: str) -> bytes:
+    return (f"Content-Type: text/{subtype}; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode() + mime.quoted_printable(text)
 
 
-def _attachment(attachment: Attachment) -> MIMEPart:
+def _attachment(attachment: Attachment) -> bytes:
     filename, content_type, content, disposition = attachment
-    mime, _, rest = content_type.partition(";")
+    mime_type, _, rest = content_type.partition(";")
     charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
-    part = MIMEPart(policy=POLICY)
-    part["Content-Type"] = mime.strip().lower()
-    if charset:
-        part.set_param("charset", charset)
-    part.add_header("Content-Disposition", "inline" if disposition == "inline" else "attachment",
-                    filename=filename)
-    part["Content-Transfer-Encoding"] = "base64"
-    part.set_payload(base64.encodebytes(content).decode("ascii"))
-    return part
-
-
-def _boundary() -> str:
-    return f"----=_Part_{secrets.token_hex(12)}"
+    disposition = "inline" if disposition == "inline" else "attachment"
+    name = filename.replace("\\", "").replace('"', "")
+    if name.isascii() and name.isprintable():
+        disposition += f'; filename="{name}"'
+    else:  # RFC 2231: a parameter in UTF-8
+        disposition += f"; filename*={email.utils.encode_rfc2231(filename, 'utf-8')}"
+    return (mime.header("Content-Type", mime_type.strip().lower() + (f'; charset="{charset}"' if charset else ""))
+            + mime.header("Content-Disposition", disposition)
+            + b"Content-Transfer-Encoding: base64\r\n\r\n" + mime.base64_lines(content))
 
 
 class _TextOfHtml(HTMLParser):

@@ -13,13 +13,11 @@ that the composer's header block stays the only one.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime
 import functools
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -31,6 +29,7 @@ from pathlib import Path
 import gnupg
 from M2Crypto import BIO, EVP, SMIME, X509
 
+from gateway.mail import mime
 from gateway.settings import Settings
 
 PGP, SMIME_TYPE = "PGP", "SMIME"
@@ -325,34 +324,10 @@ def _load_private_key(pem: bytes, passphrase: str) -> EVP.PKey:
 
 # -- MIME --------------------------------------------------------------------------------------------
 
-def _crlf(data: bytes) -> bytes:
-    return re.sub(rb"\r?\n", b"\r\n", data)
-
-
-def _base64(data: bytes) -> bytes:
-    return _crlf(base64.encodebytes(data))
-
-
-def _boundary(*contents: bytes) -> str:
-    while True:
-        boundary = f"=_gateway_{secrets.token_hex(12)}"
-        if not any(boundary.encode() in content for content in contents):
-            return boundary
-
-
-def _multipart(content_type: str, boundary: str, preamble: str, parts: Sequence[bytes]) -> bytes:
-    """A multipart entity; each part goes in byte for byte (RFC 2046: the CRLF before a delimiter is not its)."""
-    out = [f"Content-Type: {content_type};\r\n\tboundary=\"{boundary}\"\r\n\r\n{preamble}\r\n".encode()]
-    for part in parts:
-        out.append(f"--{boundary}\r\n".encode() + part + b"\r\n")
-    out.append(f"--{boundary}--\r\n".encode())
-    return b"".join(out)
-
-
 def _pkcs7_part(smime_type: str, der: bytes) -> bytes:
     return (f"Content-Type: application/pkcs7-mime; smime-type={smime_type};\r\n\tname=\"smime.p7m\"\r\n"
             "Content-Transfer-Encoding: base64\r\n"
-            "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n").encode() + _base64(der)
+            "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n").encode() + mime.base64_lines(der)
 
 
 def _p7_der(p7: SMIME.PKCS7) -> bytes:
@@ -474,7 +449,7 @@ class Crypto:
 
     def protect(self, plan: Plan, entity: bytes) -> bytes:
         """Entity-level protection, sign first then encrypt; skips whatever is PGP Inline."""
-        entity = _crlf(entity)
+        entity = mime.crlf(entity)
         if not entity.isascii():
             raise ValueError("the entity to protect must be 7-bit (quoted-printable or base64 parts)")
         if plan.sign and not plan.sign.pgp_inline:
@@ -493,10 +468,10 @@ class Crypto:
             raise CryptoError(f"Article->Sign: gpg used hash algorithm {result.hash_algo}, unknown to PGP/MIME!")
         signature = (b"Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n"
                      b"Content-Description: OpenPGP digital signature\r\n"
-                     b"Content-Disposition: attachment; filename=\"signature.asc\"\r\n\r\n") + _crlf(result.data)
+                     b"Content-Disposition: attachment; filename=\"signature.asc\"\r\n\r\n") + mime.crlf(result.data)
         content_type = f"multipart/signed; micalg=pgp-{micalg};\r\n\tprotocol=\"application/pgp-signature\""
-        return _multipart(content_type, _boundary(entity, signature),
-                          "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)", [entity, signature])
+        return mime.multipart(content_type, [entity, signature],
+                              "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)")
 
     def _pgp_encrypt(self, plan: Plan, entity: bytes) -> bytes:
         """RFC 3156 multipart/encrypted (trust model always: see encrypt_text)."""
@@ -506,10 +481,10 @@ class Crypto:
                    b"Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n")
         payload = (b"Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"
                    b"Content-Description: OpenPGP encrypted message\r\n"
-                   b"Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n") + _crlf(result.data)
+                   b"Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n") + mime.crlf(result.data)
         content_type = "multipart/encrypted;\r\n\tprotocol=\"application/pgp-encrypted\""
-        return _multipart(content_type, _boundary(payload), "This is an OpenPGP/MIME encrypted message"
-                          " (RFC 4880 and 3156)", [control, payload])
+        return mime.multipart(content_type, [control, payload],
+                              "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)")
 
     def _smime_sign(self, plan: Plan, entity: bytes) -> bytes:
         """Detached: multipart/signed; Inline: opaque signed-data. Binary mode: the bytes are already canonical."""
@@ -526,11 +501,10 @@ class Crypto:
             return _pkcs7_part("signed-data", der)
         signature = (b"Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
                      b"Content-Transfer-Encoding: base64\r\n"
-                     b"Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n") + _base64(der)
+                     b"Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n") + mime.base64_lines(der)
         content_type = ("multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
                         f"\tmicalg=\"{SMIME_DIGEST[:3]}-{SMIME_DIGEST[3:]}\"")
-        return _multipart(content_type, _boundary(entity, signature), "This is an S/MIME signed message",
-                          [entity, signature])
+        return mime.multipart(content_type, [entity, signature], "This is an S/MIME signed message")
 
     def _smime_encrypt(self, plan: Plan, entity: bytes) -> bytes:
         stack = X509.X509_Stack()

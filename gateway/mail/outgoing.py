@@ -47,11 +47,16 @@ def _machine_fqdn() -> str:
     return socket.getfqdn()
 
 
+@functools.lru_cache(maxsize=8)
+def _hook_pattern(hook: str) -> re.Pattern[str]:
+    return re.compile(rf"\[{re.escape(hook)}:?\s*(\d+)\]|{re.escape(hook)}:?\s*(\d+)")
+
+
 def subject_build(settings: Settings, number: str, subject: str) -> str:
     """Znuny's TicketSubjectBuild for a new message: any old hook of this ticket removed, then the hook added."""
     hook = f"{settings.ticket_hook}{number}"
-    cleaned = re.sub(rf"\[{re.escape(settings.ticket_hook)}:?\s*{re.escape(number)}\]|"
-                     rf"{re.escape(settings.ticket_hook)}:?\s*{re.escape(number)}", "", subject)
+    cleaned = _hook_pattern(settings.ticket_hook).sub(
+        lambda found: "" if (found.group(1) or found.group(2)) == number else found.group(0), subject)
     cleaned = " ".join(cleaned.split())
     if settings.ticket_subject_format == "Right":
         return f"{cleaned} [{hook}]"
