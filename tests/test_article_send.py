@@ -108,9 +108,12 @@ def test_attachments_of_the_article_and_the_request_go_out_with_the_mail(client,
 def test_a_follow_up_answers_the_ticket_s_last_mail(client, db):
     first = create(client)
     first_id = parsed(outbox(db, int(first["ArticleID"])))["Message-ID"]
-    second = update(client, first["TicketID"], {"Subject": f"[Ticket#{first['TicketNumber']}] Again"})
+    second = update(client, first["TicketID"], {"Subject": f"[Ticket#{first['TicketNumber']}] Again"},
+                    Attachment={"Content": base64.b64encode(b"log").decode(), "ContentType": "text/plain",
+                                "Filename": "update.log"})
     assert "Error" not in second, second
     message = parsed(outbox(db, int(second["ArticleID"])))
+    assert [part.get_filename() for part in message.iter_attachments()] == ["update.log"]
     assert message["In-Reply-To"] == first_id and message["References"] == first_id
     assert message["Subject"] == f"[Ticket#{first['TicketNumber']}] Again"  # the hook is not doubled
     third = update(client, first["TicketID"])

@@ -7,6 +7,7 @@ fills them; the keys are made by tests/keys.py.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import email
 import email.policy
@@ -205,3 +206,20 @@ def test_soap_client_from_our_wsdl_sends_a_signed_mail(mail: MailSetup, tmp_path
     verify_pgp_detached(mail.keys, tmp_path, mail.received(answer.ArticleID[0]))
     got = client.service.TicketGet(**ROOT, TicketID=[answer.TicketID], AllArticles="1")
     assert got.Ticket[0].Article[0].Delivery.State == "sent"
+
+
+def test_html_with_attachments_signed_both_ways_verifies(mail: MailSetup, tmp_path: Path) -> None:
+    """The multipart entity (alternative inside mixed) is what the signature covers, byte for byte."""
+    rich = {"ContentType": "text/html; charset=utf-8", "Body": "<p>Dear customer,<br/>From today: <b>fixed</b></p>",
+            "Attachment": {"Content": base64.b64encode(b"\x00\x01 log \xff").decode(), "ContentType":
+                           "application/octet-stream", "Filename": "drücker.log"}}
+    pgp = mail.create(**rich, Sign={"Type": "PGP", "Key": mail.keys.pgp_signer.keyid})
+    smime = mail.create(**rich, Sign={"Type": "SMIME", "Key": mail.keys.smime_signer.hash})
+    assert "Error" not in pgp and "Error" not in smime, (pgp, smime)
+    mail.deliver()
+    for signed in (verify_pgp_detached(mail.keys, tmp_path, mail.received(pgp["ArticleID"])),
+                   smime_verify(mail.keys, mail.received(smime["ArticleID"]))):
+        entity = email.message_from_bytes(signed, policy=email.policy.default)
+        assert entity.get_content_type() == "multipart/mixed"
+        assert "From today: fixed" in entity.get_body(("plain",)).get_content()
+        assert [a.get_filename() for a in entity.iter_attachments()] == ["drücker.log"]
