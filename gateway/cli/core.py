@@ -1,0 +1,65 @@
+"""What every console command shares: settings, the database, one-line refusals, the `gateway` group."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import psycopg
+
+from gateway import admin
+from gateway.settings import Settings, load
+from gateway.store import migrate
+from gateway.store.database import Database
+
+
+class Context:
+    def __init__(self) -> None:
+        self.settings: Settings = load()
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.database_url, 1)
+            pending = migrate.pending(self.settings.database_url)
+            if pending:
+                raise admin.AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
+                                       " run `gateway db upgrade`")
+        return self._db
+
+
+def action(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command with the console's context; turn refusals into one line and exit 1."""
+
+    @functools.wraps(fn)
+    @click.pass_obj
+    def run(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(ctx, *args, **kwargs)
+        except admin.AdminError as error:
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(1)
+        except ValueError as error:
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(1)
+        except (sqlite3.Error, psycopg.Error) as error:
+            message = " ".join(str(error).split())
+            click.echo(f"Error: database {ctx.settings.database_url.split('@')[-1]}: {message}", err=True)
+            sys.exit(1)
+
+    return run
+
+
+@click.group()
+@click.pass_context
+def main(click_ctx: click.Context) -> None:
+    """Administer a gateway installation (Znuny GenericInterface server)."""
+    try:
+        click_ctx.obj = Context()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None

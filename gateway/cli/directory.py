@@ -1,0 +1,172 @@
+"""Agents, groups, queues, customers and dynamic fields (Znuny's Admin:: objects)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from gateway import admin
+from gateway.cli.core import Context, action, main
+
+PERMISSIONS = click.Choice(["ro", "move_into", "create", "note", "owner", "priority", "rw"])
+
+
+# -- agents and groups -------------------------------------------------------------------------------
+
+@main.group()
+def user() -> None:
+    """Agents."""
+
+
+def person(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options agents and customer users share, as Znuny's Admin::User::Add and CustomerUser::Add."""
+    for name in ("--password", "--email-address", "--last-name", "--first-name", "--user-name"):
+        fn = click.option(name, required=True)(fn)
+    return fn
+
+
+@user.command("add")
+@person
+@click.option("--group", "groups", multiple=True, help="grants rw in this group; repeatable")
+@action
+def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str, password: str,
+             groups: tuple[str, ...]) -> None:
+    user_id = admin.add_user(ctx.db, user_name, first_name, last_name, email_address, password, list(groups))
+    click.echo(f"Added agent {user_name} (UserID {user_id}).")
+
+
+@user.command("set-password")
+@click.option("--user-name", required=True)
+@click.option("--password", required=True)
+@action
+def user_set_password(ctx: Context, user_name: str, password: str) -> None:
+    admin.set_user_password(ctx.db, user_name, password)
+    click.echo(f"Password of agent {user_name} changed.")
+
+
+@user.command("show")
+@click.option("--user-name", required=True)
+@action
+def user_show(ctx: Context, user_name: str) -> None:
+    agent = admin.show_user(ctx.db, user_name)
+    state = {"1": "yes", "0": "no"}.get(agent.out_of_office or "", "not set")
+    click.echo(f"Login:          {agent.login}")
+    click.echo(f"Name:           {agent.name}")
+    click.echo(f"Email:          {agent.email}")
+    click.echo(f"Valid:          {'yes' if agent.valid else 'no'}")
+    click.echo("Groups:         " + (", ".join(f"{name} ({', '.join(keys)})" for name, keys in agent.groups.items())
+                                     or "none"))
+    click.echo(f"Out of office:  {state}")
+    click.echo(f"  Start:        {agent.out_of_office_start or '-'}")
+    click.echo(f"  End:          {agent.out_of_office_end or '-'}")
+
+
+@main.group()
+def group() -> None:
+    """Groups and agent permissions."""
+
+
+@group.command("add")
+@click.option("--name", required=True)
+@click.option("--comment", default="")
+@action
+def group_add(ctx: Context, name: str, comment: str) -> None:
+    group_id = admin.add_group(ctx.db, name, comment)
+    click.echo(f"Added group {name} (GroupID {group_id}).")
+
+
+@group.command("user-link")
+@click.option("--user-name", required=True)
+@click.option("--group-name", required=True)
+@click.option("--permission-key", required=True, type=PERMISSIONS)
+@action
+def group_user_link(ctx: Context, user_name: str, group_name: str, permission_key: str) -> None:
+    admin.link_user_group(ctx.db, user_name, group_name, permission_key)
+    click.echo(f"Agent {user_name} has {permission_key} in group {group_name}.")
+
+
+@main.group()
+def queue() -> None:
+    """Queues."""
+
+
+@queue.command("add")
+@click.option("--name", required=True)
+@click.option("--group", required=True)
+@action
+def queue_add(ctx: Context, name: str, group: str) -> None:
+    queue_id = admin.add_queue(ctx.db, name, group)
+    click.echo(f"Added queue {name} (QueueID {queue_id}).")
+
+
+# -- customers ---------------------------------------------------------------------------------------
+
+@main.group("customer-company")
+def customer_company() -> None:
+    """Customer companies."""
+
+
+@customer_company.command("add")
+@click.option("--customer-id", required=True)
+@click.option("--name", required=True)
+@action
+def customer_company_add(ctx: Context, customer_id: str, name: str) -> None:
+    admin.add_customer_company(ctx.db, customer_id, name)
+    click.echo(f"Added customer company {customer_id}.")
+
+
+@main.group("customer-user")
+def customer_user() -> None:
+    """Customer users."""
+
+
+@customer_user.command("add")
+@person
+@click.option("--customer-id", required=True)
+@action
+def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str,
+                      customer_id: str, password: str) -> None:
+    admin.add_customer_user(ctx.db, user_name, first_name, last_name, email_address, customer_id, password)
+    click.echo(f"Added customer user {user_name}.")
+
+
+@customer_user.command("set-password")
+@click.option("--user-name", required=True)
+@click.option("--password", required=True)
+@action
+def customer_user_set_password(ctx: Context, user_name: str, password: str) -> None:
+    admin.set_customer_password(ctx.db, user_name, password)
+    click.echo(f"Password of customer user {user_name} changed.")
+
+
+# -- dynamic fields ----------------------------------------------------------------------------------
+
+def _possible_values(values: tuple[str, ...]) -> dict[str, str]:
+    result = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise admin.AdminError(f"--possible-value {item!r} is not KEY=VALUE")
+        result[key] = value
+    return result
+
+
+@main.group("dynamic-field")
+def dynamic_field() -> None:
+    """Dynamic fields."""
+
+
+@dynamic_field.command("add")
+@click.option("--name", required=True)
+@click.option("--label", required=True)
+@click.option("--field-type", required=True, type=click.Choice(admin.FIELD_TYPES))
+@click.option("--object-type", required=True, type=click.Choice(admin.OBJECT_TYPES))
+@click.option("--possible-value", "possible_values", multiple=True, help="KEY=VALUE; repeatable")
+@action
+def dynamic_field_add(ctx: Context, name: str, label: str, field_type: str, object_type: str,
+                      possible_values: tuple[str, ...]) -> None:
+    field_id = admin.add_dynamic_field(ctx.db, name, label, field_type, object_type,
+                                       _possible_values(possible_values))
+    click.echo(f"Added dynamic field {name} (ID {field_id}).")

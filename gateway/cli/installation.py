@@ -1,0 +1,95 @@
+"""Installing and running: the schema, `setup`, serving, the WSDL files, demo data."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from gateway import admin
+from gateway.cli.core import Context, action, main
+from gateway.settings import CONF_DIR
+from gateway.store import migrate
+
+# the checked-in WSDL files name this address; a running server writes its public_url instead
+WSDL_PUBLIC_URL = "http://localhost:8080"
+
+
+# -- database ----------------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@action
+def db_upgrade(ctx: Context) -> None:
+    """Apply pending migrations."""
+    applied = migrate.upgrade(ctx.settings.database_url)
+    click.echo(f"Applied: {', '.join(applied)}" if applied else "The database is up to date.")
+
+
+@main.command()
+@action
+def setup(ctx: Context) -> None:
+    """Make a database ready to serve: migrations, presets, a password for root@localhost."""
+    migrate.upgrade(ctx.settings.database_url)
+    for name in admin.ensure_presets(ctx.db, ctx.settings):
+        click.echo(f"Added web service {name}.")
+    password = admin.ensure_root_password(ctx.db)
+    if password:
+        click.echo(f"Agent root@localhost has the password: {password}")
+        click.echo("  (shown once; change it with `gateway user set-password --user-name root@localhost"
+                   " --password ...`)")
+
+
+# -- serving -----------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8080", show_default=True, help="HOST:PORT")
+@click.option("--workers", type=click.IntRange(1, 64), help="default: conf/gunicorn.conf.py")
+@action
+def serve(ctx: Context, bind: str, workers: int | None) -> None:
+    """Serve with gunicorn (conf/gunicorn.conf.py)."""
+    pending = migrate.pending(ctx.settings.database_url)
+    if pending:
+        raise admin.AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
+                               " run `gateway db upgrade`")
+    args = [sys.executable, "-m", "gunicorn", "-c", str(CONF_DIR / "gunicorn.conf.py"), "--bind", bind]
+    if workers:
+        args += ["--workers", str(workers)]
+    os.execv(sys.executable, [*args, "gateway.app:application"])
+
+
+@main.command()
+@click.option("--output-dir", default="wsdl", show_default=True, type=click.Path(file_okay=False))
+@click.option("--public-url", default=WSDL_PUBLIC_URL, show_default=True)
+@action
+def wsdl(ctx: Context, output_dir: str, public_url: str) -> None:
+    """Write the WSDL of every SOAP preset (the files checked in under wsdl/)."""
+    os.makedirs(output_dir, exist_ok=True)
+    for name, document in admin.preset_wsdls(ctx.settings, public_url).items():
+        path = os.path.join(output_dir, f"{name}.wsdl")
+        with open(path, "wb") as out:
+            out.write(document)
+        click.echo(f"Wrote {path}")
+
+
+# -- demo data ---------------------------------------------------------------------------------------
+
+@main.command("demo-data")
+@click.option("--tickets", required=True, type=click.IntRange(min=1))
+@click.option("--articles-per-ticket", default=2, show_default=True, type=click.IntRange(min=1))
+@action
+def demo_data(ctx: Context, tickets: int, articles_per_ticket: int) -> None:
+    """Fill the database with realistic demo tickets, for benchmarks and a first look at the API.
+
+    Tickets are spread over the last 365 days, the default queues, states and priorities, and
+    demo customer users (added if missing, password "demo").
+    """
+    from gateway.store import demodata
+
+    summary = demodata.load(ctx.db, tickets, articles_per_ticket, system_id=ctx.settings.system_id)
+    click.echo(summary.line())

@@ -1,0 +1,66 @@
+"""Web services: Znuny's YAML configurations, the presets, the communication log."""
+
+from __future__ import annotations
+
+import click
+
+from gateway import admin
+from gateway.cli.core import Context, action, main
+
+# -- web services ------------------------------------------------------------------------------------
+
+@main.group()
+def webservice() -> None:
+    """Web services (Znuny's YAML configuration)."""
+
+
+@webservice.command("add")
+@click.option("--name", required=True)
+@click.option("--preset")
+@click.option("--source-path", type=click.Path(dir_okay=False))
+@action
+def webservice_add(ctx: Context, name: str, preset: str | None, source_path: str | None) -> None:
+    webservice_id = admin.add_webservice(ctx.db, ctx.settings, name, preset, source_path)
+    click.echo(f"Added web service {name} (ID {webservice_id}).")
+
+
+@webservice.command("list")
+@action
+def webservice_list(ctx: Context) -> None:
+    for row in admin.list_webservices(ctx.db):
+        state = "valid" if row["valid_id"] == 1 else "invalid"
+        click.echo(f"{row['id']}\t{row['name']}\t{state}")
+
+
+@webservice.command("export")
+@click.option("--name", required=True)
+@action
+def webservice_export(ctx: Context, name: str) -> None:
+    click.echo(admin.export_webservice(ctx.db, name), nl=False)
+
+
+@webservice.command("delete")
+@click.option("--name", required=True)
+@action
+def webservice_delete(ctx: Context, name: str) -> None:
+    admin.delete_webservice(ctx.db, name)
+    click.echo(f"Deleted web service {name}.")
+
+
+@webservice.command("presets")
+@action
+def webservice_presets(ctx: Context) -> None:
+    for name in admin.presets(ctx.settings):
+        click.echo(name)
+
+
+@webservice.command("log")
+@click.option("--name", required=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@action
+def webservice_log(ctx: Context, name: str, limit: int) -> None:
+    for row in admin.webservice_log(ctx.db, name, limit):
+        click.echo(f"{row['create_time']}  {row['http_status']}  {row['operation'] or '-'}  "
+                   f"{row['duration_ms']} ms  {row['remote_ip']}  [{row['communication_id']}]")
+        click.echo("  > " + (row["request"] or "").replace("\n", "\n  > "))
+        click.echo("  < " + (row["response"] or "").replace("\n", "\n  < "))
