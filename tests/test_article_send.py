@@ -161,3 +161,17 @@ def test_empty_sign_and_crypt_count_as_absent_as_in_znuny(client, db):
     answer = create(client, {"Sign": "", "Crypt": {"Type": "", "SubType": "", "Key": ""}})
     assert "Error" not in answer, answer
     assert parsed(outbox(db, int(answer["ArticleID"]))).get_content_type() == "text/plain"
+
+
+@pytest.mark.parametrize("op", ["TicketCreate", "TicketUpdate"])
+def test_customer_users_cannot_make_the_help_desk_send_mail(client, db, op):
+    customer = {"CustomerUserLogin": "customer1", "Password": "customer1"}
+    ticket = client.post(f"{REST}/Ticket", json={**customer, "Ticket": TICKET, "Article": {
+        "Subject": "s", "Body": "b", "ContentType": "text/plain; charset=utf8"}}).json
+    before = counts(db)
+    body = {**customer, "Ticket": TICKET, "Article": SEND}
+    answer = (client.post(f"{REST}/Ticket", json=body) if op == "TicketCreate"
+              else client.patch(f"{REST}/Ticket/{ticket['TicketID']}", json=body)).json
+    assert answer == {"Error": {"ErrorCode": f"{op}.AccessDenied",
+                                "ErrorMessage": f"{op}: Customer users cannot send articles as e-mail!"}}
+    assert counts(db) == before

@@ -119,8 +119,13 @@ class Checks:
             raise self.invalid("Article->AutoResponseType is invalid!")
         if _given(article.From) and not EMAIL.match(_first_address(article.From)):
             raise self.invalid("Article->From parameter is invalid!")
-        send = self.article_send(article, crypto) if _given(article.ArticleSend) \
-            and str(article.ArticleSend).strip() != "0" else None
+        send = None
+        if _given(article.ArticleSend) and str(article.ArticleSend).strip() != "0":
+            if not principal.is_agent:
+                # beyond Znuny: a customer login would otherwise make the help desk send (and sign) mail to anyone
+                raise OperationError(f"{self.operation}.AccessDenied",
+                                     f"{self.operation}: Customer users cannot send articles as e-mail!")
+            send = self.article_send(article, crypto)
         if send is not None:
             channel = CHANNELS["Email"]
         content_type = self._content_type(article)
