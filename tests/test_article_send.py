@@ -175,3 +175,14 @@ def test_customer_users_cannot_make_the_help_desk_send_mail(client, db, op):
     assert answer == {"Error": {"ErrorCode": f"{op}.AccessDenied",
                                 "ErrorMessage": f"{op}: Customer users cannot send articles as e-mail!"}}
     assert counts(db) == before
+
+
+def test_an_html_signature_is_converted_to_the_body_s_kind(client, db):
+    with db.transaction() as tx:
+        tx.execute("UPDATE signature SET text = ?, content_type = ? WHERE id = 1",
+                   ["<p>Your <b>Help Desk</b> &amp; friends</p>", "text/html; charset=utf-8"])
+    plain = parsed(outbox(db, int(create(client)["ArticleID"])))
+    rich = parsed(outbox(db, int(create(client, {"ContentType": "text/html; charset=utf-8",
+                                                 "Body": "<p>Hello</p>"})["ArticleID"])))
+    assert "Your Help Desk & friends" in plain.get_content() and "<b>" not in plain.get_content()
+    assert "<b>Help Desk</b> &amp; friends" in rich.get_body(("html",)).get_content()

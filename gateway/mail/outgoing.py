@@ -74,7 +74,12 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
     signature = _signature(tx, identity["signature"] or "", acting_user_id)
     article.subject = subject_build(settings, number, article.subject)
     if signature.strip():
-        article.body += "<br/>" + compose.text_to_html(signature) if is_html else "\n" + signature
+        # Znuny's signatures are text or HTML; each is converted to the body's kind
+        signature_html = (identity["signature_type"] or "").startswith("text/html")
+        if is_html:
+            article.body += "<br/>" + (signature if signature_html else compose.text_to_html(signature))
+        else:
+            article.body += "\n" + (compose.html_to_text(signature) if signature_html else signature)
     if not article.from_:
         realname = identity["realname"].replace("\\", "").replace('"', "")
         article.from_ = f'"{realname}" <{identity["email"]}>'  # Znuny's form, quoted
