@@ -130,7 +130,7 @@ def test_from_given_by_the_caller_is_the_sender(client, db):
 @pytest.mark.parametrize(("article", "code", "message"), [
     ({"To": None}, "TicketCreate.InvalidParameter", TO_MESSAGE),
     ({"To": "not an address"}, "TicketCreate.InvalidParameter", TO_MESSAGE),
-    ({"To": "a@example.com, "}, "TicketCreate.InvalidParameter", TO_MESSAGE),
+    ({"To": "a@example.com, not-an-address"}, "TicketCreate.InvalidParameter", TO_MESSAGE),
     ({"To": "a@example.com\r\nBcc: victim@example.com"}, "TicketCreate.InvalidParameter", TO_MESSAGE),
     ({"Cc": "nobody"}, "{op}.InvalidParameter", "{op}: Article->Cc parameter is invalid!"),
     ({"Bcc": "a@example.com; b@example.com"}, "{op}.InvalidParameter", "{op}: Article->Bcc parameter is invalid!"),
@@ -186,3 +186,9 @@ def test_an_html_signature_is_converted_to_the_body_s_kind(client, db):
                                                  "Body": "<p>Hello</p>"})["ArticleID"])))
     assert "Your Help Desk & friends" in plain.get_content() and "<b>" not in plain.get_content()
     assert "<b>Help Desk</b> &amp; friends" in rich.get_body(("html",)).get_content()
+
+
+def test_quoted_commas_and_a_trailing_comma_are_read_as_a_mail_client_reads_them(client, db):
+    answer = create(client, {"To": '"Doe, John" <john@example.com>, kim@example.com,', "Cc": "", "Bcc": ""})
+    assert "Error" not in answer, answer
+    assert outbox(db, int(answer["ArticleID"]))["recipient"].split() == ["john@example.com", "kim@example.com"]

@@ -37,8 +37,8 @@ class Outgoing:
     cc: str
     bcc: str
     plan: Plan | None = None
+    recipients: list[str] = dataclasses.field(default_factory=list)  # the envelope: To, Cc and Bcc
     sender: str = ""
-    recipients: list[str] = dataclasses.field(default_factory=list)
     raw: bytes = b""
 
 
@@ -95,7 +95,6 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
         html=is_html, message_id=article.message_id, in_reply_to=article.in_reply_to,
         references=article.references, attachments=article.attachments, date=now)
     send.sender = email.utils.parseaddr(article.from_)[1]
-    send.recipients = compose.addresses(send.to, send.cc, send.bcc)
     send.raw = compose.compose(letter, crypto, send.plan)
 
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import email.utils
+import email.policy
 import json
 import re
 from typing import Any
 
 from gateway.auth import Principal
-from gateway.mail.compose import addresses
+from gateway.mail import outgoing
+from gateway.mail.compose import ComposeError, addresses
 from gateway.mail.crypto import Crypto, CryptoError, Protection
 from gateway.mail.outgoing import Outgoing
 from gateway.operations.common import OperationError
+from gateway.runtime import Runtime
 from gateway.store import agents, catalog, customers, tickets
 from gateway.store.database import Row, Transaction, utcnow
 from gateway.tickets import NewArticle
@@ -29,6 +31,7 @@ TIME_UNIT = re.compile(r"^-?\d+(?:[.,]\d+)?$")
 CHANNELS = {"Email": 1, "Phone": 2, "Internal": 3}
 AUTO_RESPONSE_TYPES = {"auto reply", "auto reject", "auto follow up", "auto reply/new ticket", "auto remove"}
 PENDING_STATE_TYPES = ("pending reminder", "pending auto")
+ADDRESS_LIST = email.policy.default.header_factory
 
 
 class Checks:
@@ -164,14 +167,24 @@ class Checks:
         for label, value in (("Cc", cc), ("Bcc", bcc)):
             if value and not _valid_addresses(value):
                 raise self.invalid(f"Article->{label} parameter is invalid!")
+        recipients = addresses(to, cc, bcc)
         sign, crypt = _protection(article.Sign), _protection(article.Crypt)
         plan = None
         if sign is not None or crypt is not None:
             try:
-                plan = crypto.plan(sign, crypt, addresses(to, cc, bcc))
+                plan = crypto.plan(sign, crypt, recipients)
             except CryptoError as error:
                 raise self.invalid(str(error)) from None
-        return Outgoing(to=to, cc=cc, bcc=bcc, plan=plan)
+        return Outgoing(to=to, cc=cc, bcc=bcc, plan=plan, recipients=recipients)
+
+    def send(self, tx: Transaction, runtime: Runtime, by: int, ticket_id: int, number: str, queue_id: int,
+             article: NewArticle) -> None:
+        """Compose an ArticleSend article; what the composer refuses (PGP Inline on HTML or attachments) is
+        InvalidParameter too, and the operation's transaction rolls back: nothing stays written."""
+        try:
+            outgoing.prepare(tx, runtime.settings, runtime.crypto, by, ticket_id, number, queue_id, article)
+        except ComposeError as error:
+            raise self.invalid(str(error)) from None
 
     def _channel(self, tx: Transaction, article: Any) -> int:
         if _given(article.CommunicationChannelID):
@@ -249,34 +262,13 @@ def _given(value: Any) -> bool:
 
 
 def _valid_addresses(value: str) -> bool:
-    """Znuny's AreEmailAddressesValid: a comma-separated list of addresses, display names allowed."""
+    """Znuny's AreEmailAddressesValid, through the stdlib's RFC 5322 parser: a comma-separated list of
+    addresses, display names allowed; anything it reports a defect for (garbage, ";", empty entries) is not."""
     if not value or "\r" in value or "\n" in value:
         return False
-    for part in _split_addresses(value):
-        address = email.utils.parseaddr(part)[1]
-        # parseaddr drops what it cannot read ("a@x.org; b@x.org" gives a@x.org): all of it must be the address
-        if not EMAIL.match(address) or not (part.strip() == address or part.strip().endswith(f"<{address}>")):
-            return False
-    return True
-
-
-def _split_addresses(value: str) -> list[str]:
-    """Commas outside quotes and angle brackets separate addresses."""
-    parts, current, quoted, angle = [], [], False, False
-    for char in value:
-        if char == '"':
-            quoted = not quoted
-        elif char == "<" and not quoted:
-            angle = True
-        elif char == ">" and not quoted:
-            angle = False
-        if char == "," and not quoted and not angle:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
+    header = ADDRESS_LIST("To", value)
+    return not header.defects and bool(header.addresses) \
+        and all(EMAIL.match(address.addr_spec) for address in header.addresses)
 
 
 def _protection(value: Any) -> Protection | None:

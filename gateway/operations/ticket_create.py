@@ -6,8 +6,6 @@ import datetime as dt
 
 from gateway import tickets as domain
 from gateway.auth import Credentials, Principal
-from gateway.mail import outgoing
-from gateway.mail.compose import ComposeError
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
 from gateway.operations.ticket_models import TicketCreateRequest, TicketCreateResponse
@@ -61,11 +59,7 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
             article.attachments += attachments
             article.fields += [(f["id"], v) for f, v in fields if f["object_type"] == "Article"]
             if article.send is not None:
-                try:
-                    outgoing.prepare(tx, settings, call.runtime.crypto, by, ticket_id, number, values["queue_id"],
-                                     article)
-                except ComposeError as error:  # the transaction rolls back: nothing stays written
-                    raise check.invalid(str(error)) from None
+                check.send(tx, call.runtime, by, ticket_id, number, values["queue_id"], article)
             # the unlock time was set with the ticket a moment ago
             article_ids.append(domain.add_article(tx, principal, ticket_id, article, reset_unlock_time=False,
                                                   unlocked=values["ticket_lock_id"] == domain.LOCK_UNLOCK))

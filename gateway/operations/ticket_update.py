@@ -10,8 +10,6 @@ import datetime as dt
 
 from gateway import tickets as domain
 from gateway.auth import Principal
-from gateway.mail import outgoing
-from gateway.mail.compose import ComposeError
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
 from gateway.operations.ticket_create import authenticate
@@ -61,11 +59,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
                 article.attachments += attachments
             if article.send is not None:
                 queue_id = plan["queue"]["id"] if "queue" in plan else ticket["queue_id"]
-                try:
-                    outgoing.prepare(tx, call.runtime.settings, call.runtime.crypto, by, ticket["id"], ticket["tn"],
-                                     queue_id, article)
-                except ComposeError as error:  # the transaction rolls back: nothing stays written
-                    raise check.invalid(str(error)) from None
+                check.send(tx, call.runtime, by, ticket["id"], ticket["tn"], queue_id, article)
             article_ids.append(domain.add_article(tx, principal, ticket["id"], article, unlocked=unlocked))
         if article_ids:
             for field, values in fields:
