@@ -48,7 +48,6 @@ class Recorder:
 class Smtp:
     port: int
     handler: Recorder
-    controller: Controller
 
 
 @contextlib.contextmanager
@@ -58,6 +57,6 @@ def start_smtp(port: int | None = None, **kwargs) -> Iterator[Smtp]:
     controller = Controller(handler, hostname="127.0.0.1", port=port or free_port(), **kwargs)
     controller.start()
     try:
-        yield Smtp(controller.port, handler, controller)
+        yield Smtp(controller.port, handler)
     finally:
         controller.stop()
