@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from gateway.auth import Principal
-from gateway.mail import outbox
+from gateway.mail import htmltext, outbox
 from gateway.mail.outgoing import Outgoing
 from gateway.store import tickets
 from gateway.store.database import Row, Transaction, as_datetime, utcnow
@@ -22,6 +23,7 @@ from gateway.ticketnumber import next_ticket_number
 
 # the agent that customer users' actions are recorded as (Znuny's CustomerPanelUserID)
 CUSTOMER_PANEL_USER_ID = 1
+HTML_BODY_FILE = "file-2"  # Znuny's name for the HTML body kept beside its text
 LOCK_UNLOCK, LOCK_LOCK = 1, 2
 
 
@@ -113,10 +115,11 @@ def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: 
                 reset_unlock_time: bool = True) -> int:
     """An article and what comes with it; an agent's article on an unlocked ticket resets its unlock time."""
     by = acting_user_id(principal)
+    body, content_type, attachments = _as_stored(article)
     article_id = tickets.insert_article(tx, ticket_id, article.sender_type_id, article.channel_id, article.visible,
                                         by, {"from": article.from_, "to": article.to, "cc": article.cc,
-                                             "bcc": article.bcc, "subject": article.subject, "body": article.body,
-                                             "content_type": article.content_type, "message_id": article.message_id,
+                                             "bcc": article.bcc, "subject": article.subject, "body": body,
+                                             "content_type": content_type, "message_id": article.message_id,
                                              "in_reply_to": article.in_reply_to, "references": article.references})
     if article.send is not None:
         outbox.enqueue(tx, article_id, article.send.sender, article.send.recipients, article.send.raw)
@@ -125,13 +128,34 @@ def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: 
         if reset_unlock_time:
             tickets.update_ticket(tx, ticket_id, {"timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp())}, by)
         tickets.add_history(tx, ticket_id, "Misc", "Reset of unlock time.", by)
-    for filename, content_type, content, disposition in article.attachments:
-        tickets.insert_attachment(tx, article_id, filename, content_type, content, disposition)
+    for filename, file_type, content, disposition in attachments:
+        tickets.insert_attachment(tx, article_id, filename, file_type, content, disposition)
     for field_id, values in article.fields:
         tickets.set_field_values(tx, field_id, article_id, values)
     if article.time_unit is not None:
         account_time(tx, ticket_id, article_id, article.time_unit, by)
     return article_id
+
+
+def _as_stored(article: NewArticle) -> tuple[str, str, list[tuple[str, str, bytes, str]]]:
+    """Body, content type and attachments as Znuny's article backend stores them: an HTML body becomes
+    its plain text (HTMLUtils::ToAscii) and the HTML the first attachment, `file-2`, inline."""
+    mime, charset = _content_type_parts(article.content_type)
+    if mime.lower() != "text/html":
+        return article.body, article.content_type, article.attachments
+    html_body = (HTML_BODY_FILE, f'text/html; charset="{charset}"', article.body.encode(), "inline")
+    plain_type = re.sub("html", "plain", article.content_type, count=1, flags=re.IGNORECASE)
+    return htmltext.to_ascii(article.body), plain_type, [html_body, *article.attachments]
+
+
+def _hidden_bodies(files: list[Row], html_body_as_attachment: bool) -> set[int]:
+    """Znuny's ArticleAttachmentIndex: the plain-text body (file-1) is never listed, the HTML body
+    (file-2, or file-1.html) only with HTMLBodyAsAttachment; both only when inline."""
+    plain = next((f["id"] for f in files if f["filename"] == "file-1" and f["disposition"] == "inline"
+                  and "text/plain" in (f["content_type"] or "").lower()), None)
+    html = next((f["id"] for f in files if f["filename"] in ("file-1", HTML_BODY_FILE, "file-1.html")
+                 and f["disposition"] == "inline" and "text/html" in (f["content_type"] or "").lower()), None)
+    return {i for i in (plain, None if html_body_as_attachment else html) if i is not None}
 
 
 def change(tx: Transaction, principal: Principal, ticket_id: int, columns: dict[str, Any], history_type: str,
@@ -160,11 +184,20 @@ def set_owner(tx: Transaction, principal: Principal, ticket_id: int, owner: Row,
 
 def set_fields(tx: Transaction, object_id: int, fields: Sequence[tuple[int, str, list[str]]], by: int,
                ticket_id: int | None = None) -> None:
+    """Set dynamic-field values; as Znuny, an unchanged value is not written, a changed one of a
+    ticket gets a history line with the new and the old value."""
+    old: dict[str, list[str]] = {}
+    if fields and ticket_id is not None:
+        for row in tickets.field_values(tx, "Ticket", [object_id]):
+            old.setdefault(row["name"], []).append(row["value_text"])
     for field_id, name, values in fields:
+        if ticket_id is not None and old.get(name, []) == list(values):
+            continue
         tickets.set_field_values(tx, field_id, object_id, values)
         if ticket_id is not None:
             tickets.add_history(tx, ticket_id, "TicketDynamicFieldUpdate",
-                                f"%%FieldName%%{name}%%Value%%{','.join(values)}", by)
+                                f"%%FieldName%%{name}%%Value%%{','.join(values)}"
+                                f"%%OldValue%%{','.join(old.get(name, []))}", by)
 
 
 def _number(value: Any) -> str:
@@ -199,6 +232,7 @@ class GetOptions:
     limit: int = 0
     attachments: bool = False
     attachment_contents: bool = True
+    html_body_as_attachment: bool = False
     customer_view: bool = False
 
 
@@ -235,10 +269,11 @@ def ticket_data(tx: Transaction, rows: Sequence[Row], options: GetOptions) -> li
             data["SLA"] = row["sla"]
         if row["service"]:
             data["Service"] = row["service"]
-        if options.dynamic_fields:
-            data["DynamicField"] = fields.get(row["id"], [])
-        if options.all_articles:
-            data["Article"] = articles.get(row["id"], [])
+        # as Znuny: a key with nothing under it is left out, not sent as []
+        if fields.get(row["id"]):
+            data["DynamicField"] = fields[row["id"]]
+        if articles.get(row["id"]):
+            data["Article"] = articles[row["id"]]
         result.append(data)
     return result
 
@@ -266,13 +301,18 @@ def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -
     article_ids = [row["id"] for rows in selected.values() for _, row in rows]
     files: dict[int, list[dict[str, str]]] = {}
     if options.attachments:
+        by_article: dict[int, list[Row]] = {}
         for file in tickets.attachments(tx, article_ids, options.attachment_contents):
-            files.setdefault(file["article_id"], []).append({
+            by_article.setdefault(file["article_id"], []).append(file)
+        for article_id, stored in by_article.items():
+            hidden = _hidden_bodies(stored, options.html_body_as_attachment)
+            # a FileID is the attachment's place among all of the article's, hidden ones included
+            files[article_id] = [{
                 "Content": base64.b64encode(bytes(file["content"])).decode() if file["content"] is not None else "",
                 "ContentAlternative": file["content_alternative"] or "", "ContentID": file["content_id"] or "",
                 "ContentType": file["content_type"] or "", "Disposition": file["disposition"] or "",
-                "FileID": str(len(files.get(file["article_id"], [])) + 1), "Filename": file["filename"] or "",
-                "FilesizeRaw": file["content_size"] or "0"})
+                "FileID": str(number), "Filename": file["filename"] or "", "FilesizeRaw": file["content_size"] or "0"}
+                for number, file in enumerate(stored, start=1) if file["id"] not in hidden]
     fields = _fields_by_object(tx, "Article", article_ids) if options.dynamic_fields else {}
     mailed = [row["id"] for rows in selected.values() for _, row in rows if row["channel"] == "Email"]
     deliveries = outbox.delivery(tx, mailed) if mailed and not options.customer_view else {}
@@ -294,8 +334,8 @@ def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -
                 "Subject": row["a_subject"] or "", "TicketID": ticket_id, "TimeUnit": _number(row["time_unit"]),
                 "To": row["a_to"] or "",
             }
-            if options.attachments:
-                article["Attachment"] = files.get(row["id"], [])
+            if files.get(row["id"]):
+                article["Attachment"] = files[row["id"]]
             if row["id"] in fields:
                 article["DynamicField"] = fields[row["id"]]
             if row["id"] in deliveries:

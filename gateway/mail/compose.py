@@ -12,12 +12,10 @@ import dataclasses
 import datetime as dt
 import email.utils
 import html
-import re
 import secrets
 from collections.abc import Sequence
-from html.parser import HTMLParser
 
-from gateway.mail import mime
+from gateway.mail import htmltext, mime
 from gateway.mail.crypto import Crypto, Plan
 
 Attachment = tuple[str, str, bytes, str]  # filename, content type, content, disposition
@@ -91,7 +89,7 @@ def _entity(body: str, is_html: bool, attachments: Sequence[Attachment]) -> byte
 
 
 def _alternative(body: str) -> bytes:
-    return mime.multipart("multipart/alternative", [_text(html_to_text(body), "plain"), _text(body, "html")])
+    return mime.multipart("multipart/alternative", [_text(htmltext.to_ascii(body), "plain"), _text(body, "html")])
 
 
 def _text(text: str, subtype: str) -> bytes:
@@ -112,40 +110,6 @@ def _attachment(attachment: Attachment) -> bytes:
     return (mime.header("Content-Type", mime_type.strip().lower() + (f'; charset="{charset}"' if charset else ""))
             + mime.header("Content-Disposition", disposition)
             + b"Content-Transfer-Encoding: base64\r\n\r\n" + mime.base64_lines(content))
-
-
-class _TextOfHtml(HTMLParser):
-    BREAKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self.BREAKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in self.BREAKS - {"br"}:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(re.sub(r"\s+", " ", data))
-
-
-def html_to_text(markup: str) -> str:
-    """The plain-text alternative of an HTML body (and what Znuny keeps for auto-responses)."""
-    parser = _TextOfHtml()
-    parser.feed(markup)
-    parser.close()
-    lines = [" ".join(line.split()) for line in "".join(parser.parts).split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
 def text_to_html(text: str) -> str:

@@ -16,7 +16,7 @@ import re
 import socket
 from typing import TYPE_CHECKING
 
-from gateway.mail import compose
+from gateway.mail import compose, htmltext
 from gateway.mail.crypto import Crypto, Plan
 from gateway.settings import Settings
 from gateway.store import agents
@@ -79,7 +79,7 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
         if is_html:
             article.body += "<br/>" + (signature if signature_html else compose.text_to_html(signature))
         else:
-            article.body += "\n" + (compose.html_to_text(signature) if signature_html else signature)
+            article.body += "\n" + (htmltext.to_ascii(signature) if signature_html else signature)
     if not article.from_:
         realname = identity["realname"].replace("\\", "").replace('"', "")
         article.from_ = f'"{realname}" <{identity["email"]}>'  # Znuny's form, quoted

@@ -48,6 +48,7 @@ def _tickets(tx: Transaction, principal: Principal, request: TicketGetRequest) -
         sender_types=tuple(request.ArticleSenderType or ()),
         descending=(request.ArticleOrder or "ASC").strip().upper() == "DESC", limit=max(limit, 0),
         attachments=_flag(request.Attachments), attachment_contents=_flag(request.GetAttachmentContents, True),
+        html_body_as_attachment=_flag(request.HTMLBodyAsAttachment),
         customer_view=not principal.is_agent)
     rows = {row["id"]: row for row in ticket_store.tickets(tx, [int(i) for i in ids])}
     ordered = [rows.get(int(i)) for i in ids]
