@@ -9,6 +9,8 @@ JSON_TYPES = {str: "string", int: "integer", float: "number", dict: "object", li
 
 def conforms(value, schema) -> bool:
     """A small structural check: every key the server sent is described with the JSON type it has."""
+    if value is None:
+        return schema.get("nullable", False)
     if JSON_TYPES[type(value)] != schema.get("type", JSON_TYPES[type(value)]):
         return False
     if isinstance(value, dict):

@@ -8,6 +8,7 @@ from gateway.auth import AGENT, CUSTOMER, Credentials
 from gateway.operations.common import Call, OperationError, operation
 from gateway.operations.types import Error, TicketConnectorModel
 from gateway.sessions import session_data
+from gateway.transport.jsonvalues import NULLABLE
 
 
 class SessionCreateRequest(TicketConnectorModel):
@@ -28,6 +29,7 @@ class SessionGetRequest(TicketConnectorModel):
 
 class SessionDataItem(TicketConnectorModel):
     __type_name__ = "OTRS_SessionGetResponse_SessionData"
+    __json__ = {"Value": NULLABLE}
     _type_info = [("Key", Unicode), ("Value", Unicode), ("Serialized", Integer)]
 
 
@@ -79,8 +81,7 @@ class SessionService(ServiceBase):
             if session is None:
                 raise OperationError("SessionGet.SessionInvalid", "SessionGet: SessionID is Invalid!")
             data = session_data(tx, session)
-        return SessionGetResponse(SessionData=[
-            SessionDataItem(Key=key, Value=value) for key, value in sorted(data.items())])
+        return SessionGetResponse(SessionData=[{"Key": key, "Value": value} for key, value in sorted(data.items())])
 
     @rpc(SessionRemoveRequest, _body_style="bare", _returns=SessionRemoveResponse)
     @operation

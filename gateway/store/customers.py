@@ -12,6 +12,11 @@ def by_login(tx: Transaction, login: str) -> Row | None:
     return tx.one(f"SELECT {_COLUMNS} FROM customer_user WHERE login = ?", [login])
 
 
+def company_data(tx: Transaction, customer_id: str) -> Row | None:
+    return tx.one("SELECT customer_id, name, street, zip, city, country, url, comments, valid_id FROM customer_company"
+                  " WHERE customer_id = ?", [customer_id])
+
+
 def company(tx: Transaction, customer_id: str) -> Row | None:
     return tx.one("SELECT customer_id, name, valid_id FROM customer_company WHERE customer_id = ?", [customer_id])
 

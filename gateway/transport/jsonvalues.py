@@ -13,12 +13,20 @@ from typing import Any
 from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, Unicode
 from spyne.error import ValidationError
 
-_COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY = range(7)
+_COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY, _AS_GIVEN = range(8)
 
 # JSON quirks a model may declare by field name, as `__json__ = {"SLAID": ID_OR_EMPTY, ...}`, without
 # changing the XML schema: Znuny sends some values as a number when set and "" when not, a number
 # from a decimal ("TimeUnit": 2.5), and some lists as a single value when they hold one item
-NUMBER, ID_OR_EMPTY, ONE_OR_MANY = "number", "id_or_empty", "one_or_many"
+# (and a value Znuny sends as null: NULLABLE, given as None in a dict; a number Znuny sends as a
+# string in some answers: AS_GIVEN, the JSON type of the value the operation gives; a field may
+# have several quirks, as a tuple)
+NUMBER, ID_OR_EMPTY, ONE_OR_MANY, NULLABLE, AS_GIVEN = "number", "id_or_empty", "one_or_many", "nullable", "as_given"
+
+
+def _quirks(cls: type, name: str) -> tuple[str, ...]:
+    quirk = getattr(cls, "__json__", {}).get(name, ())
+    return quirk if isinstance(quirk, tuple) else (quirk,)
 
 
 def _kind(field: type) -> int:
@@ -38,22 +46,24 @@ def _kind(field: type) -> int:
 @functools.cache
 def _fields(cls: type) -> tuple[tuple[str, type, bool | str, int], ...]:
     """(name, model, many, kind) per field; `many` is ONE_OR_MANY for lists sent bare when single."""
-    quirks = getattr(cls, "__json__", {})
     fields = []
     for name, field in cls.get_flat_type_info(cls).items():
-        kind = {NUMBER: _NUM, ID_OR_EMPTY: _ID_OR_EMPTY}.get(quirks.get(name), _kind(field))
+        quirks = _quirks(cls, name)
+        kind = next((k for quirk, k in ((NUMBER, _NUM), (ID_OR_EMPTY, _ID_OR_EMPTY), (AS_GIVEN, _AS_GIVEN))
+                     if quirk in quirks), _kind(field))
         many = field.Attributes.max_occurs > 1
-        fields.append((name, field, ONE_OR_MANY if many and quirks.get(name) == ONE_OR_MANY else many, kind))
+        fields.append((name, field, ONE_OR_MANY if many and ONE_OR_MANY in quirks else many, kind))
     return tuple(fields)
 
 
 _JSON_NAMES = {_COMPLEX: "object", _INT: "integer", _BOOL: "integer", _NUM: "number", _STR: "string", _ANY: "any",
-               _ID_OR_EMPTY: "any"}
+               _ID_OR_EMPTY: "any", _AS_GIVEN: "any"}
 
 
-def describe(cls: type) -> list[tuple[str, type, bool, str]]:
-    """(name, model, is a list, JSON type) per field, quirks included: what OpenAPI documents."""
-    return [(name, field, bool(many), _JSON_NAMES[kind]) for name, field, many, kind in _fields(cls)]
+def describe(cls: type) -> list[tuple[str, type, bool, str, bool]]:
+    """(name, model, is a list, JSON type, may be null) per field, quirks included: what OpenAPI documents."""
+    return [(name, field, bool(many), _JSON_NAMES[kind], NULLABLE in _quirks(cls, name))
+            for name, field, many, kind in _fields(cls)]
 
 
 def to_model(cls: type, data: Any, path: str = "") -> Any:
@@ -134,6 +144,8 @@ def to_json(cls: type, obj: Any) -> Any:
     for name, field, many, kind in _fields(cls):
         value = obj.get(name) if is_dict else getattr(obj, name, None)
         if value is None:
+            if is_dict and name in obj and NULLABLE in _quirks(cls, name):
+                out[name] = None
             continue
         if many == ONE_OR_MANY and len(value) == 1:
             out[name] = _out(field, kind, value[0])

@@ -27,11 +27,13 @@ _TRANSPORT_ERRORS = {
 def schema(cls: type) -> dict[str, Any]:
     """A JSON schema of a model, with the JSON types its values are sent with."""
     properties = {}
-    for name, field, many, json_type in describe(cls):
+    for name, field, many, json_type, nullable in describe(cls):
         if issubclass(field, ComplexModelBase):
             item = schema(field)
         else:
             item = {"type": json_type} if json_type != "any" else {}
+            if nullable:
+                item["nullable"] = True
         properties[name] = {"type": "array", "items": item} if many else item
     return {"type": "object", "properties": properties}
 
