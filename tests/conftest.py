@@ -76,10 +76,10 @@ def load_fixture(db: Database, settings: Settings) -> None:
     admin.ensure_presets(db, settings)
     admin.set_user_password(db, "root@localhost", "root")
     admin.add_user(db, "agent1", "Agent", "One", "agent1@example.test", "agent1", ["users"])
-    admin.add_user(db, "tauser", "Time", "Accounting", "tauser@example.test", "tauser",
+    admin.add_user(db, "tauser", "Time", "Accounter", "tauser@example.test", "tauser",
                    ["users", "timeaccounting_webservice"])
     admin.add_customer_company(db, "ACME", "ACME Inc.")
-    admin.add_customer_user(db, "customer1", "Customer", "One", "customer1@oracle.test", "ACME", "customer1")
+    admin.add_customer_user(db, "customer1", "Cust", "Omer", "customer1@oracle.test", "ACME", "customer1")
     admin.add_dynamic_field(db, "OracleText", "Oracle Text", "Text", "Ticket")
     admin.add_dynamic_field(db, "OracleDropdown", "Oracle Dropdown", "Dropdown", "Ticket",
                             {"alpha": "Alpha", "beta": "Beta"})

@@ -53,6 +53,7 @@ class Case:
         headers = {k: v for k, v in self.request.headers.items()
                    if k not in ("host", "content-length", "content-type")}
         return client.open(target or self.target, method=self.method, headers=headers,
+                           environ_base={"REMOTE_ADDR": "127.0.0.1"},
                            data=self.request.body if self.method != "GET" else None,
                            content_type=self.request.headers.get("content-type"))
 

@@ -50,7 +50,7 @@ def count(db, table: str) -> int:
      "Article->Charset is required!"),
     ({"Article": {**ARTICLE, "TimeUnit": "two hours"}}, "InvalidParameter", "Article->TimeUnit parameter is invalid!"),
     ({"Article": {**ARTICLE, "CommunicationChannel": "Fax"}}, "InvalidParameter",
-     "Article->CommunicationChannel or Article->CommunicationChannelID is invalid or not supported!"),
+     "Article->CommunicationChannel or Article->CommunicationChannelID parameter is invalid or not supported!"),
     ({"Article": {**ARTICLE, "From": "not an address"}}, "InvalidParameter", "Article->From parameter is invalid!"),
     ({"DynamicField": {"Name": "NoSuchField", "Value": "x"}}, "InvalidParameter",
      "DynamicField->Name parameter is invalid!"),
@@ -102,7 +102,7 @@ def test_create_with_everything_and_read_it_back(client):
     assert [a["Subject"] for a in ticket["Article"]] == ["Help", "Second"]
     assert ticket["Article"][1]["TimeUnit"] == 1.5 and ticket["TimeUnit"] == 1.5
     assert base64.b64decode(ticket["Article"][0]["Attachment"][0]["Content"]) == b"\x00binary\xff"
-    assert ticket["Article"][0]["From"] == '"Customer One" <customer1@oracle.test>'
+    assert ticket["Article"][0]["From"] == '"Cust Omer" <customer1@oracle.test>'
 
 
 def test_pending_time_as_a_string(client):

@@ -119,7 +119,7 @@ class Checks:
         sender = self._sender_type(tx, principal, article)
         auto_response = article.AutoResponseType if _given(article.AutoResponseType) else defaults["AutoResponseType"]
         if auto_response not in AUTO_RESPONSE_TYPES:
-            raise self.invalid("Article->AutoResponseType is invalid!")
+            raise self.invalid("Article->AutoResponseType parameter is invalid!")
         if _given(article.From) and not EMAIL.match(_first_address(article.From)):
             raise self.invalid("Article->From parameter is invalid!")
         send = None
@@ -134,14 +134,14 @@ class Checks:
         content_type = self._content_type(article)
         history_type = article.HistoryType if _given(article.HistoryType) else defaults["HistoryType"]
         if tickets.lookup(tx, "ticket_history_type", name=history_type) is None:
-            raise self.invalid("Article->HistoryType is invalid!")
+            raise self.invalid("Article->HistoryType parameter is invalid!")
         time_unit = None
         if _given(article.TimeUnit):
             if not TIME_UNIT.match(str(article.TimeUnit).strip()):
                 raise self.invalid("Article->TimeUnit parameter is invalid!")
             time_unit = float(str(article.TimeUnit).strip().replace(",", "."))
         if _given(article.NoAgentNotify) and str(article.NoAgentNotify).strip() != "1":
-            raise self.invalid("Article->NoAgentNotify parameter is invalid!")
+            raise self.invalid("Article->NoAgent parameter is invalid!")
         for key in ("ForceNotificationToUserID", "ExcludeNotificationToUserID", "ExcludeMuteNotificationToUserID"):
             for user_id in getattr(article, key) or []:
                 if not str(user_id).isdigit() or agents.by_id(tx, int(user_id)) is None:
@@ -193,8 +193,8 @@ class Checks:
             name = article.CommunicationChannel if _given(article.CommunicationChannel) else "Internal"
             row = tickets.lookup(tx, "communication_channel", name=name)
         if row is None or row["name"] not in CHANNELS:
-            raise self.invalid("Article->CommunicationChannel or Article->CommunicationChannelID is invalid or"
-                               " not supported!")
+            raise self.invalid("Article->CommunicationChannel or Article->CommunicationChannelID parameter"
+                               " is invalid or not supported!")
         return row["id"]
 
     def _sender_type(self, tx: Transaction, principal: Principal, article: Any) -> int:
@@ -205,7 +205,7 @@ class Checks:
             row = tickets.lookup(tx, "article_sender_type",
                                  name=article.SenderType if _given(article.SenderType) else default)
         if row is None:
-            raise self.invalid("Article->SenderTypeID or Article->SenderType parameter is invalid!")
+            raise self.invalid("Article->SenderTypeID or Ticket->SenderType parameter is invalid!")
         return row["id"]
 
     def _content_type(self, article: Any) -> str:
@@ -221,7 +221,7 @@ class Checks:
         if _given(article.Charset) and not _given(article.MimeType):
             raise self.missing("Article->MimeType is required!")
         if not _given(article.MimeType):
-            raise self.missing("Article->ContentType or MimeType and Charset is requiered!")
+            raise self.missing("Article->ContentType or Ticket->MimeType and Article->Charset parameters are required!")
         mime, charset = str(article.MimeType).strip().lower(), str(article.Charset).strip().lower()
         if not MIME_TYPE.match(mime):
             raise self.invalid("Article->MimeType is invalid!")
@@ -246,8 +246,11 @@ class Checks:
     # -- dynamic fields ------------------------------------------------------------------------------
 
     def dynamic_field(self, tx: Transaction, item: Any) -> tuple[Row, list[str]]:
+        # Znuny's words, two spaces included
         if not _given(item.Name):
             raise self.missing("DynamicField->Name  parameter is missing!")
+        if item.Value is None:
+            raise self.missing("DynamicField->Value  parameter is missing!")
         field = catalog.dynamic_field_by_name(tx, item.Name)
         if field is None or field["valid_id"] != 1 or field["object_type"] not in ("Ticket", "Article"):
             raise self.invalid("DynamicField->Name parameter is invalid!")

@@ -68,7 +68,9 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         elif owner is None and principal.is_agent and principal.user_id != domain.CUSTOMER_PANEL_USER_ID:
             domain.set_owner(tx, principal, ticket_id, {"id": principal.user_id, "login": principal.login},
                              lock=False)
-        response = TicketCreateResponse(TicketID=str(ticket_id), TicketNumber=number, ArticleID=article_ids)
+        # Znuny answers a customer user's ArticleID as a string, an agent's as a number
+        response = TicketCreateResponse(TicketID=str(ticket_id), TicketNumber=number,
+                                        ArticleID=article_ids if principal.is_agent else list(map(str, article_ids)))
         if str(call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
                .get("IncludeTicketData", "0")) == "1":
             response.Ticket = _ticket_data(tx, ticket_id, with_attachments=bool(attachments))

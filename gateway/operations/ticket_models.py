@@ -13,7 +13,7 @@ import re
 from spyne import Integer, Unicode
 
 from gateway.operations.types import Error, TicketConnectorModel
-from gateway.transport.jsonvalues import ID_OR_EMPTY, NUMBER, ONE_OR_MANY
+from gateway.transport.jsonvalues import AS_GIVEN, ID_OR_EMPTY, NUMBER, ONE_OR_MANY
 
 MANY = {"max_occurs": "unbounded"}
 CREDENTIALS = [("UserLogin", Unicode), ("CustomerUserLogin", Unicode), ("SessionID", Unicode),
@@ -170,7 +170,7 @@ class TicketGetResponse(TicketConnectorModel):
 
 class TicketCreateResponse(TicketConnectorModel):
     __type_name__ = "TicketCreateResponse"
-    __json__ = {"ArticleID": ONE_OR_MANY}
+    __json__ = {"ArticleID": (ONE_OR_MANY, AS_GIVEN)}
     _type_info = [("TicketID", Unicode), ("TicketNumber", Unicode), ("ArticleID", Integer.customize(**MANY)),
                   ("Ticket", IncludedTicket), ("Error", Error)]
 
@@ -225,6 +225,7 @@ class TicketUpdateRequest(TicketConnectorModel):
 
 class TicketUpdateResponse(TicketConnectorModel):
     __type_name__ = "TicketUpdateResponse"
+    __json__ = {"ArticleID": AS_GIVEN}
     _type_info = [("TicketID", Unicode), ("TicketNumber", Unicode), ("ArticleID", Integer),
                   ("ArticleIDs", Integer.customize(**MANY)), ("Ticket", IncludedTicket), ("Error", Error)]
 

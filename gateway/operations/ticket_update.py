@@ -40,8 +40,8 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         access = domain.Access(tx, principal)
         ticket = _ticket(tx, access, request)
         plan = _plan(tx, principal, ticket, request.Ticket)
-        customer_user = plan.get("customer_user_id", ticket["customer_user_id"]) or ""
-        articles = [check.article(tx, principal, article, DEFAULTS, _from(tx, principal, customer_user),
+        named = request.Ticket.CustomerUser.strip() if request.Ticket and _given(request.Ticket.CustomerUser) else ""
+        articles = [check.article(tx, principal, article, DEFAULTS, _from(tx, principal, named),
                                   article.To or "", call.runtime.crypto) for article in request.Article or []]
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         if not articles and any(f["object_type"] == "Article" for f, _ in fields):
@@ -69,7 +69,8 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         domain.set_fields(tx, ticket["id"], ticket_fields, by, ticket["id"])
         response = TicketUpdateResponse(TicketID=str(ticket["id"]), TicketNumber=ticket["tn"])
         if len(article_ids) == 1:
-            response.ArticleID = article_ids[0]
+            # Znuny answers a customer user's ArticleID as a string, an agent's as a number
+            response.ArticleID = article_ids[0] if principal.is_agent else str(article_ids[0])
         elif article_ids:
             response.ArticleIDs = article_ids
         options = call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
@@ -135,13 +136,18 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
         plan["service"] = service
     if sla is not None and sla["id"] != ticket["sla_id"]:
         plan["sla"] = sla
-    if state is not None and state["id"] != ticket["ticket_state_id"]:
+    if state is not None:
+        # as Znuny: a pending state needs a PendingTime even when the ticket is in it already, and a
+        # PendingTime is only set together with a pending state
         state_type = ticket_store.state_type_name(tx, state["type_id"])
-        if state_type in PENDING_STATE_TYPES and until is None:
-            raise check.missing("Can't set a ticket on a pending state without pendig time!")
-        plan["state"], plan["state_type"] = state, state_type
-    if until is not None:
-        plan["until"] = until
+        if state_type in PENDING_STATE_TYPES:
+            if until is None:
+                # Znuny's words, without the operation's prefix
+                raise OperationError(f"{OP}.MissingParameter",
+                                     "Can't set a ticket on a pending state without pendig time!")
+            plan["until"] = until
+        if state["id"] != ticket["ticket_state_id"]:
+            plan["state"], plan["state_type"] = state, state_type
     if priority is not None and priority["id"] != ticket["ticket_priority_id"]:
         plan["priority"] = priority
     if owner is not None and owner["id"] != ticket["user_id"]:
@@ -190,18 +196,18 @@ def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: dict) -> No
         type_ = plan["type"]
         domain.change(tx, principal, tid, {"type_id": type_["id"]}, "TypeUpdate",
                       f"%%{type_['name']}%%{type_['id']}%%{ticket['type_name']}%%{ticket['type_id']}")
+    if "until" in plan:  # Znuny sets the pending time first, then the state
+        moment = dt.datetime.fromtimestamp(plan["until"], dt.UTC)
+        domain.change(tx, principal, tid, {"until_time": plan["until"]}, "SetPendingTime",
+                      f"%%{moment:%Y-%m-%d %H:%M}")
     if "state" in plan:
         state = plan["state"]
         columns = {"ticket_state_id": state["id"]}
         if plan["state_type"] in ("closed", "removed", "merged"):
             columns["ticket_lock_id"] = domain.LOCK_UNLOCK
         domain.change(tx, principal, tid, columns, "StateUpdate", f"%%{ticket['state']}%%{state['name']}%%")
-        if plan["state_type"] not in PENDING_STATE_TYPES and "until" not in plan:
+        if plan["state_type"] not in PENDING_STATE_TYPES:
             domain.change(tx, principal, tid, {"until_time": 0}, "SetPendingTime", "%%00-00-00 00:00")
-    if "until" in plan:
-        moment = dt.datetime.fromtimestamp(plan["until"], dt.UTC)
-        domain.change(tx, principal, tid, {"until_time": plan["until"]}, "SetPendingTime",
-                      f"%%{moment:%Y-%m-%d %H:%M}")
     if "service" in plan:
         domain.change(tx, principal, tid, {"service_id": plan["service"]["id"]}, "ServiceUpdate",
                       f"%%{plan['service']['name']}%%{plan['service']['id']}")
@@ -225,10 +231,11 @@ def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: dict) -> No
                       f"%%{responsible['login']}%%{responsible['id']}")
 
 
-def _from(tx: Transaction, principal: Principal, customer_user: str) -> str:
-    """A new article's default From: the customer for customer callers, the agent's name for agents."""
+def _from(tx: Transaction, principal: Principal, named: str) -> str:
+    """A new article's default From, as Znuny's: the agent's name for agents; for customers the customer
+    user the request names in Ticket.CustomerUser, and so none when it names nobody (Znuny's quirk)."""
     if principal.is_agent:
         row = agents.by_id(tx, principal.user_id)
         return f"{row['first_name']} {row['last_name']}"
-    row = customers.by_login(tx, customer_user or principal.login)
-    return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>' if row else customer_user
+    row = customers.by_login(tx, named) if named else None
+    return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>' if row else named
