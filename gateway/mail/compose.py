@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email.utils
-import html
 import secrets
 from collections.abc import Sequence
 
@@ -110,8 +109,3 @@ def _attachment(attachment: Attachment) -> bytes:
     return (mime.header("Content-Type", mime_type.strip().lower() + (f'; charset="{charset}"' if charset else ""))
             + mime.header("Content-Disposition", disposition)
             + b"Content-Transfer-Encoding: base64\r\n\r\n" + mime.base64_lines(content))
-
-
-def text_to_html(text: str) -> str:
-    """A plain-text signature under an HTML body."""
-    return html.escape(text).replace("\n", "<br/>\n")

@@ -1,4 +1,4 @@
-"""HTML to plain text exactly as Znuny's HTMLUtils::ToAscii does it.
+"""HTML to plain text and back exactly as Znuny's HTMLUtils::ToAscii and ToHTML do it.
 
 Znuny stores an HTML article as this text (the HTML itself becomes the attachment ``file-2``)
 and sends it as the text part of an HTML mail. Clients compare article bodies with what Znuny
@@ -104,3 +104,10 @@ def to_ascii(markup: str) -> str:
     if links:
         text += "\n\n" + "".join(f"[{number}] {url}\n" for number, url in enumerate(links, start=1))
     return text
+
+
+def to_html(text: str) -> str:
+    """Znuny's ToHTML: a plain-text signature under an HTML body (`'` is left as it is, as in Znuny)."""
+    text = re.sub(r"(\n\r|\r\r\n|\r\n)", "\n", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return re.sub(r"(\n|\r)", "<br/>\n", text)

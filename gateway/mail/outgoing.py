@@ -74,12 +74,13 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
     signature = _signature(tx, identity["signature"] or "", acting_user_id)
     article.subject = subject_build(settings, number, article.subject)
     if signature.strip():
-        # Znuny's signatures are text or HTML; each is converted to the body's kind
+        # Znuny's signatures are text or HTML; each is converted to the body's kind and appended as it
+        # is: the default signature begins with its own line break
         signature_html = (identity["signature_type"] or "").startswith("text/html")
         if is_html:
-            article.body += "<br/>" + (signature if signature_html else compose.text_to_html(signature))
+            article.body += signature if signature_html else htmltext.to_html(signature)
         else:
-            article.body += "\n" + (htmltext.to_ascii(signature) if signature_html else signature)
+            article.body += htmltext.to_ascii(signature) if signature_html else signature
     if not article.from_:
         realname = identity["realname"].replace("\\", "").replace('"', "")
         article.from_ = f'"{realname}" <{identity["email"]}>'  # Znuny's form, quoted
