@@ -158,6 +158,14 @@ def _hidden_bodies(files: list[Row], html_body_as_attachment: bool) -> set[int]:
     return {i for i in (plain, None if html_body_as_attachment else html) if i is not None}
 
 
+def record_impersonation(tx: Transaction, principal: Principal, ticket_id: int) -> None:
+    """An impersonated write gets one more history line that names both logins (decisions.md);
+    Znuny's own lines keep their exact form, which clients parse."""
+    if principal.impersonated_by:
+        tickets.add_history(tx, ticket_id, "Misc", f"%%Impersonation%%{principal.impersonated_by}"
+                                                   f" acting as {principal.login}", acting_user_id(principal))
+
+
 def change(tx: Transaction, principal: Principal, ticket_id: int, columns: dict[str, Any], history_type: str,
            history_name: str) -> None:
     """One attribute change and its history line, as Znuny writes them."""

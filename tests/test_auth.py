@@ -138,3 +138,22 @@ def test_passwords_are_stored_with_argon2(db):
     with db.transaction(write=False) as tx:
         hashes = [row["pw"] for row in tx.all("SELECT pw FROM users UNION ALL SELECT pw FROM customer_user")]
     assert hashes and all(h.startswith("$argon2id$") for h in hashes)
+
+
+def test_an_impersonated_write_names_both_logins_in_the_history(client):
+    headers = {"X-OTRS-Header-ImpersonateAsUser": "agent1"}
+    ticket = {"Title": "On behalf", "Queue": "Raw", "State": "new", "Priority": "3 normal", "CustomerUser": "customer1"}
+    article = {"Subject": "s", "Body": "b", "ContentType": "text/plain; charset=utf8"}
+    created = client.post(f"{REST}/Ticket", json={**LOGIN, "Ticket": ticket, "Article": article}, headers=headers).json
+    client.patch(f"{REST}/Ticket/{created['TicketID']}", json={**LOGIN, "Ticket": {"Title": "Renamed"}},
+                 headers=headers)
+    history = client.get(f"{REST}/Ticket/History/{created['TicketID']}", query_string=LOGIN).json
+    lines = history["TicketHistory"][0]["History"]
+    marks = [line for line in lines if line["Name"] == "%%Impersonation%%root@localhost acting as agent1"]
+    assert len(marks) == 2  # one per impersonated operation
+    agent1 = next(line["CreateBy"] for line in lines if line["HistoryType"] == "NewTicket")
+    assert agent1 != 1 and all(line["CreateBy"] == agent1 for line in marks)
+    # without the header, nothing more is written
+    client.patch(f"{REST}/Ticket/{created['TicketID']}", json={**LOGIN, "Ticket": {"Title": "Again"}})
+    history = client.get(f"{REST}/Ticket/History/{created['TicketID']}", query_string=LOGIN).json
+    assert sum("Impersonation" in line["Name"] for line in history["TicketHistory"][0]["History"]) == 2

@@ -68,6 +68,7 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         elif owner is None and principal.is_agent and principal.user_id != domain.CUSTOMER_PANEL_USER_ID:
             domain.set_owner(tx, principal, ticket_id, {"id": principal.user_id, "login": principal.login},
                              lock=False)
+        domain.record_impersonation(tx, principal, ticket_id)
         # Znuny answers a customer user's ArticleID as a string, an agent's as a number
         response = TicketCreateResponse(TicketID=str(ticket_id), TicketNumber=number,
                                         ArticleID=article_ids if principal.is_agent else list(map(str, article_ids)))

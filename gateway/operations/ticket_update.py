@@ -67,6 +67,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
                     domain.set_fields(tx, article_ids[0], [(field["id"], field["name"], values)], by)
         ticket_fields = [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"]
         domain.set_fields(tx, ticket["id"], ticket_fields, by, ticket["id"])
+        domain.record_impersonation(tx, principal, ticket["id"])
         response = TicketUpdateResponse(TicketID=str(ticket["id"]), TicketNumber=ticket["tn"])
         if len(article_ids) == 1:
             # Znuny answers a customer user's ArticleID as a string, an agent's as a number
