@@ -30,7 +30,8 @@ class SessionGetRequest(TicketConnectorModel):
 class SessionDataItem(TicketConnectorModel):
     __type_name__ = "OTRS_SessionGetResponse_SessionData"
     __json__ = {"Value": NULLABLE}
-    _type_info = [("Key", Unicode), ("Value", Unicode), ("Serialized", Integer)]
+    # every item has its Value, null (xsi:nil) where Znuny's is undefined
+    _type_info = [("Key", Unicode), ("Value", Unicode(min_occurs=1, nillable=True)), ("Serialized", Integer)]
 
 
 class SessionGetResponse(TicketConnectorModel):
