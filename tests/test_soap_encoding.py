@@ -13,7 +13,6 @@ from gateway.transport import soapenc
 from tests.conftest import SOAP, TICKET_NS
 from tests.golden import local_tree, soap_body
 
-XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 PHP_ENVELOPE = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"'
     ' xmlns:ns1="http://www.otrs.org/TicketConnector/" xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
@@ -238,4 +237,4 @@ def test_nesting_within_the_bound_is_read():
 def test_a_search_without_hits_answers_nil_as_znuny(client):
     response = soap_body(post(client, TICKET_SEARCH_NONE).data)
     assert response.tag == f"{{{TICKET_NS}}}TicketSearchResponse"
-    assert len(response) == 0 and response.get(XSI_NIL) == "true"
+    assert len(response) == 0 and response.get(soapenc.XSI_NIL) == "true"
