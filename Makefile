@@ -6,9 +6,11 @@ BIND   ?= 127.0.0.1:8080
 # Debian packages: a compiler and headers for M2Crypto (swig, libssl-dev), gpg and openssl for
 # the crypto module and its tests, PostgreSQL's client library for psycopg
 APT_PACKAGES := build-essential swig libssl-dev gnupg openssl libpq5 ca-certificates
+# only for `make test`: PHP's SoapClient is one of the real clients the tests drive
+TEST_APT_PACKAGES := php-cli php-soap
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test wsdl bench lint system-packages
+.PHONY: install run test wsdl bench lint system-packages test-packages
 
 install: $(VENV)/.installed
 
@@ -27,6 +29,9 @@ system-packages:
 	if [ -n "$$missing" ]; then echo "Installing system packages:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
+test-packages:
+	@$(MAKE) --no-print-directory system-packages APT_PACKAGES="$(TEST_APT_PACKAGES)"
+
 run: install
 	$(BIN)/gateway setup
 	@echo ""
@@ -40,7 +45,7 @@ run: install
 	$(BIN)/gateway mail-worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 		$(BIN)/gateway serve --bind $(BIND)
 
-test: install
+test: install test-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 wsdl: install

@@ -2,7 +2,8 @@
 
 Input is read the way SOAP::Lite reads it for Znuny: children match by local name whatever
 their namespace (qualified, unqualified, or python-otrs' namespace without the trailing
-slash), `xsi:type` annotations are ignored, and the operation is the first element of the
+slash), `xsi:type` annotations are ignored except SOAP encoding's Maps, Arrays and booleans,
+read as SOAP::Lite reads them (soapenc), and the operation is the first element of the
 Body. An operation's configured name may differ from its type (TicketGetList is a
 TicketGet): the element is dispatched by the configured name and answered as `<Name>Response`.
 
@@ -12,6 +13,7 @@ empty, absent); Znuny rejects the style its own WSDL advertises.
 
 XML with a DTD is refused before anything is expanded (no entities, no bombs); faults are
 standard `soap:Fault` elements (400 for unparsable XML, 413 too large, 500 otherwise).
+An empty answer is `xsi:nil`, as Znuny's.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from spyne.error import RequestNotAllowed, RequestTooLongError
 from spyne.protocol.soap import Soap11
 from spyne.protocol.soap.mime import collapse_swa
 
-from gateway.transport import OPERATION, REQUEST_HAS_DATA
+from gateway.transport import OPERATION, REQUEST_HAS_DATA, soapenc
 
 HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
     "400 Bad Request", "405 Method Not Allowed", "413 Request Entity Too Large", "500 Internal Server Error")
@@ -58,6 +60,14 @@ def _gather_prefixed(body: etree._Element, prefix: str, target: str, key: str) -
             label = etree.Element(f"{{{name.namespace}}}{key}" if name.namespace else key)
             label.text = name.localname[len(prefix):]
             child.insert(0, label)
+
+
+def _nil_when_empty(body: etree._Element) -> None:
+    """Znuny answers empty data (TicketSearch without hits) as `<OpResponse xsi:nil="true"/>`: PHP's
+    SoapClient reads that as null, an empty element as an empty object (which is truthy)."""
+    for response in body:
+        if len(response) == 0 and not (response.text or "").strip():
+            response.set(soapenc.XSI_NIL, "true")
 
 
 class ZnunySoap11(Soap11):
@@ -96,6 +106,7 @@ class ZnunySoap11(Soap11):
                         f" (configured: {', '.join(sorted(self.methods)) or 'none'}).")
         env[REQUEST_HAS_DATA] = len(body) > 0 or bool((body.text or "").strip())
         ctx.method_request_string = f"{{{self.service_namespace}}}{method}"
+        soapenc.unfold(body)
         request_model = self.app.interface.service_method_map[ctx.method_request_string][0].in_message
         prefixed = getattr(request_model, "__json_prefixed__", None)
         if prefixed:
@@ -115,6 +126,7 @@ class ZnunySoap11(Soap11):
         super().serialize(ctx, message)
         if ctx.out_error is None and ctx.out_body_doc is not None:
             self._rename(ctx.out_body_doc, ctx.transport.req_env.get(OPERATION))
+            _nil_when_empty(ctx.out_body_doc)
 
     def _rename(self, body: etree._Element, operation: str | None) -> None:
         """Answer under the configured operation name and namespace where they differ from the models'."""
