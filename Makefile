@@ -6,8 +6,9 @@ BIND   ?= 127.0.0.1:8080
 # Debian packages: a compiler and headers for M2Crypto (swig, libssl-dev), gpg and openssl for
 # the crypto module and its tests, PostgreSQL's client library for psycopg
 APT_PACKAGES := build-essential swig libssl-dev gnupg openssl libpq5 ca-certificates
-# only for `make test`: PHP's SoapClient is one of the real clients the tests drive
-TEST_APT_PACKAGES := php-cli php-soap
+# only for `make test`: PHP's SoapClient and Perl's SOAP::Lite (Znuny's own SOAP stack) are real
+# clients the tests drive
+TEST_APT_PACKAGES := php-cli php-soap libsoap-lite-perl
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test wsdl bench lint system-packages test-packages
