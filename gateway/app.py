@@ -1,6 +1,7 @@
 """The WSGI application: ``gateway.app:application`` for gunicorn, ``make_app`` for tests.
 
-Only this module knows the order of the stack (outermost first): request limits, header
+Only this module knows the order of the stack (outermost first): request limits (which
+assign the request id), unexpected errors (answered as faults naming it), header
 credentials, dispatcher.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 from gateway.commlog import CommunicationLog
 from gateway.dispatcher import Dispatcher
 from gateway.middleware.credentials import HeaderCredentials
+from gateway.middleware.errors import UnexpectedErrors
 from gateway.middleware.limits import RequestLimits
 from gateway.runtime import Runtime
 from gateway.settings import Settings, load
@@ -28,6 +30,7 @@ class Gateway:
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
         app = Dispatcher(self.runtime, registry, self.commlog)
         app = HeaderCredentials(app)
+        app = UnexpectedErrors(app)
         self.wsgi = RequestLimits(app, settings.max_request_size)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
