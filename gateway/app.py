@@ -16,7 +16,7 @@ from gateway.middleware.credentials import HeaderCredentials
 from gateway.middleware.errors import UnexpectedErrors
 from gateway.middleware.limits import RequestLimits
 from gateway.runtime import Runtime
-from gateway.settings import Settings, load
+from gateway.settings import Settings, advertised_url, load
 from gateway.webservice.registry import Registry
 
 
@@ -25,7 +25,9 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.runtime = Runtime.create(settings)
-        registry = Registry(self.runtime.db, settings.public_url, settings.max_request_size,
+        # `gateway serve` passes its bind address as public_url; gunicorn started by hand without one
+        # advertises DEFAULT_BIND
+        registry = Registry(self.runtime.db, advertised_url(settings.public_url), settings.max_request_size,
                             settings.webservice_refresh_interval)
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
         app = Dispatcher(self.runtime, registry, self.commlog)

@@ -30,11 +30,18 @@ class UnexpectedErrors:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         where = f"{environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
+        started = False
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal started
+            started = True
+            return start_response(status, headers, exc_info)
+
         try:
-            return self.app(environ, start_response)
+            return self.app(environ, start)
         except Exception:
             webservice = environ.get(WEBSERVICE)
             fault = soap_fault if webservice is not None and webservice.transport == SOAP else json_fault
-            # exc_info lets the headers of a response that had already begun be replaced
-            start = functools.partial(start_response, exc_info=sys.exc_info())
-            return fault(start, INTERNAL_ERROR, "Server", unexpected(environ, where))
+            # PEP 3333: a second start_response must pass exc_info (its headers replace those not yet sent)
+            again = functools.partial(start_response, exc_info=sys.exc_info()) if started else start_response
+            return fault(again, INTERNAL_ERROR, "Server", unexpected(environ, where))
