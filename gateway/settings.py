@@ -71,9 +71,9 @@ def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
     gunicorn's 8000). A wildcard bind (``0.0.0.0``, ``[::]``) is reached from other machines,
     so it is advertised under this machine's host name (``socket.gethostname()``, no DNS
     lookup that could hang start-up), which other machines on a LAN can usually resolve;
-    127.0.0.1 would send them to themselves. A unix socket or a
-    passed file descriptor has no URL of its own (the proxy in front has it): then
-    public_url is required, and its absence is a ValueError.
+    127.0.0.1 would send them to themselves. A unix socket or a passed file descriptor has
+    no URL of its own (the proxy in front has it): then public_url is required, and its
+    absence is a ValueError.
     """
     if public_url:
         return public_url

@@ -138,6 +138,15 @@ def test_a_chunked_soap_session_create(server):
     assert "SessionData" in requests.get(f"{server.url}{REST}/Session/{session_id}", timeout=10).json()
 
 
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
+def test_the_real_curl_sends_soap_chunked_after_100_continue(server):
+    """What .NET's HttpWebRequest does by default: Expect: 100-continue, then a chunked body."""
+    result = subprocess.run(["curl", "-sS", "-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue",
+                             "-H", "Content-Type: text/xml; charset=utf-8", "--data-binary", SESSION_CREATE,
+                             f"{server.url}{SOAP}"], capture_output=True, timeout=30)
+    assert len(soap_body(result.stdout).findtext(f"{{{TICKET_NS}}}SessionID")) == 32
+
+
 @pytest.fixture(scope="module")
 def small_webservice(server, tmp_path_factory) -> str:
     """GenericTicketConnectorREST with MaxLength 20000, added to the running server."""
