@@ -1,6 +1,7 @@
 """The WSGI application: ``gateway.app:application`` for gunicorn, ``make_app`` for tests.
 
-Only this module knows the order of the stack (outermost first): request limits, header
+Only this module knows the order of the stack (outermost first): request limits (which
+assign the request id), unexpected errors (answered as faults naming it), header
 credentials, dispatcher.
 """
 
@@ -12,9 +13,10 @@ from typing import Any
 from gateway.commlog import CommunicationLog
 from gateway.dispatcher import Dispatcher
 from gateway.middleware.credentials import HeaderCredentials
+from gateway.middleware.errors import UnexpectedErrors
 from gateway.middleware.limits import RequestLimits
 from gateway.runtime import Runtime
-from gateway.settings import Settings, load
+from gateway.settings import Settings, advertised_url, load
 from gateway.webservice.registry import Registry
 
 
@@ -23,11 +25,14 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.runtime = Runtime.create(settings)
-        registry = Registry(self.runtime.db, settings.public_url, settings.max_request_size,
+        # `gateway serve` passes its bind address as public_url; gunicorn started by hand without one
+        # advertises DEFAULT_BIND
+        registry = Registry(self.runtime.db, advertised_url(settings.public_url), settings.max_request_size,
                             settings.webservice_refresh_interval)
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
         app = Dispatcher(self.runtime, registry, self.commlog)
         app = HeaderCredentials(app)
+        app = UnexpectedErrors(app)
         self.wsgi = RequestLimits(app, settings.max_request_size)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

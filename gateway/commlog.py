@@ -54,7 +54,7 @@ def redact(text: str) -> str:
     if stripped[:1] in "{[":
         try:
             return json.dumps(_redact_json(json.loads(stripped)), ensure_ascii=False, sort_keys=True)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to parse: a bad request the log keeps as sent
             return _JSON_SECRET.sub(rf'\1"{REDACTED}"', text)
     if stripped[:1] == "<":
         return _XML_SECRET.sub(rf"\1{REDACTED}\4", text)

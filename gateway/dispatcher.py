@@ -23,9 +23,9 @@ from urllib.parse import unquote
 from gateway import __version__
 from gateway.commlog import MAX_QUEUED, CommunicationLog
 from gateway.faults import StartResponse, json_fault, respond, soap_fault
-from gateway.middleware.limits import REQUEST_ID
+from gateway.middleware.limits import REQUEST_ID, buffer_body
 from gateway.runtime import Runtime
-from gateway.transport import OPERATION
+from gateway.transport import OPERATION, WEBSERVICE
 from gateway.webservice.config import SOAP
 from gateway.webservice.endpoint import Endpoint
 from gateway.webservice.registry import Registry
@@ -79,13 +79,15 @@ class Dispatcher:
             what = f"'{unquote(found['name'])}'" if found["name"] else f"with ID {found['id']}"
             return json_fault(start_response, "404 Not Found", "Client.WebserviceNotFound",
                               f"There is no web service {what} with a provider on this server.")
+        environ[WEBSERVICE] = endpoint.config
         rest = found["rest"] or ""
         if endpoint.config.transport == SOAP and environ["REQUEST_METHOD"] == "GET" and (
                 rest in ("/wsdl", "/wsdl/") or environ.get("QUERY_STRING", "").lower().startswith("wsdl")):
             return respond(start_response, "200 OK", endpoint.wsdl, "text/xml; charset=utf-8")
         if endpoint.openapi is not None and rest == "/openapi.json" and environ["REQUEST_METHOD"] == "GET":
             return respond(start_response, "200 OK", endpoint.openapi, "application/json")
-        if int(environ.get("CONTENT_LENGTH") or 0) > endpoint.config.max_length:
+        if not buffer_body(environ, endpoint.config.max_length) \
+                or int(environ["CONTENT_LENGTH"]) > endpoint.config.max_length:
             fault = soap_fault if endpoint.config.transport == SOAP else json_fault
             return fault(start_response, "413 Request Entity Too Large", "Client.RequestTooLong",
                          f"The request body exceeds this web service's MaxLength of"
@@ -96,7 +98,6 @@ class Dispatcher:
                path: str, rest: str) -> list[bytes]:
         started = time.monotonic()
         environ["gateway.runtime"] = self.runtime
-        environ["gateway.webservice"] = endpoint.config
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[: len(path) - len(rest)]
         environ["PATH_INFO"] = rest
         tee = environ["wsgi.input"] = _Tee(environ["wsgi.input"], MAX_QUEUED)

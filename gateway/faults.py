@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
 StartResponse = Callable[..., Any]
+INTERNAL_ERROR = "500 Internal Server Error"
+REQUEST_ID = "gateway.request_id"  # environ key: the id RequestLimits gives every request
+
+log = logging.getLogger("gateway.errors")
 
 _SOAP_FAULT = (
     '<?xml version="1.0" encoding="UTF-8"?><soap11env:Envelope xmlns:soap11env='
@@ -33,3 +38,14 @@ def soap_fault(start_response: StartResponse, status: str, code: str, message: s
     """A standard SOAP 1.1 Fault, as spyne writes them for the faults raised inside the protocol."""
     body = _SOAP_FAULT.format(code=code, message=escape(message)).encode()
     return respond(start_response, status, body, "text/xml; charset=utf-8")
+
+
+def unexpected(environ: dict[str, Any], where: str) -> str:
+    """Log the exception being handled, with its traceback, under the request id; return the client's message.
+
+    The client learns that something broke and which id to quote, never the exception's text
+    (it may hold SQL, paths or another user's data).
+    """
+    request_id = environ.get(REQUEST_ID, "")
+    log.exception("request %s: unexpected error in %s", request_id, where)
+    return f"Internal error in {where}; the server log has the details under request id {request_id}."

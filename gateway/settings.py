@@ -11,17 +11,21 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import os
+import socket
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONF_DIR = Path(os.environ.get("GATEWAY_CONF_DIR", PROJECT_DIR / "conf"))
+# where `gateway serve` listens unless told otherwise, and so what an app built without it advertises
+DEFAULT_BIND = "127.0.0.1:8080"
+_WILDCARDS = ("", "0.0.0.0", "::", "[::]")
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///var/gateway.db"
     database_pool_size: int = 4
-    public_url: str = "http://localhost:8080"
+    public_url: str = ""  # empty: see advertised_url
     system_id: str = "10"
     timezone: str = "UTC"
     session_max_idle_time: int = 7200
@@ -57,6 +61,31 @@ class Settings:
     @property
     def presets_dir(self) -> Path:
         return CONF_DIR / "presets"
+
+
+def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
+    """The base URL the WSDL and OpenAPI documents name: public_url when configured, else the bind address.
+
+    Never the request's Host header: whoever could send one would decide where clients send
+    their passwords. `bind` is gunicorn's HOST:PORT (``[::1]:8080`` for IPv6; no port is
+    gunicorn's 8000). A wildcard bind (``0.0.0.0``, ``[::]``) is reached from other machines,
+    so it is advertised under this machine's host name (``socket.gethostname()``, no DNS
+    lookup that could hang start-up), which other machines on a LAN can usually resolve;
+    127.0.0.1 would send them to themselves. A unix socket or a passed file descriptor has
+    no URL of its own (the proxy in front has it): then public_url is required, and its
+    absence is a ValueError.
+    """
+    if public_url:
+        return public_url
+    if bind.startswith(("unix:", "fd://")):
+        raise ValueError(f"--bind {bind}: a socket has no address clients can use;"
+                         " set public_url to the address of the proxy in front of it")
+    host, colon, port = bind.rpartition(":") if not bind.endswith("]") else (bind, "", "")
+    if not colon or not port.isdigit():
+        host, port = bind, "8000"
+    if host in _WILDCARDS:
+        host = socket.gethostname()
+    return f"http://{host}:{port}"
 
 
 def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -194,20 +195,32 @@ class Server:
     url: str
     database_url: str
     env: dict[str, str]
+    log_path: Path
 
     def gateway(self, *args: str) -> subprocess.CompletedProcess:
         """Run the console against the served database."""
         return subprocess.run([str(GATEWAY_BIN), *args], env=self.env, capture_output=True, text=True, timeout=60)
 
+    def log(self) -> str:
+        """What the server has written to stderr (gunicorn's error log and gateway's own log) so far."""
+        return self.log_path.read_text(errors="replace")
+
 
 @contextlib.contextmanager
 def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
-    """gateway under gunicorn (`gateway serve`) on a free port, with GATEWAY_* settings added to the environment."""
+    """gateway under gunicorn (`gateway serve`) on a free port, with GATEWAY_* settings added to the environment.
+
+    Without GATEWAY_PUBLIC_URL in `extra_env` the server advertises its bind address, as `gateway serve` does.
+    """
     port = free_port()
-    env = {**os.environ, "GATEWAY_DATABASE_URL": database_url, "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "GATEWAY_WEBSERVICE_REFRESH_INTERVAL": "1", "GATEWAY_WORKERS": "2", **extra_env}
-    process = subprocess.Popen([str(GATEWAY_BIN), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    env = {key: value for key, value in os.environ.items() if key != "GATEWAY_PUBLIC_URL"}
+    env.update({"GATEWAY_DATABASE_URL": database_url, "GATEWAY_WEBSERVICE_REFRESH_INTERVAL": "1",
+                "GATEWAY_WORKERS": "2", **extra_env})
+    descriptor, log_name = tempfile.mkstemp(prefix="gateway-serve-", suffix=".log")
+    log_path = Path(log_name)
+    with os.fdopen(descriptor, "wb") as log:
+        process = subprocess.Popen([str(GATEWAY_BIN), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -218,15 +231,16 @@ def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
             except requests.ConnectionError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gateway did not start: {process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"gateway did not start: {log_path.read_text(errors='replace')[-2000:]}")
             time.sleep(0.2)
-        yield Server(base, database_url, env)
+        yield Server(base, database_url, env, log_path)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+        log_path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

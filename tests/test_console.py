@@ -80,6 +80,13 @@ def test_bad_arguments_are_one_line_and_a_nonzero_exit(console, args, words):
     refused(console(*args), words)
 
 
+def test_serve_on_a_unix_socket_without_public_url_is_refused(database_url):
+    env = {**{k: v for k, v in os.environ.items() if k != "GATEWAY_PUBLIC_URL"}, "GATEWAY_DATABASE_URL": database_url}
+    result = subprocess.run([str(GATEWAY_BIN), "serve", "--bind", "unix:/tmp/gateway-test.sock"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    refused(result, "set public_url")
+
+
 def test_usage_errors_exit_nonzero(console):
     result = console("group", "user-link", "--user-name", "agent1", "--group-name", "users",
                      "--permission-key", "superuser")

@@ -9,7 +9,7 @@ import click
 
 from gateway import admin
 from gateway.cli.core import Context, action, main
-from gateway.settings import CONF_DIR
+from gateway.settings import CONF_DIR, DEFAULT_BIND, advertised_url
 from gateway.store import migrate
 
 # the checked-in WSDL files name this address; a running server writes its public_url instead
@@ -48,15 +48,20 @@ def setup(ctx: Context) -> None:
 # -- serving -----------------------------------------------------------------------------------------
 
 @main.command()
-@click.option("--bind", default="127.0.0.1:8080", show_default=True, help="HOST:PORT")
+@click.option("--bind", default=DEFAULT_BIND, show_default=True, help="HOST:PORT")
 @click.option("--workers", type=click.IntRange(1, 64), help="default: conf/gunicorn.conf.py")
 @action
 def serve(ctx: Context, bind: str, workers: int | None) -> None:
-    """Serve with gunicorn (conf/gunicorn.conf.py)."""
+    """Serve with gunicorn (conf/gunicorn.conf.py).
+
+    The WSDL and OpenAPI documents name public_url, or without one http://HOST:PORT of --bind
+    (see gateway.settings.advertised_url): passed to the server as its GATEWAY_PUBLIC_URL.
+    """
     pending = migrate.pending(ctx.settings.database_url)
     if pending:
         raise admin.AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
                                " run `gateway db upgrade`")
+    os.environ["GATEWAY_PUBLIC_URL"] = advertised_url(ctx.settings.public_url, bind)
     args = [sys.executable, "-m", "gunicorn", "-c", str(CONF_DIR / "gunicorn.conf.py"), "--bind", bind]
     if workers:
         args += ["--workers", str(workers)]

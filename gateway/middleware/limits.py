@@ -7,9 +7,10 @@
 Every request gets ``environ["gateway.request_id"]`` and an ``X-Request-ID`` response
 header (a client's own ``X-Request-ID`` is kept when it looks like one), so a line in a
 client's log can be found in ours. A body announced larger than ``max_size`` is refused
-with 413 before a byte of it is read; a chunked body is cut off at ``max_size``, so no
-client can make a worker buffer more than that. A web service's own ``MaxLength`` may only
-lower this limit, never raise it.
+with 413 before a byte of it is read. A body of unknown length (``Transfer-Encoding:
+chunked``) is read only by `buffer_body`, which the dispatcher calls with the web
+service's MaxLength; that never exceeds ``max_size``, so no client can make a worker
+buffer more than that.
 
 Risk: the limit applies per request, not per client. Rate limits per client belong to the
 proxy in front of gateway.
@@ -17,17 +18,16 @@ proxy in front of gateway.
 
 from __future__ import annotations
 
+import io
 import re
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from werkzeug.wsgi import LimitedStream
+from gateway.faults import REQUEST_ID, json_fault
 
-from gateway.faults import json_fault
-
-REQUEST_ID = "gateway.request_id"
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_BLOCK = 64 * 1024
 
 
 class RequestLimits:
@@ -52,7 +52,29 @@ class RequestLimits:
         if length > self.max_size:
             return json_fault(start, "413 Request Entity Too Large", "Client.RequestTooLong",
                               f"The request body exceeds {self.max_size} bytes.")
-        if length == 0 and environ.get("wsgi.input_terminated"):
-            # chunked: read at most max_size bytes
-            environ["wsgi.input"] = LimitedStream(environ["wsgi.input"], self.max_size)
         return self.app(environ, start)
+
+
+def buffer_body(environ: dict[str, Any], limit: int) -> bool:
+    """Give a body without Content-Length one, reading at most `limit` bytes; False if it is longer.
+
+    spyne reads exactly CONTENT_LENGTH bytes (and, without one, silently cuts a chunked body
+    at its limit), so a chunked body, or none at all as curl sends for ``-X POST``, is read
+    into memory first. A server that does not terminate the input itself (no
+    ``wsgi.input_terminated``) must not be read past CONTENT_LENGTH: there is no body then.
+    """
+    if environ.get("CONTENT_LENGTH"):
+        return True
+    body = bytearray()
+    if environ.get("wsgi.input_terminated"):
+        stream = environ["wsgi.input"]
+        while len(body) <= limit:
+            chunk = stream.read(min(_BLOCK, limit + 1 - len(body)))
+            if not chunk:
+                break
+            body += chunk
+        if len(body) > limit:
+            return False
+    environ["wsgi.input"] = io.BytesIO(bytes(body))
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return True

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from spyne import Fault
 
 from gateway.auth import Credentials, Principal
+from gateway.faults import unexpected
 from gateway.runtime import Runtime
 from gateway.store.database import Transaction
-from gateway.transport import REQUEST_HAS_DATA
+from gateway.transport import OPERATION, REQUEST_HAS_DATA, WEBSERVICE
 from gateway.webservice.config import WebserviceConfig
-
-log = logging.getLogger(__name__)
 
 
 class OperationError(Exception):
@@ -42,7 +40,7 @@ class Call:
     @classmethod
     def of(cls, ctx: Any) -> Call:
         environ = ctx.transport.req_env
-        return cls(ctx, environ["gateway.runtime"], environ["gateway.webservice"], environ)
+        return cls(ctx, environ["gateway.runtime"], environ[WEBSERVICE], environ)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -89,8 +87,7 @@ def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
         except Fault:
             raise
         except Exception:
-            log.exception("operation %s failed", fn.__name__)
-            raise Fault("Server", "OperationObject returned an error, cancelling Request") from None
+            raise Fault("Server", unexpected(call.environ, f"operation {call.environ.get(OPERATION)}")) from None
         finally:
             for job in call.after:
                 job()

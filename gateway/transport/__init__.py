@@ -1,11 +1,29 @@
 """Wire protocols: SOAP 1.1 and Znuny's REST, both over the same spyne services. No business rules here."""
 
 import logging
+from typing import Any
+
+from spyne import Fault
+
+from gateway.faults import INTERNAL_ERROR, unexpected
 
 # what the transports leave in the WSGI environ for operations and the communication log
 OPERATION = "gateway.operation"  # the operation name as configured in the web service
 REQUEST_HAS_DATA = "gateway.request_has_data"
+# what the dispatcher leaves for them: the WebserviceConfig serving the request
+WEBSERVICE = "gateway.webservice"
 
 # spyne logs whole requests (passwords included) on parse errors, every client fault with a
 # traceback, and a warning whenever an application is rebuilt: none of it belongs in our logs
 logging.getLogger("spyne").setLevel(logging.CRITICAL)
+
+
+def unserializable(ctx: Any) -> Fault:
+    """The Server fault that replaces an answer that could not be serialized.
+
+    spyne would log the error where nobody sees it and send what it had built so far (an
+    empty SOAP envelope) with status 200; the client gets a 500 fault naming the request id.
+    """
+    ctx.transport.resp_code = INTERNAL_ERROR
+    env = ctx.transport.req_env
+    return Fault("Server", unexpected(env, f"the answer of operation {env.get(OPERATION)}"))

@@ -22,7 +22,7 @@ from spyne import Fault
 from spyne.error import RequestNotAllowed, ResourceNotFoundError
 from spyne.protocol.json import JsonDocument
 
-from gateway.transport import OPERATION, REQUEST_HAS_DATA
+from gateway.transport import OPERATION, REQUEST_HAS_DATA, unserializable
 from gateway.transport.jsonvalues import to_json, to_model
 from gateway.webservice.config import WebserviceConfig
 
@@ -121,7 +121,7 @@ class ZnunyRest(JsonDocument):
             raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
         try:
             return json.loads(text.lstrip("\ufeff"))
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than Python's stack
             raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
 
     def decompose_incoming_envelope(self, ctx: Any, message: str = JsonDocument.REQUEST) -> None:
@@ -138,11 +138,14 @@ class ZnunyRest(JsonDocument):
 
     def serialize(self, ctx: Any, message: str) -> None:
         self.event_manager.fire_event("before_serialize", ctx)
+        if ctx.out_error is None:
+            result = ctx.out_object[0] if ctx.out_object else None
+            try:
+                ctx.out_document = {} if result is None else to_json(ctx.descriptor.out_message, result)
+            except Exception:
+                ctx.out_error = unserializable(ctx)
         if ctx.out_error is not None:
             ctx.out_document = {"faultcode": ctx.out_error.faultcode, "faultstring": ctx.out_error.faultstring}
-        else:
-            result = ctx.out_object[0] if ctx.out_object else None
-            ctx.out_document = {} if result is None else to_json(ctx.descriptor.out_message, result)
         self.event_manager.fire_event("after_serialize", ctx)
 
     def create_out_string(self, ctx: Any, out_string_encoding: str = "utf8") -> None:

@@ -28,7 +28,7 @@ from spyne.error import RequestNotAllowed, RequestTooLongError
 from spyne.protocol.soap import Soap11
 from spyne.protocol.soap.mime import collapse_swa
 
-from gateway.transport import OPERATION, REQUEST_HAS_DATA, soapenc
+from gateway.transport import OPERATION, REQUEST_HAS_DATA, soapenc, unserializable
 
 HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
     "400 Bad Request", "405 Method Not Allowed", "413 Request Entity Too Large", "500 Internal Server Error")
@@ -123,7 +123,13 @@ class ZnunySoap11(Soap11):
     # -- response ------------------------------------------------------------------------------------
 
     def serialize(self, ctx: Any, message: str) -> None:
-        super().serialize(ctx, message)
+        try:
+            super().serialize(ctx, message)
+        except Exception:
+            if ctx.out_error is not None:
+                raise
+            ctx.out_error = unserializable(ctx)
+            super().serialize(ctx, message)
         if ctx.out_error is None and ctx.out_body_doc is not None:
             self._rename(ctx.out_body_doc, ctx.transport.req_env.get(OPERATION))
             _nil_when_empty(ctx.out_body_doc)
