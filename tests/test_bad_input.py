@@ -115,3 +115,17 @@ def test_unimplemented_operation_type_is_a_501_naming_it(client, settings, db, t
     assert response.status_code == 501
     assert "Test::Test" in response.json["faultstring"]
     still_answers(client)
+
+
+def test_an_undeclared_body_that_is_not_utf8_is_read_as_windows_powershell_writes_it(client, db):
+    """Windows PowerShell 5.1's Invoke-RestMethod sends a string body in ISO-8859-1 unless the
+    Content-Type names a charset; a body that declares UTF-8 must be UTF-8."""
+    body = ('{"UserLogin": "root@localhost", "Password": "root", "Ticket": {"Title": "Grüße aus Köln",'
+            ' "Queue": "Raw", "State": "new", "Priority": "3 normal", "CustomerUser": "customer1"},'
+            ' "Article": {"Subject": "Ä", "Body": "ö", "ContentType": "text/plain; charset=utf8"}}').encode("latin-1")
+    created = client.post(f"{REST}/Ticket", data=body, content_type="application/json").json
+    ticket = client.get(f"{REST}/Ticket/{created['TicketID']}",
+                        query_string={"UserLogin": "root@localhost", "Password": "root"}).json["Ticket"][0]
+    assert ticket["Title"] == "Grüße aus Köln"
+    declared = client.post(f"{REST}/Ticket", data=body, content_type="application/json; charset=utf-8")
+    assert declared.status_code == 400 and declared.json["faultcode"] == "Client.JsonDecodeError"

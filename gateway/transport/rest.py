@@ -56,10 +56,17 @@ def parse_query(query: str) -> dict[str, Any]:
     return data
 
 
-def _charset(content_type: str) -> str:
+def _charset(content_type: str) -> str | None:
     found = re.search(r"charset\s*=\s*\"?([\w.:-]+)", content_type or "", re.I)
-    charset = found.group(1).lower() if found else "utf-8"
+    charset = found.group(1).lower() if found else None
     return "utf-8" if charset in ("utf8", "utf-8") else charset
+
+
+def _utf8_or_windows_1252(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", errors="replace")
 
 
 class ZnunyRest(JsonDocument):
@@ -115,8 +122,11 @@ class ZnunyRest(JsonDocument):
 
     @staticmethod
     def _decode(body: bytes, content_type: str) -> Any:
+        charset = _charset(content_type)
         try:
-            text = body.decode(_charset(content_type))
+            # JSON is UTF-8; but Windows PowerShell 5.1 sends a string body in ISO-8859-1 when the
+            # Content-Type names no charset, so an undeclared body that is not UTF-8 is read as Windows-1252
+            text = body.decode(charset) if charset else _utf8_or_windows_1252(body)
         except (LookupError, UnicodeDecodeError) as error:
             raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
         try:
