@@ -8,7 +8,7 @@ from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_models import TicketGetRequest, TicketGetResponse
 from gateway.store import tickets as ticket_store
 from gateway.store.database import Transaction
-from gateway.wirenumbers import identifier, integer
+from gateway.wirenumbers import identifier, integer, is_whole_number
 
 OP = "TicketGet"
 
@@ -36,7 +36,11 @@ def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
 
 
 def _tickets(tx: Transaction, principal: Principal, request: TicketGetRequest) -> list[dict]:
-    ids = [identifier(i) for i in ticket_ids(request.TicketID, OP)]
+    values = ticket_ids(request.TicketID, OP)
+    if not all(is_whole_number(value) for value in values):
+        raise OperationError(f"{OP}.WrongStructure", f"{OP}: Invalid ticket ID parameter(s) found!")
+    # 2**70 is well-formed, and no ticket has it
+    ids = [identifier(value) for value in values]
     denied = OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket!")
     if None in ids:
         raise denied

@@ -31,6 +31,13 @@ def _values(items: list[str] | None) -> list[str]:
     return [str(v).strip() for v in items or [] if str(v).strip()]
 
 
+def _ids(request: TicketSearchRequest, key: str) -> list[int]:
+    ids = [identifier(v) for v in _values(getattr(request, key))]
+    if None in ids:
+        raise invalid(f"{key} must be a list of numeric IDs!")
+    return ids
+
+
 def build_query(tx: Transaction, request: TicketSearchRequest, agent: bool) -> TicketQuery:
     query = TicketQuery(numbers=_values(request.TicketNumber), titles=_values(request.Title),
                         customer_ids=_values(request.CustomerID) + _values(request.CustomerIDRaw),
@@ -39,21 +46,14 @@ def build_query(tx: Transaction, request: TicketSearchRequest, agent: bool) -> T
     if agent and _given_text(request.CustomerUserLogin):
         query.customer_logins = [request.CustomerUserLogin.strip()]
     for key, column in ID_CRITERIA.items():
-        values = _values(getattr(request, key))
-        if values:
-            ids = [identifier(v) for v in values]
-            if None in ids:
-                raise invalid(f"{key} must be a list of numeric IDs!")
+        ids = _ids(request, key)
+        if ids:
             query.ids[column] = ids
     for key, table in NAME_CRITERIA.items():
         if _values(getattr(request, key)):
             query.names[table] = _values(getattr(request, key))
-    state_type_ids = _values(request.StateTypeIDs)
-    if state_type_ids:
-        ids = [identifier(v) for v in state_type_ids]
-        if None in ids:
-            raise invalid("StateTypeIDs must be a list of numeric IDs!")
-        query.state_type_ids = ids
+    query.state_type_ids = _ids(request, "StateTypeIDs")
+    _ids(request, "WatchUserIDs")  # checked like the others; there are no watchers to search for
     now = utcnow()
     for prefix, what in TIME_CRITERIA.items():
         for suffix, op in (("NewerDate", ">="), ("OlderDate", "<=")):
