@@ -16,7 +16,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 import pytest
-from spyne import ComplexModelBase
+from spyne import ComplexModelBase, Unicode
 
 from gateway import operations
 from tests.conftest import REST, SOAP, TICKET_NS
@@ -179,6 +179,19 @@ def test_the_models_have_such_fields():
             ("TicketCreate", "Article.ForceNotificationToUserID"),
             ("OutOfOffice", "OutOfOfficeEntries.StartDate")} <= found
     assert not any(path[-1] in TEXT for _, path, _ in CASES)
+
+
+def leaves(model: type) -> Iterator[type]:
+    for field in model.get_flat_type_info(model).values():
+        yield from leaves(field) if issubclass(field, ComplexModelBase) else [field]
+
+
+def test_request_fields_are_text_so_that_no_protocol_parses_a_number():
+    """spyne's own Integer reads "٣" as 3 and 2**70 as itself over SOAP: request fields are Unicode (types.py),
+    and the operations parse numbers with gateway.wirenumbers."""
+    for operation_type in operations.OPERATION_TYPES:
+        model = operations.descriptor(operation_type).in_message
+        assert all(issubclass(field, Unicode) for field in leaves(model)), operation_type
 
 
 @pytest.mark.parametrize("transport", ["REST", "SOAP"])
