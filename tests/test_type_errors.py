@@ -3,7 +3,8 @@
 The fields are read from the operations' request models (any field, at any depth, named like an
 ID, a count or a time), so a field added to a model is covered here without touching this test.
 Each bad value must get the operation's own Znuny-shaped answer (Error.ErrorCode `<Op>.<Kind>`
-with HTTP 200) or a fault that blames the client: never a 5xx, and never success. OutOfOffice,
+with HTTP 200, an InvalidParameter naming the field or its structure) or a fault that blames the
+client: never a 5xx, and never success. OutOfOffice,
 which reports bad rows instead of failing (decisions.md), must list the row under Skipped.
 """
 
@@ -28,6 +29,7 @@ TEXT = {"SessionID", "CustomerID", "CustomerIDRaw"}  # named like IDs, but free 
 BAD_NUMBERS = ["²", "٣", "１", str(2**70), str(2**63), "1e3", "0x10", "1_000", "1.5.0", "NaN", "one"]
 BAD_DATES = ["٢٠٣٠-01-01 00:00:00", "２０３０-01-01 00:00:00", "2030-02-30 00:00:00", "99999-01-01 00:00:00",
              "tomorrow"]
+WHOLE = {"PendingTime"}  # structures Znuny judges as a whole: its message names them, not their part
 # fields where Znuny reads a non-number as "not given" and answers with data: so do we
 LENIENT = {("TicketGet", "ArticleLimit")}
 
@@ -212,6 +214,9 @@ def test_no_number_field_takes_a_non_number(client, ticket_id, operation, transp
             got = answer_kind(operation, status, body)
             if got != expected:
                 wrong.append(f"{'.'.join(path)}={value!r}: {got}")
+            elif got == "error" and str(body.get("Error", {}).get("ErrorCode")).endswith(".InvalidParameter") \
+                    and not any(name in body["Error"]["ErrorMessage"] for name in path if name in (path[-1], *WHOLE)):
+                wrong.append(f"{'.'.join(path)}={value!r}: the message does not name it: {body['Error']}")
     assert not wrong, "\n".join(wrong)
 
 

@@ -155,8 +155,8 @@ class Checks:
             raise self.invalid("Article->NoAgentNotify parameter is invalid!")
         for key in ("ForceNotificationToUserID", "ExcludeNotificationToUserID", "ExcludeMuteNotificationToUserID"):
             for user_id in getattr(article, key) or []:
-                key = identifier(user_id)
-                if key is None or agents.by_id(tx, key) is None:
+                agent_id = identifier(user_id)
+                if agent_id is None or agents.by_id(tx, agent_id) is None:
                     raise self.invalid(f"Article->{key} parameter is invalid!")
         return NewArticle(
             sender_type_id=sender, channel_id=channel, visible=int(visible),
