@@ -220,6 +220,20 @@ def test_no_number_field_takes_a_non_number(client, ticket_id, operation, transp
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.parametrize("value", ["٢٠٣٠-01-01 00:00:00", "2030-01-01 00:00:00²", "2030-13-01 00:00:00", "2030"])
+def test_a_date_field_takes_only_dates(client, db, ticket_id, value):
+    from gateway import admin
+
+    admin.add_dynamic_field(db, "OracleDate", "Oracle Date", "Date", "Ticket")
+    field = {"DynamicField": {"Name": "OracleDate", "Value": value}}
+    response = client.post(f"{REST}/Ticket", json={**ROOT, "Ticket": TICKET, "Article": ARTICLE, **field})
+    assert response.json["Error"]["ErrorCode"] == "TicketCreate.InvalidParameter"
+    response = client.patch(f"{REST}/Ticket/{ticket_id}", json={**ROOT, **field})
+    assert response.json["Error"]["ErrorCode"] == "TicketUpdate.InvalidParameter"
+    field["DynamicField"]["Value"] = "2030-01-01 00:00:00"
+    assert "Error" not in client.patch(f"{REST}/Ticket/{ticket_id}", json={**ROOT, **field}).json
+
+
 # -- structures: a string, number or list where Znuny expects an object ----------------------------------
 
 def test_golden_115_ticket_as_a_string_is_znunys_business_error(client, ticket_id):
