@@ -4,14 +4,15 @@ Parsing follows Znuny's Mapping/OutOfOffice.pm: CR/CRLF become LF, lines startin
 comments, `"` quotes fields (commas and line breaks inside quotes are data), the first row is the
 header, `EMail`/`StartTime`/`EndTime`/`Enabled` stand in for an absent `UserEmail`/`StartDate`/
 `EndDate`/`OutOfOffice`, and `DD.MM.YYYY HH:MM:SS` is rewritten to `YYYY-MM-DD`. A UTF-8 BOM
-(PowerShell's `Get-Content` of a file saved by Excel) is dropped.
+(PowerShell's `Get-Content` of a file saved by Excel) is dropped. Columns Znuny does not read
+(HR systems and Exchange export a department, a comment, ...) are ignored, as Znuny ignores them;
+unlike Znuny we name them, so that a typo such as `EndDat` shows in the answer.
 
 A CSV that cannot be used at all raises CSVError and nothing is written. Znuny answers these
 with HTTP 500 (golden 32-34, its mapping failing); we answer HTTP 400 with the same JSON fault
 shape and Znuny's message, followed by what is wrong and where: the request is at fault, not the
 server (decisions.md: malformed input is a 400 that names the problem), and every client still
-sees a failed request, as it did with Znuny's 500. Unlike Znuny, an unknown header name (a typo
-such as `EndDat`) is such an error instead of a silently ignored column.
+sees a failed request, as it did with Znuny's 500.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ NO_ENTRIES = "CSV in parameter OutOfOfficeEntriesCSVString does not contain any 
 # canonical column -> the alias Znuny reads when the canonical column is absent
 _ALIASES = {"UserEmail": "EMail", "UserLogin": None, "UserSearch": None, "StartDate": "StartTime",
             "EndDate": "EndTime", "OutOfOffice": "Enabled"}
-COLUMNS = tuple(name for pair in _ALIASES.items() for name in pair if name)
-_DOTTED = re.compile(r"(\d{2}).(\d{2}).(\d{4}) \d{2}:\d{2}:\d{2}")
+_DOTTED = re.compile(r"([0-9]{2}).([0-9]{2}).([0-9]{4}) [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 class CSVError(ValueError):
@@ -52,7 +52,8 @@ class Entry:
     OutOfOffice: str | None = None
 
 
-def parse(text: str | None) -> list[Entry]:
+def parse(text: str | None) -> tuple[list[Entry], list[str]]:
+    """The data rows, and the header's names that no entry field is read from (in header order)."""
     if not text:
         raise CSVError(MISSING)
     lines = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").splitlines(keepends=True)
@@ -74,11 +75,9 @@ def parse(text: str | None) -> list[Entry]:
     (_, header), data = rows[0], rows[1:]
     if not data:
         raise CSVError(NO_ENTRIES)
-    unknown = [name for name in header if name not in COLUMNS]
-    if unknown:
-        raise CSVError(UNPARSABLE, f"Unknown column {', '.join(map(repr, unknown))} in the header;"
-                                   f" known columns: {', '.join(COLUMNS)}.")
-    return [_entry(line, dict(zip(header, row, strict=False))) for line, row in data]
+    read = {name if name in header else alias for name, alias in _ALIASES.items()}
+    ignored = [name for name in header if name not in read and name.strip()]
+    return [_entry(line, dict(zip(header, row, strict=False))) for line, row in data], ignored
 
 
 def _entry(line: int, values: dict[str, str]) -> Entry:

@@ -95,6 +95,40 @@ def test_csv_variants(client, db, csv):
     assert prefs(db, "agent1") == AWAY_2030
 
 
+@pytest.mark.parametrize(("csv", "ignored"), [
+    # an HR system's export: a department and a comment beside the columns Znuny reads
+    ("UserLogin,Department,StartDate,EndDate,OutOfOffice,Comment\n"
+     "agent1,IT,2030-03-20,2030-03-30,1,Vacation (Lisbon)\n", ["Department", "Comment"]),
+    # Exchange's calendar export with Znuny's alias names, a trailing comma and a subject
+    ("EMail,Subject,StartTime,EndTime,Enabled,\nagent1@example.test,Out of office,"
+     "20.03.2030 00:00:00,30.03.2030 23:59:59,yes,\n", ["Subject"]),
+    # both names of one column: Znuny reads UserEmail and ignores EMail
+    ("UserEmail,EMail,StartDate,EndDate,OutOfOffice\nagent1@example.test,x@example.test,2030-03-20,2030-03-30,1\n",
+     ["EMail"]),
+])
+def test_columns_znuny_does_not_read_are_ignored_and_named(client, db, csv, ignored):
+    assert send(client, csv).json == {"Success": 1, "IgnoredColumns": ignored}
+    assert prefs(db, "agent1") == AWAY_2030
+    documented = client.get(OOO.replace("/OutOfOffice/OutOfOffice", "/OutOfOffice/openapi.json")).json
+    answer = documented["paths"]["/OutOfOffice"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"]["properties"]["IgnoredColumns"] == {"type": "array", "items": {"type": "string"}}
+
+
+def test_a_misspelt_column_is_named_and_its_values_unread(client, db):
+    send(client, "UserLogin,StartDate,EndDate,Enabled\nagent1,2030-03-20,2030-03-30,yes\n")
+    response = send(client, "UserLogin,StartDate,EndDat,Enabled\nagent1,2030-04-01,2030-04-30,yes\nnobody,,,1\n")
+    assert response.json == {"Success": 1, "IgnoredColumns": ["EndDat"], "Skipped": [
+        {"Line": 3, "Reason": "Error while looking up unique user ID: no valid agent matches UserLogin 'nobody'."}]}
+    assert prefs(db, "agent1") == {**AWAY_2030, "OutOfOfficeStartMonth": "04", "OutOfOfficeStartDay": "01"}
+
+
+def test_dates_in_other_digits_are_no_dates(client, db):
+    response = send(client, "UserLogin,StartDate,EndDate,Enabled\nagent1,٢٠٣٠-03-20,2030-03-30,yes\n"
+                            "agent1,02.03.２０３０ 00:00:00,,yes\n")
+    assert [entry["Line"] for entry in response.json["Skipped"]] == [2, 3]
+    assert prefs(db, "agent1") == {}
+
+
 def test_flags_dates_and_duplicates(client, db):
     send(client, "UserLogin,StartDate,EndDate,Enabled\nagent1,2030-03-20,2030-03-30,yes\n")
     # no StartDate: Znuny sets only the flag and ignores EndDate; "no" clears the flag, dates stay
@@ -120,7 +154,6 @@ def test_flags_dates_and_duplicates(client, db):
 @pytest.mark.parametrize(("csv", "message"), [
     ('UserLogin,Enabled\n"agent1,1\n', "Error while parsing CSV string of parameter OutOfOfficeEntriesCSVString."
                                        " Line 2: unexpected end of data."),
-    ("UserLogin,EndDat\nagent1,2030-01-01\n", "Unknown column 'EndDat' in the header"),
     ("UserLogin,Enabled\n\n# nothing\n", "CSV in parameter OutOfOfficeEntriesCSVString does not contain any entries."),
     ("INVALID", "CSV in parameter OutOfOfficeEntriesCSVString does not contain any entries."),
     ("", "Parameter OutOfOfficeEntriesCSVString is missing."),
@@ -177,10 +210,11 @@ def test_soap_web_service_from_yaml(gateway, settings, db, tmp_path):
     client = Client(gateway)
     wsdl = client.get("/znuny/nph-genericinterface.pl/Webservice/OutOfOfficeFromYaml?wsdl")
     assert wsdl.status_code == 200 and b"OutOfOfficeEntriesCSVString" in wsdl.data
-    response = soap(client, "OutOfOffice", "<OutOfOfficeEntriesCSVString>UserLogin,StartDate,EndDate,Enabled\n"
-                                           "agent1,2030-03-20,2030-03-30,yes\nnobody,,,1\n</OutOfOfficeEntriesCSVString>")
+    response = soap(client, "OutOfOffice", "<OutOfOfficeEntriesCSVString>UserLogin,StartDate,EndDate,Enabled,Note\n"
+                                           "agent1,2030-03-20,2030-03-30,yes,x\nnobody,,,1,\n"
+                                           "</OutOfOfficeEntriesCSVString>")
     assert response.status_code == 200, response.data
-    assert local_tree(soap_body(response.data)) == {"Success": "1", "Skipped": {
+    assert local_tree(soap_body(response.data)) == {"Success": "1", "IgnoredColumns": "Note", "Skipped": {
         "Line": "3", "Reason": "Error while looking up unique user ID: no valid agent matches UserLogin 'nobody'."}}
     assert prefs(db, "agent1") == AWAY_2030
     # without the mapping the operation takes Znuny's parsed entries
@@ -213,8 +247,8 @@ def test_zeep_sets_out_of_office_through_the_soap_preset(server):
 
     client = zeep.Client(f"{server.url}/otrs/nph-genericinterface.pl/Webservice/OutOfOfficeSOAP?wsdl")
     answer = client.service.OutOfOffice(UserLogin="root@localhost", Password="root",
-                                        OutOfOfficeEntriesCSVString="UserLogin,OutOfOffice,StartDate,EndDate\n"
-                                                                    "agent1,1,2026-12-24,2026-12-31\n")
-    assert answer.Success == 1 and not answer.Skipped
+                                        OutOfOfficeEntriesCSVString="UserLogin,OutOfOffice,StartDate,EndDate,Team,Why\n"
+                                                                    "agent1,1,2026-12-24,2026-12-31,Ops,Holidays\n")
+    assert answer.Success == 1 and not answer.Skipped and answer.IgnoredColumns == ["Team", "Why"]
     shown = server.gateway("user", "show", "--user-name", "agent1").stdout
     assert "2026-12-24" in shown and "2026-12-31" in shown

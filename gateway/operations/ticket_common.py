@@ -24,10 +24,11 @@ from gateway.runtime import Runtime
 from gateway.store import agents, catalog, customers, tickets
 from gateway.store.database import Row, Transaction, utcnow
 from gateway.tickets import NewArticle
+from gateway.wirenumbers import decimal, identifier, integer, timestamp
 
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
-TIME_UNIT = re.compile(r"^-?\d+(?:[.,]\d+)?$")
+TIME_UNIT_LIMIT = 10**8  # time_unit is DECIMAL(10,2)
 CHANNELS = {"Email": 1, "Phone": 2, "Internal": 3}
 AUTO_RESPONSE_TYPES = {"auto reply", "auto reject", "auto follow up", "auto reply/new ticket", "auto remove"}
 PENDING_STATE_TYPES = ("pending reminder", "pending auto")
@@ -46,12 +47,19 @@ class Checks:
     def invalid(self, what: str) -> OperationError:
         return OperationError(f"{self.operation}.InvalidParameter", f"{self.operation}: {what}")
 
+    def parts(self, request: Any) -> None:
+        """Top-level DynamicField and Attachment, when given, are objects with data (or lists of them)."""
+        for name in ("DynamicField", "Attachment"):
+            if not all(has_data(item) for item in getattr(request, name) or []):
+                raise self.missing(f"{name} parameter is missing or not valid!")
+
     # -- ticket attributes ---------------------------------------------------------------------------
 
     def catalogue(self, tx: Transaction, table: str, label: str, id_value: Any, name_value: Any) -> Row | None:
         """`<Label>ID` wins over `<Label>`; either must name a valid row."""
         if _given(id_value):
-            row = tickets.lookup(tx, table, id=str(id_value).strip())
+            key = identifier(id_value)
+            row = tickets.lookup(tx, table, id=key) if key is not None else None
         elif _given(name_value):
             row = tickets.lookup(tx, table, name=str(name_value).strip())
         else:
@@ -62,7 +70,8 @@ class Checks:
 
     def agent(self, tx: Transaction, label: str, id_value: Any, login_value: Any) -> Row | None:
         if _given(id_value):
-            row = agents.by_id(tx, int(id_value)) if str(id_value).strip().isdigit() else None
+            key = identifier(id_value)
+            row = agents.by_id(tx, key) if key is not None else None
         elif _given(login_value):
             row = agents.by_login(tx, str(login_value).strip())
         else:
@@ -88,16 +97,18 @@ class Checks:
         values = {k: str(getattr(pending, k)).strip() for k in ("Year", "Month", "Day", "Hour", "Minute", "Diff")
                   if getattr(pending, k, None) not in (None, "")}
         now = utcnow().replace(tzinfo=dt.UTC)
+        numbers = {k: integer(v) for k, v in values.items()}
         try:
-            if "Diff" in values:
-                if len(values) != 1 or not values["Diff"].isdigit():
-                    raise ValueError
-                return int(now.timestamp()) + int(values["Diff"]) * 60
-            parts = {"Year", "Month", "Day", "Hour", "Minute"}
-            if set(values) != parts or not all(v.isdigit() for v in values.values()):
+            if None in numbers.values():
                 raise ValueError
-            moment = dt.datetime(int(values["Year"]), int(values["Month"]), int(values["Day"]),
-                                 int(values["Hour"]), int(values["Minute"]), tzinfo=dt.UTC)
+            if "Diff" in numbers:
+                if len(numbers) != 1:
+                    raise ValueError
+                return int((now + dt.timedelta(minutes=numbers["Diff"])).timestamp())
+            if set(numbers) != {"Year", "Month", "Day", "Hour", "Minute"}:
+                raise ValueError
+            moment = dt.datetime(numbers["Year"], numbers["Month"], numbers["Day"], numbers["Hour"],
+                                 numbers["Minute"], tzinfo=dt.UTC)
             return int(moment.timestamp())
         except (ValueError, OverflowError):
             raise self.invalid("Ticket->PendingTime parameter is invalid!") from None
@@ -137,14 +148,15 @@ class Checks:
             raise self.invalid("Article->HistoryType parameter is invalid!")
         time_unit = None
         if _given(article.TimeUnit):
-            if not TIME_UNIT.match(str(article.TimeUnit).strip()):
+            time_unit = decimal(article.TimeUnit, TIME_UNIT_LIMIT)
+            if time_unit is None:
                 raise self.invalid("Article->TimeUnit parameter is invalid!")
-            time_unit = float(str(article.TimeUnit).strip().replace(",", "."))
         if _given(article.NoAgentNotify) and str(article.NoAgentNotify).strip() != "1":
             raise self.invalid("Article->NoAgent parameter is invalid!")
         for key in ("ForceNotificationToUserID", "ExcludeNotificationToUserID", "ExcludeMuteNotificationToUserID"):
             for user_id in getattr(article, key) or []:
-                if not str(user_id).isdigit() or agents.by_id(tx, int(user_id)) is None:
+                agent_id = identifier(user_id)
+                if agent_id is None or agents.by_id(tx, agent_id) is None:
                     raise self.invalid(f"Article->{key} parameter is invalid!")
         return NewArticle(
             sender_type_id=sender, channel_id=channel, visible=int(visible),
@@ -188,7 +200,8 @@ class Checks:
 
     def _channel(self, tx: Transaction, article: Any) -> int:
         if _given(article.CommunicationChannelID):
-            row = tickets.lookup(tx, "communication_channel", id=article.CommunicationChannelID)
+            key = identifier(article.CommunicationChannelID)
+            row = tickets.lookup(tx, "communication_channel", id=key) if key is not None else None
         else:
             name = article.CommunicationChannel if _given(article.CommunicationChannel) else "Internal"
             row = tickets.lookup(tx, "communication_channel", name=name)
@@ -199,7 +212,8 @@ class Checks:
 
     def _sender_type(self, tx: Transaction, principal: Principal, article: Any) -> int:
         if _given(article.SenderTypeID):
-            row = tickets.lookup(tx, "article_sender_type", id=article.SenderTypeID)
+            key = identifier(article.SenderTypeID)
+            row = tickets.lookup(tx, "article_sender_type", id=key) if key is not None else None
         else:
             default = "agent" if principal.is_agent else "customer"
             row = tickets.lookup(tx, "article_sender_type",
@@ -264,6 +278,15 @@ def _given(value: Any) -> bool:
     return value is not None and str(value).strip() != ""
 
 
+def has_data(item: Any) -> bool:
+    """Znuny's IsHashRefWithData for a structure of the request: given, with a value in some field.
+
+    A string, number or list sent where the structure belongs arrives as one without data.
+    """
+    return item is not None and any(getattr(item, name, None) not in (None, "", [])
+                                    for name in type(item)._type_info)
+
+
 def _valid_addresses(value: str) -> bool:
     """Znuny's AreEmailAddressesValid, through the stdlib's RFC 5322 parser: a comma-separated list of
     addresses, display names allowed; anything it reports a defect for (garbage, ";", empty entries) is not."""
@@ -310,8 +333,5 @@ def _valid_field_values(field: Row, values: list[str]) -> bool:
     if kind == "Checkbox":
         return all(v in ("0", "1") for v in values)
     if kind in ("Date", "DateTime"):
-        try:
-            [dt.datetime.strptime(v, "%Y-%m-%d %H:%M:%S") for v in values]
-        except ValueError:
-            return False
+        return all(timestamp(v) is not None for v in values)
     return True

@@ -7,7 +7,7 @@ import datetime as dt
 from gateway import tickets as domain
 from gateway.auth import Credentials, Principal
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
+from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given, has_data
 from gateway.operations.ticket_models import TicketCreateRequest, TicketCreateResponse
 from gateway.store import tickets as ticket_store
 from gateway.store.database import Row, Transaction, utcnow
@@ -37,11 +37,12 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
     settings = call.runtime.settings
     with call.runtime.db.transaction() as tx:
         principal = authenticate(call, call.credentials(request), OP, tx)
-        if not request.Article:
+        if not request.Article or not all(has_data(article) for article in request.Article):
             raise check.missing("Article parameter is missing or not valid!")
         ticket = request.Ticket
-        if ticket is None or all(getattr(ticket, k, None) in (None, "") for k in type(ticket)._type_info):
+        if not has_data(ticket):
             raise check.missing("Ticket parameter is missing or not valid!")
+        check.parts(request)
         values = _ticket_values(tx, ticket, principal, settings.customer_group_support)
         names = values.pop("queue_name"), values.pop("priority_name"), values.pop("state_name")
         customer_from = _customer_address(values["customer_user_id"], values.pop("customer"))

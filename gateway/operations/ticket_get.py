@@ -8,6 +8,7 @@ from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket_models import TicketGetRequest, TicketGetResponse
 from gateway.store import tickets as ticket_store
 from gateway.store.database import Transaction
+from gateway.wirenumbers import identifier, integer, is_whole_number
 
 OP = "TicketGet"
 
@@ -35,23 +36,25 @@ def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
 
 
 def _tickets(tx: Transaction, principal: Principal, request: TicketGetRequest) -> list[dict]:
-    ids = ticket_ids(request.TicketID, OP)
+    values = ticket_ids(request.TicketID, OP)
+    if not all(is_whole_number(value) for value in values):
+        raise OperationError(f"{OP}.WrongStructure", f"{OP}: Invalid ticket ID parameter(s) found!")
+    # 2**70 is well-formed, and no ticket has it
+    ids = [identifier(value) for value in values]
     denied = OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket!")
-    if not all(i.isdigit() and len(i) < 19 for i in ids):
+    if None in ids:
         raise denied
-    try:
-        limit = int(request.ArticleLimit or 0)
-    except ValueError:
-        limit = 0
+    # as in Znuny, an ArticleLimit that is no number limits nothing
+    limit = integer(request.ArticleLimit) or 0
     options = domain.GetOptions(
         dynamic_fields=_flag(request.DynamicFields), all_articles=_flag(request.AllArticles),
         sender_types=tuple(request.ArticleSenderType or ()),
-        descending=(request.ArticleOrder or "ASC").strip().upper() == "DESC", limit=max(limit, 0),
+        descending=(request.ArticleOrder or "ASC").strip().upper() == "DESC", limit=limit,
         attachments=_flag(request.Attachments), attachment_contents=_flag(request.GetAttachmentContents, True),
         html_body_as_attachment=_flag(request.HTMLBodyAsAttachment),
         customer_view=not principal.is_agent)
-    rows = {row["id"]: row for row in ticket_store.tickets(tx, [int(i) for i in ids])}
-    ordered = [rows.get(int(i)) for i in ids]
+    rows = {row["id"]: row for row in ticket_store.tickets(tx, ids)}
+    ordered = [rows.get(i) for i in ids]
     access = domain.Access(tx, principal)
     if any(row is None or not access.allows(row) for row in ordered):
         raise denied

@@ -13,6 +13,7 @@ from gateway.operations.ticket_models import (
 )
 from gateway.store import tickets as ticket_store
 from gateway.store.database import as_datetime
+from gateway.wirenumbers import identifier
 
 OP = "TicketHistoryGet"
 
@@ -26,10 +27,11 @@ def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetRespons
             raise OperationError(f"{OP}.AuthFail", f"{OP}: User needs to an Agent!")
         ids = ticket_ids(request.TicketID, OP)
         access = domain.Access(tx, principal)
-        valid = [int(i) for i in ids if i.isdigit() and len(i) < 19]
+        keys = {value: identifier(value) for value in ids}
+        valid = [key for key in keys.values() if key is not None]
         rows = {row["id"]: row for row in ticket_store.tickets(tx, valid)} if valid else {}
         for value in ids:
-            row = rows.get(int(value)) if value.isdigit() and len(value) < 19 else None
+            row = rows.get(keys[value])
             if row is None or not access.allows(row):
                 raise OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket {value}!")
         lines: dict[int, list[HistoryLine]] = {}
@@ -43,4 +45,4 @@ def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetRespons
     if not lines:
         raise OperationError(f"{OP}.NotTicketData", f"{OP}: No ticket history data found!")
     return TicketHistoryGetResponse(TicketHistory=[
-        TicketHistory(TicketID=value, History=lines.get(int(value), [])) for value in ids])
+        TicketHistory(TicketID=value, History=lines.get(keys[value], [])) for value in ids])

@@ -9,6 +9,7 @@ from gateway.operations.ticket_models import TicketSearchRequest, TicketSearchRe
 from gateway.store import catalog
 from gateway.store.database import Transaction, utcnow
 from gateway.store.search import FIELD_OPERATORS, SORT_COLUMNS, TEXT_COLUMNS, FieldCondition, TicketQuery, search
+from gateway.wirenumbers import MAX_BIGINT, identifier, integer, timestamp
 
 OP = "TicketSearch"
 MAX_LIMIT = 10_000
@@ -30,6 +31,13 @@ def _values(items: list[str] | None) -> list[str]:
     return [str(v).strip() for v in items or [] if str(v).strip()]
 
 
+def _ids(request: TicketSearchRequest, key: str) -> list[int]:
+    ids = [identifier(v) for v in _values(getattr(request, key))]
+    if None in ids:
+        raise invalid(f"{key} must be a list of numeric IDs!")
+    return ids
+
+
 def build_query(tx: Transaction, request: TicketSearchRequest, agent: bool) -> TicketQuery:
     query = TicketQuery(numbers=_values(request.TicketNumber), titles=_values(request.Title),
                         customer_ids=_values(request.CustomerID) + _values(request.CustomerIDRaw),
@@ -38,34 +46,34 @@ def build_query(tx: Transaction, request: TicketSearchRequest, agent: bool) -> T
     if agent and _given_text(request.CustomerUserLogin):
         query.customer_logins = [request.CustomerUserLogin.strip()]
     for key, column in ID_CRITERIA.items():
-        values = _values(getattr(request, key))
-        if values:
-            if not all(v.isdigit() and len(v) < 19 for v in values):
-                raise invalid(f"{key} must be a list of numeric IDs!")
-            query.ids[column] = [int(v) for v in values]
+        ids = _ids(request, key)
+        if ids:
+            query.ids[column] = ids
     for key, table in NAME_CRITERIA.items():
         if _values(getattr(request, key)):
             query.names[table] = _values(getattr(request, key))
-    state_type_ids = _values(request.StateTypeIDs)
-    if state_type_ids:
-        if not all(v.isdigit() and len(v) < 19 for v in state_type_ids):
-            raise invalid("StateTypeIDs must be a list of numeric IDs!")
-        query.state_type_ids = [int(v) for v in state_type_ids]
+    query.state_type_ids = _ids(request, "StateTypeIDs")
+    _ids(request, "WatchUserIDs")  # checked like the others; there are no watchers to search for
     now = utcnow()
     for prefix, what in TIME_CRITERIA.items():
         for suffix, op in (("NewerDate", ">="), ("OlderDate", "<=")):
             value = getattr(request, prefix + suffix)
             if value:
-                try:
-                    query.times.append((what, op, dt.datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")))
-                except ValueError:
-                    raise invalid(f"{prefix}{suffix} must be a date 'YYYY-MM-DD HH:MM:SS'!") from None
+                moment = timestamp(value)
+                if moment is None:
+                    raise invalid(f"{prefix}{suffix} must be a date 'YYYY-MM-DD HH:MM:SS'!")
+                query.times.append((what, op, moment))
         for suffix, op in (("NewerMinutes", ">="), ("OlderMinutes", "<=")):
             value = getattr(request, prefix + suffix)
             if value:
-                if not value.strip().lstrip("-").isdigit():
+                minutes = integer(value, low=-MAX_BIGINT)
+                try:
+                    moment = now - dt.timedelta(minutes=minutes) if minutes is not None else None
+                except OverflowError:  # a moment before year 1 or after 9999
+                    moment = None
+                if moment is None:
                     raise invalid(f"{prefix}{suffix} must be a number of minutes!")
-                query.times.append((what, op, now - dt.timedelta(minutes=int(value))))
+                query.times.append((what, op, moment))
     if request.Fulltext and request.Fulltext.strip():
         query.text = {key: request.Fulltext.strip() for key in TEXT_COLUMNS}
         query.text_or = True
@@ -88,10 +96,10 @@ def build_query(tx: Transaction, request: TicketSearchRequest, agent: bool) -> T
     archive = (request.SearchInArchive or "").strip()
     query.archive = {"AllTickets": "all", "ArchivedTickets": "only"}.get(archive, "no")
     query.sort = _sort(_values(request.SortBy) or ["Age"], _values(request.OrderBy) or ["Down"])
-    limit = (request.Limit or "500").strip()
-    if not limit.isdigit() or int(limit) < 1:
+    limit = integer(request.Limit or "500", low=1)
+    if limit is None:
         raise invalid("Limit must be a positive number!")
-    query.limit = min(int(limit), MAX_LIMIT)
+    query.limit = min(limit, MAX_LIMIT)
     return query
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from gateway import tickets as domain
 from gateway.auth import Principal
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given
+from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given, has_data
 from gateway.operations.ticket_create import authenticate
 from gateway.operations.ticket_models import TicketUpdateRequest, TicketUpdateResponse
 from gateway.store import agents, customers
@@ -19,6 +19,7 @@ from gateway.store import tickets as ticket_store
 from gateway.store.database import Row, Transaction
 from gateway.tickets import GetOptions, ticket_data
 from gateway.transport import OPERATION
+from gateway.wirenumbers import identifier
 
 OP = "TicketUpdate"
 DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "AddNote", "HistoryComment": "%%GenericInterface Note",
@@ -39,7 +40,12 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         principal = authenticate(call, call.credentials(request), OP, tx)
         access = domain.Access(tx, principal)
         ticket = _ticket(tx, access, request)
+        if request.Ticket is not None and not has_data(request.Ticket):
+            raise check.invalid("Ticket parameter is not valid!")
+        check.parts(request)
         plan = _plan(tx, principal, ticket, request.Ticket)
+        if not all(has_data(article) for article in request.Article or []):
+            raise check.invalid("Article parameter is not valid!")
         named = request.Ticket.CustomerUser.strip() if request.Ticket and _given(request.Ticket.CustomerUser) else ""
         articles = [check.article(tx, principal, article, DEFAULTS, _from(tx, principal, named),
                                   article.To or "", call.runtime.crypto) for article in request.Article or []]
@@ -87,8 +93,7 @@ def _ticket(tx: Transaction, access: domain.Access, request: TicketUpdateRequest
     if _given(request.TicketNumber):
         ticket_id = ticket_store.ticket_by_number(tx, request.TicketNumber.strip())
     else:
-        value = str(request.TicketID).strip()
-        ticket_id = int(value) if value.isdigit() and len(value) < 19 else None
+        ticket_id = identifier(request.TicketID)
     rows = ticket_store.tickets(tx, [ticket_id]) if ticket_id is not None else []
     if not rows or not access.allows(rows[0]):
         raise denied("User does not have access to the ticket!")
@@ -99,8 +104,6 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
     """The changed columns, checked in Znuny's order (nothing written yet)."""
     if values is None:
         return {}
-    if all(getattr(values, k, None) in (None, "") for k in type(values)._type_info):
-        raise check.invalid("Ticket parameter is not valid!")
     plan: dict = {}
     if _given(values.Title) and values.Title.strip() != ticket["title"]:
         plan["title"] = values.Title.strip()[:255]

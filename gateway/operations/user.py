@@ -6,7 +6,8 @@ takes `OutOfOfficeEntriesCSVString`; without the mapping the operation takes Znu
 Znuny the mapping runs before authentication, so a missing or broken CSV is reported first.
 
 Znuny skips bad entries silently; we apply the valid ones and list the others in
-`Skipped: [{Line, Reason}]` beside `Success: 1` (decisions.md). Line is the CSV line the row starts
+`Skipped: [{Line, Reason}]` beside `Success: 1` (decisions.md), and the CSV columns that were not
+read (Znuny ignores them too) in `IgnoredColumns: [name, ...]`. Line is the CSV line the row starts
 on, or the 1-based position in OutOfOfficeEntries. Beyond Znuny's reasons (no agent named, not
 exactly one agent found) a row is skipped when its flag is not yes/no/1/0/true/false, a date is not
 a real YYYY-MM-DD or DD.MM.YYYY HH:MM:SS date, or it ends before it starts: Znuny writes such a
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 OUT_OF_OFFICE_NS = "http://www.znuny.org/OutOfOffice/"
 _Error = error_model(OUT_OF_OFFICE_NS)
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DATE = re.compile(r"(?<![0-9])([0-9]{4})-([0-9]{2})-([0-9]{2})")  # ASCII digits: "٢٠٣٠" is no year
 _FLAGS = {"yes": "1", "true": "1", "1": "1", "no": "0", "false": "0", "0": "0", "": "0"}
 
 
@@ -68,14 +69,14 @@ class SkippedEntry(OutOfOfficeModel):
 class OutOfOfficeResponse(OutOfOfficeModel):
     __type_name__ = "OutOfOfficeResponse"
     _type_info = [("Success", Integer), ("Skipped", SkippedEntry.customize(max_occurs="unbounded")),
-                  ("Error", _Error)]
+                  ("IgnoredColumns", Unicode.customize(max_occurs="unbounded")), ("Error", _Error)]
 
 
 class UserService(ServiceBase):
     @rpc(OutOfOfficeRequest, _body_style="bare", _returns=OutOfOfficeResponse)
     @operation
     def OutOfOffice(call: Call, request: OutOfOfficeRequest) -> OutOfOfficeResponse:
-        entries = _entries(call, request)
+        entries, ignored = _entries(call, request)
         with call.runtime.db.transaction() as tx:
             principal = call.authenticate(call.credentials(request), tx)
             if principal is None:
@@ -92,12 +93,16 @@ class UserService(ServiceBase):
         if skipped:
             log.warning("OutOfOffice: %d of %d entries skipped: %s", len(skipped), len(entries),
                         "; ".join(f"line {line}: {reason}" for line, reason in skipped[:20]))
+        if ignored:
+            log.info("OutOfOffice: CSV columns ignored: %s", ", ".join(ignored[:20]))
         return OutOfOfficeResponse(Success=1, Skipped=[{"Line": line, "Reason": reason}
-                                                       for line, reason in skipped] or None)
+                                                       for line, reason in skipped] or None,
+                                   IgnoredColumns=ignored or None)
 
 
-def _entries(call: Call, request: OutOfOfficeRequest) -> list[outofoffice_csv.Entry]:
-    """The CSV when the web service maps it (before auth, as Znuny's mapping), else the entries sent."""
+def _entries(call: Call, request: OutOfOfficeRequest) -> tuple[list[outofoffice_csv.Entry], list[str]]:
+    """The CSV's rows and ignored columns when the web service maps it (before auth, as Znuny's
+    mapping), else the entries sent."""
     options = call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
     mapping = options.get("MappingInbound")
     if isinstance(mapping, dict) and mapping.get("Type") == "OutOfOffice":
@@ -106,7 +111,7 @@ def _entries(call: Call, request: OutOfOfficeRequest) -> list[outofoffice_csv.En
         except outofoffice_csv.CSVError as error:
             raise Fault("Client.InvalidCSV", error.message) from None
     return [outofoffice_csv.Entry(position, **{name: getattr(entry, name) for name in OutOfOfficeEntry._type_info})
-            for position, entry in enumerate(request.OutOfOfficeEntries or (), 1)]
+            for position, entry in enumerate(request.OutOfOfficeEntries or (), 1)], []
 
 
 class _Agents:

@@ -19,28 +19,27 @@ _CATALOGUES = {
 # catalogues that are Znuny's fixed seed data (no admin path changes them): read once per process
 _FIXED = {"ticket_lock_type", "communication_channel", "article_sender_type", "ticket_history_type",
           "ticket_state_type"}
-_fixed_cache: dict[tuple[str, Any, Any], Row | None] = {}
+_fixed_cache: dict[tuple[str, int | None, str | None], Row] = {}
 
 
-def lookup(tx: Transaction, table: str, *, id: Any = None, name: str | None = None) -> Row | None:
+def lookup(tx: Transaction, table: str, *, id: int | None = None, name: str | None = None) -> Row | None:
     """A catalogue row by id or name (valid rows only where the table has a validity)."""
     if table in _FIXED:
         key = (table, id, name)
         if key not in _fixed_cache:
-            _fixed_cache[key] = _lookup(tx, table, id, name)
+            row = _lookup(tx, table, id, name)
+            if row is None:
+                return None  # misses are not kept: a client's made-up names would fill the cache
+            _fixed_cache[key] = row
         return _fixed_cache[key]
     return _lookup(tx, table, id, name)
 
 
-def _lookup(tx: Transaction, table: str, id: Any, name: str | None) -> Row | None:
+def _lookup(tx: Transaction, table: str, id: int | None, name: str | None) -> Row | None:
     valid = " AND valid_id = 1" if _CATALOGUES[table] else ""
     extra = ", group_id" if table == "queue" else ", type_id" if table == "ticket_state" else ""
     if id is not None:
-        try:
-            key = int(id)
-        except (TypeError, ValueError):
-            return None
-        return tx.one(f"SELECT id, name{extra} FROM {table} WHERE id = ?{valid}", [key])
+        return tx.one(f"SELECT id, name{extra} FROM {table} WHERE id = ?{valid}", [id])
     return tx.one(f"SELECT id, name{extra} FROM {table} WHERE name = ?{valid}", [name])
 
 

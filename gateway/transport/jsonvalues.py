@@ -3,6 +3,12 @@
 Clients written for Perl send numbers as strings and strings as numbers, one value where a
 list is allowed and a list where one is expected once. Incoming values are coerced to the
 model; outgoing values take the JSON type their model field declares.
+
+A value that is no object where a structure belongs (`"Ticket": "open"`, a number, a list of
+several) arrives as that structure without data, as SOAP's `<Ticket>open</Ticket>` does: the
+operation answers it the way Znuny does (TicketUpdate.InvalidParameter "Ticket parameter is not
+valid!"), not the transport. A wrongly typed single value (an object where a string belongs) is
+still a 400 that names the field.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from typing import Any
 
 from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, Unicode
 from spyne.error import ValidationError
+
+from gateway.wirenumbers import integer
 
 _COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY, _AS_GIVEN = range(8)
 
@@ -66,10 +74,8 @@ def describe(cls: type) -> list[tuple[str, type, bool, str, bool]]:
             for name, field, many, kind in _fields(cls)]
 
 
-def to_model(cls: type, data: Any, path: str = "") -> Any:
+def to_model(cls: type, data: dict[str, Any], path: str = "") -> Any:
     """Build a request object from merged request data; unknown keys are ignored, as in Znuny."""
-    if not isinstance(data, dict):
-        raise ValidationError(data, f"{path or cls.get_type_name()}: a JSON object is expected, got %r")
     prefixed = getattr(cls, "__json_prefixed__", None)
     if prefixed:
         data = _gather_prefixed(data, *prefixed)
@@ -83,10 +89,11 @@ def to_model(cls: type, data: Any, path: str = "") -> Any:
             values[name] = [_coerce(field, kind, item, where)
                             for item in (value if isinstance(value, list) else [value])]
         else:
-            if isinstance(value, list) and kind not in (_ANY,):
-                if len(value) != 1:
+            if isinstance(value, list) and kind != _ANY:
+                if len(value) == 1:
+                    value = value[0]
+                elif kind != _COMPLEX:
                     raise ValidationError(value, f"{where}: one value is expected, got a list (%r)")
-                value = value[0]
             values[name] = _coerce(field, kind, value, where)
     # descriptors hold customized copies of the models; spyne warns (with a stack dump) when one is built
     return (cls.__orig__ or cls)(**values)
@@ -107,7 +114,7 @@ def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
         # a model may accept a plain string for itself (PendingTime: "2026-12-01 10:00")
         if isinstance(value, str) and hasattr(field, "from_text"):
             value = field.from_text(value)
-        return to_model(field, value, where + ".")
+        return to_model(field, value if isinstance(value, dict) else {}, where + ".")
     if kind == _ANY:
         return value
     if isinstance(value, dict | list):
@@ -165,5 +172,6 @@ def _out(field: type, kind: int, value: Any) -> Any:
         number = float(value)
         return int(number) if number.is_integer() else number
     if kind == _ID_OR_EMPTY:
-        return int(value) if str(value).isdigit() else ""
+        number = integer(value)
+        return "" if number is None else number
     return value

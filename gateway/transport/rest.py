@@ -96,7 +96,10 @@ class ZnunyRest(JsonDocument):
             env[REQUEST_HAS_DATA] = True
         else:
             document = self._decode(body, env.get("CONTENT_TYPE", ""))
-            # a JSON array or scalar is no request data (Znuny: "The request is empty!")
+            if not isinstance(document, dict | list):
+                raise Fault("Client.ValidationError", "The request body must be a JSON object, got"
+                                                      f" {json.dumps(document)[:100]}.")
+            # a JSON array is no request data (Znuny, golden 51: "The request is empty!")
             data = {**document, **parse_query(env.get("QUERY_STRING", "")), **params} \
                 if isinstance(document, dict) else {}
             env[REQUEST_HAS_DATA] = bool(data)
