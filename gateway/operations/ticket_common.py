@@ -157,7 +157,7 @@ class Checks:
             for user_id in getattr(article, key) or []:
                 agent_id = identifier(user_id)
                 if agent_id is None or agents.by_id(tx, agent_id) is None:
-                    raise self.invalid(f"Article->{key} parameter is invalid!")
+                    raise self.invalid(f"Article->{key} UserID={user_id} parameter is invalid!")
         return NewArticle(
             sender_type_id=sender, channel_id=channel, visible=int(visible),
             from_=article.From.strip() if _given(article.From) else "" if send else customer_from,

@@ -43,6 +43,7 @@ def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetRespons
                 OwnerID=line["owner_id"], PriorityID=line["priority_id"], QueueID=line["queue_id"],
                 StateID=line["state_id"], TicketID=str(line["ticket_id"]), TypeID=line["type_id"] or 0))
     if not lines:
-        raise OperationError(f"{OP}.NotTicketData", f"{OP}: No ticket history data found!")
+        raise OperationError(f"{OP}.NotTicketData", f"{OP}: Could not get Ticket history data"
+                             " in Kernel::GenericInterface::Operation::Ticket::TicketHistoryGet::Run()")
     return TicketHistoryGetResponse(TicketHistory=[
         TicketHistory(TicketID=value, History=lines.get(keys[value], [])) for value in ids])
