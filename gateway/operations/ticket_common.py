@@ -48,10 +48,16 @@ class Checks:
         return OperationError(f"{self.operation}.InvalidParameter", f"{self.operation}: {what}")
 
     def parts(self, request: Any) -> None:
-        """Top-level DynamicField and Attachment, when given, are objects with data (or lists of them)."""
+        """Top-level DynamicField and Attachment, when given, as Znuny checks them: no data at all (`[]`,
+        `{}`, a string) is MissingParameter, a list item without data is InvalidParameter."""
         for name in ("DynamicField", "Attachment"):
-            if not all(has_data(item) for item in getattr(request, name) or []):
+            items = getattr(request, name)
+            if items is None:
+                continue
+            if not items:
                 raise self.missing(f"{name} parameter is missing or not valid!")
+            if not all(has_data(item) for item in items):
+                raise self.invalid(f"Ticket->{name} parameter is invalid!")
 
     # -- ticket attributes ---------------------------------------------------------------------------
 

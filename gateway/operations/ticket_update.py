@@ -44,7 +44,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
             raise check.invalid("Ticket parameter is not valid!")
         check.parts(request)
         plan = _plan(tx, principal, ticket, request.Ticket)
-        if not all(has_data(article) for article in request.Article or []):
+        if request.Article is not None and not (request.Article and all(map(has_data, request.Article))):
             raise check.invalid("Article parameter is not valid!")
         named = request.Ticket.CustomerUser.strip() if request.Ticket and _given(request.Ticket.CustomerUser) else ""
         articles = [check.article(tx, principal, article, DEFAULTS, _from(tx, principal, named),

@@ -85,7 +85,9 @@ def to_model(cls: type, data: dict[str, Any], path: str = "") -> Any:
         if value is None or (value == "" and kind == _COMPLEX):  # Znuny reads "" as absent ("Sign": "")
             continue
         where = f"{path}{name}"
-        if many:
+        if many and kind == _COMPLEX and not isinstance(value, list) and not (isinstance(value, dict) and value):
+            values[name] = []  # given without data (`{}`, a string): Znuny tells it from a list holding `{}`
+        elif many:
             values[name] = [_coerce(field, kind, item, where)
                             for item in (value if isinstance(value, list) else [value])]
         else:
