@@ -150,11 +150,17 @@ def _as_stored(article: NewArticle) -> tuple[str, str, list[tuple[str, str, byte
 
 def _hidden_bodies(files: list[Row], html_body_as_attachment: bool) -> set[int]:
     """Znuny's ArticleAttachmentIndex: the plain-text body (file-1) is never listed, the HTML body
-    (file-2, or file-1.html) only with HTMLBodyAsAttachment; both only when inline."""
+    (file-2, or file-1.html) only with HTMLBodyAsAttachment; both only when inline, except that
+    without either an attached text/plain file-1 counts as the plain body."""
+    def kind(file: Row, mime: str) -> bool:
+        return mime in (file["content_type"] or "").lower()
+
     plain = next((f["id"] for f in files if f["filename"] == "file-1" and f["disposition"] == "inline"
-                  and "text/plain" in (f["content_type"] or "").lower()), None)
+                  and kind(f, "text/plain")), None)
     html = next((f["id"] for f in files if f["filename"] in ("file-1", HTML_BODY_FILE, "file-1.html")
-                 and f["disposition"] == "inline" and "text/html" in (f["content_type"] or "").lower()), None)
+                 and f["disposition"] == "inline" and kind(f, "text/html")), None)
+    if plain is None and html is None:
+        plain = next((f["id"] for f in files if f["filename"] == "file-1" and kind(f, "text/plain")), None)
     return {i for i in (plain, None if html_body_as_attachment else html) if i is not None}
 
 
@@ -313,14 +319,17 @@ def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -
         for file in tickets.attachments(tx, article_ids, options.attachment_contents):
             by_article.setdefault(file["article_id"], []).append(file)
         for article_id, stored in by_article.items():
+            # Znuny numbers an article's files by name (ORDER BY filename, id), hidden bodies included,
+            # and lists them in the string order of those numbers (Perl's `sort keys`: 1, 10, 2, ...)
+            stored.sort(key=lambda file: (file["filename"] or "", file["id"]))
             hidden = _hidden_bodies(stored, options.html_body_as_attachment)
-            # a FileID is the attachment's place among all of the article's, hidden ones included
-            files[article_id] = [{
+            files[article_id] = sorted(({
                 "Content": base64.b64encode(bytes(file["content"])).decode() if file["content"] is not None else "",
                 "ContentAlternative": file["content_alternative"] or "", "ContentID": file["content_id"] or "",
                 "ContentType": file["content_type"] or "", "Disposition": file["disposition"] or "",
                 "FileID": str(number), "Filename": file["filename"] or "", "FilesizeRaw": file["content_size"] or "0"}
-                for number, file in enumerate(stored, start=1) if file["id"] not in hidden]
+                for number, file in enumerate(stored, start=1) if file["id"] not in hidden),
+                key=lambda attachment: attachment["FileID"])
     fields = _fields_by_object(tx, "Article", article_ids) if options.dynamic_fields else {}
     mailed = [row["id"] for rows in selected.values() for _, row in rows if row["channel"] == "Email"]
     deliveries = outbox.delivery(tx, mailed) if mailed and not options.customer_view else {}

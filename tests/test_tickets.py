@@ -291,3 +291,22 @@ def test_an_attachment_over_maxlength_is_a_413_and_writes_nothing(client, settin
                            json={**ROOT, "Ticket": TICKET, "Article": ARTICLE, "Attachment": big})
     assert response.status_code == 413 and "MaxLength" in response.json["faultstring"]
     assert count(db, "ticket") == before
+
+
+def test_attachments_are_numbered_and_listed_as_znuny_lists_them(client):
+    """Znuny numbers an article's files by file name (its HTML body file-2 among them) and lists them in the
+    string order of those numbers; the HTML body only with HTMLBodyAsAttachment."""
+    def file(name: str) -> dict:
+        return {"Filename": name, "ContentType": "application/pdf", "Content": base64.b64encode(name.encode()).decode()}
+
+    html = create(client, article={**ARTICLE, "ContentType": "text/html; charset=utf-8", "Body": "<p>Hi</p>"},
+                  Attachment=[file("zeta.pdf"), file("Angebot.pdf")])
+    listed = get(client, html["TicketID"], AllArticles=1, Attachments=1)["Ticket"][0]["Article"][0]["Attachment"]
+    assert [(a["FileID"], a["Filename"]) for a in listed] == [("1", "Angebot.pdf"), ("3", "zeta.pdf")]
+    listed = get(client, html["TicketID"], AllArticles=1, Attachments=1,
+                 HTMLBodyAsAttachment=1)["Ticket"][0]["Article"][0]["Attachment"]
+    assert [(a["FileID"], a["Filename"]) for a in listed] == [("1", "Angebot.pdf"), ("2", "file-2"), ("3", "zeta.pdf")]
+    many = create(client, Attachment=[file(f"f{n:02}.pdf") for n in range(1, 12)])
+    listed = get(client, many["TicketID"], AllArticles=1, Attachments=1)["Ticket"][0]["Article"][0]["Attachment"]
+    assert [a["FileID"] for a in listed] == sorted(str(n) for n in range(1, 12))  # 1, 10, 11, 2, ...
+    assert [a["Filename"] for a in listed][:3] == ["f01.pdf", "f10.pdf", "f11.pdf"]
