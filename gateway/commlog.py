@@ -34,6 +34,7 @@ _XML_SECRET = re.compile(rf"(<(?:[\w.-]+:)?({_SECRET})(?:\s[^>]*)?>)([^<]*)(</|$
 _QUERY_SECRET = re.compile(rf"((?:^|[?&;])(?:{_SECRET})=)([^&;#]*)", re.I)
 _JSON_SECRET = re.compile(rf'("(?:{_SECRET})"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.I)
 _SECRET_NAMES = {key.lower() for key in SECRET_KEYS}
+_PATH_SECRET = re.compile(r"(/Session/)[^/?#]+", re.I)
 
 
 def _redact_json(value: Any) -> Any:
@@ -46,6 +47,11 @@ def _redact_json(value: Any) -> Any:
 
 def redact_query(query: str) -> str:
     return _QUERY_SECRET.sub(rf"\1{REDACTED}", query)
+
+
+def redact_path(path: str) -> str:
+    """A request path without the session ID that Znuny's routes carry in it (`/Session/:SessionID`)."""
+    return _PATH_SECRET.sub(rf"\1{REDACTED}", path)
 
 
 def redact(text: str) -> str:
@@ -66,7 +72,7 @@ def _stored(webservice_id: int, communication_id: str, remote_ip: str, operation
             created: dt.datetime) -> tuple:
     """A queued exchange as the row the log keeps: redacted, then cut to size."""
     query = f"?{redact_query(query)}" if query else ""
-    request = f"{request_line}{query}\n\n{redact(request_body.decode('utf-8', 'replace'))}"
+    request = f"{redact_path(request_line)}{query}\n\n{redact(request_body.decode('utf-8', 'replace'))}"
     response = redact(response_body.decode("utf-8", "replace"))
     return (webservice_id, communication_id, remote_ip, operation, http_status, duration_ms,
             request[:MAX_STORED], response[:MAX_STORED], created)

@@ -107,12 +107,17 @@ class Dispatcher:
             status.append(code)
             return start_response(code, headers, exc_info)
 
-        body = list(endpoint.app(environ, capture))
-        self.commlog.record(
-            endpoint.config.id, environ.get(REQUEST_ID, ""), environ.get("REMOTE_ADDR", ""),
-            environ.get(OPERATION, ""), int(status[0][:3]) if status else 500,
-            int((time.monotonic() - started) * 1000), f"{environ['REQUEST_METHOD']} {rest or '/'}",
-            environ.get("QUERY_STRING", ""), bytes(tee.data), b"".join(body))
+        body: list[bytes] = []
+        answered = False
+        try:
+            body = list(endpoint.app(environ, capture))
+            answered = True
+        finally:  # an exchange that broke is logged too, as the 500 UnexpectedErrors answers
+            self.commlog.record(
+                endpoint.config.id, environ.get(REQUEST_ID, ""), environ.get("REMOTE_ADDR", ""),
+                environ.get(OPERATION, ""), int(status[0][:3]) if answered and status else 500,
+                int((time.monotonic() - started) * 1000), f"{environ['REQUEST_METHOD']} {rest or '/'}",
+                environ.get("QUERY_STRING", ""), bytes(tee.data), b"".join(body))
         return body
 
     def _health(self, start_response: StartResponse) -> list[bytes]:

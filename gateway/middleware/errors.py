@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gateway.commlog import redact_path
 from gateway.faults import INTERNAL_ERROR, json_fault, soap_fault, unexpected
 from gateway.transport import WEBSERVICE
 from gateway.webservice.config import SOAP
@@ -29,7 +30,7 @@ class UnexpectedErrors:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        where = f"{environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
+        where = f"{environ.get('REQUEST_METHOD', '')} {redact_path(environ.get('PATH_INFO', ''))}"
         started = False
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

@@ -65,16 +65,17 @@ def buffer_body(environ: dict[str, Any], limit: int) -> bool:
     """
     if environ.get("CONTENT_LENGTH"):
         return True
-    body = bytearray()
+    body = io.BytesIO()
     if environ.get("wsgi.input_terminated"):
         stream = environ["wsgi.input"]
-        while len(body) <= limit:
-            chunk = stream.read(min(_BLOCK, limit + 1 - len(body)))
+        while body.tell() <= limit:
+            chunk = stream.read(min(_BLOCK, limit + 1 - body.tell()))
             if not chunk:
                 break
-            body += chunk
-        if len(body) > limit:
+            body.write(chunk)
+        if body.tell() > limit:
             return False
-    environ["wsgi.input"] = io.BytesIO(bytes(body))
-    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["CONTENT_LENGTH"] = str(body.tell())
+    body.seek(0)
+    environ["wsgi.input"] = body
     return True

@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from lxml import etree
-from spyne import Fault
+from spyne import ComplexModelBase, Fault
 from spyne.error import RequestNotAllowed, RequestTooLongError
 from spyne.protocol.soap import Soap11
 from spyne.protocol.soap.mime import collapse_swa
@@ -68,6 +68,23 @@ def _nil_when_empty(body: etree._Element) -> None:
     for response in body:
         if len(response) == 0 and not (response.text or "").strip():
             response.set(soapenc.XSI_NIL, "true")
+
+
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(value: Any) -> Any:
+    """The answer with every character XML 1.0 cannot carry replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _NOT_IN_XML.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {key: _xml_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_xml_safe(item) for item in value)
+    if isinstance(value, ComplexModelBase):
+        for name in type(value).get_flat_type_info(type(value)):
+            setattr(value, name, _xml_safe(getattr(value, name, None)))
+    return value
 
 
 class ZnunySoap11(Soap11):
@@ -125,6 +142,13 @@ class ZnunySoap11(Soap11):
     def serialize(self, ctx: Any, message: str) -> None:
         try:
             super().serialize(ctx, message)
+        except ValueError:
+            # a character XML 1.0 cannot carry (a control character JSON clients may store): the
+            # answer is sent with U+FFFD in its place rather than never again (REST shows it as stored)
+            if ctx.out_error is not None:
+                raise
+            ctx.out_object = _xml_safe(ctx.out_object)
+            self._serialize_or_fault(ctx, message)
         except Exception:
             if ctx.out_error is not None:
                 raise
@@ -133,6 +157,13 @@ class ZnunySoap11(Soap11):
         if ctx.out_error is None and ctx.out_body_doc is not None:
             self._rename(ctx.out_body_doc, ctx.transport.req_env.get(OPERATION))
             _nil_when_empty(ctx.out_body_doc)
+
+    def _serialize_or_fault(self, ctx: Any, message: str) -> None:
+        try:
+            super().serialize(ctx, message)
+        except Exception:
+            ctx.out_error = unserializable(ctx)
+            super().serialize(ctx, message)
 
     def _rename(self, body: etree._Element, operation: str | None) -> None:
         """Answer under the configured operation name and namespace where they differ from the models'."""
