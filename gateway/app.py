@@ -7,6 +7,7 @@ credentials, dispatcher.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,6 +20,8 @@ from gateway.runtime import Runtime
 from gateway.settings import Settings, advertised_url, load
 from gateway.webservice.registry import Registry
 
+log = logging.getLogger(__name__)
+
 
 class Gateway:
     """The WSGI application, and what it holds open until `close`."""
@@ -26,7 +29,9 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.runtime = Runtime.create(settings)
         # `gateway serve` passes its bind address as public_url; gunicorn started by hand without one
-        # advertises DEFAULT_BIND
+        # advertises DEFAULT_BIND, and says so
+        if not settings.public_url:
+            log.warning("public_url is not set: the WSDL and OpenAPI documents name %s", advertised_url(""))
         registry = Registry(self.runtime.db, advertised_url(settings.public_url), settings.max_request_size,
                             settings.webservice_refresh_interval)
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
