@@ -22,8 +22,8 @@ from urllib.parse import unquote
 
 from gateway import __version__
 from gateway.commlog import MAX_QUEUED, CommunicationLog
-from gateway.faults import StartResponse, json_fault, respond, soap_fault
-from gateway.middleware.limits import REQUEST_ID, buffer_body
+from gateway.faults import REQUEST_ID, StartResponse, json_fault, respond, soap_fault
+from gateway.middleware.limits import buffer_body
 from gateway.runtime import Runtime
 from gateway.transport import OPERATION, WEBSERVICE
 from gateway.webservice.config import SOAP

@@ -23,6 +23,8 @@ def unserializable(ctx: Any) -> Fault:
 
     spyne would log the error where nobody sees it and send what it had built so far (an
     empty SOAP envelope) with status 200; the client gets a 500 fault naming the request id.
+    The operation's transaction has committed by then: a client that retries a write after
+    this fault may repeat it (the log's request id tells what was written).
     """
     ctx.transport.resp_code = INTERNAL_ERROR
     env = ctx.transport.req_env
