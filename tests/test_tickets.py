@@ -310,3 +310,16 @@ def test_attachments_are_numbered_and_listed_as_znuny_lists_them(client):
     listed = get(client, many["TicketID"], AllArticles=1, Attachments=1)["Ticket"][0]["Article"][0]["Attachment"]
     assert [a["FileID"] for a in listed] == sorted(str(n) for n in range(1, 12))  # 1, 10, 11, 2, ...
     assert [a["Filename"] for a in listed][:3] == ["f01.pdf", "f10.pdf", "f11.pdf"]
+
+
+def test_a_dynamic_field_change_is_in_the_history_with_its_old_value(client):
+    ticket_id = create(client)["TicketID"]
+    for value in ("first", "second", "second"):
+        answer = client.patch(f"{REST}/Ticket/{ticket_id}",
+                              json={**ROOT, "DynamicField": {"Name": "OracleText", "Value": value}}).json
+        assert "Error" not in answer, answer
+    history = client.get(f"{REST}/Ticket/History/{ticket_id}", query_string=ROOT).json["TicketHistory"][0]["History"]
+    assert [line["Name"] for line in history if line["HistoryType"] == "TicketDynamicFieldUpdate"] == [
+        "%%FieldName%%OracleText%%Value%%first%%OldValue%%",
+        "%%FieldName%%OracleText%%Value%%second%%OldValue%%first",  # the unchanged third value wrote nothing
+    ]
