@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 MAX_BIGINT = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT: every ID column fits
-_INTEGER = re.compile(r"\s*(-?)0*([0-9]+)\s*")
+_INTEGER = re.compile(r"\s*(-?)([0-9]+)\s*")  # no 0* before the digits: it backtracks over each zero
 _DECIMAL = re.compile(r"\s*(-?[0-9]{1,30}(?:[.,][0-9]{1,30})?)\s*")
 _TIMESTAMP = re.compile(r"\s*([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})\s*")
 
@@ -33,9 +33,12 @@ def integer(value: Any, low: int = 0, high: int = MAX_BIGINT) -> int | None:
     """
     text = _text(value)
     found = _INTEGER.fullmatch(text) if text is not None else None
-    if found is None or len(found[2]) > len(str(MAX_BIGINT)):  # beyond any column (and int() refuses 4301 digits)
+    if found is None:
         return None
-    number = int(found[1] + found[2])
+    digits = found[2].lstrip("0") or "0"
+    if len(digits) > len(str(MAX_BIGINT)):  # beyond any column (and int() refuses 4301 digits)
+        return None
+    number = int(found[1] + digits)
     return number if low <= number <= high else None
 
 
