@@ -30,7 +30,8 @@ class UnexpectedErrors:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        where = f"{environ.get('REQUEST_METHOD', '')} {redact_path(environ.get('PATH_INFO', ''))}"
+        # the path as it came (the dispatcher rewrites PATH_INFO), redacted only if it is logged
+        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
         started = False
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -45,4 +46,4 @@ class UnexpectedErrors:
             fault = soap_fault if webservice is not None and webservice.transport == SOAP else json_fault
             # PEP 3333: a second start_response must pass exc_info (its headers replace those not yet sent)
             again = functools.partial(start_response, exc_info=sys.exc_info()) if started else start_response
-            return fault(again, INTERNAL_ERROR, "Server", unexpected(environ, where))
+            return fault(again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {redact_path(path)}"))
