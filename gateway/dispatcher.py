@@ -22,10 +22,10 @@ from urllib.parse import unquote
 
 from gateway import __version__
 from gateway.commlog import MAX_QUEUED, CommunicationLog
-from gateway.faults import REQUEST_ID, StartResponse, json_fault, respond, soap_fault
+from gateway.environ import OPERATION, REQUEST_ID, RUNTIME, WEBSERVICE
+from gateway.faults import StartResponse, json_fault, respond, soap_fault
 from gateway.middleware.limits import buffer_body
 from gateway.runtime import Runtime
-from gateway.transport import OPERATION, WEBSERVICE
 from gateway.webservice.config import SOAP
 from gateway.webservice.endpoint import Endpoint
 from gateway.webservice.registry import Registry
@@ -97,7 +97,7 @@ class Dispatcher:
     def _serve(self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse,
                path: str, rest: str) -> list[bytes]:
         started = time.monotonic()
-        environ["gateway.runtime"] = self.runtime
+        environ[RUNTIME] = self.runtime
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[: len(path) - len(rest)]
         environ["PATH_INFO"] = rest
         tee = environ["wsgi.input"] = _Tee(environ["wsgi.input"], MAX_QUEUED)

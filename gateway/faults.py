@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
+from gateway.environ import REQUEST_ID
+
 StartResponse = Callable[..., Any]
 INTERNAL_ERROR = "500 Internal Server Error"
-REQUEST_ID = "gateway.request_id"  # environ key: the id RequestLimits gives every request
 
 log = logging.getLogger("gateway.errors")
 

@@ -26,7 +26,7 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from gateway import admin
+from gateway.admin import directory, webservices
 from gateway.app import Gateway, make_app
 from gateway.settings import Settings
 from gateway.store import migrate
@@ -74,19 +74,19 @@ def _pg_url(admin_url: str, database: str) -> str:
 
 def load_fixture(db: Database, settings: Settings) -> None:
     """The fixture of ../shared/znuny/golden: the same agents, customer, fields and web services."""
-    admin.ensure_presets(db, settings)
-    admin.set_user_password(db, "root@localhost", "root")
-    admin.add_user(db, "agent1", "Agent", "One", "agent1@example.test", "agent1", ["users"])
-    admin.add_user(db, "tauser", "Time", "Accounter", "tauser@example.test", "tauser",
+    webservices.ensure_presets(db, settings)
+    directory.set_user_password(db, "root@localhost", "root")
+    directory.add_user(db, "agent1", "Agent", "One", "agent1@example.test", "agent1", ["users"])
+    directory.add_user(db, "tauser", "Time", "Accounter", "tauser@example.test", "tauser",
                    ["users", "timeaccounting_webservice"])
-    admin.add_customer_company(db, "ACME", "ACME Inc.")
-    admin.add_customer_user(db, "customer1", "Cust", "Omer", "customer1@oracle.test", "ACME", "customer1")
-    admin.add_dynamic_field(db, "OracleText", "Oracle Text", "Text", "Ticket")
-    admin.add_dynamic_field(db, "OracleDropdown", "Oracle Dropdown", "Dropdown", "Ticket",
+    directory.add_customer_company(db, "ACME", "ACME Inc.")
+    directory.add_customer_user(db, "customer1", "Cust", "Omer", "customer1@oracle.test", "ACME", "customer1")
+    directory.add_dynamic_field(db, "OracleText", "Oracle Text", "Text", "Ticket")
+    directory.add_dynamic_field(db, "OracleDropdown", "Oracle Dropdown", "Dropdown", "Ticket",
                             {"alpha": "Alpha", "beta": "Beta"})
     dev_rest = ZNUNY / "development" / "GenericTicketConnectorREST.yml"
     if dev_rest.exists():
-        admin.add_webservice(db, settings, "GenericTicketConnectorRESTDev", source_path=str(dev_rest))
+        webservices.add_webservice(db, settings, "GenericTicketConnectorRESTDev", source_path=str(dev_rest))
 
 
 @dataclasses.dataclass

@@ -92,9 +92,9 @@ def test_unknown_web_service_or_route_is_a_404(client, path, status):
 
 
 def test_web_service_names_are_url_decoded(client, settings, db):
-    from gateway import admin
+    from gateway.admin import webservices
 
-    admin.add_webservice(db, settings, "Mein Webservice", preset="GenericTicketConnectorREST")
+    webservices.add_webservice(db, settings, "Mein Webservice", preset="GenericTicketConnectorREST")
     response = client.post("/znuny/nph-genericinterface.pl/Webservice/Mein%20Webservice/Session",
                            json={"UserLogin": "root@localhost", "Password": "root"})
     assert "SessionID" in response.json
@@ -105,12 +105,12 @@ def test_soap_get_is_not_allowed(client):
 
 
 def test_unimplemented_operation_type_is_a_501_naming_it(client, settings, db, tmp_path):
-    from gateway import admin
+    from gateway.admin import webservices
 
     config = tmp_path / "echo.yml"
     config.write_text("Provider:\n  Operation:\n    Echo: {Type: Test::Test}\n  Transport:\n    Type: HTTP::REST\n"
                       "    Config:\n      RouteOperationMapping:\n        Echo: {Route: /Echo}\n")
-    admin.add_webservice(db, settings, "Echo", source_path=str(config))
+    webservices.add_webservice(db, settings, "Echo", source_path=str(config))
     response = client.post("/otrs/nph-genericinterface.pl/Webservice/Echo/Echo", json={"a": 1})
     assert response.status_code == 501
     assert "Test::Test" in response.json["faultstring"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway import admin
+from gateway.admin import webservices
 from gateway.commlog import redact
 from tests.conftest import REST, SOAP, TICKET_NS
 
@@ -23,8 +23,8 @@ def test_each_request_is_logged_with_secrets_redacted(client, gateway, db):
         '<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><SessionCreate>'
         "<UserLogin>root@localhost</UserLogin><Password>soapsecret</Password></SessionCreate></e:Body></e:Envelope>"))
     gateway.commlog.flush()
-    rest = admin.webservice_log(db, "GenericTicketConnectorREST", 10)
-    soap = admin.webservice_log(db, "GenericTicketConnectorSOAP", 10)
+    rest = webservices.webservice_log(db, "GenericTicketConnectorREST", 10)
+    soap = webservices.webservice_log(db, "GenericTicketConnectorSOAP", 10)
     assert [(r["operation"], r["http_status"]) for r in rest] == [("SessionCreate", 200)] * 2
     assert soap[0]["operation"] == "SessionCreate" and soap[0]["http_status"] == 200
     stored = " ".join(f"{r['request']} {r['response']}" for r in rest + soap)
@@ -40,5 +40,5 @@ def test_old_entries_are_purged(client, gateway, db):
                    " duration_ms, create_time) VALUES (1, 'old', 'SessionCreate', 200, 1, '2001-01-01 00:00:00')")
     client.post(f"{REST}/Session", json={"UserLogin": "root@localhost", "Password": "root"})
     gateway.commlog.flush()
-    ids = [r["communication_id"] for r in admin.webservice_log(db, "GenericTicketConnectorREST", 10)]
+    ids = [r["communication_id"] for r in webservices.webservice_log(db, "GenericTicketConnectorREST", 10)]
     assert "old" not in ids and len(ids) == 1

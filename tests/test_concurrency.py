@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from gateway.store.database import Database
-from gateway.ticketnumber import check_digit
+from gateway.tickets.numbers import check_digit
 from tests.conftest import REST
 
 PROCESSES = 4

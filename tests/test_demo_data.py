@@ -7,9 +7,9 @@ import datetime as dt
 import os
 import subprocess
 
-from gateway.store import demodata
+from gateway import demo
 from gateway.store.database import Database, as_datetime, utcnow
-from gateway.ticketnumber import check_digit
+from gateway.tickets.numbers import check_digit
 from tests.conftest import GATEWAY_BIN, REST
 
 DEMO = "t.customer_id LIKE 'demo-%'"
@@ -47,7 +47,7 @@ def assert_date_checksum(number: str, created: object, system_id: str) -> None:
 def test_demo_tickets_are_served_and_ticket_create_continues_their_numbering(db, client, settings):
     """All created today: the block taken from today's counter is what TicketCreate must continue after."""
     now = utcnow()
-    summary = demodata.load(db, 50, 3, system_id=settings.system_id, now=now,
+    summary = demo.load(db, 50, 3, system_id=settings.system_id, now=now,
                             span=now - now.replace(hour=0, minute=0, second=0), seed=1)
     assert (summary.tickets, summary.articles, summary.customer_users) == (50, 150, 20)
 
@@ -61,12 +61,12 @@ def test_demo_tickets_are_served_and_ticket_create_continues_their_numbering(db,
     assert sorted(int(number[10:-1]) for number in numbers) == list(range(1, 51))
     assert counters(db)[today] == 50
 
-    demo = rows[len(rows) // 2]
-    response = client.get(f"{REST}/Ticket/{demo['id']}?UserLogin=root@localhost&Password=root&AllArticles=1")
+    sample = rows[len(rows) // 2]
+    response = client.get(f"{REST}/Ticket/{sample['id']}?UserLogin=root@localhost&Password=root&AllArticles=1")
     assert response.status_code == 200, response.text
     ticket = response.json["Ticket"][0]
-    assert ticket["TicketNumber"] == demo["tn"] and ticket["Title"]
-    assert ticket["State"] == demo["state"] and ticket["Queue"] == demo["queue"]
+    assert ticket["TicketNumber"] == sample["tn"] and ticket["Title"]
+    assert ticket["State"] == sample["state"] and ticket["Queue"] == sample["queue"]
     assert ticket["CustomerUserID"].endswith(".example") and ticket["CustomerID"].startswith("demo-")
     assert [a["ArticleNumber"] for a in ticket["Article"]] == [1, 2, 3]
     assert [a["SenderType"] for a in ticket["Article"]] == ["customer", "agent", "customer"]
@@ -80,15 +80,15 @@ def test_demo_tickets_are_served_and_ticket_create_continues_their_numbering(db,
 
 
 def test_demo_tickets_look_like_a_helpdesk_year_and_repeated_loads_never_collide(db, settings):
-    first = demodata.load(db, 200, system_id=settings.system_id, seed=2)
-    second = demodata.load(db, 100, 1, system_id=settings.system_id, seed=3)
+    first = demo.load(db, 200, system_id=settings.system_id, seed=2)
+    second = demo.load(db, 100, 1, system_id=settings.system_id, seed=3)
     assert (first.articles, second.articles, second.customer_users) == (400, 100, 20)
 
     rows = demo_tickets(db)
     assert len(rows) == 300 and sum(row["articles"] for row in rows) == 500
     assert len({row["tn"] for row in rows}) == 300
-    assert {row["queue"] for row in rows} == set(demodata.QUEUES)
-    assert {row["state"] for row in rows} == set(demodata.STATES)
+    assert {row["queue"] for row in rows} == set(demo.QUEUES)
+    assert {row["state"] for row in rows} == set(demo.STATES)
     assert all((row["until_time"] > 0) == (row["state"] == "pending reminder") for row in rows)
     oldest = min(as_datetime(row["create_time"]) for row in rows)
     assert utcnow() - oldest > dt.timedelta(days=200)

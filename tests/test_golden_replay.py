@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from gateway import admin
+from gateway.admin import directory
 from tests.conftest import znuny_file
 from tests.golden import Case, case, shape
 
@@ -220,11 +220,11 @@ def cases() -> list[str]:
 
 def extend_fixture(db) -> None:
     """The fixture extension of cases 57-130 (golden README)."""
-    admin.add_group(db, "restricted")
-    admin.link_user_group(db, "root@localhost", "restricted", "rw")
-    admin.add_queue(db, "Restricted", "restricted")
-    admin.add_customer_company(db, "GLOBEX", "Globex Corp.")
-    admin.add_customer_user(db, "customer2", "Second", "Customer", "customer2@oracle.test", "GLOBEX", "customer2")
+    directory.add_group(db, "restricted")
+    directory.link_user_group(db, "root@localhost", "restricted", "rw")
+    directory.add_queue(db, "Restricted", "restricted")
+    directory.add_customer_company(db, "GLOBEX", "Globex Corp.")
+    directory.add_customer_user(db, "customer2", "Second", "Customer", "customer2@oracle.test", "GLOBEX", "customer2")
 
 
 def differences(client, db) -> list[str]:

@@ -202,11 +202,11 @@ def soap(client, operation: str, body: str):
 
 
 def test_soap_web_service_from_yaml(gateway, settings, db, tmp_path):
-    from gateway import admin
+    from gateway.admin import webservices
 
     source = tmp_path / "OutOfOfficeFromYaml.yml"
     source.write_text(SOAP_YAML)
-    admin.add_webservice(db, settings, "OutOfOfficeFromYaml", source_path=str(source))
+    webservices.add_webservice(db, settings, "OutOfOfficeFromYaml", source_path=str(source))
     client = Client(gateway)
     wsdl = client.get("/znuny/nph-genericinterface.pl/Webservice/OutOfOfficeFromYaml?wsdl")
     assert wsdl.status_code == 200 and b"OutOfOfficeEntriesCSVString" in wsdl.data

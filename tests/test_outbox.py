@@ -23,7 +23,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 
 from gateway.mail import outbox
-from gateway.store import tickets
+from gateway.store import ticket_rows
 from gateway.store.database import Database, as_datetime, utcnow
 from tests.conftest import GATEWAY_BIN, free_port
 from tests.smtp import Received, Smtp
@@ -102,12 +102,12 @@ def raw_message(number: int, to: str = "customer@example.test", final_crlf: bool
 
 def new_article(db: Database) -> int:
     with db.transaction() as tx:
-        ticket_id = tickets.insert_ticket(tx, {
+        ticket_id = ticket_rows.insert_ticket(tx, {
             "tn": f"{time.time_ns()}", "title": "Outbox", "queue_id": tx.value("SELECT MIN(id) FROM queue"),
             "ticket_lock_id": tx.value("SELECT MIN(id) FROM ticket_lock_type"), "user_id": 1,
             "responsible_user_id": 1, "ticket_priority_id": tx.value("SELECT MIN(id) FROM ticket_priority"),
             "ticket_state_id": tx.value("SELECT MIN(id) FROM ticket_state"), "create_by": 1})
-        return tickets.insert_article(tx, ticket_id, tx.value("SELECT MIN(id) FROM article_sender_type"),
+        return ticket_rows.insert_article(tx, ticket_id, tx.value("SELECT MIN(id) FROM article_sender_type"),
                                       tx.value("SELECT MIN(id) FROM communication_channel"), 1, 1,
                                       {"content_type": "text/plain"})
 

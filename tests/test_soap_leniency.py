@@ -65,12 +65,12 @@ def test_an_empty_operation_element_is_znunys_empty_request(client):
 
 def test_an_alias_operation_answers_under_its_own_name(client, settings, db, tmp_path):
     """Znuny's SOAP sample configures TicketGetList as a second TicketGet: the configured name is the wire name."""
-    from gateway import admin
+    from gateway.admin import webservices
 
     config = tmp_path / "alias.yml"
     config.write_text("Provider:\n  Operation:\n    Login: {Type: Session::SessionCreate}\n  Transport:\n"
                       "    Type: HTTP::SOAP\n    Config: {NameSpace: 'urn:example:tickets'}\n")
-    admin.add_webservice(db, settings, "Alias", source_path=str(config))
+    webservices.add_webservice(db, settings, "Alias", source_path=str(config))
     response = client.post("/otrs/nph-genericinterface.pl/Webservice/Alias",
                            data=envelope('<Login xmlns="urn:example:tickets">', "</Login>", LOGIN),
                            content_type="text/xml")

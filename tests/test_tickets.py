@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from gateway import admin
+from gateway.admin import directory, webservices
 from tests.conftest import REST
 
 ROOT = {"UserLogin": "root@localhost", "Password": "root"}
@@ -122,7 +122,7 @@ def test_pending_time_as_a_string(client):
 ])
 def test_every_dynamic_field_type(client, db, field, kind, good, bad):
     possible = {"r": "Red", "g": "Green"} if kind == "Multiselect" else None
-    admin.add_dynamic_field(db, field, field, kind, "Ticket", possible)
+    directory.add_dynamic_field(db, field, field, kind, "Ticket", possible)
     created = create(client, DynamicField={"Name": field, "Value": good})
     values = {f["Name"]: f["Value"] for f in get(client, created["TicketID"], DynamicFields=1)["Ticket"][0][
         "DynamicField"]}
@@ -157,15 +157,15 @@ def test_get_takes_ids_as_list_or_comma_string(client):
 
 
 def test_agent_permissions_follow_the_queue_group(client, db, settings):
-    admin.add_group(db, "secret")
-    admin.add_queue(db, "Secret", "secret")
-    admin.add_user(db, "outsider", "Out", "Sider", "out@example.test", "outsider", [])
-    admin.link_user_group(db, "outsider", "secret", "ro")
+    directory.add_group(db, "secret")
+    directory.add_queue(db, "Secret", "secret")
+    directory.add_user(db, "outsider", "Out", "Sider", "out@example.test", "outsider", [])
+    directory.link_user_group(db, "outsider", "secret", "ro")
     outsider = {"UserLogin": "outsider", "Password": "outsider"}
     denied = create(client, creds=outsider, ticket={"Queue": "Secret"})
     assert denied["Error"]["ErrorCode"] == "TicketCreate.AccessDenied"
     assert create(client, ticket={"Queue": "Secret"})["Error"]["ErrorCode"] == "TicketCreate.AccessDenied"
-    admin.link_user_group(db, "root@localhost", "secret", "rw")
+    directory.link_user_group(db, "root@localhost", "secret", "rw")
     ticket_id = create(client, ticket={"Queue": "Secret"})["TicketID"]
     assert get(client, ticket_id, outsider)["Ticket"][0]["Queue"] == "Secret"  # ro reads
     update = client.patch(f"{REST}/Ticket/{ticket_id}", json={**outsider, "Ticket": {"State": "closed successful"}})
@@ -181,8 +181,8 @@ def test_customers_create_and_read_their_own_tickets_only(client, db):
     customer = {"CustomerUserLogin": "customer1", "Password": "customer1"}
     mine = create(client, creds=customer)
     assert "TicketID" in mine
-    admin.add_customer_company(db, "OTHER", "Other Ltd")
-    admin.add_customer_user(db, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
+    directory.add_customer_company(db, "OTHER", "Other Ltd")
+    directory.add_customer_user(db, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
     theirs = create(client, ticket={"CustomerUser": "stranger"})["TicketID"]
     ticket = get(client, mine["TicketID"], customer, AllArticles=1)["Ticket"][0]
     assert ticket["CustomerID"] == "ACME" and ticket["Article"][0]["SenderType"] == "customer"
@@ -231,7 +231,7 @@ def test_include_ticket_data(client, settings, db, tmp_path):
     path = tmp_path / "with-data.yml"
     path.write_text(preset.replace("TicketCreate: {Type: Ticket::TicketCreate,",
                                    "TicketCreate: {IncludeTicketData: '1', Type: Ticket::TicketCreate,"))
-    admin.add_webservice(db, settings, "WithData", source_path=str(path))
+    webservices.add_webservice(db, settings, "WithData", source_path=str(path))
     body = {**ROOT, "Ticket": TICKET, "Article": ARTICLE}
     response = client.post("/otrs/nph-genericinterface.pl/Webservice/WithData/Ticket", json=body).json
     assert response["Ticket"]["TicketID"] == int(response["TicketID"])
@@ -284,7 +284,7 @@ def test_an_attachment_over_maxlength_is_a_413_and_writes_nothing(client, settin
     preset = (settings.presets_dir / "GenericTicketConnectorREST.yml").read_text()
     path = tmp_path / "small.yml"
     path.write_text(preset.replace("MaxLength: '100000000'", "MaxLength: '20000'"))
-    admin.add_webservice(db, settings, "Small", source_path=str(path))
+    webservices.add_webservice(db, settings, "Small", source_path=str(path))
     before = count(db, "ticket")
     big = {"Content": base64.b64encode(b"x" * 30000).decode(), "ContentType": "text/plain", "Filename": "big.txt"}
     response = client.post("/otrs/nph-genericinterface.pl/Webservice/Small/Ticket",

@@ -161,12 +161,12 @@ def answer_kind(operation: str, status: int, body: Any) -> str:
 @pytest.fixture
 def ticket_id(client, db, settings, tmp_path) -> str:
     """A ticket to read and update; also the OutOfOffice web services that take parsed entries."""
-    from gateway import admin
+    from gateway.admin import webservices
 
     for transport in ("REST", "SOAP"):
         source = tmp_path / f"Entries{transport}.yml"
         source.write_text(ENTRIES_YAML.format(transport=transport))
-        admin.add_webservice(db, settings, f"Entries{transport}", source_path=str(source))
+        webservices.add_webservice(db, settings, f"Entries{transport}", source_path=str(source))
     created = client.post(f"{REST}/Ticket", json={**ROOT, "Ticket": TICKET, "Article": ARTICLE}).json
     return created["TicketID"]
 
@@ -222,9 +222,9 @@ def test_no_number_field_takes_a_non_number(client, ticket_id, operation, transp
 
 @pytest.mark.parametrize("value", ["٢٠٣٠-01-01 00:00:00", "2030-01-01 00:00:00²", "2030-13-01 00:00:00", "2030"])
 def test_a_date_field_takes_only_dates(client, db, ticket_id, value):
-    from gateway import admin
+    from gateway.admin import directory
 
-    admin.add_dynamic_field(db, "OracleDate", "Oracle Date", "Date", "Ticket")
+    directory.add_dynamic_field(db, "OracleDate", "Oracle Date", "Date", "Ticket")
     field = {"DynamicField": {"Name": "OracleDate", "Value": value}}
     response = client.post(f"{REST}/Ticket", json={**ROOT, "Ticket": TICKET, "Article": ARTICLE, **field})
     assert response.json["Error"]["ErrorCode"] == "TicketCreate.InvalidParameter"

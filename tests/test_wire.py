@@ -22,8 +22,8 @@ import zeep
 from lxml import etree
 from spyne.protocol.soap import Soap11
 
-from gateway import admin
-from gateway.faults import REQUEST_ID
+from gateway.admin import webservices
+from gateway.environ import REQUEST_ID
 from gateway.middleware.errors import UnexpectedErrors
 from gateway.transport.rest import ZnunyRest
 from gateway.transport.soap import ZnunySoap11
@@ -304,7 +304,7 @@ def test_a_broken_exchange_is_logged_without_the_session_id(client, gateway, db,
     assert record.getMessage() == f"request broken-get: unexpected error in GET {REST}/Session/***"
     assert "SecretSessionId42" not in caplog.text
     gateway.commlog.flush()
-    logged = next(row for row in admin.webservice_log(db, "GenericTicketConnectorREST", 10)
+    logged = next(row for row in webservices.webservice_log(db, "GenericTicketConnectorREST", 10)
                   if row["communication_id"] == "broken-get")
     assert logged["http_status"] == 500 and "SecretSessionId42" not in logged["request"]
 

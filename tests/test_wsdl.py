@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway import admin
+from gateway.admin import webservices
 from gateway.cli import WSDL_PUBLIC_URL
 from gateway.settings import load
 from tests.conftest import SOAP
@@ -13,7 +13,7 @@ WSDL_DIR = Path(__file__).resolve().parent.parent / "wsdl"
 
 
 def test_checked_in_wsdl_files_are_current():
-    generated = admin.preset_wsdls(load(environ={}), WSDL_PUBLIC_URL)
+    generated = webservices.preset_wsdls(load(environ={}), WSDL_PUBLIC_URL)
     assert sorted(generated) == sorted(p.stem for p in WSDL_DIR.glob("*.wsdl"))
     for name, document in generated.items():
         assert (WSDL_DIR / f"{name}.wsdl").read_bytes() == document, f"run `make wsdl`: {name}.wsdl is stale"

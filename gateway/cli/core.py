@@ -11,7 +11,7 @@ from typing import Any
 import click
 import psycopg
 
-from gateway import admin
+from gateway.errors import AdminError
 from gateway.settings import Settings, load
 from gateway.store import migrate
 from gateway.store.database import Database
@@ -28,7 +28,7 @@ class Context:
             self._db = Database(self.settings.database_url, 1)
             pending = migrate.pending(self.settings.database_url)
             if pending:
-                raise admin.AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
+                raise AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
                                        " run `gateway db upgrade`")
         return self._db
 
@@ -41,7 +41,7 @@ def action(fn: Callable[..., Any]) -> Callable[..., Any]:
     def run(ctx: Context, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(ctx, *args, **kwargs)
-        except admin.AdminError as error:
+        except AdminError as error:
             click.echo(f"Error: {error}", err=True)
             sys.exit(1)
         except ValueError as error:

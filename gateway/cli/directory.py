@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from gateway import admin
+from gateway.admin import directory
 from gateway.cli.core import Context, action, main
+from gateway.errors import AdminError
 
 PERMISSIONS = click.Choice(["ro", "move_into", "create", "note", "owner", "priority", "rw"])
 
@@ -33,7 +34,7 @@ def person(fn: Callable[..., Any]) -> Callable[..., Any]:
 @action
 def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str, password: str,
              groups: tuple[str, ...]) -> None:
-    user_id = admin.add_user(ctx.db, user_name, first_name, last_name, email_address, password, list(groups))
+    user_id = directory.add_user(ctx.db, user_name, first_name, last_name, email_address, password, list(groups))
     click.echo(f"Added agent {user_name} (UserID {user_id}).")
 
 
@@ -42,7 +43,7 @@ def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, emai
 @click.option("--password", required=True)
 @action
 def user_set_password(ctx: Context, user_name: str, password: str) -> None:
-    admin.set_user_password(ctx.db, user_name, password)
+    directory.set_user_password(ctx.db, user_name, password)
     click.echo(f"Password of agent {user_name} changed.")
 
 
@@ -50,7 +51,7 @@ def user_set_password(ctx: Context, user_name: str, password: str) -> None:
 @click.option("--user-name", required=True)
 @action
 def user_show(ctx: Context, user_name: str) -> None:
-    agent = admin.show_user(ctx.db, user_name)
+    agent = directory.show_user(ctx.db, user_name)
     state = {"1": "yes", "0": "no"}.get(agent.out_of_office or "", "not set")
     click.echo(f"Login:          {agent.login}")
     click.echo(f"Name:           {agent.name}")
@@ -73,7 +74,7 @@ def group() -> None:
 @click.option("--comment", default="")
 @action
 def group_add(ctx: Context, name: str, comment: str) -> None:
-    group_id = admin.add_group(ctx.db, name, comment)
+    group_id = directory.add_group(ctx.db, name, comment)
     click.echo(f"Added group {name} (GroupID {group_id}).")
 
 
@@ -83,7 +84,7 @@ def group_add(ctx: Context, name: str, comment: str) -> None:
 @click.option("--permission-key", required=True, type=PERMISSIONS)
 @action
 def group_user_link(ctx: Context, user_name: str, group_name: str, permission_key: str) -> None:
-    admin.link_user_group(ctx.db, user_name, group_name, permission_key)
+    directory.link_user_group(ctx.db, user_name, group_name, permission_key)
     click.echo(f"Agent {user_name} has {permission_key} in group {group_name}.")
 
 
@@ -97,7 +98,7 @@ def queue() -> None:
 @click.option("--group", required=True)
 @action
 def queue_add(ctx: Context, name: str, group: str) -> None:
-    queue_id = admin.add_queue(ctx.db, name, group)
+    queue_id = directory.add_queue(ctx.db, name, group)
     click.echo(f"Added queue {name} (QueueID {queue_id}).")
 
 
@@ -113,7 +114,7 @@ def customer_company() -> None:
 @click.option("--name", required=True)
 @action
 def customer_company_add(ctx: Context, customer_id: str, name: str) -> None:
-    admin.add_customer_company(ctx.db, customer_id, name)
+    directory.add_customer_company(ctx.db, customer_id, name)
     click.echo(f"Added customer company {customer_id}.")
 
 
@@ -128,7 +129,7 @@ def customer_user() -> None:
 @action
 def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str,
                       customer_id: str, password: str) -> None:
-    admin.add_customer_user(ctx.db, user_name, first_name, last_name, email_address, customer_id, password)
+    directory.add_customer_user(ctx.db, user_name, first_name, last_name, email_address, customer_id, password)
     click.echo(f"Added customer user {user_name}.")
 
 
@@ -137,7 +138,7 @@ def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: 
 @click.option("--password", required=True)
 @action
 def customer_user_set_password(ctx: Context, user_name: str, password: str) -> None:
-    admin.set_customer_password(ctx.db, user_name, password)
+    directory.set_customer_password(ctx.db, user_name, password)
     click.echo(f"Password of customer user {user_name} changed.")
 
 
@@ -148,7 +149,7 @@ def _possible_values(values: tuple[str, ...]) -> dict[str, str]:
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise admin.AdminError(f"--possible-value {item!r} is not KEY=VALUE")
+            raise AdminError(f"--possible-value {item!r} is not KEY=VALUE")
         result[key] = value
     return result
 
@@ -161,12 +162,12 @@ def dynamic_field() -> None:
 @dynamic_field.command("add")
 @click.option("--name", required=True)
 @click.option("--label", required=True)
-@click.option("--field-type", required=True, type=click.Choice(admin.FIELD_TYPES))
-@click.option("--object-type", required=True, type=click.Choice(admin.OBJECT_TYPES))
+@click.option("--field-type", required=True, type=click.Choice(directory.FIELD_TYPES))
+@click.option("--object-type", required=True, type=click.Choice(directory.OBJECT_TYPES))
 @click.option("--possible-value", "possible_values", multiple=True, help="KEY=VALUE; repeatable")
 @action
 def dynamic_field_add(ctx: Context, name: str, label: str, field_type: str, object_type: str,
                       possible_values: tuple[str, ...]) -> None:
-    field_id = admin.add_dynamic_field(ctx.db, name, label, field_type, object_type,
+    field_id = directory.add_dynamic_field(ctx.db, name, label, field_type, object_type,
                                        _possible_values(possible_values))
     click.echo(f"Added dynamic field {name} (ID {field_id}).")

@@ -7,8 +7,9 @@ import sys
 
 import click
 
-from gateway import admin
+from gateway.admin import directory, webservices
 from gateway.cli.core import Context, action, main
+from gateway.errors import AdminError
 from gateway.settings import CONF_DIR, DEFAULT_BIND, advertised_url
 from gateway.store import migrate
 
@@ -36,9 +37,9 @@ def db_upgrade(ctx: Context) -> None:
 def setup(ctx: Context) -> None:
     """Make a database ready to serve: migrations, presets, a password for root@localhost."""
     migrate.upgrade(ctx.settings.database_url)
-    for name in admin.ensure_presets(ctx.db, ctx.settings):
+    for name in webservices.ensure_presets(ctx.db, ctx.settings):
         click.echo(f"Added web service {name}.")
-    password = admin.ensure_root_password(ctx.db)
+    password = directory.ensure_root_password(ctx.db)
     if password:
         click.echo(f"Agent root@localhost has the password: {password}")
         click.echo("  (shown once; change it with `gateway user set-password --user-name root@localhost"
@@ -59,7 +60,7 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
     """
     pending = migrate.pending(ctx.settings.database_url)
     if pending:
-        raise admin.AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
+        raise AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
                                " run `gateway db upgrade`")
     os.environ["GATEWAY_PUBLIC_URL"] = advertised_url(ctx.settings.public_url, bind)
     args = [sys.executable, "-m", "gunicorn", "-c", str(CONF_DIR / "gunicorn.conf.py"), "--bind", bind]
@@ -75,7 +76,7 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
 def wsdl(ctx: Context, output_dir: str, public_url: str) -> None:
     """Write the WSDL of every SOAP preset (the files checked in under wsdl/)."""
     os.makedirs(output_dir, exist_ok=True)
-    for name, document in admin.preset_wsdls(ctx.settings, public_url).items():
+    for name, document in webservices.preset_wsdls(ctx.settings, public_url).items():
         path = os.path.join(output_dir, f"{name}.wsdl")
         with open(path, "wb") as out:
             out.write(document)
@@ -94,7 +95,7 @@ def demo_data(ctx: Context, tickets: int, articles_per_ticket: int) -> None:
     Tickets are spread over the last 365 days, the default queues, states and priorities, and
     demo customer users (added if missing, password "demo").
     """
-    from gateway.store import demodata
+    from gateway import demo
 
-    summary = demodata.load(ctx.db, tickets, articles_per_ticket, system_id=ctx.settings.system_id)
+    summary = demo.load(ctx.db, tickets, articles_per_ticket, system_id=ctx.settings.system_id)
     click.echo(summary.line())

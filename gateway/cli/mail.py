@@ -8,17 +8,11 @@ from typing import Any
 
 import click
 
+from gateway.admin import keys, mailqueue
 from gateway.cli.core import Context, action, main
 from gateway.mail import outbox
 
 # -- key stores for signed and encrypted mail (settings only, no database) -----------------------------
-
-def _crypto(ctx: Context) -> Any:
-    """The key stores' logic, imported late: only these commands need the gpg and OpenSSL bindings."""
-    from gateway.mail.crypto import Crypto
-
-    return Crypto(ctx.settings)
-
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
@@ -34,14 +28,14 @@ def pgp() -> None:
 @click.option("--passphrase", help="of the secret key; checked, then kept for signing")
 @action
 def pgp_import(ctx: Context, key_file: Any, passphrase: str | None) -> None:
-    for key in _crypto(ctx).pgp_import(key_file.read(), passphrase):
+    for key in keys.pgp_import(ctx.settings, key_file.read(), passphrase):
         click.echo(f"Imported {key['fingerprint']}\t{key['keyid']}\t{key['uid']}\tsecret: {_yes(key['secret'])}")
 
 
 @pgp.command("list")
 @action
 def pgp_list(ctx: Context) -> None:
-    for key in _crypto(ctx).pgp_list():
+    for key in keys.pgp_list(ctx.settings):
         click.echo(f"{key['keyid']}\t{key['fingerprint']}\t{key['uid']}\t{'secret' if key['secret'] else 'public'}"
                    f"\texpires {key['expires']}\t{key['state']}")
 
@@ -50,7 +44,7 @@ def pgp_list(ctx: Context) -> None:
 @click.option("--key", required=True, help="key ID (8 or 16 hex digits) or fingerprint")
 @action
 def pgp_delete(ctx: Context, key: str) -> None:
-    _crypto(ctx).pgp_delete(key)
+    keys.pgp_delete(ctx.settings, key)
     click.echo(f"Deleted PGP key {key}.")
 
 
@@ -63,10 +57,7 @@ def smime() -> None:
 @click.option("--file", "cert_file", required=True, type=click.File("rb"), help="PEM or DER certificate")
 @action
 def smime_add_certificate(ctx: Context, cert_file: Any) -> None:
-    crypto = _crypto(ctx)
-    before = {cert["filename"] for cert in crypto.smime_list()}
-    crypto.smime_add_certificate(cert_file.read())
-    added = next(cert for cert in crypto.smime_list() if cert["filename"] not in before)
+    added = keys.smime_add_certificate(ctx.settings, cert_file.read())
     click.echo(f"Added certificate {added['filename']}\t{added['subject']}")
 
 
@@ -75,14 +66,14 @@ def smime_add_certificate(ctx: Context, cert_file: Any) -> None:
 @click.option("--passphrase", required=True)
 @action
 def smime_add_private_key(ctx: Context, key_file: Any, passphrase: str) -> None:
-    subject_hash = _crypto(ctx).smime_add_private_key(key_file.read(), passphrase)
+    subject_hash = keys.smime_add_private_key(ctx.settings, key_file.read(), passphrase)
     click.echo(f"Added the private key of certificate {subject_hash}.")
 
 
 @smime.command("list")
 @action
 def smime_list(ctx: Context) -> None:
-    for cert in _crypto(ctx).smime_list():
+    for cert in keys.smime_list(ctx.settings):
         click.echo(f"{cert['filename']}\t{cert['subject']}\t{','.join(cert['emails']) or '-'}\t"
                    f"not after {cert['not_after']} ({cert['state']})\tprivate key: {_yes(cert['private'])}")
 
@@ -123,7 +114,7 @@ def mail_queue() -> None:
 @action
 def mail_queue_list(ctx: Context, state: str | None, article_id: int | None) -> None:
     """One line per message: id, article, state, attempts, due/sent time, recipients, last reply."""
-    for row in outbox.list_messages(ctx.db, state, article_id):
+    for row in mailqueue.list_messages(ctx.db, state, article_id):
         # a finished message's due_time is when it finished
         when = {"queued": "due ", "sent": "sent ", "failed": "failed "}[row["state"]] + str(row["due_time"])
         click.echo(f"{row['id']}\t{row['article_id'] or '-'}\t{row['state']}\t{row['attempts']} attempts\t{when}"
@@ -137,7 +128,7 @@ def mail_queue_list(ctx: Context, state: str | None, article_id: int | None) -> 
 @action
 def mail_queue_retry(ctx: Context, mail_ids: tuple[int, ...]) -> None:
     """Make failed or deferred messages due now, with a fresh attempt count."""
-    count = outbox.retry(ctx.db, mail_ids)
+    count = mailqueue.retry(ctx.db, mail_ids)
     click.echo(f"{count} message(s) due now.")
 
 
@@ -147,5 +138,5 @@ def mail_queue_retry(ctx: Context, mail_ids: tuple[int, ...]) -> None:
 @action
 def mail_queue_purge(ctx: Context, state: str, older_than_days: int) -> None:
     """Delete finished messages with their attempts; queued ones are never purged."""
-    count = outbox.purge(ctx.db, state, older_than_days)
+    count = mailqueue.purge(ctx.db, state, older_than_days)
     click.echo(f"Purged {count} {state} message(s).")

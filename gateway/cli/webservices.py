@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gateway import admin
+from gateway.admin import webservices
 from gateway.cli.core import Context, action, main
 
 # -- web services ------------------------------------------------------------------------------------
@@ -20,14 +20,14 @@ def webservice() -> None:
 @click.option("--source-path", type=click.Path(dir_okay=False))
 @action
 def webservice_add(ctx: Context, name: str, preset: str | None, source_path: str | None) -> None:
-    webservice_id = admin.add_webservice(ctx.db, ctx.settings, name, preset, source_path)
+    webservice_id = webservices.add_webservice(ctx.db, ctx.settings, name, preset, source_path)
     click.echo(f"Added web service {name} (ID {webservice_id}).")
 
 
 @webservice.command("list")
 @action
 def webservice_list(ctx: Context) -> None:
-    for row in admin.list_webservices(ctx.db):
+    for row in webservices.list_webservices(ctx.db):
         state = "valid" if row["valid_id"] == 1 else "invalid"
         click.echo(f"{row['id']}\t{row['name']}\t{state}")
 
@@ -36,21 +36,21 @@ def webservice_list(ctx: Context) -> None:
 @click.option("--name", required=True)
 @action
 def webservice_export(ctx: Context, name: str) -> None:
-    click.echo(admin.export_webservice(ctx.db, name), nl=False)
+    click.echo(webservices.export_webservice(ctx.db, name), nl=False)
 
 
 @webservice.command("delete")
 @click.option("--name", required=True)
 @action
 def webservice_delete(ctx: Context, name: str) -> None:
-    admin.delete_webservice(ctx.db, name)
+    webservices.delete_webservice(ctx.db, name)
     click.echo(f"Deleted web service {name}.")
 
 
 @webservice.command("presets")
 @action
 def webservice_presets(ctx: Context) -> None:
-    for name in admin.presets(ctx.settings):
+    for name in webservices.presets(ctx.settings):
         click.echo(name)
 
 
@@ -59,7 +59,7 @@ def webservice_presets(ctx: Context) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
 @action
 def webservice_log(ctx: Context, name: str, limit: int) -> None:
-    for row in admin.webservice_log(ctx.db, name, limit):
+    for row in webservices.webservice_log(ctx.db, name, limit):
         click.echo(f"{row['create_time']}  {row['http_status']}  {row['operation'] or '-'}  "
                    f"{row['duration_ms']} ms  {row['remote_ip']}  [{row['communication_id']}]")
         click.echo("  > " + (row["request"] or "").replace("\n", "\n  > "))

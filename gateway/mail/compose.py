@@ -14,14 +14,11 @@ import email.utils
 import secrets
 from collections.abc import Sequence
 
+from gateway.errors import ComposeError
 from gateway.mail import htmltext, mime
 from gateway.mail.crypto import Crypto, Plan
 
 Attachment = tuple[str, str, bytes, str]  # filename, content type, content, disposition
-
-
-class ComposeError(ValueError):
-    """A letter that cannot become the e-mail asked for; the message follows "<Op>: "."""
 
 
 @dataclasses.dataclass

@@ -29,6 +29,7 @@ from pathlib import Path
 import gnupg
 from M2Crypto import BIO, EVP, SMIME, X509
 
+from gateway.errors import CryptoError
 from gateway.mail import mime
 from gateway.settings import Settings
 
@@ -60,10 +61,6 @@ class Protection:
     @property
     def pgp_inline(self) -> bool:
         return self.type == PGP and self.subtype == INLINE
-
-
-class CryptoError(ValueError):
-    """str(error) is the message that follows "<Op>: " in <Op>.InvalidParameter, naming the problem."""
 
 
 @dataclasses.dataclass(frozen=True)

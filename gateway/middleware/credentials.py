@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-ENVIRON_KEY = "gateway.credentials"
+from gateway.environ import CREDENTIALS
 
 HEADERS = {
     "HTTP_X_OTRS_HEADER_USERLOGIN": "UserLogin",
@@ -47,6 +47,6 @@ class HeaderCredentials:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        environ[ENVIRON_KEY] = {key: environ[header].strip() for header, key in HEADERS.items()
+        environ[CREDENTIALS] = {key: environ[header].strip() for header, key in HEADERS.items()
                                 if environ.get(header, "").strip()}
         return self.app(environ, start_response)

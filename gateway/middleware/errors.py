@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from gateway.commlog import redact_path
+from gateway.environ import WEBSERVICE
 from gateway.faults import INTERNAL_ERROR, json_fault, soap_fault, unexpected
-from gateway.transport import WEBSERVICE
 from gateway.webservice.config import SOAP
 
 

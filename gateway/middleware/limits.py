@@ -24,7 +24,8 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gateway.faults import REQUEST_ID, json_fault
+from gateway.environ import REQUEST_ID
+from gateway.faults import json_fault
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BLOCK = 64 * 1024

@@ -6,7 +6,7 @@ from spyne import ServiceBase
 from spyne.descriptor import MethodDescriptor
 
 from gateway.operations.session import SessionService
-from gateway.operations.ticket import TicketService
+from gateway.operations.ticket.service import TicketService
 from gateway.operations.time_accounting import TimeAccountingService
 from gateway.operations.user import UserService
 

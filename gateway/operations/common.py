@@ -10,11 +10,10 @@ from typing import Any
 from spyne import Fault
 
 from gateway.auth import Credentials, Principal
+from gateway.environ import CREDENTIALS, OPERATION, REQUEST_HAS_DATA, RUNTIME, WEBSERVICE
 from gateway.faults import unexpected
 from gateway.runtime import Runtime
 from gateway.store.database import Transaction
-from gateway.transport import OPERATION, REQUEST_HAS_DATA, WEBSERVICE
-from gateway.webservice.config import WebserviceConfig
 
 
 class OperationError(Exception):
@@ -32,7 +31,6 @@ class Call:
 
     ctx: Any
     runtime: Runtime
-    webservice: WebserviceConfig
     environ: dict
     # writes to run once the operation's transaction has ended (see Authenticator.authenticate)
     after: list[Callable[[], None]] = dataclasses.field(default_factory=list)
@@ -40,11 +38,16 @@ class Call:
     @classmethod
     def of(cls, ctx: Any) -> Call:
         environ = ctx.transport.req_env
-        return cls(ctx, environ["gateway.runtime"], environ[WEBSERVICE], environ)
+        return cls(ctx, environ[RUNTIME], environ)
 
     @property
     def headers(self) -> dict[str, str]:
-        return self.environ.get("gateway.credentials") or {}
+        return self.environ.get(CREDENTIALS) or {}
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The operation's own settings in the web service (Znuny's Provider.Operation.<Name>)."""
+        return self.environ[WEBSERVICE].operation_options.get(self.environ.get(OPERATION, ""), {})
 
     @property
     def remote_addr(self) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from spyne import Integer, ServiceBase, Unicode, rpc
 
 from gateway.auth import AGENT, CUSTOMER, Credentials
+from gateway.jsonquirks import NULLABLE
 from gateway.operations.common import Call, OperationError, operation
+from gateway.operations.session_data import session_data
 from gateway.operations.types import Error, TicketConnectorModel
-from gateway.sessions import session_data
-from gateway.transport.jsonvalues import NULLABLE
 
 
 class SessionCreateRequest(TicketConnectorModel):

@@ -29,12 +29,12 @@ from collections.abc import Iterable
 
 from spyne import ComplexModel, Fault, Integer, ServiceBase, Unicode, rpc
 
-from gateway import outofoffice_csv
+from gateway.errors import CSVError
+from gateway.operations import outofoffice_csv
 from gateway.operations.common import Call, OperationError, operation
 from gateway.operations.types import error_model
 from gateway.store import preferences
 from gateway.store.database import Row
-from gateway.transport import OPERATION
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,12 @@ class UserService(ServiceBase):
 def _entries(call: Call, request: OutOfOfficeRequest) -> tuple[list[outofoffice_csv.Entry], list[str]]:
     """The CSV's rows and ignored columns when the web service maps it (before auth, as Znuny's
     mapping), else the entries sent."""
-    options = call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
+    options = call.options
     mapping = options.get("MappingInbound")
     if isinstance(mapping, dict) and mapping.get("Type") == "OutOfOffice":
         try:
             return outofoffice_csv.parse(request.OutOfOfficeEntriesCSVString)
-        except outofoffice_csv.CSVError as error:
+        except CSVError as error:
             raise Fault("Client.InvalidCSV", error.message) from None
     return [outofoffice_csv.Entry(position, **{name: getattr(entry, name) for name in OutOfOfficeEntry._type_info})
             for position, entry in enumerate(request.OutOfOfficeEntries or (), 1)], []

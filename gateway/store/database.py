@@ -21,10 +21,6 @@ from urllib.parse import urlsplit
 Row = dict[str, Any]
 
 
-class DatabaseError(Exception):
-    """The database could not be reached or rejected a statement."""
-
-
 def utcnow() -> dt.datetime:
     """Timestamps are stored as naive UTC with second precision (Znuny's format)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)

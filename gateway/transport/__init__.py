@@ -5,13 +5,8 @@ from typing import Any
 
 from spyne import Fault
 
+from gateway.environ import OPERATION
 from gateway.faults import INTERNAL_ERROR, unexpected
-
-# what the transports leave in the WSGI environ for operations and the communication log
-OPERATION = "gateway.operation"  # the operation name as configured in the web service
-REQUEST_HAS_DATA = "gateway.request_has_data"
-# what the dispatcher leaves for them: the WebserviceConfig serving the request
-WEBSERVICE = "gateway.webservice"
 
 # spyne logs whole requests (passwords included) on parse errors, every client fault with a
 # traceback, and a warning whenever an application is rebuilt: none of it belongs in our logs

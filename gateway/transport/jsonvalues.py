@@ -19,17 +19,11 @@ from typing import Any
 from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, Unicode
 from spyne.error import ValidationError
 
+from gateway.jsonquirks import AS_GIVEN, ID_OR_EMPTY, NULLABLE, NUMBER, ONE_OR_MANY
 from gateway.wirenumbers import integer
 
 _COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY, _AS_GIVEN = range(8)
 
-# JSON quirks a model may declare by field name, as `__json__ = {"SLAID": ID_OR_EMPTY, ...}`, without
-# changing the XML schema: Znuny sends some values as a number when set and "" when not, a number
-# from a decimal ("TimeUnit": 2.5), and some lists as a single value when they hold one item
-# (and a value Znuny sends as null: NULLABLE, given as None in a dict; a number Znuny sends as a
-# string in some answers: AS_GIVEN, the JSON type of the value the operation gives; a field may
-# have several quirks, as a tuple)
-NUMBER, ID_OR_EMPTY, ONE_OR_MANY, NULLABLE, AS_GIVEN = "number", "id_or_empty", "one_or_many", "nullable", "as_given"
 
 
 def _quirks(cls: type, name: str) -> tuple[str, ...]:

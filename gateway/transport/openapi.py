@@ -10,8 +10,9 @@ import re
 from typing import Any
 
 from spyne import ComplexModelBase
+from spyne.descriptor import MethodDescriptor
 
-from gateway import __version__, operations
+from gateway import __version__
 from gateway.transport.jsonvalues import describe
 from gateway.webservice.config import WebserviceConfig
 
@@ -38,10 +39,11 @@ def schema(cls: type) -> dict[str, Any]:
     return {"type": "object", "properties": properties}
 
 
-def document(config: WebserviceConfig, base_url: str) -> dict[str, Any]:
+def document(config: WebserviceConfig, base_url: str, descriptors: dict[str, MethodDescriptor]) -> dict[str, Any]:
+    """`descriptors`: the spyne method of each configured operation that gateway implements, by operation name."""
     paths: dict[str, dict[str, Any]] = {}
     for route in config.routes:
-        descriptor = operations.descriptor(config.operations[route.operation])
+        descriptor = descriptors.get(route.operation)
         if descriptor is None:
             continue
         path = re.sub(r":([A-Za-z_][A-Za-z0-9_]*)", r"{\1}", route.path)

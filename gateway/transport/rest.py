@@ -22,7 +22,8 @@ from spyne import Fault
 from spyne.error import RequestNotAllowed, ResourceNotFoundError
 from spyne.protocol.json import JsonDocument
 
-from gateway.transport import OPERATION, REQUEST_HAS_DATA, unserializable
+from gateway.environ import OPERATION, REQUEST_HAS_DATA
+from gateway.transport import unserializable
 from gateway.transport.jsonvalues import to_json, to_model
 from gateway.webservice.config import WebserviceConfig
 

@@ -28,7 +28,8 @@ from spyne.error import RequestNotAllowed, RequestTooLongError
 from spyne.protocol.soap import Soap11
 from spyne.protocol.soap.mime import collapse_swa
 
-from gateway.transport import OPERATION, REQUEST_HAS_DATA, soapenc, unserializable
+from gateway.environ import OPERATION, REQUEST_HAS_DATA
+from gateway.transport import soapenc, unserializable
 
 HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
     "400 Bad Request", "405 Method Not Allowed", "413 Request Entity Too Large", "500 Internal Server Error")

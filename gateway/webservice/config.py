@@ -13,11 +13,9 @@ from urllib.parse import unquote
 
 import yaml
 
+from gateway.errors import ConfigError
+
 REST, SOAP = "HTTP::REST", "HTTP::SOAP"
-
-
-class ConfigError(ValueError):
-    """The YAML is not a web-service configuration we can serve."""
 
 
 @dataclasses.dataclass(frozen=True)

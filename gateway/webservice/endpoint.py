@@ -39,18 +39,18 @@ def _service_name(config: WebserviceConfig, model_namespace: str) -> str:
 def build(config: WebserviceConfig, public_url: str) -> Endpoint:
     if config.transport not in (REST, SOAP):
         return Endpoint(config, None)
-    implemented = {name: type_ for name, type_ in config.operations.items()
-                   if operations.descriptor(type_) is not None}
-    methods = {name: operations.descriptor(type_).name for name, type_ in implemented.items()}
-    service = operations.select(f"{config.name}Service", set(implemented.values()))
+    descriptors = {name: d for name, type_ in config.operations.items()
+                   if (d := operations.descriptor(type_)) is not None}
+    methods = {name: descriptor.name for name, descriptor in descriptors.items()}
+    implemented = {config.operations[name] for name in descriptors}
+    service = operations.select(f"{config.name}Service", implemented)
     model_namespace = next(
-        (operations.descriptor(t).in_message.get_namespace() for t in sorted(implemented.values())),
-        TICKET_CONNECTOR_NS)
+        (operations.descriptor(t).in_message.get_namespace() for t in sorted(implemented)), TICKET_CONNECTOR_NS)
     if config.transport == REST:
         app = Application([service], tns=model_namespace, name=f"{config.name}.REST",
                           in_protocol=ZnunyRest(config, methods), out_protocol=ZnunyRest(config, methods))
         base_url = f"{public_url.rstrip('/')}{URL_PREFIX}/Webservice/{config.name}"
-        openapi = json.dumps(document(config, base_url), indent=1, sort_keys=True).encode()
+        openapi = json.dumps(document(config, base_url, descriptors), indent=1, sort_keys=True).encode()
         return Endpoint(config, WsgiApplication(app, max_content_length=config.max_length), openapi=openapi)
     namespace = config.namespace or model_namespace
     protocol = ZnunySoap11(namespace, methods, model_namespace)

@@ -81,7 +81,7 @@ PGP_SIGNED, SMIME_SIGNED = b'protocol="application/pgp-signature"', b'protocol="
 MAIL_WORKER_TIMEOUT = 900  # seconds for one drain of the outbox
 WORKER_SUMMARY = re.compile(r"^sent (\d+), failed (\d+), deferred (\d+)$", re.MULTILINE)
 # an agent's everyday search: about 0.08 % of the demo tickets match (Raw is 40 % of them, open about 9 %,
-# and 3 of gateway/store/demodata.py's 17 TITLES start with one of 8 DEVICES, Printer among them), so 100 000
+# and 3 of gateway/store/demo.py's 17 TITLES start with one of 8 DEVICES, Printer among them), so 100 000
 # tickets give about 80 and the limit applies; the ticket that TicketCreate adds does not match
 SEARCH = {"Queues": ["Raw"], "States": ["open"], "Title": "Printer*", "Limit": 50}
 SEARCH_HINT = "(the search matches about 0.08 % of the demo tickets: is GATEWAY_BENCH_TICKETS too low?)"

@@ -22,8 +22,9 @@ from typing import Any
 from gateway.passwords import hash_password
 from gateway.store import customers
 from gateway.store.database import Database, Transaction, utcnow
-from gateway.ticketnumber import check_digit
-from gateway.tickets import CUSTOMER_PANEL_USER_ID, LOCK_LOCK, LOCK_UNLOCK
+from gateway.tickets.access import CUSTOMER_PANEL_USER_ID
+from gateway.tickets.numbers import check_digit
+from gateway.tickets.writes import LOCK_LOCK, LOCK_UNLOCK
 
 MAX_TICKETS = 1_000_000
 MAX_ARTICLES_PER_TICKET = 50

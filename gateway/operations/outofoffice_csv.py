@@ -21,6 +21,8 @@ import csv
 import dataclasses
 import re
 
+from gateway.errors import CSVError
+
 MISSING = "Parameter OutOfOfficeEntriesCSVString is missing."
 UNPARSABLE = "Error while parsing CSV string of parameter OutOfOfficeEntriesCSVString."
 NO_ENTRIES = "CSV in parameter OutOfOfficeEntriesCSVString does not contain any entries."
@@ -29,14 +31,6 @@ NO_ENTRIES = "CSV in parameter OutOfOfficeEntriesCSVString does not contain any 
 _ALIASES = {"UserEmail": "EMail", "UserLogin": None, "UserSearch": None, "StartDate": "StartTime",
             "EndDate": "EndTime", "OutOfOffice": "Enabled"}
 _DOTTED = re.compile(r"([0-9]{2}).([0-9]{2}).([0-9]{4}) [0-9]{2}:[0-9]{2}:[0-9]{2}")
-
-
-class CSVError(ValueError):
-    """The CSV as a whole is unusable; `message` is Znuny's text plus the detail."""
-
-    def __init__(self, message: str, detail: str = "") -> None:
-        self.message = f"{message} {detail}".strip()
-        super().__init__(self.message)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from gateway import tickets as domain
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket_get import ticket_ids
-from gateway.operations.ticket_models import (
+from gateway.operations.ticket.get import ticket_ids
+from gateway.operations.ticket.models import (
     HistoryLine,
     TicketHistory,
     TicketHistoryGetRequest,
     TicketHistoryGetResponse,
 )
-from gateway.store import tickets as ticket_store
+from gateway.store import ticket_rows
 from gateway.store.database import as_datetime
+from gateway.tickets.access import Access
 from gateway.wirenumbers import identifier
 
 OP = "TicketHistoryGet"
@@ -26,16 +26,16 @@ def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetRespons
         if not principal.is_agent:
             raise OperationError(f"{OP}.AuthFail", f"{OP}: User needs to an Agent!")
         ids = ticket_ids(request.TicketID, OP)
-        access = domain.Access(tx, principal)
+        access = Access(tx, principal)
         keys = {value: identifier(value) for value in ids}
         valid = [key for key in keys.values() if key is not None]
-        rows = {row["id"]: row for row in ticket_store.tickets(tx, valid)} if valid else {}
+        rows = {row["id"]: row for row in ticket_rows.tickets(tx, valid)} if valid else {}
         for value in ids:
             row = rows.get(keys[value])
             if row is None or not access.allows(row):
                 raise OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket {value}!")
         lines: dict[int, list[HistoryLine]] = {}
-        for line in ticket_store.history(tx, valid):
+        for line in ticket_rows.history(tx, valid):
             lines.setdefault(line["ticket_id"], []).append(HistoryLine(
                 ArticleID=line["article_id"] or 0, CreateBy=line["create_by"],
                 CreateTime=as_datetime(line["create_time"]).strftime("%Y-%m-%d %H:%M:%S"),

@@ -1,4 +1,4 @@
-"""What an administrator does: the actions behind the `gateway` console, usable without it.
+"""The directory an administrator keeps: agents, groups, queues, customers and dynamic fields.
 
 Each action runs in one transaction and checks everything before writing, so a bad
 argument leaves nothing half-written. Errors are one line that names the problem.
@@ -9,13 +9,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-from pathlib import Path
 
+from gateway.errors import AdminError
 from gateway.passwords import UNUSABLE, hash_password
-from gateway.settings import Settings
-from gateway.store import agents, catalog, commlog, customers, webservices
+from gateway.store import agents, catalog, customers
 from gateway.store.database import Database, Row
-from gateway.webservice import config as ws_config
 
 FIELD_TYPES = ("Text", "TextArea", "Dropdown", "Multiselect", "Checkbox", "Date", "DateTime")
 OBJECT_TYPES = ("Ticket", "Article")
@@ -23,11 +21,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _NAME = re.compile(r"^[A-Za-z0-9]+$")
 
 
-class AdminError(Exception):
-    """An action was refused; nothing was written."""
-
-
-def _require(value: str, what: str) -> str:
+def require(value: str, what: str) -> str:
     if not value or not value.strip():
         raise AdminError(f"{what} must not be empty")
     return value.strip()
@@ -42,16 +36,16 @@ def _group(tx, name: str) -> Row:
 
 def add_user(db: Database, login: str, first_name: str, last_name: str, email: str, password: str,
              groups: list[str] = ()) -> int:
-    login = _require(login, "user name")
+    login = require(login, "user name")
     if not _EMAIL.match(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
-    _require(password, "password")
+    require(password, "password")
     pw_hash = hash_password(password)
     with db.transaction() as tx:
         if agents.by_login(tx, login):
             raise AdminError(f"an agent {login!r} already exists")
         group_ids = [_group(tx, g)["id"] for g in groups]
-        user_id = agents.add(tx, login, _require(first_name, "first name"), _require(last_name, "last name"),
+        user_id = agents.add(tx, login, require(first_name, "first name"), require(last_name, "last name"),
                              email, pw_hash)
         for group_id in group_ids:
             agents.link_group(tx, user_id, group_id, "rw")
@@ -59,7 +53,7 @@ def add_user(db: Database, login: str, first_name: str, last_name: str, email: s
 
 
 def set_user_password(db: Database, login: str, password: str) -> None:
-    pw_hash = hash_password(_require(password, "password"))
+    pw_hash = hash_password(require(password, "password"))
     with db.transaction() as tx:
         if not agents.set_password(tx, login, pw_hash):
             raise AdminError(f"there is no agent {login!r}")
@@ -98,7 +92,7 @@ def show_user(db: Database, login: str) -> AgentView:
 
 
 def add_group(db: Database, name: str, comments: str = "") -> int:
-    name = _require(name, "group name")
+    name = require(name, "group name")
     with db.transaction() as tx:
         if agents.group_by_name(tx, name):
             raise AdminError(f"a group {name!r} already exists")
@@ -116,7 +110,7 @@ def link_user_group(db: Database, login: str, group: str, permission_key: str) -
 
 
 def add_queue(db: Database, name: str, group: str) -> int:
-    name = _require(name, "queue name")
+    name = require(name, "queue name")
     with db.transaction() as tx:
         if catalog.queue_by_name(tx, name):
             raise AdminError(f"a queue {name!r} already exists")
@@ -124,7 +118,7 @@ def add_queue(db: Database, name: str, group: str) -> int:
 
 
 def add_customer_company(db: Database, customer_id: str, name: str) -> None:
-    customer_id, name = _require(customer_id, "customer id"), _require(name, "name")
+    customer_id, name = require(customer_id, "customer id"), require(name, "name")
     with db.transaction() as tx:
         if customers.company(tx, customer_id):
             raise AdminError(f"a customer company {customer_id!r} already exists")
@@ -133,21 +127,21 @@ def add_customer_company(db: Database, customer_id: str, name: str) -> None:
 
 def add_customer_user(db: Database, login: str, first_name: str, last_name: str, email: str,
                       customer_id: str, password: str) -> int:
-    login = _require(login, "user name")
+    login = require(login, "user name")
     if not _EMAIL.match(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
-    pw_hash = hash_password(_require(password, "password"))
+    pw_hash = hash_password(require(password, "password"))
     with db.transaction() as tx:
         if customers.by_login(tx, login):
             raise AdminError(f"a customer user {login!r} already exists")
         if customers.company(tx, customer_id) is None:
             raise AdminError(f"customer company {customer_id!r} does not exist")
-        return customers.add_user(tx, login, _require(first_name, "first name"), _require(last_name, "last name"),
+        return customers.add_user(tx, login, require(first_name, "first name"), require(last_name, "last name"),
                                   email, customer_id, pw_hash)
 
 
 def set_customer_password(db: Database, login: str, password: str) -> None:
-    pw_hash = hash_password(_require(password, "password"))
+    pw_hash = hash_password(require(password, "password"))
     with db.transaction() as tx:
         if not customers.set_password(tx, login, pw_hash):
             raise AdminError(f"there is no customer user {login!r}")
@@ -170,78 +164,7 @@ def add_dynamic_field(db: Database, name: str, label: str, field_type: str, obje
     with db.transaction() as tx:
         if catalog.dynamic_field_by_name(tx, name):
             raise AdminError(f"a dynamic field {name!r} already exists")
-        return catalog.add_dynamic_field(tx, name, _require(label, "label"), field_type, object_type, config)
-
-
-# -- web services ------------------------------------------------------------------------------------
-
-def presets(settings: Settings) -> dict[str, Path]:
-    return {path.stem: path for path in sorted(settings.presets_dir.glob("*.yml"))}
-
-
-def add_webservice(db: Database, settings: Settings, name: str, preset: str | None = None,
-                   source_path: str | None = None) -> int:
-    name = _require(name, "web service name")
-    if "/" in name or ".." in name:
-        raise AdminError(f"web service name {name!r} must not contain '/' or '..'")
-    if (preset is None) == (source_path is None):
-        raise AdminError("give exactly one of --preset and --source-path")
-    if preset is not None:
-        path = presets(settings).get(preset)
-        if path is None:
-            raise AdminError(f"there is no preset {preset!r} (presets: {', '.join(presets(settings))})")
-    else:
-        path = Path(source_path)
-        if not path.is_file():
-            raise AdminError(f"{source_path}: no such file")
-    text = path.read_text(encoding="utf-8")
-    try:
-        ws_config.parse(0, name, text, settings.max_request_size)
-    except ws_config.ConfigError as error:
-        raise AdminError(f"{path.name}: {error}") from None
-    with db.transaction() as tx:
-        if webservices.by_name(tx, name):
-            raise AdminError(f"there is another web service with the same name ({name!r})")
-        return webservices.add(tx, name, text)
-
-
-def export_webservice(db: Database, name: str) -> str:
-    with db.transaction(write=False) as tx:
-        row = webservices.by_name(tx, name)
-    if row is None:
-        raise AdminError(f"there is no web service {name!r}")
-    return row["config"]
-
-
-def delete_webservice(db: Database, name: str) -> None:
-    with db.transaction() as tx:
-        if not webservices.delete(tx, name):
-            raise AdminError(f"there is no web service {name!r}")
-
-
-def list_webservices(db: Database) -> list[Row]:
-    with db.transaction(write=False) as tx:
-        return webservices.listing(tx)
-
-
-def webservice_log(db: Database, name: str, limit: int) -> list[Row]:
-    with db.transaction(write=False) as tx:
-        row = webservices.by_name(tx, name)
-        if row is None:
-            raise AdminError(f"there is no web service {name!r}")
-        return commlog.latest(tx, row["id"], limit)
-
-
-def ensure_presets(db: Database, settings: Settings) -> list[str]:
-    """Add every preset that has no web service of its name yet; return those added."""
-    added = []
-    for name in presets(settings):
-        with db.transaction(write=False) as tx:
-            exists = webservices.by_name(tx, name) is not None
-        if not exists:
-            add_webservice(db, settings, name, preset=name)
-            added.append(name)
-    return added
+        return catalog.add_dynamic_field(tx, name, require(label, "label"), field_type, object_type, config)
 
 
 def ensure_root_password(db: Database) -> str | None:
@@ -253,15 +176,3 @@ def ensure_root_password(db: Database) -> str | None:
     password = secrets.token_urlsafe(12)
     set_user_password(db, "root@localhost", password)
     return password
-
-
-def preset_wsdls(settings: Settings, public_url: str) -> dict[str, bytes]:
-    """The WSDL of every SOAP preset, as a server at `public_url` would serve it."""
-    from gateway.webservice.endpoint import build
-
-    documents = {}
-    for name, path in presets(settings).items():
-        parsed = ws_config.parse(0, name, path.read_text(encoding="utf-8"), settings.max_request_size)
-        if parsed.transport == ws_config.SOAP:
-            documents[name] = build(parsed, public_url).wsdl
-    return documents

@@ -8,38 +8,20 @@ The stored article is exactly what is sent.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import email.utils
 import functools
 import re
 import socket
-from typing import TYPE_CHECKING
 
 from gateway.mail import compose, htmltext
-from gateway.mail.crypto import Crypto, Plan
+from gateway.mail.crypto import Crypto
 from gateway.settings import Settings
-from gateway.store import agents
-from gateway.store import tickets as ticket_store
+from gateway.store import agents, ticket_rows
 from gateway.store.database import Transaction
-
-if TYPE_CHECKING:
-    from gateway.tickets import NewArticle
+from gateway.tickets.article import NewArticle
 
 SIGNATURE_TAG = re.compile(r"<(?:OTRS|KIX|Znuny)_[A-Za-z0-9_]+>")
-
-
-@dataclasses.dataclass
-class Outgoing:
-    """What the request asked to send (validated), and the message once composed."""
-
-    to: str
-    cc: str
-    bcc: str
-    plan: Plan | None = None
-    recipients: list[str] = dataclasses.field(default_factory=list)  # the envelope: To, Cc and Bcc
-    sender: str = ""
-    raw: bytes = b""
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,7 +51,7 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
             queue_id: int, article: NewArticle) -> None:
     """Turn the article into the e-mail it announces and compose that e-mail (article.send.raw)."""
     send = article.send
-    identity = ticket_store.queue_mail_identity(tx, queue_id)
+    identity = ticket_rows.queue_mail_identity(tx, queue_id)
     is_html = article.content_type.split(";")[0].strip() == "text/html"
     signature = _signature(tx, identity["signature"] or "", acting_user_id)
     article.subject = subject_build(settings, number, article.subject)
@@ -86,7 +68,7 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
         article.from_ = f'"{realname}" <{identity["email"]}>'  # Znuny's form, quoted
     now = dt.datetime.now(dt.UTC)
     article.message_id = compose.message_id(settings.fqdn or _machine_fqdn(), now)
-    previous = ticket_store.last_message(tx, ticket_id)
+    previous = ticket_rows.last_message(tx, ticket_id)
     if previous is not None:
         article.in_reply_to = previous["a_message_id"]
         references = f"{previous['a_references'] or ''} {previous['a_message_id']}".split()

@@ -12,8 +12,8 @@ import re
 
 from spyne import Integer, Unicode
 
+from gateway.jsonquirks import AS_GIVEN, ID_OR_EMPTY, NUMBER, ONE_OR_MANY
 from gateway.operations.types import Error, TicketConnectorModel
-from gateway.transport.jsonvalues import AS_GIVEN, ID_OR_EMPTY, NUMBER, ONE_OR_MANY
 
 MANY = {"max_occurs": "unbounded"}
 CREDENTIALS = [("UserLogin", Unicode), ("CustomerUserLogin", Unicode), ("SessionID", Unicode),

@@ -15,15 +15,14 @@ import re
 from typing import Any
 
 from gateway.auth import Principal
-from gateway.mail import outgoing
 from gateway.mail.compose import ComposeError, addresses
 from gateway.mail.crypto import Crypto, CryptoError, Protection
-from gateway.mail.outgoing import Outgoing
 from gateway.operations.common import OperationError
 from gateway.runtime import Runtime
-from gateway.store import agents, catalog, customers, tickets
+from gateway.store import agents, catalog, customers, ticket_rows
 from gateway.store.database import Row, Transaction, utcnow
-from gateway.tickets import NewArticle
+from gateway.tickets import article_send
+from gateway.tickets.article import NewArticle, Outgoing
 from gateway.wirenumbers import decimal, identifier, integer, timestamp
 
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
@@ -65,9 +64,9 @@ class Checks:
         """`<Label>ID` wins over `<Label>`; either must name a valid row."""
         if _given(id_value):
             key = identifier(id_value)
-            row = tickets.lookup(tx, table, id=key) if key is not None else None
+            row = ticket_rows.lookup(tx, table, id=key) if key is not None else None
         elif _given(name_value):
-            row = tickets.lookup(tx, table, name=str(name_value).strip())
+            row = ticket_rows.lookup(tx, table, name=str(name_value).strip())
         else:
             return None
         if row is None:
@@ -150,7 +149,7 @@ class Checks:
             channel = CHANNELS["Email"]
         content_type = self._content_type(article)
         history_type = article.HistoryType if _given(article.HistoryType) else defaults["HistoryType"]
-        if tickets.lookup(tx, "ticket_history_type", name=history_type) is None:
+        if ticket_rows.lookup(tx, "ticket_history_type", name=history_type) is None:
             raise self.invalid("Article->HistoryType parameter is invalid!")
         time_unit = None
         if _given(article.TimeUnit):
@@ -200,17 +199,17 @@ class Checks:
         """Compose an ArticleSend article; what the composer refuses (PGP Inline on HTML or attachments) is
         InvalidParameter too, and the operation's transaction rolls back: nothing stays written."""
         try:
-            outgoing.prepare(tx, runtime.settings, runtime.crypto, by, ticket_id, number, queue_id, article)
+            article_send.prepare(tx, runtime.settings, runtime.crypto, by, ticket_id, number, queue_id, article)
         except ComposeError as error:
             raise self.invalid(str(error)) from None
 
     def _channel(self, tx: Transaction, article: Any) -> int:
         if _given(article.CommunicationChannelID):
             key = identifier(article.CommunicationChannelID)
-            row = tickets.lookup(tx, "communication_channel", id=key) if key is not None else None
+            row = ticket_rows.lookup(tx, "communication_channel", id=key) if key is not None else None
         else:
             name = article.CommunicationChannel if _given(article.CommunicationChannel) else "Internal"
-            row = tickets.lookup(tx, "communication_channel", name=name)
+            row = ticket_rows.lookup(tx, "communication_channel", name=name)
         if row is None or row["name"] not in CHANNELS:
             raise self.invalid("Article->CommunicationChannel or Article->CommunicationChannelID parameter"
                                " is invalid or not supported!")
@@ -219,10 +218,10 @@ class Checks:
     def _sender_type(self, tx: Transaction, principal: Principal, article: Any) -> int:
         if _given(article.SenderTypeID):
             key = identifier(article.SenderTypeID)
-            row = tickets.lookup(tx, "article_sender_type", id=key) if key is not None else None
+            row = ticket_rows.lookup(tx, "article_sender_type", id=key) if key is not None else None
         else:
             default = "agent" if principal.is_agent else "customer"
-            row = tickets.lookup(tx, "article_sender_type",
+            row = ticket_rows.lookup(tx, "article_sender_type",
                                  name=article.SenderType if _given(article.SenderType) else default)
         if row is None:
             raise self.invalid("Article->SenderTypeID or Ticket->SenderType parameter is invalid!")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway import tickets as domain
 from gateway.auth import Credentials, Principal
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given, has_data
-from gateway.operations.ticket_models import TicketCreateRequest, TicketCreateResponse
-from gateway.store import tickets as ticket_store
+from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
+from gateway.operations.ticket.models import TicketCreateRequest, TicketCreateResponse
+from gateway.operations.ticket.views import GetOptions, ticket_data
+from gateway.store import ticket_rows
 from gateway.store.database import Row, Transaction, utcnow
-from gateway.tickets import GetOptions, ticket_data
-from gateway.transport import OPERATION
+from gateway.tickets import writes
+from gateway.tickets.access import CUSTOMER_PANEL_USER_ID, Access, acting_user_id
 
 OP = "TicketCreate"
 DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "NewTicket", "HistoryComment": "%%GenericInterface Create",
@@ -51,9 +51,9 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         attachments = [check.attachment(item) for item in request.Attachment or []]
         owner, lock_given = values.pop("owner"), values.pop("lock_given")
-        ticket_id, number = domain.create_ticket(tx, principal, settings.system_id, values, names)
-        by = domain.acting_user_id(principal)
-        domain.set_fields(tx, ticket_id, [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"],
+        ticket_id, number = writes.create_ticket(tx, principal, settings.system_id, values, names)
+        by = acting_user_id(principal)
+        writes.set_fields(tx, ticket_id, [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"],
                           by, ticket_id)
         article_ids = []
         for article in articles:
@@ -62,19 +62,18 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
             if article.send is not None:
                 check.send(tx, call.runtime, by, ticket_id, number, values["queue_id"], article)
             # the unlock time was set with the ticket a moment ago
-            article_ids.append(domain.add_article(tx, principal, ticket_id, article, reset_unlock_time=False,
-                                                  unlocked=values["ticket_lock_id"] == domain.LOCK_UNLOCK))
-        if owner is not None and owner["id"] != domain.CUSTOMER_PANEL_USER_ID:
-            domain.set_owner(tx, principal, ticket_id, owner, lock=not lock_given)
-        elif owner is None and principal.is_agent and principal.user_id != domain.CUSTOMER_PANEL_USER_ID:
-            domain.set_owner(tx, principal, ticket_id, {"id": principal.user_id, "login": principal.login},
+            article_ids.append(writes.add_article(tx, principal, ticket_id, article, reset_unlock_time=False,
+                                                  unlocked=values["ticket_lock_id"] == writes.LOCK_UNLOCK))
+        if owner is not None and owner["id"] != CUSTOMER_PANEL_USER_ID:
+            writes.set_owner(tx, principal, ticket_id, owner, lock=not lock_given)
+        elif owner is None and principal.is_agent and principal.user_id != CUSTOMER_PANEL_USER_ID:
+            writes.set_owner(tx, principal, ticket_id, {"id": principal.user_id, "login": principal.login},
                              lock=False)
-        domain.record_impersonation(tx, principal, ticket_id)
+        writes.record_impersonation(tx, principal, ticket_id)
         # Znuny answers a customer user's ArticleID as a string, an agent's as a number
         response = TicketCreateResponse(TicketID=str(ticket_id), TicketNumber=number,
                                         ArticleID=article_ids if principal.is_agent else list(map(str, article_ids)))
-        if str(call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
-               .get("IncludeTicketData", "0")) == "1":
+        if str(call.options.get("IncludeTicketData", "0")) == "1":
             response.Ticket = _ticket_data(tx, ticket_id, with_attachments=bool(attachments))
     return response
 
@@ -92,10 +91,10 @@ def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group
     lock = check.catalogue(tx, "ticket_lock_type", "Lock", ticket.LockID, ticket.Lock)
     type_ = check.catalogue(tx, "ticket_type", "Type", ticket.TypeID, ticket.Type)
     service = check.catalogue(tx, "service", "Service", ticket.ServiceID, ticket.Service)
-    if service is not None and not ticket_store.service_allowed(tx, service["id"], customer_user):
+    if service is not None and not ticket_rows.service_allowed(tx, service["id"], customer_user):
         raise check.invalid("Ticket->ServiceID or Ticket->Service parameter is invalid!")
     sla = check.catalogue(tx, "sla", "SLA", ticket.SLAID, ticket.SLA)
-    if sla is not None and (service is None or not ticket_store.sla_for_service(tx, sla["id"], service["id"])):
+    if sla is not None and (service is None or not ticket_rows.sla_for_service(tx, sla["id"], service["id"])):
         raise check.invalid("Ticket->SLAID or Ticket->SLA parameter is invalid!")
     if not (_given(ticket.StateID) or _given(ticket.State)):
         raise check.missing("Ticket->StateID or Ticket->State parameter is missing!")
@@ -106,19 +105,19 @@ def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group
     owner = check.agent(tx, "Owner", ticket.OwnerID, ticket.Owner)
     responsible = check.agent(tx, "Responsible", ticket.ResponsibleID, ticket.Responsible)
     until = check.pending_time(ticket.PendingTime)
-    if not domain.Access(tx, principal).may_create_in(queue["group_id"], bool(customer_group_support)):
+    if not Access(tx, principal).may_create_in(queue["group_id"], bool(customer_group_support)):
         raise OperationError(f"{OP}.AccessDenied", f"{OP}: Can not create tickets in given Queue or QueueID!")
-    state_type = ticket_store.state_type_name(tx, state["type_id"])
-    lock_id = lock["id"] if lock else domain.LOCK_UNLOCK
+    state_type = ticket_rows.state_type_name(tx, state["type_id"])
+    lock_id = lock["id"] if lock else writes.LOCK_UNLOCK
     if state_type in ("closed", "removed", "merged"):
-        lock_id = domain.LOCK_UNLOCK
+        lock_id = writes.LOCK_UNLOCK
     return {
         "title": ticket.Title.strip()[:255], "queue_id": queue["id"], "queue_name": queue["name"],
         "priority_name": priority["name"], "state_name": state["name"], "customer": customer,
         "ticket_lock_id": lock_id, "lock_given": lock is not None, "type_id": type_["id"] if type_ else 1,
         "service_id": service["id"] if service else None, "sla_id": sla["id"] if sla else None,
-        "user_id": domain.CUSTOMER_PANEL_USER_ID, "owner": owner,
-        "responsible_user_id": responsible["id"] if responsible else domain.CUSTOMER_PANEL_USER_ID,
+        "user_id": CUSTOMER_PANEL_USER_ID, "owner": owner,
+        "responsible_user_id": responsible["id"] if responsible else CUSTOMER_PANEL_USER_ID,
         "ticket_priority_id": priority["id"], "ticket_state_id": state["id"],
         "customer_id": (ticket.CustomerID or "").strip() or (customer["customer_id"] if customer else ""),
         "customer_user_id": customer_user,
@@ -136,6 +135,6 @@ def _customer_address(customer_user: str, row: Row | None) -> str:
 
 def _ticket_data(tx: Transaction, ticket_id: int, with_attachments: bool) -> dict:
     """IncludeTicketData: the new ticket as TicketGet shows it, attachments when the request had some."""
-    data = ticket_data(tx, ticket_store.tickets(tx, [ticket_id]),
+    data = ticket_data(tx, ticket_rows.tickets(tx, [ticket_id]),
                        GetOptions(dynamic_fields=True, all_articles=True, attachments=with_attachments))
     return data[0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.store import tickets
+from gateway.store import ticket_rows
 from gateway.store.database import Transaction
 
 
@@ -21,5 +21,5 @@ def check_digit(digits: str) -> int:
 
 def next_ticket_number(tx: Transaction, system_id: str, now: dt.datetime) -> str:
     day = now.strftime("%Y%m%d")
-    base = f"{day}{system_id}{tickets.next_counter(tx, day):05d}"
+    base = f"{day}{system_id}{ticket_rows.next_counter(tx, day):05d}"
     return base + str(check_digit(base))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from gateway import tickets as domain
 from gateway.auth import Principal
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket_models import TicketGetRequest, TicketGetResponse
-from gateway.store import tickets as ticket_store
+from gateway.operations.ticket import views
+from gateway.operations.ticket.models import TicketGetRequest, TicketGetResponse
+from gateway.store import ticket_rows
 from gateway.store.database import Transaction
+from gateway.tickets.access import Access
 from gateway.wirenumbers import identifier, integer, is_whole_number
 
 OP = "TicketGet"
@@ -46,16 +47,16 @@ def _tickets(tx: Transaction, principal: Principal, request: TicketGetRequest) -
         raise denied
     # as in Znuny, an ArticleLimit that is no number limits nothing
     limit = integer(request.ArticleLimit) or 0
-    options = domain.GetOptions(
+    options = views.GetOptions(
         dynamic_fields=_flag(request.DynamicFields), all_articles=_flag(request.AllArticles),
         sender_types=tuple(request.ArticleSenderType or ()),
         descending=(request.ArticleOrder or "ASC").strip().upper() == "DESC", limit=limit,
         attachments=_flag(request.Attachments), attachment_contents=_flag(request.GetAttachmentContents, True),
         html_body_as_attachment=_flag(request.HTMLBodyAsAttachment),
         customer_view=not principal.is_agent)
-    rows = {row["id"]: row for row in ticket_store.tickets(tx, ids)}
+    rows = {row["id"]: row for row in ticket_rows.tickets(tx, ids)}
     ordered = [rows.get(i) for i in ids]
-    access = domain.Access(tx, principal)
+    access = Access(tx, principal)
     if any(row is None or not access.allows(row) for row in ordered):
         raise denied
-    return domain.ticket_data(tx, ordered, options)
+    return views.ticket_data(tx, ordered, options)

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway import tickets as domain
 from gateway.auth import Principal
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket_common import PENDING_STATE_TYPES, Checks, _given, has_data
-from gateway.operations.ticket_create import authenticate
-from gateway.operations.ticket_models import TicketUpdateRequest, TicketUpdateResponse
-from gateway.store import agents, customers
-from gateway.store import tickets as ticket_store
+from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
+from gateway.operations.ticket.create import authenticate
+from gateway.operations.ticket.models import TicketUpdateRequest, TicketUpdateResponse
+from gateway.operations.ticket.views import GetOptions, ticket_data
+from gateway.store import agents, customers, ticket_rows
 from gateway.store.database import Row, Transaction
-from gateway.tickets import GetOptions, ticket_data
-from gateway.transport import OPERATION
+from gateway.tickets import writes
+from gateway.tickets.access import Access, acting_user_id
 from gateway.wirenumbers import identifier
 
 OP = "TicketUpdate"
@@ -38,7 +37,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         raise check.missing("TicketID or TicketNumber is required!")
     with call.runtime.db.transaction() as tx:
         principal = authenticate(call, call.credentials(request), OP, tx)
-        access = domain.Access(tx, principal)
+        access = Access(tx, principal)
         ticket = _ticket(tx, access, request)
         if request.Ticket is not None and not has_data(request.Ticket):
             raise check.invalid("Ticket parameter is not valid!")
@@ -57,44 +56,44 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
             raise check.missing("To create an attachment an article is needed!")
         _authorize(access, ticket, plan, bool(articles))
         _apply(tx, principal, ticket, plan)
-        by = domain.acting_user_id(principal)
+        by = acting_user_id(principal)
         article_ids = []
-        unlocked = ticket_store.lock_id(tx, ticket["id"]) == domain.LOCK_UNLOCK
+        unlocked = ticket_rows.lock_id(tx, ticket["id"]) == writes.LOCK_UNLOCK
         for index, article in enumerate(articles):
             if index == 0:
                 article.attachments += attachments
             if article.send is not None:
                 queue_id = plan["queue"]["id"] if "queue" in plan else ticket["queue_id"]
                 check.send(tx, call.runtime, by, ticket["id"], ticket["tn"], queue_id, article)
-            article_ids.append(domain.add_article(tx, principal, ticket["id"], article, unlocked=unlocked))
+            article_ids.append(writes.add_article(tx, principal, ticket["id"], article, unlocked=unlocked))
         if article_ids:
             for field, values in fields:
                 if field["object_type"] == "Article":
-                    domain.set_fields(tx, article_ids[0], [(field["id"], field["name"], values)], by)
+                    writes.set_fields(tx, article_ids[0], [(field["id"], field["name"], values)], by)
         ticket_fields = [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"]
-        domain.set_fields(tx, ticket["id"], ticket_fields, by, ticket["id"])
-        domain.record_impersonation(tx, principal, ticket["id"])
+        writes.set_fields(tx, ticket["id"], ticket_fields, by, ticket["id"])
+        writes.record_impersonation(tx, principal, ticket["id"])
         response = TicketUpdateResponse(TicketID=str(ticket["id"]), TicketNumber=ticket["tn"])
         if len(article_ids) == 1:
             # Znuny answers a customer user's ArticleID as a string, an agent's as a number
             response.ArticleID = article_ids[0] if principal.is_agent else str(article_ids[0])
         elif article_ids:
             response.ArticleIDs = article_ids
-        options = call.webservice.operation_options.get(call.environ.get(OPERATION, ""), {})
+        options = call.options
         if str(options.get("IncludeTicketData", "0")) == "1":
-            data = ticket_data(tx, ticket_store.tickets(tx, [ticket["id"]]),
+            data = ticket_data(tx, ticket_rows.tickets(tx, [ticket["id"]]),
                                GetOptions(dynamic_fields=True, all_articles=True, attachments=True))
             response.Ticket = data[0]
     return response
 
 
-def _ticket(tx: Transaction, access: domain.Access, request: TicketUpdateRequest) -> Row:
+def _ticket(tx: Transaction, access: Access, request: TicketUpdateRequest) -> Row:
     """TicketNumber wins over TicketID; an unknown ticket and a forbidden one look the same."""
     if _given(request.TicketNumber):
-        ticket_id = ticket_store.ticket_by_number(tx, request.TicketNumber.strip())
+        ticket_id = ticket_rows.ticket_by_number(tx, request.TicketNumber.strip())
     else:
         ticket_id = identifier(request.TicketID)
-    rows = ticket_store.tickets(tx, [ticket_id]) if ticket_id is not None else []
+    rows = ticket_rows.tickets(tx, [ticket_id]) if ticket_id is not None else []
     if not rows or not access.allows(rows[0]):
         raise denied("User does not have access to the ticket!")
     return rows[0]
@@ -125,11 +124,11 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
         plan["customer_id"] = values.CustomerID.strip()
     customer_user = plan.get("customer_user_id", ticket["customer_user_id"]) or ""
     service = check.catalogue(tx, "service", "Service", values.ServiceID, values.Service)
-    if service is not None and not ticket_store.service_allowed(tx, service["id"], customer_user):
+    if service is not None and not ticket_rows.service_allowed(tx, service["id"], customer_user):
         raise check.invalid("Ticket->ServiceID or Ticket->Service parameter is invalid!")
     sla = check.catalogue(tx, "sla", "SLA", values.SLAID, values.SLA)
     service_id = service["id"] if service else ticket["service_id"]
-    if sla is not None and (service_id is None or not ticket_store.sla_for_service(tx, sla["id"], service_id)):
+    if sla is not None and (service_id is None or not ticket_rows.sla_for_service(tx, sla["id"], service_id)):
         raise check.invalid("Ticket->SLAID or Ticket->SLA parameter is invalid!")
     state = check.catalogue(tx, "ticket_state", "State", values.StateID, values.State)
     priority = check.catalogue(tx, "ticket_priority", "Priority", values.PriorityID, values.Priority)
@@ -143,7 +142,7 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
     if state is not None:
         # as Znuny: a pending state needs a PendingTime even when the ticket is in it already, and a
         # PendingTime is only set together with a pending state
-        state_type = ticket_store.state_type_name(tx, state["type_id"])
+        state_type = ticket_rows.state_type_name(tx, state["type_id"])
         if state_type in PENDING_STATE_TYPES:
             if until is None:
                 # Znuny's words, without the operation's prefix
@@ -161,7 +160,7 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
     return plan
 
 
-def _authorize(access: domain.Access, ticket: Row, plan: dict, has_articles: bool) -> None:
+def _authorize(access: Access, ticket: Row, plan: dict, has_articles: bool) -> None:
     """Each kind of change needs its permission on the ticket's queue (rw grants them all)."""
     if not access.principal.is_agent:
         return  # customers act on their own tickets as Znuny's CustomerPanelUserID does
@@ -186,52 +185,52 @@ def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: dict) -> No
     """Write the planned changes in Znuny's order, each with its history line."""
     tid = ticket["id"]
     if "title" in plan:
-        domain.change(tx, principal, tid, {"title": plan["title"]}, "TitleUpdate",
+        writes.change(tx, principal, tid, {"title": plan["title"]}, "TitleUpdate",
                       f"%%{ticket['title']}%%{plan['title']}")
     if "queue" in plan:
         queue = plan["queue"]
-        domain.change(tx, principal, tid, {"queue_id": queue["id"]}, "Move",
+        writes.change(tx, principal, tid, {"queue_id": queue["id"]}, "Move",
                       f"%%{queue['name']}%%{queue['id']}%%{ticket['queue']}%%{ticket['queue_id']}")
     if "lock" in plan:
         lock = plan["lock"]
-        domain.change(tx, principal, tid, {"ticket_lock_id": lock["id"]},
+        writes.change(tx, principal, tid, {"ticket_lock_id": lock["id"]},
                       "Lock" if lock["name"] == "lock" else "Unlock", f"%%{lock['name']}")
     if "type" in plan:
         type_ = plan["type"]
-        domain.change(tx, principal, tid, {"type_id": type_["id"]}, "TypeUpdate",
+        writes.change(tx, principal, tid, {"type_id": type_["id"]}, "TypeUpdate",
                       f"%%{type_['name']}%%{type_['id']}%%{ticket['type_name']}%%{ticket['type_id']}")
     if "until" in plan:  # Znuny sets the pending time first, then the state
         moment = dt.datetime.fromtimestamp(plan["until"], dt.UTC)
-        domain.change(tx, principal, tid, {"until_time": plan["until"]}, "SetPendingTime",
+        writes.change(tx, principal, tid, {"until_time": plan["until"]}, "SetPendingTime",
                       f"%%{moment:%Y-%m-%d %H:%M}")
     if "state" in plan:
         state = plan["state"]
         columns = {"ticket_state_id": state["id"]}
         if plan["state_type"] in ("closed", "removed", "merged"):
-            columns["ticket_lock_id"] = domain.LOCK_UNLOCK
-        domain.change(tx, principal, tid, columns, "StateUpdate", f"%%{ticket['state']}%%{state['name']}%%")
+            columns["ticket_lock_id"] = writes.LOCK_UNLOCK
+        writes.change(tx, principal, tid, columns, "StateUpdate", f"%%{ticket['state']}%%{state['name']}%%")
         if plan["state_type"] not in PENDING_STATE_TYPES:
-            domain.change(tx, principal, tid, {"until_time": 0}, "SetPendingTime", "%%00-00-00 00:00")
+            writes.change(tx, principal, tid, {"until_time": 0}, "SetPendingTime", "%%00-00-00 00:00")
     if "service" in plan:
-        domain.change(tx, principal, tid, {"service_id": plan["service"]["id"]}, "ServiceUpdate",
+        writes.change(tx, principal, tid, {"service_id": plan["service"]["id"]}, "ServiceUpdate",
                       f"%%{plan['service']['name']}%%{plan['service']['id']}")
     if "sla" in plan:
-        domain.change(tx, principal, tid, {"sla_id": plan["sla"]["id"]}, "SLAUpdate",
+        writes.change(tx, principal, tid, {"sla_id": plan["sla"]["id"]}, "SLAUpdate",
                       f"%%{plan['sla']['name']}%%{plan['sla']['id']}")
     if "customer_id" in plan or "customer_user_id" in plan:
         columns = {k: plan[k] for k in ("customer_id", "customer_user_id") if k in plan}
-        domain.change(tx, principal, tid, columns, "CustomerUpdate",
+        writes.change(tx, principal, tid, columns, "CustomerUpdate",
                       f"%%CustomerID={plan.get('customer_id', ticket['customer_id'])};"
                       f"CustomerUser={plan.get('customer_user_id', ticket['customer_user_id'])};")
     if "priority" in plan:
         priority = plan["priority"]
-        domain.change(tx, principal, tid, {"ticket_priority_id": priority["id"]}, "PriorityUpdate",
+        writes.change(tx, principal, tid, {"ticket_priority_id": priority["id"]}, "PriorityUpdate",
                       f"%%{ticket['priority']}%%{ticket['ticket_priority_id']}%%{priority['name']}%%{priority['id']}")
     if "owner" in plan:
-        domain.set_owner(tx, principal, tid, plan["owner"], lock=False)
+        writes.set_owner(tx, principal, tid, plan["owner"], lock=False)
     if "responsible" in plan:
         responsible = plan["responsible"]
-        domain.change(tx, principal, tid, {"responsible_user_id": responsible["id"]}, "ResponsibleUpdate",
+        writes.change(tx, principal, tid, {"responsible_user_id": responsible["id"]}, "ResponsibleUpdate",
                       f"%%{responsible['login']}%%{responsible['id']}")
 
 

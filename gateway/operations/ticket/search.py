@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket_models import TicketSearchRequest, TicketSearchResponse
+from gateway.operations.ticket.models import TicketSearchRequest, TicketSearchResponse
 from gateway.store import catalog
 from gateway.store.database import Transaction, utcnow
 from gateway.store.search import FIELD_OPERATORS, SORT_COLUMNS, TEXT_COLUMNS, FieldCondition, TicketQuery, search

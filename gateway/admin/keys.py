@@ -1,0 +1,41 @@
+"""The key stores of signed and encrypted mail, as an administrator keeps them (settings only, no database).
+
+Each action opens the stores the settings name; a key is checked (passphrase, certificate,
+expiry) before it is stored, so a store never holds a key that cannot be used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.mail.crypto import Crypto
+from gateway.settings import Settings
+
+
+def pgp_import(settings: Settings, data: bytes, passphrase: str | None) -> list[dict[str, Any]]:
+    return Crypto(settings).pgp_import(data, passphrase)
+
+
+def pgp_list(settings: Settings) -> list[dict[str, Any]]:
+    return Crypto(settings).pgp_list()
+
+
+def pgp_delete(settings: Settings, key: str) -> None:
+    Crypto(settings).pgp_delete(key)
+
+
+def smime_add_certificate(settings: Settings, data: bytes) -> dict[str, Any]:
+    """Store a certificate; return its listing entry (filename = subject hash and number)."""
+    crypto = Crypto(settings)
+    before = {cert["filename"] for cert in crypto.smime_list()}
+    crypto.smime_add_certificate(data)
+    return next(cert for cert in crypto.smime_list() if cert["filename"] not in before)
+
+
+def smime_add_private_key(settings: Settings, data: bytes, passphrase: str) -> str:
+    """Store the private key beside its certificate; return the certificate's subject hash."""
+    return Crypto(settings).smime_add_private_key(data, passphrase)
+
+
+def smime_list(settings: Settings) -> list[dict[str, Any]]:
+    return Crypto(settings).smime_list()

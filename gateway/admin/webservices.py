@@ -1,0 +1,96 @@
+"""Web services as an administrator manages them: add from a preset or a Znuny export, export, delete.
+
+A configuration is parsed exactly as the server will read it before it is stored, so a
+web service that is in the database can always be served.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.admin.directory import require
+from gateway.errors import AdminError, ConfigError
+from gateway.settings import Settings
+from gateway.store import commlog, webservices
+from gateway.store.database import Database, Row
+from gateway.webservice import config as ws_config
+from gateway.webservice.endpoint import build
+
+
+def presets(settings: Settings) -> dict[str, Path]:
+    return {path.stem: path for path in sorted(settings.presets_dir.glob("*.yml"))}
+
+
+def add_webservice(db: Database, settings: Settings, name: str, preset: str | None = None,
+                   source_path: str | None = None) -> int:
+    name = require(name, "web service name")
+    if "/" in name or ".." in name:
+        raise AdminError(f"web service name {name!r} must not contain '/' or '..'")
+    if (preset is None) == (source_path is None):
+        raise AdminError("give exactly one of --preset and --source-path")
+    if preset is not None:
+        path = presets(settings).get(preset)
+        if path is None:
+            raise AdminError(f"there is no preset {preset!r} (presets: {', '.join(presets(settings))})")
+    else:
+        path = Path(source_path)
+        if not path.is_file():
+            raise AdminError(f"{source_path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        ws_config.parse(0, name, text, settings.max_request_size)
+    except ConfigError as error:
+        raise AdminError(f"{path.name}: {error}") from None
+    with db.transaction() as tx:
+        if webservices.by_name(tx, name):
+            raise AdminError(f"there is another web service with the same name ({name!r})")
+        return webservices.add(tx, name, text)
+
+
+def export_webservice(db: Database, name: str) -> str:
+    with db.transaction(write=False) as tx:
+        row = webservices.by_name(tx, name)
+    if row is None:
+        raise AdminError(f"there is no web service {name!r}")
+    return row["config"]
+
+
+def delete_webservice(db: Database, name: str) -> None:
+    with db.transaction() as tx:
+        if not webservices.delete(tx, name):
+            raise AdminError(f"there is no web service {name!r}")
+
+
+def list_webservices(db: Database) -> list[Row]:
+    with db.transaction(write=False) as tx:
+        return webservices.listing(tx)
+
+
+def webservice_log(db: Database, name: str, limit: int) -> list[Row]:
+    with db.transaction(write=False) as tx:
+        row = webservices.by_name(tx, name)
+        if row is None:
+            raise AdminError(f"there is no web service {name!r}")
+        return commlog.latest(tx, row["id"], limit)
+
+
+def ensure_presets(db: Database, settings: Settings) -> list[str]:
+    """Add every preset that has no web service of its name yet; return those added."""
+    added = []
+    for name in presets(settings):
+        with db.transaction(write=False) as tx:
+            exists = webservices.by_name(tx, name) is not None
+        if not exists:
+            add_webservice(db, settings, name, preset=name)
+            added.append(name)
+    return added
+
+
+def preset_wsdls(settings: Settings, public_url: str) -> dict[str, bytes]:
+    """The WSDL of every SOAP preset, as a server at `public_url` would serve it."""
+    documents = {}
+    for name, path in presets(settings).items():
+        parsed = ws_config.parse(0, name, path.read_text(encoding="utf-8"), settings.max_request_size)
+        if parsed.transport == ws_config.SOAP:
+            documents[name] = build(parsed, public_url).wsdl
+    return documents

@@ -1,0 +1,11 @@
+"""The WSGI environ keys gateway's layers hand each other, in one leaf every layer may import.
+
+Each key is written by exactly one layer (named beside it) and read by the layers inside it.
+"""
+
+REQUEST_ID = "gateway.request_id"  # middleware.limits: the id every request gets, also sent as X-Request-ID
+CREDENTIALS = "gateway.credentials"  # middleware.credentials: the X-OTRS-Header-* credentials, by name
+RUNTIME = "gateway.runtime"  # dispatcher: the process's Runtime (settings, database, authenticator)
+WEBSERVICE = "gateway.webservice"  # dispatcher: the WebserviceConfig serving the request
+OPERATION = "gateway.operation"  # transport: the operation name as configured in the web service
+REQUEST_HAS_DATA = "gateway.request_has_data"  # transport: whether the body, URI or headers carried data
