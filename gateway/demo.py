@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from gateway.errors import AdminError
 from gateway.passwords import hash_password
 from gateway.store import customers
 from gateway.store.database import Database, Transaction, utcnow
@@ -184,9 +185,9 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, system_id:
     failure leaves nothing but a gap in the numbering.
     """
     if not 1 <= tickets <= MAX_TICKETS:
-        raise ValueError(f"the number of tickets must be between 1 and {MAX_TICKETS}")
+        raise AdminError(f"the number of tickets must be between 1 and {MAX_TICKETS}")
     if not 1 <= articles_per_ticket <= MAX_ARTICLES_PER_TICKET:
-        raise ValueError(f"the number of articles per ticket must be between 1 and {MAX_ARTICLES_PER_TICKET}")
+        raise AdminError(f"the number of articles per ticket must be between 1 and {MAX_ARTICLES_PER_TICKET}")
     started = time.monotonic()
     rng = random.Random(seed)
     now = (now or utcnow()).replace(microsecond=0)
@@ -196,7 +197,7 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, system_id:
         agents = [_Agent(row["id"], f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>') for row in
                   tx.all("SELECT id, first_name, last_name, email FROM users WHERE valid_id = 1 ORDER BY id")]
     if not agents:
-        raise ValueError("demo data needs at least one valid agent to own the tickets")
+        raise AdminError("demo data needs at least one valid agent to own the tickets")
     seconds = int(span.total_seconds())
     created = sorted(now - dt.timedelta(seconds=rng.randint(0, seconds)) for _ in range(tickets))
     numbers = _reserve_numbers(db, created, system_id)
@@ -261,7 +262,7 @@ def _catalogue(tx: Transaction) -> _Catalogue:
         found = {row["name"]: row["id"] for row in tx.all(f"SELECT id, name FROM {table}")}
         for name in names:
             if name not in found:
-                raise ValueError(f"demo data needs the {table.replace('_', ' ')} {name!r}, which does not exist")
+                raise AdminError(f"demo data needs the {table.replace('_', ' ')} {name!r}, which does not exist")
         return {name: found[name] for name in names}
 
     return _Catalogue(

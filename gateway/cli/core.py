@@ -11,7 +11,7 @@ from typing import Any
 import click
 import psycopg
 
-from gateway.errors import AdminError
+from gateway.errors import AdminError, GatewayError
 from gateway.settings import Settings, load
 from gateway.store import migrate
 from gateway.store.database import Database
@@ -34,17 +34,18 @@ class Context:
 
 
 def action(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command with the console's context; turn refusals into one line and exit 1."""
+    """Run a command with the console's context; turn refusals into one line and exit 1.
+
+    A refusal is a GatewayError or a database that cannot be used; anything else is a bug
+    and keeps its traceback.
+    """
 
     @functools.wraps(fn)
     @click.pass_obj
     def run(ctx: Context, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(ctx, *args, **kwargs)
-        except AdminError as error:
-            click.echo(f"Error: {error}", err=True)
-            sys.exit(1)
-        except ValueError as error:
+        except GatewayError as error:
             click.echo(f"Error: {error}", err=True)
             sys.exit(1)
         except (sqlite3.Error, psycopg.Error) as error:

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.errors import SettingsError
+
 Row = dict[str, Any]
 
 
@@ -96,7 +98,7 @@ class Database:
             self.dialect = "postgresql"
             self.path = ""
         else:
-            raise ValueError(f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://...")
+            raise SettingsError(f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://...")
         self.pool_size = pool_size
         self._local = threading.local()
         self._pool: Any = None
