@@ -22,8 +22,8 @@ from urllib.parse import unquote
 
 from gateway import __version__
 from gateway.commlog import MAX_QUEUED, CommunicationLog
-from gateway.environ import OPERATION, REQUEST_ID, RUNTIME, WEBSERVICE
-from gateway.faults import StartResponse, json_fault, respond, soap_fault
+from gateway.environ import OPERATION, REQUEST_ID, RUNTIME, SOAP_FAULTS, WEBSERVICE
+from gateway.faults import StartResponse, fault, json_fault, respond
 from gateway.middleware.limits import buffer_body
 from gateway.runtime import Runtime
 from gateway.webservice.config import SOAP
@@ -80,6 +80,7 @@ class Dispatcher:
             return json_fault(start_response, "404 Not Found", "Client.WebserviceNotFound",
                               f"There is no web service {what} with a provider on this server.")
         environ[WEBSERVICE] = endpoint.config
+        environ[SOAP_FAULTS] = endpoint.config.transport == SOAP
         rest = found["rest"] or ""
         if endpoint.config.transport == SOAP and environ["REQUEST_METHOD"] == "GET" and (
                 rest in ("/wsdl", "/wsdl/") or environ.get("QUERY_STRING", "").lower().startswith("wsdl")):
@@ -88,8 +89,7 @@ class Dispatcher:
             return respond(start_response, "200 OK", endpoint.openapi, "application/json")
         if not buffer_body(environ, endpoint.config.max_length) \
                 or int(environ["CONTENT_LENGTH"]) > endpoint.config.max_length:
-            fault = soap_fault if endpoint.config.transport == SOAP else json_fault
-            return fault(start_response, "413 Request Entity Too Large", "Client.RequestTooLong",
+            return fault(environ, start_response, "413 Request Entity Too Large", "Client.RequestTooLong",
                          f"The request body exceeds this web service's MaxLength of"
                          f" {endpoint.config.max_length} bytes.")
         return self._serve(endpoint, environ, start_response, path, rest)

@@ -7,5 +7,6 @@ REQUEST_ID = "gateway.request_id"  # middleware.limits: the id every request get
 CREDENTIALS = "gateway.credentials"  # middleware.credentials: the X-OTRS-Header-* credentials, by name
 RUNTIME = "gateway.runtime"  # dispatcher: the process's Runtime (settings, database, authenticator)
 WEBSERVICE = "gateway.webservice"  # dispatcher: the WebserviceConfig serving the request
+SOAP_FAULTS = "gateway.soap_faults"  # dispatcher: True when errors are answered as soap:Fault (a SOAP web service)
 OPERATION = "gateway.operation"  # transport: the operation name as configured in the web service
 REQUEST_HAS_DATA = "gateway.request_has_data"  # transport: whether the body, URI or headers carried data

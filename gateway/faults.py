@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
-from gateway.environ import REQUEST_ID
+from gateway.environ import REQUEST_ID, SOAP_FAULTS
 
 StartResponse = Callable[..., Any]
 INTERNAL_ERROR = "500 Internal Server Error"
@@ -39,6 +39,12 @@ def soap_fault(start_response: StartResponse, status: str, code: str, message: s
     """A standard SOAP 1.1 Fault, as spyne writes them for the faults raised inside the protocol."""
     body = _SOAP_FAULT.format(code=code, message=escape(message)).encode()
     return respond(start_response, status, body, "text/xml; charset=utf-8")
+
+
+def fault(environ: dict[str, Any], start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
+    """A fault in the shape the request's web service speaks: soap:Fault for SOAP, Znuny's JSON fault otherwise."""
+    shape = soap_fault if environ.get(SOAP_FAULTS) else json_fault
+    return shape(start_response, status, code, message)
 
 
 def unexpected(environ: dict[str, Any], where: str) -> str:

@@ -6,7 +6,7 @@
 
 An exception that no layer handled would make gunicorn answer an HTML page no SOAP or
 REST client can read. Instead the client gets status 500 and a soap:Fault (for a SOAP web
-service, as the dispatcher records in ``environ["gateway.webservice"]``) or Znuny's JSON
+service, as the dispatcher records in ``environ["gateway.soap_faults"]``) or Znuny's JSON
 fault (everything else), whose message names the request id; the traceback goes to the
 server log under that id (`gateway.faults.unexpected`). It must sit inside `RequestLimits`,
 which assigns the id.
@@ -20,9 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from gateway.commlog import redact_path
-from gateway.environ import WEBSERVICE
-from gateway.faults import INTERNAL_ERROR, json_fault, soap_fault, unexpected
-from gateway.webservice.config import SOAP
+from gateway.faults import INTERNAL_ERROR, fault, unexpected
 
 
 class UnexpectedErrors:
@@ -42,8 +40,6 @@ class UnexpectedErrors:
         try:
             return self.app(environ, start)
         except Exception:
-            webservice = environ.get(WEBSERVICE)
-            fault = soap_fault if webservice is not None and webservice.transport == SOAP else json_fault
             # PEP 3333: a second start_response must pass exc_info (its headers replace those not yet sent)
             again = functools.partial(start_response, exc_info=sys.exc_info()) if started else start_response
-            return fault(again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {redact_path(path)}"))
+            return fault(environ, again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {redact_path(path)}"))
