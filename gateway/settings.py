@@ -14,6 +14,8 @@ import os
 import socket
 from pathlib import Path
 
+from gateway.errors import SettingsError
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONF_DIR = Path(os.environ.get("GATEWAY_CONF_DIR", PROJECT_DIR / "conf"))
 # where `gateway serve` listens unless told otherwise, and so what an app built without it advertises
@@ -73,12 +75,12 @@ def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
     lookup that could hang start-up), which other machines on a LAN can usually resolve;
     127.0.0.1 would send them to themselves. A unix socket or a passed file descriptor has
     no URL of its own (the proxy in front has it): then public_url is required, and its
-    absence is a ValueError.
+    absence is a SettingsError.
     """
     if public_url:
         return public_url
     if bind.startswith(("unix:", "fd://")):
-        raise ValueError(f"--bind {bind}: a socket has no address clients can use;"
+        raise SettingsError(f"--bind {bind}: a socket has no address clients can use;"
                          " set public_url to the address of the proxy in front of it")
     host, colon, port = bind.rpartition(":") if not bind.endswith("]") else (bind, "", "")
     if not colon or not port.isdigit():
@@ -100,7 +102,7 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Set
         if parser.has_section("gateway"):
             for key, value in parser.items("gateway"):
                 if key not in fields:
-                    raise ValueError(f"{path}: unknown setting {key!r}")
+                    raise SettingsError(f"{path}: unknown setting {key!r}")
                 raw[key] = value
     for name in fields:
         env_value = environ.get(f"GATEWAY_{name.upper()}")
@@ -112,12 +114,12 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Set
         try:
             values[name] = int(value) if kind == "int" else float(value) if kind == "float" else value
         except ValueError:
-            raise ValueError(f"setting {name}: {value!r} is not a number") from None
+            raise SettingsError(f"setting {name}: {value!r} is not a number") from None
     settings = Settings(**values)
     if settings.smtp_security not in ("none", "starttls", "ssl"):
-        raise ValueError(f"setting smtp_security: {settings.smtp_security!r} is not none, starttls or ssl")
+        raise SettingsError(f"setting smtp_security: {settings.smtp_security!r} is not none, starttls or ssl")
     if settings.ticket_subject_format not in ("Left", "Right", "None"):
-        raise ValueError(f"setting ticket_subject_format: {settings.ticket_subject_format!r}"
+        raise SettingsError(f"setting ticket_subject_format: {settings.ticket_subject_format!r}"
                          " is not Left, Right or None")
     return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url),
                                **{key: _absolute(getattr(settings, key)) for key in KEY_STORES})

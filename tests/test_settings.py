@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from gateway.errors import SettingsError
 from gateway.settings import PROJECT_DIR, advertised_url, load
 
 
@@ -29,12 +30,12 @@ def test_environment_overrides_each_key():
 def test_a_typo_in_the_file_is_an_error(tmp_path):
     config = tmp_path / "gateway.ini"
     config.write_text("[gateway]\ndatabse_url = sqlite:///x.db\n")
-    with pytest.raises(ValueError, match="databse_url"):
+    with pytest.raises(SettingsError, match="databse_url"):
         load(config, environ={})
 
 
 def test_a_number_that_is_not_one_is_an_error():
-    with pytest.raises(ValueError, match="session_max_time"):
+    with pytest.raises(SettingsError, match="session_max_time"):
         load(environ={"GATEWAY_SESSION_MAX_TIME": "soon"})
 
 
@@ -57,5 +58,5 @@ def test_a_configured_public_url_wins():
 
 @pytest.mark.parametrize("bind", ["unix:/run/gateway.sock", "fd://3"])
 def test_a_socket_bind_needs_public_url(bind):
-    with pytest.raises(ValueError, match="public_url"):
+    with pytest.raises(SettingsError, match="public_url"):
         advertised_url("", bind)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 import psycopg
 
-from gateway.errors import AdminError, GatewayError
+from gateway.errors import AdminError, GatewayError, SettingsError
 from gateway.settings import Settings, load
 from gateway.store import migrate
 from gateway.store.database import Database
@@ -62,5 +62,5 @@ def main(click_ctx: click.Context) -> None:
     """Administer a gateway installation (Znuny GenericInterface server)."""
     try:
         click_ctx.obj = Context()
-    except ValueError as error:
+    except SettingsError as error:
         raise click.ClickException(str(error)) from None
