@@ -58,10 +58,6 @@ class Settings:
     mail_claim_timeout: float = 300.0
     mail_poll_interval: float = 5.0
 
-    @property
-    def presets_dir(self) -> Path:
-        return CONF_DIR / "presets"
-
 
 def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
     """The base URL the WSDL and OpenAPI documents name: public_url when configured, else the bind address.

@@ -6,6 +6,7 @@ import click
 
 from gateway import admin
 from gateway.cli.core import Context, action, main
+from gateway.webservice import presets
 
 # -- web services ------------------------------------------------------------------------------------
 
@@ -50,8 +51,11 @@ def webservice_delete(ctx: Context, name: str) -> None:
 @webservice.command("presets")
 @action
 def webservice_presets(ctx: Context) -> None:
-    for name in admin.presets(ctx.settings):
-        click.echo(name)
+    """The web services `webservice add --preset` can add, with their descriptions."""
+    found = presets.available()
+    width = max(map(len, found))
+    for name, description in found.items():
+        click.echo(f"{name:<{width}}  {description}")
 
 
 @webservice.command("log")
