@@ -1,4 +1,9 @@
-"""gunicorn settings for `gateway serve` (and `make run`, `make bench`)."""
+"""gunicorn settings for `gateway serve` (and `make run`, `make bench`), loaded as `-c python:gateway.gunicorn_config`.
+
+A module of the package, so that an installed gateway serves as a checkout does. An installation
+changes them with GATEWAY_WORKERS, GATEWAY_ACCESS_LOG and GATEWAY_LOG_LEVEL below, or any of
+gunicorn's own options in GUNICORN_CMD_ARGS (e.g. "--timeout 120"), which win over this module.
+"""
 
 import multiprocessing
 import os
