@@ -9,7 +9,7 @@ import click
 
 from gateway import admin
 from gateway.cli.core import Context, action, main
-from gateway.settings import DEFAULT_BIND, advertised_url
+from gateway.settings import DEFAULT_BIND, advertised_url, as_ini
 from gateway.store import migrate
 
 # the checked-in WSDL files name this address; a running server writes its public_url instead
@@ -44,6 +44,13 @@ def setup(ctx: Context) -> None:
         click.echo(f"Agent root@localhost has the password: {password}")
         click.echo("  (shown once; change it with `gateway user set-password --user-name root@localhost"
                    " --password ...`)")
+
+
+@main.command("settings")
+@action
+def show_settings(ctx: Context) -> None:
+    """Print every setting as a commented ini file: its documentation, its default, the value in force."""
+    click.echo(as_ini(ctx.settings), nl=False)
 
 
 # -- serving -----------------------------------------------------------------------------------------
