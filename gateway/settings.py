@@ -142,12 +142,11 @@ def home(environ: dict[str, str] | None = None) -> Path:
     return Path(environ.get("GATEWAY_HOME") or os.getcwd()).resolve()
 
 
-def config_path(environ: dict[str, str] | None = None) -> tuple[Path, bool]:
-    """The settings file, and whether it was named (GATEWAY_CONFIG) rather than the default one."""
+def config_path(environ: dict[str, str] | None = None) -> Path:
+    """The settings file: GATEWAY_CONFIG, else conf/gateway.ini in the installation's directory."""
     environ = os.environ if environ is None else environ
-    if environ.get("GATEWAY_CONFIG"):
-        return Path(environ["GATEWAY_CONFIG"]), True
-    return home(environ) / "conf" / "gateway.ini", False
+    named = environ.get("GATEWAY_CONFIG")
+    return Path(named) if named else home(environ) / "conf" / "gateway.ini"
 
 
 def load(environ: dict[str, str] | None = None) -> Settings:
@@ -156,10 +155,10 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     A file named by GATEWAY_CONFIG must exist; the default one may be absent.
     """
     environ = os.environ if environ is None else environ
-    path, named = config_path(environ)
+    path = config_path(environ)
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     raw: dict[str, str] = {}
-    if named and not path.is_file():
+    if environ.get("GATEWAY_CONFIG") and not path.is_file():
         raise ValueError(f"{path}: no such settings file")
     if path.exists():
         parser = configparser.ConfigParser()
@@ -227,7 +226,7 @@ def as_ini(settings: Settings, environ: dict[str, str] | None = None) -> str:
     installation can start its own from. Secrets are shown only as set or not.
     """
     environ = os.environ if environ is None else environ
-    path, _ = config_path(environ)
+    path = config_path(environ)
     docs = documentation()
     lines = ["; gateway's settings: each one's documentation, its default and the value in force here.",
              f"; Read from: the defaults (gateway/settings.py), then {path}"
