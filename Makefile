@@ -40,7 +40,7 @@ run: install
 	@echo "  REST: http://$(BIND)/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session"
 	@echo "  SOAP: http://$(BIND)/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP  (WSDL: ?wsdl)"
 	@echo "  health: http://$(BIND)/health"
-	@echo "  mail: ArticleSend e-mails are delivered by the mail worker started beside the server (SMTP: smtp_* in conf/gateway.ini)"
+	@echo "  mail: ArticleSend e-mails are delivered by the mail worker started beside the server (SMTP: the smtp_* settings, see \`gateway settings\`)"
 	@echo ""
 	@# the mail worker runs beside the server and stops with it (a background job ignores Ctrl-C)
 	$(BIN)/gateway mail-worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \

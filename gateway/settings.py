@@ -1,23 +1,32 @@
-"""One settings object: conf/gateway.ini, overridden key by key by GATEWAY_<KEY> variables.
+"""One settings object: the defaults in Settings, then the settings file, then GATEWAY_<KEY> variables.
 
-The file gives the defaults a new installation runs with; the environment is how
-container and CI set-ups change them without editing files. Unknown GATEWAY_*
-variables are ignored, unknown keys in the file are an error (a typo should not be
+Each field of Settings is one setting, its default and its documentation (the string below
+it) written only here; `gateway settings` prints them all, with the values in force, as a
+commented ini file. The settings file holds only what an installation changes; the
+environment is how container and CI set-ups change them without editing files. Unknown
+GATEWAY_* variables are ignored, unknown keys in the file are an error (a typo should not be
 silently ignored).
+
+Where: an installation is a directory, GATEWAY_HOME or else the working directory (a
+checkout's `make run` and `make test` run in the checkout, so it is the checkout). The
+settings file is GATEWAY_CONFIG, else conf/gateway.ini in that directory, and may be absent
+(then the defaults hold). Relative paths in settings (sqlite:///var/gateway.db, var/gnupg,
+...) are relative to that directory, so every command of one installation finds the same files.
 """
 
 from __future__ import annotations
 
+import ast
 import configparser
 import dataclasses
+import inspect
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gateway.errors import SettingsError
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-CONF_DIR = Path(os.environ.get("GATEWAY_CONF_DIR", PROJECT_DIR / "conf"))
 # where `gateway serve` listens unless told otherwise, and so what an app built without it advertises
 DEFAULT_BIND = "127.0.0.1:8080"
 _WILDCARDS = ("", "0.0.0.0", "::", "[::]")
@@ -26,43 +35,82 @@ _WILDCARDS = ("", "0.0.0.0", "::", "[::]")
 @dataclasses.dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///var/gateway.db"
+    """sqlite:///relative/or/absolute/path.db (relative to the installation's directory)
+    or postgresql://user:password@host:port/dbname (postgresql:///dbname = local socket)"""
     database_pool_size: int = 4
-    public_url: str = ""  # empty: see advertised_url
+    """PostgreSQL connection pool size per gateway process"""
+    public_url: str = ""
+    """the address clients use to reach this server, written into the generated WSDL (its
+    soap:address) and the OpenAPI documents. Empty: http://HOST:PORT of `gateway serve --bind`
+    (`make run BIND=...`); a wildcard bind (0.0.0.0, [::]) advertises this machine's host name,
+    a unix socket needs public_url. Set it when clients come through a proxy or TLS, e.g.
+    https://helpdesk.example.com. The request's Host header never decides it."""
     system_id: str = "10"
+    """Znuny's SystemID: part of every ticket number"""
     timezone: str = "UTC"
+    """Znuny's OTRSTimeZone: times are stored in UTC and shown in this zone"""
     session_max_idle_time: int = 7200
+    """Znuny's SessionMaxIdleTime, in seconds"""
     session_max_time: int = 57600
+    """Znuny's SessionMaxTime, in seconds"""
     auth_cache_ttl: int = 300
+    """seconds a successful password check is remembered by a process (Znuny: CachedAuth 300)"""
     login_failure_limit: int = 10
+    """failed logins allowed per login and per client address within login_failure_window"""
     login_failure_window: int = 300
+    """seconds over which failed logins are counted"""
     impersonation_group: str = "admin"
+    """agents with rw on this group may use X-OTRS-Header-ImpersonateAsUser"""
     customer_group_support: int = 0
+    """Znuny's CustomerGroupSupport: 0 lets customer users create tickets in every queue; 1 limits
+    them to the groups granted to them or their company (group_customer_user, group_customer)"""
     communication_log_days: int = 7
+    """days the communication log of each web service is kept"""
     webservice_refresh_interval: float = 2.0
+    """seconds between checks for web services changed by another process"""
     max_request_size: int = 100 * 1024 * 1024
+    """hard upper limit for any request body, in bytes (a web service's MaxLength may only lower it)"""
     # outgoing mail (ArticleSend): keys, composition, delivery
     gnupghome: str = "var/gnupg"
+    """the gateway's own gpg keyring (`gateway pgp import`); relative to the installation's directory"""
     smime_cert_dir: str = "var/smime/certs"
+    """the S/MIME certificates (`gateway smime ...`); relative to the installation's directory"""
     smime_private_dir: str = "var/smime/private"
+    """the S/MIME private keys (`gateway smime ...`); relative to the installation's directory"""
     fqdn: str = ""
+    """the domain of generated Message-IDs (empty: this machine's FQDN)"""
     ticket_hook: str = "Ticket#"
+    """Znuny's Ticket::Hook"""
     ticket_subject_format: str = "Left"
+    """Znuny's Ticket::SubjectFormat: Left, Right or None"""
     smtp_host: str = "localhost"
+    """the SMTP server the mail worker delivers to"""
     smtp_port: int = 25
+    """the SMTP server's port"""
     smtp_security: str = "none"
+    """none, starttls or ssl"""
     smtp_user: str = ""
+    """the SMTP login (empty: no authentication)"""
     smtp_password: str = ""
+    """the SMTP password"""
     smtp_timeout: float = 30.0
+    """seconds per SMTP operation"""
     mail_batch_size: int = 50
+    """messages a worker claims at once"""
     mail_max_attempts: int = 10
+    """a message that still fails temporarily after this many attempts is marked failed"""
     mail_retry_delay: float = 60.0
+    """seconds before the first retry; doubled per attempt up to mail_retry_max_delay"""
     mail_retry_max_delay: float = 3600.0
+    """the longest wait between two attempts, in seconds"""
     mail_claim_timeout: float = 300.0
+    """seconds a claimed message belongs to its worker; a crashed worker's messages are taken over after it"""
     mail_poll_interval: float = 5.0
+    """seconds the worker sleeps when the outbox is empty"""
 
-    @property
-    def presets_dir(self) -> Path:
-        return CONF_DIR / "presets"
+
+# settings `gateway settings` never prints
+SECRETS = ("smtp_password",)
 
 
 def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
@@ -90,12 +138,30 @@ def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
     return f"http://{host}:{port}"
 
 
-def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Read the settings file, then apply GATEWAY_<KEY> overrides."""
+def home(environ: dict[str, str] | None = None) -> Path:
+    """The installation's directory: GATEWAY_HOME, else the working directory."""
     environ = os.environ if environ is None else environ
-    path = Path(environ.get("GATEWAY_CONFIG", path or CONF_DIR / "gateway.ini"))
+    return Path(environ.get("GATEWAY_HOME") or os.getcwd()).resolve()
+
+
+def config_path(environ: dict[str, str] | None = None) -> Path:
+    """The settings file: GATEWAY_CONFIG, else conf/gateway.ini in the installation's directory."""
+    environ = os.environ if environ is None else environ
+    named = environ.get("GATEWAY_CONFIG")
+    return Path(named) if named else home(environ) / "conf" / "gateway.ini"
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    """Read the settings file, then apply GATEWAY_<KEY> overrides.
+
+    A file named by GATEWAY_CONFIG must exist; the default one may be absent.
+    """
+    environ = os.environ if environ is None else environ
+    path = config_path(environ)
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     raw: dict[str, str] = {}
+    if environ.get("GATEWAY_CONFIG") and not path.is_file():
+        raise SettingsError(f"{path}: no such settings file")
     if path.exists():
         parser = configparser.ConfigParser()
         parser.read(path, encoding="utf-8")
@@ -121,21 +187,65 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Set
     if settings.ticket_subject_format not in ("Left", "Right", "None"):
         raise SettingsError(f"setting ticket_subject_format: {settings.ticket_subject_format!r}"
                          " is not Left, Right or None")
-    return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url),
-                               **{key: _absolute(getattr(settings, key)) for key in KEY_STORES})
+    base = home(environ)
+    return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url, base),
+                               **{key: _absolute(getattr(settings, key), base) for key in KEY_STORES})
 
 
 KEY_STORES = ("gnupghome", "smime_cert_dir", "smime_private_dir")
 
 
-def _absolute(path: str) -> str:
-    """Key stores given relative are relative to the project directory, like the SQLite file."""
-    return str(PROJECT_DIR / path) if path and not Path(path).is_absolute() else path
+def _absolute(path: str, base: Path) -> str:
+    """Key stores given relative are relative to the installation's directory, like the SQLite file."""
+    return str(base / path) if path and not Path(path).is_absolute() else path
 
 
-def _absolute_sqlite(url: str) -> str:
-    """sqlite:///var/x.db is relative to the project directory, so every command finds the same file."""
+def _absolute_sqlite(url: str, base: Path) -> str:
+    """sqlite:///var/x.db is relative to the installation's directory, so every command finds the same file."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url[len(prefix):].startswith("/") and url != "sqlite:///:memory:":
-        return prefix + str(PROJECT_DIR / url[len(prefix):])
+        return prefix + str(base / url[len(prefix):])
     return url
+
+
+def documentation() -> dict[str, str]:
+    """Each setting's documentation: the string that follows its field in Settings (read from the source)."""
+    (tree,) = ast.parse(inspect.getsource(Settings)).body
+    assert isinstance(tree, ast.ClassDef)
+    docs = {}
+    for field, after in zip(tree.body, tree.body[1:], strict=False):
+        if (isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name)
+                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)):
+            docs[field.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def as_ini(settings: Settings, environ: dict[str, str] | None = None) -> str:
+    """Every setting as a commented ini file: its documentation, its default, the value in force.
+
+    What `gateway settings` prints: the generated reference of all settings, and a file an
+    installation can start its own from. Secrets are shown only as set or not.
+    """
+    environ = os.environ if environ is None else environ
+    path = config_path(environ)
+    docs = documentation()
+    lines = ["; gateway's settings: each one's documentation, its default and the value in force here.",
+             f"; Read from: the defaults (gateway/settings.py), then {path}"
+             f"{'' if path.exists() else ' (absent)'}, then GATEWAY_<KEY> variables (upper case).",
+             f"; Relative paths are relative to {home(environ)} (GATEWAY_HOME, else the working directory).",
+             "[gateway]"]
+    for field in dataclasses.fields(Settings):
+        value = getattr(settings, field.name)
+        lines += ["", *(f"; {line}".rstrip() for line in docs.get(field.name, "").splitlines()),
+                  f"; default: {_shown(field.name, field.default)}".rstrip(),
+                  f"{field.name} = {_shown(field.name, value)}".rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def _shown(name: str, value: object) -> str:
+    if name in SECRETS and value:
+        return "(set, not shown)"
+    text = str(value)
+    password = urlsplit(text).password if "://" in text else None
+    return text.replace(f":{password}@", ":***@", 1) if password else text

@@ -1,21 +1,45 @@
-"""Settings: conf/gateway.ini, overridden by GATEWAY_<KEY>."""
+"""Settings: the defaults in Settings, the installation's conf/gateway.ini, then GATEWAY_<KEY>."""
 
 from __future__ import annotations
 
+import configparser
+import dataclasses
+import os
 import socket
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from gateway.cli import main
 from gateway.errors import SettingsError
-from gateway.settings import PROJECT_DIR, advertised_url, load
+from gateway.settings import Settings, advertised_url, documentation, load
 
 
-def test_defaults_come_from_the_shipped_file():
+def test_without_a_file_the_defaults_hold_and_relative_paths_are_the_working_directorys(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     settings = load(environ={})
     assert settings.public_url == ""  # the server advertises where it listens
-    assert settings.system_id == "10"
-    assert settings.timezone == "UTC"
-    assert settings.database_url == f"sqlite:///{PROJECT_DIR}/var/gateway.db"
+    assert (settings.system_id, settings.timezone, settings.mail_batch_size) == ("10", "UTC", 50)
+    assert settings.database_url == f"sqlite:///{tmp_path}/var/gateway.db"
+    assert settings.gnupghome == f"{tmp_path}/var/gnupg"
+
+
+def test_gateway_home_holds_the_file_and_anchors_relative_paths(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "gateway.ini").write_text("[gateway]\nsystem_id = 42\ndatabase_url = sqlite:///data/gw.db\n")
+    settings = load(environ={"GATEWAY_HOME": str(tmp_path)})
+    assert settings.system_id == "42"
+    assert settings.database_url == f"sqlite:///{tmp_path}/data/gw.db"
+    assert settings.smime_cert_dir == f"{tmp_path}/var/smime/certs"
+
+
+def test_gateway_config_names_the_file_and_a_missing_one_is_an_error(tmp_path):
+    config = tmp_path / "elsewhere.ini"
+    config.write_text("[gateway]\ntimezone = Europe/Berlin\n")
+    assert load(environ={"GATEWAY_CONFIG": str(config)}).timezone == "Europe/Berlin"
+    with pytest.raises(SettingsError, match="no such settings file"):
+        load(environ={"GATEWAY_CONFIG": str(tmp_path / "missing.ini")})
 
 
 def test_environment_overrides_each_key():
@@ -31,12 +55,50 @@ def test_a_typo_in_the_file_is_an_error(tmp_path):
     config = tmp_path / "gateway.ini"
     config.write_text("[gateway]\ndatabse_url = sqlite:///x.db\n")
     with pytest.raises(SettingsError, match="databse_url"):
-        load(config, environ={})
+        load(environ={"GATEWAY_CONFIG": str(config)})
 
 
 def test_a_number_that_is_not_one_is_an_error():
     with pytest.raises(SettingsError, match="session_max_time"):
         load(environ={"GATEWAY_SESSION_MAX_TIME": "soon"})
+
+
+def test_the_checkouts_file_changes_nothing_it_does_not_mean_to():
+    """conf/gateway.ini is this checkout's override file, not a second copy of the defaults."""
+    parser = configparser.ConfigParser()
+    parser.read(Path(__file__).parents[1] / "conf" / "gateway.ini", encoding="utf-8")
+    defaults = {field.name: str(field.default) for field in dataclasses.fields(Settings)}
+    assert [key for key, value in parser.items("gateway") if defaults[key] == value] == []
+
+
+def test_every_setting_is_documented_beside_its_default():
+    docs = documentation()
+    assert list(docs) == [field.name for field in dataclasses.fields(Settings)]
+    assert all(docs.values())
+    assert docs["smtp_security"] == "none, starttls or ssl"
+
+
+def _settings_command(tmp_path, **environ: str) -> str:
+    result = CliRunner().invoke(main, ["settings"], env={"GATEWAY_HOME": str(tmp_path), **environ})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_gateway_settings_prints_an_ini_that_reads_back_as_the_settings_in_force(tmp_path):
+    environ = {"GATEWAY_SYSTEM_ID": "77", "GATEWAY_MAIL_RETRY_DELAY": "12.5"}
+    printed = _settings_command(tmp_path, **environ)
+    assert "; Znuny's SystemID: part of every ticket number\n; default: 10\nsystem_id = 77\n" in printed
+    copy = tmp_path / "printed.ini"
+    copy.write_text(printed)
+    in_force = load(environ={**os.environ, "GATEWAY_HOME": str(tmp_path), **environ})
+    assert load(environ={"GATEWAY_CONFIG": str(copy)}) == in_force
+
+
+def test_gateway_settings_shows_no_secret(tmp_path):
+    printed = _settings_command(tmp_path, GATEWAY_SMTP_PASSWORD="hunter2",
+                                GATEWAY_DATABASE_URL="postgresql://gw:s3cret@db.example.test/gateway")
+    assert "hunter2" not in printed and "s3cret" not in printed
+    assert "database_url = postgresql://gw:***@db.example.test/gateway\n" in printed
 
 
 @pytest.mark.parametrize(("bind", "url"), [

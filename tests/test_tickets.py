@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from gateway.admin import directory, webservices
+from gateway.webservice import presets
 from tests.conftest import REST
 
 ROOT = {"UserLogin": "root@localhost", "Password": "root"}
@@ -227,7 +228,7 @@ def test_update_by_ticket_number_with_articles(client):
 
 
 def test_include_ticket_data(client, settings, db, tmp_path):
-    preset = (settings.presets_dir / "GenericTicketConnectorREST.yml").read_text()
+    preset = presets.read("GenericTicketConnectorREST")
     path = tmp_path / "with-data.yml"
     path.write_text(preset.replace("TicketCreate: {Type: Ticket::TicketCreate,",
                                    "TicketCreate: {IncludeTicketData: '1', Type: Ticket::TicketCreate,"))
@@ -281,7 +282,7 @@ def test_nul_characters_are_a_400(client, db):
 
 
 def test_an_attachment_over_maxlength_is_a_413_and_writes_nothing(client, settings, db, tmp_path):
-    preset = (settings.presets_dir / "GenericTicketConnectorREST.yml").read_text()
+    preset = presets.read("GenericTicketConnectorREST")
     path = tmp_path / "small.yml"
     path.write_text(preset.replace("MaxLength: '100000000'", "MaxLength: '20000'"))
     webservices.add_webservice(db, settings, "Small", source_path=str(path))

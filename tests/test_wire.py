@@ -13,7 +13,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,6 +26,7 @@ from gateway.environ import REQUEST_ID
 from gateway.middleware.errors import UnexpectedErrors
 from gateway.transport.rest import ZnunyRest
 from gateway.transport.soap import ZnunySoap11
+from gateway.webservice import presets
 from tests.conftest import BACKENDS, REST, SOAP, TICKET_NS, copy_database, serving
 from tests.golden import soap_body
 
@@ -152,9 +152,9 @@ def test_the_real_curl_sends_soap_chunked_after_100_continue(server):
 @pytest.fixture(scope="module")
 def small_webservice(server, tmp_path_factory) -> str:
     """GenericTicketConnectorREST with MaxLength 20000, added to the running server."""
-    preset = Path(__file__).resolve().parent.parent / "conf" / "presets" / "GenericTicketConnectorREST.yml"
+    preset = presets.read("GenericTicketConnectorREST")
     path = tmp_path_factory.mktemp("small") / "SmallREST.yml"
-    path.write_text(re.sub(r"MaxLength: '\d+'", "MaxLength: '20000'", preset.read_text()))
+    path.write_text(re.sub(r"MaxLength: '\d+'", "MaxLength: '20000'", preset))
     assert server.gateway("webservice", "add", "--name", "SmallREST", "--source-path", str(path)).returncode == 0
     added = time.monotonic()
     url = f"{server.url}/otrs/nph-genericinterface.pl/Webservice/SmallREST"

@@ -14,11 +14,13 @@ from gateway.settings import Settings
 from gateway.store import commlog, webservices
 from gateway.store.database import Database, Row
 from gateway.webservice import config as ws_config
+from gateway.webservice import presets
 from gateway.webservice.endpoint import build
 
 
-def presets(settings: Settings) -> dict[str, Path]:
-    return {path.stem: path for path in sorted(settings.presets_dir.glob("*.yml"))}
+def available_presets() -> dict[str, str]:
+    """The presets `add_webservice` can add, name -> description."""
+    return presets.available()
 
 
 def add_webservice(db: Database, settings: Settings, name: str, preset: str | None = None,
@@ -29,18 +31,19 @@ def add_webservice(db: Database, settings: Settings, name: str, preset: str | No
     if (preset is None) == (source_path is None):
         raise AdminError("give exactly one of --preset and --source-path")
     if preset is not None:
-        path = presets(settings).get(preset)
-        if path is None:
-            raise AdminError(f"there is no preset {preset!r} (presets: {', '.join(presets(settings))})")
+        try:
+            text, source = presets.read(preset), f"preset {preset}"
+        except KeyError:
+            raise AdminError(f"there is no preset {preset!r} (presets: {', '.join(presets.available())})") from None
     else:
-        path = Path(source_path)
+        path = Path(source_path or "")
         if not path.is_file():
             raise AdminError(f"{source_path}: no such file")
-    text = path.read_text(encoding="utf-8")
+        text, source = path.read_text(encoding="utf-8"), path.name
     try:
         ws_config.parse(0, name, text, settings.max_request_size)
     except ConfigError as error:
-        raise AdminError(f"{path.name}: {error}") from None
+        raise AdminError(f"{source}: {error}") from None
     with db.transaction() as tx:
         if webservices.by_name(tx, name):
             raise AdminError(f"there is another web service with the same name ({name!r})")
@@ -77,7 +80,7 @@ def webservice_log(db: Database, name: str, limit: int) -> list[Row]:
 def ensure_presets(db: Database, settings: Settings) -> list[str]:
     """Add every preset that has no web service of its name yet; return those added."""
     added = []
-    for name in presets(settings):
+    for name in presets.available():
         with db.transaction(write=False) as tx:
             exists = webservices.by_name(tx, name) is not None
         if not exists:
@@ -89,8 +92,8 @@ def ensure_presets(db: Database, settings: Settings) -> list[str]:
 def preset_wsdls(settings: Settings, public_url: str) -> dict[str, bytes]:
     """The WSDL of every SOAP preset, as a server at `public_url` would serve it."""
     documents = {}
-    for name, path in presets(settings).items():
-        parsed = ws_config.parse(0, name, path.read_text(encoding="utf-8"), settings.max_request_size)
+    for name in presets.available():
+        parsed = ws_config.parse(0, name, presets.read(name), settings.max_request_size)
         if parsed.transport == ws_config.SOAP:
             documents[name] = build(parsed, public_url).wsdl
     return documents

@@ -10,11 +10,12 @@ import click
 from gateway.admin import directory, webservices
 from gateway.cli.core import Context, action, main
 from gateway.errors import AdminError
-from gateway.settings import CONF_DIR, DEFAULT_BIND, advertised_url
+from gateway.settings import DEFAULT_BIND, advertised_url, as_ini
 from gateway.store import migrate
 
 # the checked-in WSDL files name this address; a running server writes its public_url instead
 WSDL_PUBLIC_URL = "http://localhost:8080"
+GUNICORN_CONFIG = "python:gateway.gunicorn_config"
 
 
 # -- database ----------------------------------------------------------------------------------------
@@ -46,14 +47,21 @@ def setup(ctx: Context) -> None:
                    " --password ...`)")
 
 
+@main.command("settings")
+@action
+def show_settings(ctx: Context) -> None:
+    """Print every setting as a commented ini file: its documentation, its default, the value in force."""
+    click.echo(as_ini(ctx.settings), nl=False)
+
+
 # -- serving -----------------------------------------------------------------------------------------
 
 @main.command()
 @click.option("--bind", default=DEFAULT_BIND, show_default=True, help="HOST:PORT")
-@click.option("--workers", type=click.IntRange(1, 64), help="default: conf/gunicorn.conf.py")
+@click.option("--workers", type=click.IntRange(1, 64), help="default: GATEWAY_WORKERS, else 2 per CPU")
 @action
 def serve(ctx: Context, bind: str, workers: int | None) -> None:
-    """Serve with gunicorn (conf/gunicorn.conf.py).
+    """Serve with gunicorn (settings: gateway/gunicorn_config.py; GUNICORN_CMD_ARGS adds gunicorn options).
 
     The WSDL and OpenAPI documents name public_url, or without one http://HOST:PORT of --bind
     (see gateway.settings.advertised_url): passed to the server as its GATEWAY_PUBLIC_URL.
@@ -63,7 +71,7 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
         raise AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
                                " run `gateway db upgrade`")
     os.environ["GATEWAY_PUBLIC_URL"] = advertised_url(ctx.settings.public_url, bind)
-    args = [sys.executable, "-m", "gunicorn", "-c", str(CONF_DIR / "gunicorn.conf.py"), "--bind", bind]
+    args = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind]
     if workers:
         args += ["--workers", str(workers)]
     os.execv(sys.executable, [*args, "gateway.app:application"])

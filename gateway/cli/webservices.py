@@ -50,8 +50,11 @@ def webservice_delete(ctx: Context, name: str) -> None:
 @webservice.command("presets")
 @action
 def webservice_presets(ctx: Context) -> None:
-    for name in webservices.presets(ctx.settings):
-        click.echo(name)
+    """The web services `webservice add --preset` can add, with their descriptions."""
+    found = webservices.available_presets()
+    width = max(map(len, found))
+    for name, description in found.items():
+        click.echo(f"{name:<{width}}  {description}")
 
 
 @webservice.command("log")

@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import re
-import runpy
 import shutil
 import signal
 import socket
@@ -40,6 +39,8 @@ from xml.sax.saxutils import escape
 import psycopg
 from aiosmtpd.controller import Controller
 
+from gateway import gunicorn_config
+from gateway.cli.installation import GUNICORN_CONFIG
 from gateway.settings import load
 from gateway.store.database import Database, Transaction, utcnow
 
@@ -57,9 +58,8 @@ from tests.keys import (
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(__file__).resolve().parent
-GUNICORN_CONF = PROJECT_DIR / "conf" / "gunicorn.conf.py"
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
-BARE_SERVER = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--pythonpath", str(BENCH_DIR), "bare:app"]
+BARE_SERVER = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--pythonpath", str(BENCH_DIR), "bare:app"]
 POSTGRES_URL = os.environ.get("GATEWAY_BENCH_POSTGRES_URL", "postgresql:///postgres")
 THREADS, CONNECTIONS, WARMUP_SECONDS, SECONDS = 2, 4, 1, 5
 LONG_SECONDS = 15  # TimeAccountingGet takes seconds per answer
@@ -602,8 +602,7 @@ def run() -> int:
         return 1
     started = time.monotonic()
     tickets = bench_tickets()
-    workers = runpy.run_path(str(GUNICORN_CONF))["workers"]
-    print(f"cores: {os.cpu_count()}; each server: gunicorn {GUNICORN_CONF.name}, {workers} sync workers;"
+    print(f"cores: {os.cpu_count()}; each server: gunicorn {GUNICORN_CONFIG}, {gunicorn_config.workers} sync workers;"
           f" wrk: {THREADS} threads, {CONNECTIONS} connections, 30 s timeout, {SECONDS} s per case"
           f" after {WARMUP_SECONDS} s warm-up;"
           f" demo data: {tickets} tickets per backend (GATEWAY_BENCH_TICKETS)")
