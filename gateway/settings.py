@@ -38,6 +38,9 @@ class Settings:
     communication_log_days: int = 7
     webservice_refresh_interval: float = 2.0
     max_request_size: int = 100 * 1024 * 1024
+    # Argon2id cost of new password hashes: argon2-cffi's defaults (RFC 9106's low-memory profile)
+    password_time_cost: int = 3
+    password_memory_cost: int = 65536  # KiB
     # outgoing mail (ArticleSend): keys, composition, delivery
     gnupghome: str = "var/gnupg"
     smime_cert_dir: str = "var/smime/certs"
@@ -116,6 +119,9 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Set
     settings = Settings(**values)
     if settings.smtp_security not in ("none", "starttls", "ssl"):
         raise ValueError(f"setting smtp_security: {settings.smtp_security!r} is not none, starttls or ssl")
+    if settings.password_time_cost < 1 or settings.password_memory_cost < MIN_PASSWORD_MEMORY_COST:
+        raise ValueError(f"settings password_time_cost and password_memory_cost: at least 1 and"
+                         f" {MIN_PASSWORD_MEMORY_COST} (KiB)")
     if settings.ticket_subject_format not in ("Left", "Right", "None"):
         raise ValueError(f"setting ticket_subject_format: {settings.ticket_subject_format!r}"
                          " is not Left, Right or None")
@@ -123,6 +129,7 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Set
                                **{key: _absolute(getattr(settings, key)) for key in KEY_STORES})
 
 
+MIN_PASSWORD_MEMORY_COST = 32  # Argon2's least: 8 KiB per lane, argon2-cffi's 4 lanes
 KEY_STORES = ("gnupghome", "smime_cert_dir", "smime_private_dir")
 
 

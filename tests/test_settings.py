@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 
+import argon2
 import pytest
 
-from gateway.settings import PROJECT_DIR, advertised_url, load
+from gateway.passwords import PasswordChecker, hash_password
+from gateway.settings import PROJECT_DIR, Settings, advertised_url, load
 
 
 def test_defaults_come_from_the_shipped_file():
@@ -36,6 +39,30 @@ def test_a_typo_in_the_file_is_an_error(tmp_path):
 def test_a_number_that_is_not_one_is_an_error():
     with pytest.raises(ValueError, match="session_max_time"):
         load(environ={"GATEWAY_SESSION_MAX_TIME": "soon"})
+
+
+def test_passwords_are_hashed_at_argon2s_recommended_cost_unless_configured():
+    """The tests run at the least cost (conftest.py); an installation must not."""
+    recommended = argon2.PasswordHasher()
+    for settings in (load(environ={}), Settings()):
+        made = argon2.extract_parameters(hash_password("secret", settings))
+        assert (made.type, made.time_cost, made.memory_cost, made.parallelism) == (
+            argon2.Type.ID, recommended.time_cost, recommended.memory_cost, recommended.parallelism)
+
+
+def test_a_stored_hash_is_checked_at_its_own_cost_whatever_is_configured():
+    cheap = load(environ={"GATEWAY_PASSWORD_TIME_COST": "1", "GATEWAY_PASSWORD_MEMORY_COST": "32"})
+    stronger = dataclasses.replace(cheap, password_time_cost=2, password_memory_cost=64)
+    assert argon2.extract_parameters(hash_password("secret", cheap)).memory_cost == 32
+    checker = PasswordChecker(cache_ttl=0)
+    assert checker.verify(hash_password("secret", stronger), "secret")
+    assert not checker.verify(hash_password("secret", stronger), "wrong")
+
+
+@pytest.mark.parametrize("environ", [{"GATEWAY_PASSWORD_TIME_COST": "0"}, {"GATEWAY_PASSWORD_MEMORY_COST": "31"}])
+def test_a_password_cost_below_argon2s_least_is_an_error(environ):
+    with pytest.raises(ValueError, match="password_time_cost and password_memory_cost"):
+        load(environ=environ)
 
 
 @pytest.mark.parametrize(("bind", "url"), [

@@ -7,9 +7,8 @@ import base64
 import pytest
 
 from gateway import admin
-from tests.conftest import REST
+from tests.conftest import REST, ROOT
 
-ROOT = {"UserLogin": "root@localhost", "Password": "root"}
 TICKET = {"Title": "Printer on fire", "Queue": "Raw", "State": "open", "Priority": "3 normal",
           "CustomerUser": "customer1"}
 ARTICLE = {"Subject": "Help", "Body": "It burns", "ContentType": "text/plain; charset=utf8"}
@@ -159,7 +158,7 @@ def test_get_takes_ids_as_list_or_comma_string(client):
 def test_agent_permissions_follow_the_queue_group(client, db, settings):
     admin.add_group(db, "secret")
     admin.add_queue(db, "Secret", "secret")
-    admin.add_user(db, "outsider", "Out", "Sider", "out@example.test", "outsider", [])
+    admin.add_user(db, settings, "outsider", "Out", "Sider", "out@example.test", "outsider", [])
     admin.link_user_group(db, "outsider", "secret", "ro")
     outsider = {"UserLogin": "outsider", "Password": "outsider"}
     denied = create(client, creds=outsider, ticket={"Queue": "Secret"})
@@ -177,12 +176,12 @@ def test_agent_permissions_follow_the_queue_group(client, db, settings):
         "TicketGet.AccessDenied"
 
 
-def test_customers_create_and_read_their_own_tickets_only(client, db):
+def test_customers_create_and_read_their_own_tickets_only(client, db, settings):
     customer = {"CustomerUserLogin": "customer1", "Password": "customer1"}
     mine = create(client, creds=customer)
     assert "TicketID" in mine
     admin.add_customer_company(db, "OTHER", "Other Ltd")
-    admin.add_customer_user(db, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
+    admin.add_customer_user(db, settings, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
     theirs = create(client, ticket={"CustomerUser": "stranger"})["TicketID"]
     ticket = get(client, mine["TicketID"], customer, AllArticles=1)["Ticket"][0]
     assert ticket["CustomerID"] == "ACME" and ticket["Article"][0]["SenderType"] == "customer"

@@ -33,7 +33,8 @@ def person(fn: Callable[..., Any]) -> Callable[..., Any]:
 @action
 def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str, password: str,
              groups: tuple[str, ...]) -> None:
-    user_id = admin.add_user(ctx.db, user_name, first_name, last_name, email_address, password, list(groups))
+    user_id = admin.add_user(ctx.db, ctx.settings, user_name, first_name, last_name, email_address, password,
+                             list(groups))
     click.echo(f"Added agent {user_name} (UserID {user_id}).")
 
 
@@ -42,7 +43,7 @@ def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, emai
 @click.option("--password", required=True)
 @action
 def user_set_password(ctx: Context, user_name: str, password: str) -> None:
-    admin.set_user_password(ctx.db, user_name, password)
+    admin.set_user_password(ctx.db, ctx.settings, user_name, password)
     click.echo(f"Password of agent {user_name} changed.")
 
 
@@ -128,7 +129,8 @@ def customer_user() -> None:
 @action
 def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str,
                       customer_id: str, password: str) -> None:
-    admin.add_customer_user(ctx.db, user_name, first_name, last_name, email_address, customer_id, password)
+    admin.add_customer_user(ctx.db, ctx.settings, user_name, first_name, last_name, email_address, customer_id,
+                            password)
     click.echo(f"Added customer user {user_name}.")
 
 
@@ -137,7 +139,7 @@ def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: 
 @click.option("--password", required=True)
 @action
 def customer_user_set_password(ctx: Context, user_name: str, password: str) -> None:
-    admin.set_customer_password(ctx.db, user_name, password)
+    admin.set_customer_password(ctx.db, ctx.settings, user_name, password)
     click.echo(f"Password of customer user {user_name} changed.")
 
 
