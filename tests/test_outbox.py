@@ -25,7 +25,7 @@ from aiosmtpd.smtp import AuthResult
 from gateway.mail import outbox
 from gateway.store import tickets
 from gateway.store.database import Database, as_datetime, utcnow
-from tests.conftest import GATEWAY_BIN, free_port
+from tests.conftest import GATEWAY_BIN, free_port, refused, run_console
 from tests.smtp import Received, Smtp
 from tests.smtp import start_smtp as smtp_server
 
@@ -66,9 +66,7 @@ def console_env(database_url: str, port: int, **overrides: object) -> dict[str, 
 def console(database_url, smtp):
     def run(*args: str, port: int | None = None, env: dict[str, str] | None = None,
             **overrides: object) -> subprocess.CompletedProcess:
-        return subprocess.run([str(GATEWAY_BIN), *args],
-                              env={**console_env(database_url, port or smtp.port, **overrides), **(env or {})},
-                              capture_output=True, text=True, timeout=60)
+        return run_console(*args, env={**console_env(database_url, port or smtp.port, **overrides), **(env or {})})
 
     return run
 
@@ -144,12 +142,6 @@ def stop(process: subprocess.Popen) -> str:
     out, err = process.communicate(timeout=15)
     assert process.returncode == 0, err
     return out
-
-
-def refused(result: subprocess.CompletedProcess, words: str) -> None:
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and words in lines[0], result.stderr
 
 
 # -- what is stored is what is sent ------------------------------------------------------------------
