@@ -29,6 +29,7 @@ def console(request, database_url):
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_setup_makes_an_empty_database_ready_and_shows_the_root_password_once(backend, tmp_path):
     """`gateway setup` as an administrator runs it first (`make run`), through the real entry point."""
@@ -105,6 +106,7 @@ def test_bad_arguments_are_one_line_and_a_nonzero_exit(console, args, words):
     refused(console(*args), words)
 
 
+@pytest.mark.slow
 def test_serve_on_a_unix_socket_without_public_url_is_refused(database_url):
     env = {**{k: v for k, v in os.environ.items() if k != "GATEWAY_PUBLIC_URL"}, "GATEWAY_DATABASE_URL": database_url}
     result = real_console("serve", "--bind", "unix:/tmp/gateway-test.sock", env=env)

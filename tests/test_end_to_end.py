@@ -12,6 +12,8 @@ from zeep.transports import Transport
 
 from tests.conftest import REST, SOAP, TICKET_NS, znuny_file
 
+pytestmark = pytest.mark.slow
+
 BINDING = f"{{{TICKET_NS}}}GenericTicketConnector_Binding"
 
 

@@ -24,6 +24,8 @@ from tests.keys import KeyMaterial, make_stores, remove_stores, short_tempdir, s
 from tests.recipient import decrypt_pgp_mime, recipient_gpg, smime_decrypt, smime_verify, verify_pgp_detached
 from tests.smtp import Smtp, start_smtp
 
+pytestmark = pytest.mark.slow
+
 TICKET = {"Title": "Signed mail", "Queue": "Raw", "State": "open", "Priority": "3 normal",
           "CustomerUser": "customer1"}
 BODY = "Dear customer,\nFrom today your printer works again.\nGrüße"

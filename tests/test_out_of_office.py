@@ -237,6 +237,7 @@ def test_user_show(client, database_url):
     assert missing.returncode != 0 and "there is no agent 'nobody'" in missing.stderr
 
 
+@pytest.mark.slow
 def test_zeep_sets_out_of_office_through_the_soap_preset(server):
     """The OutOfOfficeSOAP preset, with zeep built strictly from its generated WSDL, through gunicorn."""
     import zeep

@@ -200,6 +200,7 @@ def test_a_message_is_stored_only_with_its_article(db):
 
 # -- failures: temporary, permanent, partial -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_smtp_down_defers_and_a_running_worker_delivers_once_it_is_back(console, spawn, db, start_smtp):
     mail_id = enqueue(db, 1)
     port = free_port()  # nothing listens here yet
@@ -298,6 +299,7 @@ def test_a_connection_closed_mid_batch_releases_the_rest(db, worker_settings, sm
 
 # -- several workers, and workers that die -------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_batch_loses_nothing(spawn, db, smtp):
     for number in range(1, 9):
         enqueue(db, number)
@@ -314,6 +316,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(spawn, db, smtp):
     assert max(times.values()) <= 2 and list(times.values()).count(2) <= 1
 
 
+@pytest.mark.slow
 def test_sigterm_lets_the_message_in_flight_finish_and_releases_the_rest(spawn, db, smtp):
     for number in range(1, 7):
         enqueue(db, number)
@@ -328,6 +331,7 @@ def test_sigterm_lets_the_message_in_flight_finish_and_releases_the_rest(spawn, 
     assert released == [{"n": 6 - sent}]
 
 
+@pytest.mark.slow
 def test_three_workers_deliver_each_of_60_messages_once(spawn, db, smtp):
     for number in range(1, 61):
         enqueue(db, number)

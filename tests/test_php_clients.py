@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import SOAP
 
-pytestmark = pytest.mark.transport_only
+pytestmark = [pytest.mark.transport_only, pytest.mark.slow]
 
 PRELUDE = """<?php
 set_error_handler(function (int $level, string $message) { throw new ErrorException($message, 0, $level); });

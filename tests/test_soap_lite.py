@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import SOAP, TICKET_NS
 
-pytestmark = pytest.mark.transport_only
+pytestmark = [pytest.mark.transport_only, pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)

@@ -94,6 +94,7 @@ def titled(server, session_id: str, title: str) -> list[str]:
 
 # -- bodies: none, empty, chunked ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_a_bodiless_post_with_header_credentials_creates_a_session(server):
     """Golden case 60: curl -X POST with X-OTRS-Header-UserLogin/Password and nothing else."""
@@ -104,6 +105,7 @@ def test_a_bodiless_post_with_header_credentials_creates_a_session(server):
     assert {item["Key"]: item["Value"] for item in data["SessionData"]}["UserLogin"] == "root@localhost"
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
 def test_the_real_curl_creates_a_session_without_a_body(server):
@@ -112,6 +114,7 @@ def test_the_real_curl_creates_a_session_without_a_body(server):
     assert len(json.loads(result.stdout)["SessionID"]) == 32
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_a_bodiless_delete_removes_the_session_by_header(server):
     session_id = session(server)
@@ -121,12 +124,14 @@ def test_a_bodiless_delete_removes_the_session_by_header(server):
     assert gone["Error"]["ErrorCode"] == "SessionGet.SessionInvalid"
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_content_length_zero_is_no_body(server):
     status, _, body = raw(server, bodiless("POST", f"{REST}/Session", {**ROOT, "Content-Length": "0"}))
     assert status == 200 and len(json.loads(body)["SessionID"]) == 32
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_a_chunked_rest_ticket_create_creates_the_ticket(server):
     session_id = session(server)
@@ -137,6 +142,7 @@ def test_a_chunked_rest_ticket_create_creates_the_ticket(server):
     assert got.json()["Ticket"][0]["Title"] == "Sent in chunks"
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_a_chunked_soap_session_create(server):
     response = chunked(server, SOAP, SESSION_CREATE.encode(), "text/xml; charset=utf-8", chunk=100)
@@ -146,6 +152,7 @@ def test_a_chunked_soap_session_create(server):
     assert "SessionData" in requests.get(f"{server.url}{REST}/Session/{session_id}", timeout=10).json()
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
 def test_the_real_curl_sends_soap_chunked_after_100_continue(server):
@@ -173,6 +180,7 @@ def small_webservice(server, tmp_path_factory) -> str:
     return "/otrs/nph-genericinterface.pl/Webservice/SmallREST"
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_a_chunked_body_over_maxlength_is_a_413_and_writes_nothing(server, small_webservice):
     session_id = session(server)
@@ -197,6 +205,7 @@ def limited_server(request, templates, tmp_path_factory) -> Iterator:
         drop()
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_a_chunked_body_over_max_request_size_is_a_413_and_writes_nothing(limited_server):
     session_id = session(limited_server)
@@ -227,6 +236,7 @@ def until_logged(server, text: str) -> str:
     return server.log()
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_a_character_xml_cannot_carry_is_replaced_in_soap_answers(server):
     """A control character is valid in JSON but not in XML: SOAP answers carry U+FFFD in its place
@@ -245,6 +255,7 @@ def test_a_character_xml_cannot_carry_is_replaced_in_soap_answers(server):
     assert got.json()["Ticket"][0]["Title"] == "bell \u0007 title"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_broken_database_is_a_fault_naming_the_request_id(backend, templates, tmp_path):
     """The sessions table is dropped under a running server: SessionCreate fails where nobody expects it."""
@@ -365,6 +376,7 @@ def test_json_nested_deeper_than_python_can_parse_is_a_400(client):
 
 # -- the WSDL names the server it came from -------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_zeep_strictly_from_the_wsdl_of_a_server_without_public_url(server):
     """`gateway serve --bind 127.0.0.1:<port>` without public_url: the WSDL's soap:address is that port."""
@@ -383,12 +395,14 @@ def test_zeep_strictly_from_the_wsdl_of_a_server_without_public_url(server):
     assert got.Ticket[0].Title == "Seen by zeep" and got.Error is None
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_the_openapi_document_names_the_bind_address(server):
     document = requests.get(f"{server.url}{REST}/openapi.json", timeout=10).json()
     assert document["servers"] == [{"url": f"{server.url}{REST.replace('/otrs/', '/znuny/')}"}]
 
 
+@pytest.mark.slow
 @pytest.mark.transport_only
 def test_the_host_header_decides_nothing(server):
     wsdl = requests.get(f"{server.url}{SOAP}?wsdl", headers={"Host": "evil.example:1"}, timeout=10).text
