@@ -301,7 +301,7 @@ def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
             try:
                 if requests.get(f"{base}/health", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or too busy to answer
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gateway did not start: {log_path.read_text(errors='replace')[-2000:]}")
