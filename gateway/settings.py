@@ -38,9 +38,11 @@ class Settings:
     communication_log_days: int = 7
     webservice_refresh_interval: float = 2.0
     max_request_size: int = 100 * 1024 * 1024
-    # Argon2id cost of new password hashes: argon2-cffi's defaults (RFC 9106's low-memory profile)
     password_time_cost: int = 3
-    password_memory_cost: int = 65536  # KiB
+    """Argon2id passes of a new password hash (argon2-cffi's default, RFC 9106's low-memory profile);
+    a stored hash keeps the cost it was made with"""
+    password_memory_cost: int = 65536
+    """KiB of memory of a new password hash (argon2-cffi's default; at least 32)"""
     # outgoing mail (ArticleSend): keys, composition, delivery
     gnupghome: str = "var/gnupg"
     smime_cert_dir: str = "var/smime/certs"
