@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 BIND   ?= 127.0.0.1:8080
+# one pytest-xdist worker per core, each module's tests on one worker (its gunicorn starts once);
+# `make test PYTEST_ARGS=` runs in one process
+PYTEST_ARGS ?= -n auto --dist loadscope
 # Debian packages: a compiler and headers for M2Crypto (swig, libssl-dev), gpg and openssl for
 # the crypto module and its tests, PostgreSQL's client library for psycopg
 APT_PACKAGES := build-essential swig libssl-dev gnupg openssl libpq5 ca-certificates

@@ -21,6 +21,7 @@ from typing import Any
 
 from gateway.errors import AdminError
 from gateway.passwords import hash_password
+from gateway.settings import Settings
 from gateway.store import customers
 from gateway.store.database import Database, Transaction, utcnow
 from gateway.tickets.access import CUSTOMER_PANEL_USER_ID
@@ -174,7 +175,7 @@ _COLUMNS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, system_id: str = "10",
+def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, settings: Settings,
          span: dt.timedelta = dt.timedelta(days=365), now: dt.datetime | None = None,
          seed: int | None = None) -> Summary:
     """Add `tickets` demo tickets created within `span` before `now` (naive UTC, as the store keeps time),
@@ -191,7 +192,7 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, system_id:
     started = time.monotonic()
     rng = random.Random(seed)
     now = (now or utcnow()).replace(microsecond=0)
-    demo_customers = _ensure_customers(db)
+    demo_customers = _ensure_customers(db, settings)
     with db.transaction(write=False) as tx:
         catalogue = _catalogue(tx)
         agents = [_Agent(row["id"], f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>') for row in
@@ -200,7 +201,7 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, system_id:
         raise AdminError("demo data needs at least one valid agent to own the tickets")
     seconds = int(span.total_seconds())
     created = sorted(now - dt.timedelta(seconds=rng.randint(0, seconds)) for _ in range(tickets))
-    numbers = _reserve_numbers(db, created, system_id)
+    numbers = _reserve_numbers(db, created, settings.system_id)
     time_accounted = 0
     with db.transaction() as tx:
         for start in range(0, tickets, CHUNK):
@@ -226,7 +227,7 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, system_id:
 
 # -- set-up --------------------------------------------------------------------------------------------------
 
-def _ensure_customers(db: Database) -> list[_Customer]:
+def _ensure_customers(db: Database, settings: Settings) -> list[_Customer]:
     """The demo companies and customer users, added where missing; the password is hashed once (Argon2 is slow)."""
     wanted = [(customer_id, name, domain, first, last)
               for index, (customer_id, name, domain) in enumerate(COMPANIES)
@@ -235,7 +236,7 @@ def _ensure_customers(db: Database) -> list[_Customer]:
     with db.transaction(write=False) as tx:
         missing = logins - {login for login in logins if customers.by_login(tx, login)}
     if missing:
-        pw_hash = hash_password(DEMO_PASSWORD)
+        pw_hash = hash_password(DEMO_PASSWORD, settings)
         with db.transaction() as tx:
             for customer_id, name, domain, first, last in wanted:
                 if customers.company(tx, customer_id) is None:

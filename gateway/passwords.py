@@ -5,6 +5,10 @@ check: too much for clients that send UserLogin/Password with every request. As 
 does (CachedAuth, 300 s), a successful check is remembered for a while. The cache key
 is the stored hash plus an HMAC of the password under a key that never leaves this
 process, so a password change invalidates it at once and no password is kept in memory.
+
+The cost of new hashes is a setting (password_time_cost, password_memory_cost; argon2-cffi's
+defaults unless configured). A stored hash carries the parameters it was made with, so
+checking it needs no setting, and hashes made at another cost keep working.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ from collections import OrderedDict
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from gateway.settings import Settings
+
 UNUSABLE = "!"
 
-_hasher = PasswordHasher()
+_verifier = PasswordHasher()  # verify() reads the cost from the stored hash, not from here
 _process_key = secrets.token_bytes(32)
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+def hash_password(password: str, settings: Settings) -> str:
+    hasher = PasswordHasher(time_cost=settings.password_time_cost, memory_cost=settings.password_memory_cost)
+    return hasher.hash(password)
 
 
 class PasswordChecker:
@@ -46,7 +53,7 @@ class PasswordChecker:
             if expires is not None and expires > now:
                 return True
         try:
-            _hasher.verify(stored_hash, password)
+            _verifier.verify(stored_hash, password)
         except (VerificationError, InvalidHashError):
             return False
         if self.cache_ttl > 0:

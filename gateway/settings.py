@@ -70,6 +70,11 @@ class Settings:
     """seconds between checks for web services changed by another process"""
     max_request_size: int = 100 * 1024 * 1024
     """hard upper limit for any request body, in bytes (a web service's MaxLength may only lower it)"""
+    password_time_cost: int = 3
+    """Argon2id passes of a new password hash (argon2-cffi's default, RFC 9106's low-memory profile);
+    a stored hash keeps the cost it was made with"""
+    password_memory_cost: int = 65536
+    """KiB of memory of a new password hash (argon2-cffi's default; at least 32)"""
     # outgoing mail (ArticleSend): keys, composition, delivery
     gnupghome: str = "var/gnupg"
     """the gateway's own gpg keyring (`gateway pgp import`); relative to the installation's directory"""
@@ -184,6 +189,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     settings = Settings(**values)
     if settings.smtp_security not in ("none", "starttls", "ssl"):
         raise SettingsError(f"setting smtp_security: {settings.smtp_security!r} is not none, starttls or ssl")
+    if settings.password_time_cost < 1 or settings.password_memory_cost < MIN_PASSWORD_MEMORY_COST:
+        raise SettingsError(f"settings password_time_cost and password_memory_cost: at least 1 and"
+                         f" {MIN_PASSWORD_MEMORY_COST} (KiB)")
     if settings.ticket_subject_format not in ("Left", "Right", "None"):
         raise SettingsError(f"setting ticket_subject_format: {settings.ticket_subject_format!r}"
                          " is not Left, Right or None")
@@ -192,6 +200,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
                                **{key: _absolute(getattr(settings, key), base) for key in KEY_STORES})
 
 
+MIN_PASSWORD_MEMORY_COST = 32  # Argon2's least: 8 KiB per lane, argon2-cffi's 4 lanes
 KEY_STORES = ("gnupghome", "smime_cert_dir", "smime_private_dir")
 
 

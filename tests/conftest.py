@@ -1,6 +1,8 @@
 """Fixtures: a fresh database per test on SQLite and on PostgreSQL, and gateway under gunicorn.
 
-Every test that touches storage runs on both backends. PostgreSQL comes from
+Every test that touches storage runs on both backends; a test of the transport alone (parsing,
+encodings, wire quirks: what happens before or after storage, never in it) is marked
+`transport_only` and runs on SQLite alone. PostgreSQL comes from
 GATEWAY_TEST_POSTGRES_URL (a maintenance database the tests may create databases from,
 e.g. postgresql:///postgres); without it the PostgreSQL half is skipped, except in CI
 (CI=true), where a missing PostgreSQL is an error: CI must never skip it silently.
@@ -8,6 +10,7 @@ e.g. postgresql:///postgres); without it the PostgreSQL half is skipped, except 
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -28,7 +31,7 @@ from werkzeug.test import Client
 
 from gateway.admin import directory, webservices
 from gateway.app import Gateway, make_app
-from gateway.settings import Settings
+from gateway.settings import MIN_PASSWORD_MEMORY_COST, Settings
 from gateway.store import migrate
 from gateway.store.database import Database
 
@@ -38,7 +41,21 @@ BACKENDS = ["sqlite", "postgresql"]
 REST = "/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST"
 SOAP = "/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"
 TICKET_NS = "http://www.otrs.org/TicketConnector/"
+ROOT = {"UserLogin": "root@localhost", "Password": "root"}  # the fixture's administrator (load_fixture)
 GATEWAY_BIN = Path(sys.executable).parent / "gateway"
+# Argon2 at its least cost: every password hashed or checked in the tests, in this process and in the
+# console and gunicorn processes it starts (they inherit the environment). Production cost: test_settings.py.
+CHEAP_PASSWORDS = {"password_time_cost": 1, "password_memory_cost": MIN_PASSWORD_MEMORY_COST}
+os.environ.update({f"GATEWAY_{key.upper()}": str(value) for key, value in CHEAP_PASSWORDS.items()})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A `transport_only` test keeps its SQLite instance: the PostgreSQL one would test nothing more."""
+    twice = {item for item in items if item.get_closest_marker("transport_only")
+             and "postgresql" in getattr(getattr(item, "callspec", None), "params", {}).values()}
+    if twice:
+        config.hook.pytest_deselected(items=[item for item in items if item in twice])
+        items[:] = [item for item in items if item not in twice]
 
 
 def znuny_file(relative: str) -> Path:
@@ -67,6 +84,16 @@ def _pg_execute(admin_url: str, sql: str) -> None:
         conn.execute(sql)
 
 
+# Dropping a PostgreSQL database takes a few hundred milliseconds: it happens beside the next test,
+# and the session waits for every drop at its end (the templates fixture), failing on any that failed.
+_DROPPER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-database")
+_drops: list[concurrent.futures.Future] = []
+
+
+def _pg_drop_later(admin_url: str, name: str) -> None:
+    _drops.append(_DROPPER.submit(_pg_execute, admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 def _pg_url(admin_url: str, database: str) -> str:
     base, _, _ = admin_url.rpartition("/")
     return f"{base}/{database}"
@@ -75,12 +102,12 @@ def _pg_url(admin_url: str, database: str) -> str:
 def load_fixture(db: Database, settings: Settings) -> None:
     """The fixture of ../shared/znuny/golden: the same agents, customer, fields and web services."""
     webservices.ensure_presets(db, settings)
-    directory.set_user_password(db, "root@localhost", "root")
-    directory.add_user(db, "agent1", "Agent", "One", "agent1@example.test", "agent1", ["users"])
-    directory.add_user(db, "tauser", "Time", "Accounter", "tauser@example.test", "tauser",
+    directory.set_user_password(db, settings, "root@localhost", "root")
+    directory.add_user(db, settings, "agent1", "Agent", "One", "agent1@example.test", "agent1", ["users"])
+    directory.add_user(db, settings, "tauser", "Time", "Accounter", "tauser@example.test", "tauser",
                    ["users", "timeaccounting_webservice"])
     directory.add_customer_company(db, "ACME", "ACME Inc.")
-    directory.add_customer_user(db, "customer1", "Cust", "Omer", "customer1@oracle.test", "ACME", "customer1")
+    directory.add_customer_user(db, settings, "customer1", "Cust", "Omer", "customer1@oracle.test", "ACME", "customer1")
     directory.add_dynamic_field(db, "OracleText", "Oracle Text", "Text", "Ticket")
     directory.add_dynamic_field(db, "OracleDropdown", "Oracle Dropdown", "Dropdown", "Ticket",
                             {"alpha": "Alpha", "beta": "Beta"})
@@ -122,7 +149,7 @@ def _fill(url: str) -> None:
 
 def test_settings(database_url: str, **overrides: object) -> Settings:
     return dataclasses.replace(Settings(), database_url=database_url, public_url="http://gateway.test:8080",
-                               webservice_refresh_interval=0.5, **overrides)
+                               webservice_refresh_interval=0.5, **{**CHEAP_PASSWORDS, **overrides})
 
 
 test_settings.__test__ = False  # a helper, not a test
@@ -132,6 +159,8 @@ test_settings.__test__ = False  # a helper, not a test
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     found = Templates(tmp_path_factory.mktemp("templates"))
     yield found
+    for drop in concurrent.futures.as_completed(_drops):
+        drop.result()
     if found.pg_template:
         _pg_execute(os.environ["GATEWAY_TEST_POSTGRES_URL"],
                     f"DROP DATABASE IF EXISTS {found.pg_template} WITH (FORCE)")
@@ -147,6 +176,16 @@ def copy_database(backend: str, templates: Templates, directory: Path) -> tuple[
     template = templates.postgresql(admin_url)
     name = f"gw_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     _pg_execute(admin_url, f"CREATE DATABASE {name} TEMPLATE {template}")
+    return _pg_url(admin_url, name), lambda: _pg_drop_later(admin_url, name)
+
+
+def empty_database(backend: str, directory: Path) -> tuple[str, callable]:
+    """A database with nothing in it, not even the schema; returns its URL and a function that drops it."""
+    if backend == "sqlite":
+        return f"sqlite:///{directory / f'empty-{uuid.uuid4().hex[:8]}.db'}", lambda: None
+    admin_url = _pg_admin_url()
+    name = f"gw_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    _pg_execute(admin_url, f"CREATE DATABASE {name}")
     return _pg_url(admin_url, name), lambda: _pg_execute(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
@@ -182,6 +221,40 @@ def client(gateway: Gateway) -> Client:
     return Client(gateway)
 
 
+# -- the console ------------------------------------------------------------------------------------------
+
+def run_console(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`gateway ARGS` run in this process by click's CliRunner, with `env` as the whole environment.
+
+    What the console prints and its exit status, as the process would give them, without a Python
+    start-up per command. An exception the console does not turn into a one-line refusal is raised
+    here (the process would end with a traceback). real_console runs the installed entry point.
+    """
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    env = dict(os.environ) if env is None else env
+    changes = {key: value for key, value in env.items() if os.environ.get(key) != value}
+    changes.update({key: None for key in os.environ if key not in env})
+    args = [str(arg) for arg in args]
+    result = CliRunner().invoke(main, args, env=changes, catch_exceptions=False, prog_name="gateway")
+    return subprocess.CompletedProcess(["gateway", *args], result.exit_code, result.stdout, result.stderr)
+
+
+def refused(result: subprocess.CompletedProcess, words: str) -> None:
+    """The console's refusal: exit status 1, nothing on stdout, one line on stderr that names the problem."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("Error: "), result.stderr
+    assert words in result.stderr, result.stderr
+
+
+def real_console(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`gateway ARGS` as a process of the installed console script."""
+    return subprocess.run([str(GATEWAY_BIN), *map(str, args)], env=env, capture_output=True, text=True, timeout=120)
+
+
 # -- gateway under gunicorn ------------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -198,8 +271,8 @@ class Server:
     log_path: Path
 
     def gateway(self, *args: str) -> subprocess.CompletedProcess:
-        """Run the console against the served database."""
-        return subprocess.run([str(GATEWAY_BIN), *args], env=self.env, capture_output=True, text=True, timeout=60)
+        """Run the console (in this process) against the served database."""
+        return run_console(*args, env=self.env)
 
     def log(self) -> str:
         """What the server has written to stderr (gunicorn's error log and gateway's own log) so far."""
@@ -228,7 +301,7 @@ def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
             try:
                 if requests.get(f"{base}/health", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or too busy to answer
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gateway did not start: {log_path.read_text(errors='replace')[-2000:]}")

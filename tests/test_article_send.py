@@ -12,9 +12,8 @@ import email.policy
 
 import pytest
 
-from tests.conftest import REST
+from tests.conftest import REST, ROOT
 
-ROOT = {"UserLogin": "root@localhost", "Password": "root"}
 TICKET = {"Title": "Printer on fire", "Queue": "Raw", "State": "open", "Priority": "3 normal",
           "CustomerUser": "customer1"}
 SEND = {"Subject": "Your printer", "Body": "We are on it.\nFrom now on it works.", "ArticleSend": 1,

@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime
 
 from gateway.store.database import utcnow
-from tests.conftest import REST, SOAP, TICKET_NS
+from tests.conftest import REST, ROOT, SOAP, TICKET_NS
 from tests.golden import local_tree, soap_body
-
-LOGIN = {"UserLogin": "root@localhost", "Password": "root"}
 
 
 def soap(operation: str, **fields: str) -> bytes:
@@ -37,7 +35,7 @@ def test_header_credentials_alone_work_over_soap(client):
 
 
 def test_header_wins_over_body_and_query(client):
-    response = client.post(f"{REST}/Session?UserLogin=agent1&Password=wrong", json=LOGIN,
+    response = client.post(f"{REST}/Session?UserLogin=agent1&Password=wrong", json=ROOT,
                            headers={"X-OTRS-Header-Password": "agent1"})
     assert session_user(client, response.json["SessionID"]) == "agent1"
 
@@ -67,32 +65,32 @@ def test_customer_user_gets_a_customer_session(client):
 
 def test_invalid_session_id_fails_even_with_a_valid_password(client):
     """Znuny's Auth(): a given SessionID decides alone."""
-    target = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
-    response = client.delete(f"{REST}/Session/{target}", json=LOGIN,
+    target = client.post(f"{REST}/Session", json=ROOT).json["SessionID"]
+    response = client.delete(f"{REST}/Session/{target}", json=ROOT,
                              headers={"X-OTRS-Header-SessionID": "not-a-session"})
     assert response.json["Error"]["ErrorCode"] == "SessionRemove.AuthFail"
     assert session_user(client, target) == "root@localhost"
 
 
 def test_session_remove_needs_admin_for_another_agents_session(client):
-    roots = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
+    roots = client.post(f"{REST}/Session", json=ROOT).json["SessionID"]
     denied = client.delete(f"{REST}/Session/{roots}", json={"UserLogin": "agent1", "Password": "agent1"})
     assert denied.json["Error"]["ErrorMessage"] == \
         "SessionRemove: Authorization failed! User needs to be in group admin."
     agents = client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"}).json["SessionID"]
-    assert client.delete(f"{REST}/Session/{agents}", json=LOGIN).json == {"Success": 1}
+    assert client.delete(f"{REST}/Session/{agents}", json=ROOT).json == {"Success": 1}
     assert session_user(client, agents) is None
 
 
 def test_a_removed_session_no_longer_authenticates(client):
-    session_id = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
+    session_id = client.post(f"{REST}/Session", json=ROOT).json["SessionID"]
     assert client.delete(f"{REST}/Session/{session_id}",
                          headers={"X-OTRS-Header-SessionID": session_id}).json == {"Success": 1}
     assert client.get(f"{REST}/Session/{session_id}").json["Error"]["ErrorCode"] == "SessionGet.SessionInvalid"
 
 
 def test_impersonation_works_for_an_admin_agent(client):
-    response = client.post(f"{REST}/Session", json=LOGIN, headers={"X-OTRS-Header-ImpersonateAsUser": "agent1"})
+    response = client.post(f"{REST}/Session", json=ROOT, headers={"X-OTRS-Header-ImpersonateAsUser": "agent1"})
     assert session_user(client, response.json["SessionID"]) == "agent1"
 
 
@@ -105,7 +103,7 @@ def test_impersonation_fails_for_anyone_else(client):
 
 
 def test_impersonating_an_unknown_agent_fails(client):
-    response = client.post(f"{REST}/Session", json=LOGIN, headers={"X-OTRS-Header-ImpersonateAsUser": "nobody"})
+    response = client.post(f"{REST}/Session", json=ROOT, headers={"X-OTRS-Header-ImpersonateAsUser": "nobody"})
     assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
 
 
@@ -115,12 +113,12 @@ def test_failed_logins_are_limited_per_login(client, settings):
     response = client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"})
     assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
     # another login from another address is unaffected
-    other = client.post(f"{REST}/Session", json=LOGIN, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    other = client.post(f"{REST}/Session", json=ROOT, environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert "SessionID" in other.json
 
 
 def test_an_idle_session_expires(client, settings, db):
-    session_id = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
+    session_id = client.post(f"{REST}/Session", json=ROOT).json["SessionID"]
     idle = datetime.timedelta(seconds=settings.session_max_idle_time + 60)
     with db.transaction() as tx:
         tx.execute("UPDATE sessions SET last_request = ?", [utcnow() - idle])
@@ -128,7 +126,7 @@ def test_an_idle_session_expires(client, settings, db):
 
 
 def test_session_ids_are_stored_hashed(client, db):
-    session_id = client.post(f"{REST}/Session", json=LOGIN).json["SessionID"]
+    session_id = client.post(f"{REST}/Session", json=ROOT).json["SessionID"]
     with db.transaction(write=False) as tx:
         stored = [row["id"] for row in tx.all("SELECT id FROM sessions")]
     assert session_id not in stored and len(stored) == 1 and len(stored[0]) == 64
@@ -144,16 +142,16 @@ def test_an_impersonated_write_names_both_logins_in_the_history(client):
     headers = {"X-OTRS-Header-ImpersonateAsUser": "agent1"}
     ticket = {"Title": "On behalf", "Queue": "Raw", "State": "new", "Priority": "3 normal", "CustomerUser": "customer1"}
     article = {"Subject": "s", "Body": "b", "ContentType": "text/plain; charset=utf8"}
-    created = client.post(f"{REST}/Ticket", json={**LOGIN, "Ticket": ticket, "Article": article}, headers=headers).json
-    client.patch(f"{REST}/Ticket/{created['TicketID']}", json={**LOGIN, "Ticket": {"Title": "Renamed"}},
+    created = client.post(f"{REST}/Ticket", json={**ROOT, "Ticket": ticket, "Article": article}, headers=headers).json
+    client.patch(f"{REST}/Ticket/{created['TicketID']}", json={**ROOT, "Ticket": {"Title": "Renamed"}},
                  headers=headers)
-    history = client.get(f"{REST}/Ticket/History/{created['TicketID']}", query_string=LOGIN).json
+    history = client.get(f"{REST}/Ticket/History/{created['TicketID']}", query_string=ROOT).json
     lines = history["TicketHistory"][0]["History"]
     marks = [line for line in lines if line["Name"] == "%%Impersonation%%root@localhost acting as agent1"]
     assert len(marks) == 2  # one per impersonated operation
     agent1 = next(line["CreateBy"] for line in lines if line["HistoryType"] == "NewTicket")
     assert agent1 != 1 and all(line["CreateBy"] == agent1 for line in marks)
     # without the header, nothing more is written
-    client.patch(f"{REST}/Ticket/{created['TicketID']}", json={**LOGIN, "Ticket": {"Title": "Again"}})
-    history = client.get(f"{REST}/Ticket/History/{created['TicketID']}", query_string=LOGIN).json
+    client.patch(f"{REST}/Ticket/{created['TicketID']}", json={**ROOT, "Ticket": {"Title": "Again"}})
+    history = client.get(f"{REST}/Ticket/History/{created['TicketID']}", query_string=ROOT).json
     assert sum("Impersonation" in line["Name"] for line in history["TicketHistory"][0]["History"]) == 2

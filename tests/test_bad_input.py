@@ -28,6 +28,7 @@ def still_answers(client) -> None:
     assert response.status_code == 200 and "SessionID" in response.json
 
 
+@pytest.mark.transport_only
 @pytest.mark.parametrize("body", [XXE, BOMB, "<soapenv:Envelope><broken>", "not xml at all", "",
                                   '<x xmlns="urn:other">no envelope</x>'])
 def test_unsafe_or_malformed_xml_is_a_400_soap_fault(client, db, body):
@@ -40,6 +41,7 @@ def test_unsafe_or_malformed_xml_is_a_400_soap_fault(client, db, body):
     still_answers(client)
 
 
+@pytest.mark.transport_only
 @pytest.mark.parametrize("body", ['{"UserLogin": "root@localhost", "Password": ', "{'single': 'quotes'}", "\xff"])
 def test_malformed_json_is_a_400(client, db, body):
     response = client.post(f"{REST}/Session", data=body.encode("latin-1"), content_type="application/json")
@@ -49,11 +51,13 @@ def test_malformed_json_is_a_400(client, db, body):
     still_answers(client)
 
 
+@pytest.mark.transport_only
 def test_json_with_a_bom_is_read(client):
     body = '\ufeff{"UserLogin": "root@localhost", "Password": "root"}'.encode()
     assert "SessionID" in client.post(f"{REST}/Session", data=body).json
 
 
+@pytest.mark.transport_only
 def test_wrongly_typed_values_are_a_400_naming_the_field(client, db):
     response = client.post(f"{REST}/Session", json={"UserLogin": {"nested": 1}, "Password": "root"})
     assert response.status_code == 400
@@ -61,6 +65,7 @@ def test_wrongly_typed_values_are_a_400_naming_the_field(client, db):
     assert sessions(db) == 0
 
 
+@pytest.mark.transport_only
 def test_body_over_maxlength_is_a_413(client, db):
     # the TimeAccountingREST preset has MaxLength 1000000
     response = client.post("/otrs/nph-genericinterface.pl/Webservice/TimeAccountingREST/TimeAccountingGet",
@@ -70,12 +75,14 @@ def test_body_over_maxlength_is_a_413(client, db):
     still_answers(client)
 
 
+@pytest.mark.transport_only
 def test_soap_body_over_the_server_limit_is_a_413(gateway, client):
     gateway.wsgi.max_size = 1000
     response = client.post(SOAP, data=ENVELOPE.format(login="x" * 2000).encode(), content_type="text/xml")
     assert response.status_code == 413
 
 
+@pytest.mark.transport_only
 @pytest.mark.parametrize(("path", "status"), [
     ("/otrs/nph-genericinterface.pl/Webservice/NoSuchWebservice/Session", 404),
     ("/otrs/nph-genericinterface.pl/WebserviceID/999/Session", 404),
@@ -100,10 +107,12 @@ def test_web_service_names_are_url_decoded(client, settings, db):
     assert "SessionID" in response.json
 
 
+@pytest.mark.transport_only
 def test_soap_get_is_not_allowed(client):
     assert client.get(SOAP).status_code == 405
 
 
+@pytest.mark.transport_only
 def test_unimplemented_operation_type_is_a_501_naming_it(client, settings, db, tmp_path):
     from gateway.admin import webservices
 
@@ -117,6 +126,7 @@ def test_unimplemented_operation_type_is_a_501_naming_it(client, settings, db, t
     still_answers(client)
 
 
+@pytest.mark.transport_only
 def test_an_undeclared_body_that_is_not_utf8_is_read_as_windows_powershell_writes_it(client, db):
     """Windows PowerShell 5.1's Invoke-RestMethod sends a string body in ISO-8859-1 unless the
     Content-Type names a charset; a body that declares UTF-8 must be UTF-8."""

@@ -14,11 +14,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 import requests
 
 from gateway.store.database import Database
 from gateway.tickets.numbers import check_digit
 from tests.conftest import REST
+
+pytestmark = pytest.mark.slow
 
 PROCESSES = 4
 REQUESTS_PER_PROCESS = 200

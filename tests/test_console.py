@@ -1,30 +1,56 @@
-"""The `gateway` console: Znuny's Admin:: contract, one-line errors, nothing half-written."""
+"""The `gateway` console: Znuny's Admin:: contract, one-line errors, nothing half-written.
+
+Most commands run in this process (tests.conftest.run_console); those marked `real process`
+go through the installed `gateway` script, as an administrator runs it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 
 import pytest
 import yaml
+from werkzeug.test import Client
 
-from tests.conftest import GATEWAY_BIN, ZNUNY
+from gateway.app import make_app
+from tests.conftest import BACKENDS, REST, ZNUNY, empty_database, real_console, refused, run_console, test_settings
 
 
 @pytest.fixture
-def console(database_url):
+def console(request, database_url):
     env = {**os.environ, "GATEWAY_DATABASE_URL": database_url}
+    runner = real_console if getattr(request, "param", "") == "real process" else run_console
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(GATEWAY_BIN), *args], env=env, capture_output=True, text=True, timeout=120)
+        return runner(*args, env=env)
 
     return run
 
 
-def refused(result: subprocess.CompletedProcess, words: str) -> None:
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and words in lines[0], result.stderr
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_setup_makes_an_empty_database_ready_and_shows_the_root_password_once(backend, tmp_path):
+    """`gateway setup` as an administrator runs it first (`make run`), through the real entry point."""
+    url, drop = empty_database(backend, tmp_path)
+    try:
+        env = {**os.environ, "GATEWAY_DATABASE_URL": url}
+        first = real_console("setup", env=env)
+        assert first.returncode == 0, first.stderr
+        added = [line.removeprefix("Added web service ").rstrip(".") for line in first.stdout.splitlines()
+                 if line.startswith("Added web service ")]
+        assert "GenericTicketConnectorREST" in added and "GenericTicketConnectorSOAP" in added
+        shown = [line for line in first.stdout.splitlines() if line.startswith("Agent root@localhost has the password")]
+        assert len(shown) == 1
+        password = shown[0].rsplit(" ", 1)[1]
+        again = real_console("setup", env=env)
+        assert again.returncode == 0 and again.stdout == "", again.stdout + again.stderr  # nothing shown twice
+        with contextlib.closing(make_app(test_settings(url))) as app:
+            login = Client(app).post(f"{REST}/Session", json={"UserLogin": "root@localhost", "Password": password})
+        assert "SessionID" in login.json, login.json
+    finally:
+        drop()
 
 
 def count(db, sql: str, params=()) -> int:
@@ -32,6 +58,7 @@ def count(db, sql: str, params=()) -> int:
         return tx.value(sql, params)
 
 
+@pytest.mark.parametrize("console", ["real process"], indirect=True)
 def test_user_add_grants_rw_and_the_user_can_log_in(console, db, client):
     result = console("user", "add", "--user-name", "jdoe", "--first-name", "J", "--last-name", "Doe",
                      "--email-address", "jdoe@example.test", "--password", "s3cret", "--group", "users",
@@ -39,7 +66,6 @@ def test_user_add_grants_rw_and_the_user_can_log_in(console, db, client):
     assert result.returncode == 0, result.stderr
     assert count(db, "SELECT COUNT(*) FROM group_user gu JOIN users u ON u.id = gu.user_id"
                      " WHERE u.login = 'jdoe' AND gu.permission_key = 'rw'") == 2
-    from tests.conftest import REST
     assert "SessionID" in client.post(f"{REST}/Session", json={"UserLogin": "jdoe", "Password": "s3cret"}).json
     assert console("user", "set-password", "--user-name", "jdoe", "--password", "new").returncode == 0
     assert "Error" in client.post(f"{REST}/Session", json={"UserLogin": "jdoe", "Password": "s3cret"}).json
@@ -80,13 +106,14 @@ def test_bad_arguments_are_one_line_and_a_nonzero_exit(console, args, words):
     refused(console(*args), words)
 
 
+@pytest.mark.slow
 def test_serve_on_a_unix_socket_without_public_url_is_refused(database_url):
     env = {**{k: v for k, v in os.environ.items() if k != "GATEWAY_PUBLIC_URL"}, "GATEWAY_DATABASE_URL": database_url}
-    result = subprocess.run([str(GATEWAY_BIN), "serve", "--bind", "unix:/tmp/gateway-test.sock"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = real_console("serve", "--bind", "unix:/tmp/gateway-test.sock", env=env)
     refused(result, "set public_url")
 
 
+@pytest.mark.parametrize("console", ["real process"], indirect=True)
 def test_usage_errors_exit_nonzero(console):
     result = console("group", "user-link", "--user-name", "agent1", "--group-name", "users",
                      "--permission-key", "superuser")

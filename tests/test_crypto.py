@@ -18,7 +18,7 @@ import pytest
 
 from gateway.mail.crypto import Crypto, CryptoError, Plan, Protection
 from gateway.settings import Settings
-from tests.conftest import GATEWAY_BIN
+from tests.conftest import refused, run_console
 from tests.keys import KeyMaterial, remove_stores, short_tempdir, store_settings
 from tests.recipient import (
     check_wire,
@@ -260,18 +260,10 @@ def console(tmp_path: Path) -> Iterator[Callable[..., subprocess.CompletedProces
            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path}/absent/never-opened.db"}
 
     def run(*args: str | Path) -> subprocess.CompletedProcess:
-        return subprocess.run([str(GATEWAY_BIN), *map(str, args)], env=env, capture_output=True, text=True,
-                              timeout=120)
+        return run_console(*args, env=env)
 
     yield run
     remove_stores(stores)
-
-
-def refused(done: subprocess.CompletedProcess, message: str) -> None:
-    assert done.returncode == 1, done.stdout
-    assert done.stdout == ""
-    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("Error: "), done.stderr
-    assert message in done.stderr
 
 
 def test_console_pgp(console: Callable[..., subprocess.CompletedProcess], keys: KeyMaterial) -> None:

@@ -10,7 +10,7 @@ import subprocess
 from gateway import demo
 from gateway.store.database import Database, as_datetime, utcnow
 from gateway.tickets.numbers import check_digit
-from tests.conftest import GATEWAY_BIN, REST
+from tests.conftest import REST, run_console
 
 DEMO = "t.customer_id LIKE 'demo-%'"
 NEW_TICKET = {"UserLogin": "root@localhost", "Password": "root",
@@ -47,7 +47,7 @@ def assert_date_checksum(number: str, created: object, system_id: str) -> None:
 def test_demo_tickets_are_served_and_ticket_create_continues_their_numbering(db, client, settings):
     """All created today: the block taken from today's counter is what TicketCreate must continue after."""
     now = utcnow()
-    summary = demo.load(db, 50, 3, system_id=settings.system_id, now=now,
+    summary = demo.load(db, 50, 3, settings=settings, now=now,
                             span=now - now.replace(hour=0, minute=0, second=0), seed=1)
     assert (summary.tickets, summary.articles, summary.customer_users) == (50, 150, 20)
 
@@ -80,8 +80,8 @@ def test_demo_tickets_are_served_and_ticket_create_continues_their_numbering(db,
 
 
 def test_demo_tickets_look_like_a_helpdesk_year_and_repeated_loads_never_collide(db, settings):
-    first = demo.load(db, 200, system_id=settings.system_id, seed=2)
-    second = demo.load(db, 100, 1, system_id=settings.system_id, seed=3)
+    first = demo.load(db, 200, settings=settings, seed=2)
+    second = demo.load(db, 100, 1, settings=settings, seed=3)
     assert (first.articles, second.articles, second.customer_users) == (400, 100, 20)
 
     rows = demo_tickets(db)
@@ -113,8 +113,7 @@ def test_the_console_command(database_url, db):
     env = {**os.environ, "GATEWAY_DATABASE_URL": database_url}
 
     def gateway(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(GATEWAY_BIN), "demo-data", *args], env=env, capture_output=True, text=True,
-                              timeout=120)
+        return run_console("demo-data", *args, env=env)
 
     done = gateway("--tickets", "7", "--articles-per-ticket", "1")
     assert done.returncode == 0, done.stderr

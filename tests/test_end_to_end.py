@@ -12,6 +12,8 @@ from zeep.transports import Transport
 
 from tests.conftest import REST, SOAP, TICKET_NS, znuny_file
 
+pytestmark = pytest.mark.slow
+
 BINDING = f"{{{TICKET_NS}}}GenericTicketConnector_Binding"
 
 
@@ -30,6 +32,7 @@ def test_health(server):
     assert response.json()["Database"] == "ok" and response.json()["Version"]
 
 
+@pytest.mark.transport_only
 def test_zeep_with_znunys_own_wsdl(server):
     """The WSDL integrators already generated their stubs from, endpoint overridden, strict=False."""
     wsdl = znuny_file("development/GenericTicketConnectorSOAP.wsdl")
@@ -45,6 +48,7 @@ def test_zeep_with_znunys_own_wsdl(server):
     assert refused.Error.ErrorCode == "SessionCreate.AuthFail"
 
 
+@pytest.mark.transport_only
 def test_zeep_strict_with_our_wsdl(server):
     client = zeep.Client(f"{server.url}{SOAP}?wsdl", transport=Transport(timeout=10))
     created = client.service.SessionCreate(UserLogin="root@localhost", Password="root")
@@ -56,6 +60,7 @@ def test_zeep_strict_with_our_wsdl(server):
     assert refused.SessionID is None and refused.Error.ErrorCode == "SessionCreate.AuthFail"
 
 
+@pytest.mark.transport_only
 def test_zeep_sees_soap_faults(server):
     client = zeep.Client(f"{server.url}{SOAP}?wsdl")
     with client.settings(raw_response=True):
@@ -65,6 +70,7 @@ def test_zeep_sees_soap_faults(server):
     assert bad.status_code == 400 and b"Fault" in bad.content
 
 
+@pytest.mark.transport_only
 def test_pyotrs_creates_a_session_on_the_imported_development_sample(server):
     """GenericTicketConnectorRESTDev was imported unchanged from development/GenericTicketConnectorREST.yml."""
     znuny_file("development/GenericTicketConnectorREST.yml")
@@ -78,6 +84,7 @@ def test_pyotrs_creates_a_session_on_the_imported_development_sample(server):
         wrong.session_create()
 
 
+@pytest.mark.transport_only
 def test_header_credentials_through_gunicorn(server):
     response = requests.post(f"{server.url}{REST}/Session", json={}, timeout=5, headers={
         "X-OTRS-Header-UserLogin": "agent1", "X-OTRS-Header-Password": "agent1"})

@@ -218,20 +218,21 @@ def cases() -> list[str]:
     return [line.split("\t")[0] for line in index[1:] if line.strip()]
 
 
-def extend_fixture(db) -> None:
+def extend_fixture(db, settings) -> None:
     """The fixture extension of cases 57-130 (golden README)."""
     directory.add_group(db, "restricted")
     directory.link_user_group(db, "root@localhost", "restricted", "rw")
     directory.add_queue(db, "Restricted", "restricted")
     directory.add_customer_company(db, "GLOBEX", "Globex Corp.")
-    directory.add_customer_user(db, "customer2", "Second", "Customer", "customer2@oracle.test", "GLOBEX", "customer2")
+    directory.add_customer_user(db, settings, "customer2", "Second", "Customer", "customer2@oracle.test", "GLOBEX",
+                            "customer2")
 
 
-def differences(client, db) -> list[str]:
+def differences(client, db, settings) -> list[str]:
     mapping, found = Mapping(), []
     for stem in cases():
         if stem.startswith("57_"):
-            extend_fixture(db)
+            extend_fixture(db, settings)
         golden = case(stem)
         mapping.request(golden)
         response = golden.send(client)
@@ -288,6 +289,6 @@ def diff(ours: Any, theirs: Any, path: str = "") -> list[str]:
     return []
 
 
-def test_every_recorded_exchange_in_order(client, db):
-    found = differences(client, db)
+def test_every_recorded_exchange_in_order(client, db, settings):
+    found = differences(client, db, settings)
     assert not found, f"{len(found)} cases differ:\n" + "\n".join(found)

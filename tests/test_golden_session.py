@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import REST
 from tests.golden import case, local_tree, shape, soap_body
 
+pytestmark = pytest.mark.transport_only
+
 
 def create_session(client) -> str:
     response = client.post(f"{REST}/Session", json={"UserLogin": "root@localhost", "Password": "root"})

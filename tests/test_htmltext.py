@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from gateway.mail.htmltext import to_ascii
-from tests.conftest import REST
+from tests.conftest import REST, ROOT
 
-ROOT = {"UserLogin": "root@localhost", "Password": "root"}
 TICKET = {"Title": "HTML", "Queue": "Raw", "State": "new", "Priority": "3 normal", "CustomerUser": "customer1"}
 
 # (what, HTML, Znuny's text)

@@ -11,7 +11,6 @@ import base64
 import dataclasses
 import email
 import email.policy
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +19,13 @@ import requests
 import zeep
 
 from gateway.store.database import Database
-from tests.conftest import BACKENDS, GATEWAY_BIN, REST, SOAP, Server, copy_database, serving
+from tests.conftest import BACKENDS, REST, ROOT, SOAP, Server, copy_database, run_console, serving
 from tests.keys import KeyMaterial, make_stores, remove_stores, short_tempdir, store_env
 from tests.recipient import decrypt_pgp_mime, recipient_gpg, smime_decrypt, smime_verify, verify_pgp_detached
 from tests.smtp import Smtp, start_smtp
 
-ROOT = {"UserLogin": "root@localhost", "Password": "root"}
+pytestmark = pytest.mark.slow
+
 TICKET = {"Title": "Signed mail", "Queue": "Raw", "State": "open", "Priority": "3 normal",
           "CustomerUser": "customer1"}
 BODY = "Dear customer,\nFrom today your printer works again.\nGrüße"
@@ -180,8 +180,7 @@ def test_unusable_protection_is_refused_and_nothing_is_written(mail: MailSetup) 
 def test_smtp_down_delays_the_mail_and_a_550_shows_in_ticket_get(mail: MailSetup) -> None:
     answer = mail.create()
     assert "Error" not in answer, answer  # the request does not depend on SMTP
-    down = subprocess.run([str(GATEWAY_BIN), "mail-worker", "--once"], capture_output=True, text=True, timeout=60,
-                          env={**mail.server.env, "GATEWAY_SMTP_PORT": "1"})
+    down = run_console("mail-worker", "--once", env={**mail.server.env, "GATEWAY_SMTP_PORT": "1"})
     assert down.returncode == 0 and "deferred 1" in down.stdout, down.stdout + down.stderr
     delivery = mail.articles(answer["TicketID"])[0]["Delivery"]
     assert delivery["State"] == "queued" and delivery["Attempts"] == 1 and delivery["SMTPMessage"]

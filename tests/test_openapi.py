@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import REST
+
+pytestmark = pytest.mark.transport_only
 
 JSON_TYPES = {str: "string", int: "integer", float: "number", dict: "object", list: "array"}
 

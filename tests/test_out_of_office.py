@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import GATEWAY_BIN
+from tests.conftest import ROOT, run_console
 from tests.golden import case, local_tree, soap_body
 
 OOO = "/znuny/nph-genericinterface.pl/Webservice/OutOfOffice/OutOfOffice"
-ROOT = {"UserLogin": "root@localhost", "Password": "root"}
 OOO_NS = "http://www.znuny.org/OutOfOffice/"
 KEYS = ("OutOfOffice", "OutOfOfficeStartYear", "OutOfOfficeStartMonth", "OutOfOfficeStartDay",
         "OutOfOfficeEndYear", "OutOfOfficeEndMonth", "OutOfOfficeEndDay")
@@ -229,18 +227,17 @@ def test_soap_web_service_from_yaml(gateway, settings, db, tmp_path):
 def test_user_show(client, database_url):
     send(client, "UserLogin,StartDate,EndDate,Enabled\nagent1,2030-03-20,2030-03-30,yes\n")
     env = {**os.environ, "GATEWAY_DATABASE_URL": database_url}
-    shown = subprocess.run([str(GATEWAY_BIN), "user", "show", "--user-name", "agent1"], env=env,
-                           capture_output=True, text=True, timeout=60)
+    shown = run_console("user", "show", "--user-name", "agent1", env=env)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == [
         "Login:          agent1", "Name:           Agent One", "Email:          agent1@example.test",
         "Valid:          yes", "Groups:         users (rw)", "Out of office:  yes", "  Start:        2030-03-20",
         "  End:          2030-03-30"]
-    missing = subprocess.run([str(GATEWAY_BIN), "user", "show", "--user-name", "nobody"], env=env,
-                             capture_output=True, text=True, timeout=60)
+    missing = run_console("user", "show", "--user-name", "nobody", env=env)
     assert missing.returncode != 0 and "there is no agent 'nobody'" in missing.stderr
 
 
+@pytest.mark.slow
 def test_zeep_sets_out_of_office_through_the_soap_preset(server):
     """The OutOfOfficeSOAP preset, with zeep built strictly from its generated WSDL, through gunicorn."""
     import zeep

@@ -25,7 +25,7 @@ from aiosmtpd.smtp import AuthResult
 from gateway.mail import outbox
 from gateway.store import ticket_rows
 from gateway.store.database import Database, as_datetime, utcnow
-from tests.conftest import GATEWAY_BIN, free_port
+from tests.conftest import GATEWAY_BIN, free_port, refused, run_console
 from tests.smtp import Received, Smtp
 from tests.smtp import start_smtp as smtp_server
 
@@ -66,9 +66,7 @@ def console_env(database_url: str, port: int, **overrides: object) -> dict[str, 
 def console(database_url, smtp):
     def run(*args: str, port: int | None = None, env: dict[str, str] | None = None,
             **overrides: object) -> subprocess.CompletedProcess:
-        return subprocess.run([str(GATEWAY_BIN), *args],
-                              env={**console_env(database_url, port or smtp.port, **overrides), **(env or {})},
-                              capture_output=True, text=True, timeout=60)
+        return run_console(*args, env={**console_env(database_url, port or smtp.port, **overrides), **(env or {})})
 
     return run
 
@@ -146,12 +144,6 @@ def stop(process: subprocess.Popen) -> str:
     return out
 
 
-def refused(result: subprocess.CompletedProcess, words: str) -> None:
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and words in lines[0], result.stderr
-
-
 # -- what is stored is what is sent ------------------------------------------------------------------
 
 def test_the_server_receives_the_stored_bytes_and_bcc_only_in_the_envelope(console, db, smtp):
@@ -208,6 +200,7 @@ def test_a_message_is_stored_only_with_its_article(db):
 
 # -- failures: temporary, permanent, partial -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_smtp_down_defers_and_a_running_worker_delivers_once_it_is_back(console, spawn, db, start_smtp):
     mail_id = enqueue(db, 1)
     port = free_port()  # nothing listens here yet
@@ -306,6 +299,7 @@ def test_a_connection_closed_mid_batch_releases_the_rest(db, worker_settings, sm
 
 # -- several workers, and workers that die -------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_batch_loses_nothing(spawn, db, smtp):
     for number in range(1, 9):
         enqueue(db, number)
@@ -322,6 +316,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(spawn, db, smtp):
     assert max(times.values()) <= 2 and list(times.values()).count(2) <= 1
 
 
+@pytest.mark.slow
 def test_sigterm_lets_the_message_in_flight_finish_and_releases_the_rest(spawn, db, smtp):
     for number in range(1, 7):
         enqueue(db, number)
@@ -336,6 +331,7 @@ def test_sigterm_lets_the_message_in_flight_finish_and_releases_the_rest(spawn, 
     assert released == [{"n": 6 - sent}]
 
 
+@pytest.mark.slow
 def test_three_workers_deliver_each_of_60_messages_once(spawn, db, smtp):
     for number in range(1, 61):
         enqueue(db, number)

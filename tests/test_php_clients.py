@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import SOAP
 
+pytestmark = [pytest.mark.transport_only, pytest.mark.slow]
+
 PRELUDE = """<?php
 set_error_handler(function (int $level, string $message) { throw new ErrorException($message, 0, $level); });
 $p = fn($value, string $name) => new SoapParam($value, $name);

@@ -8,11 +8,13 @@ import os
 import socket
 from pathlib import Path
 
+import argon2
 import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.errors import SettingsError
+from gateway.passwords import PasswordChecker, hash_password
 from gateway.settings import Settings, advertised_url, documentation, load
 
 
@@ -99,6 +101,30 @@ def test_gateway_settings_shows_no_secret(tmp_path):
                                 GATEWAY_DATABASE_URL="postgresql://gw:s3cret@db.example.test/gateway")
     assert "hunter2" not in printed and "s3cret" not in printed
     assert "database_url = postgresql://gw:***@db.example.test/gateway\n" in printed
+
+
+def test_passwords_are_hashed_at_argon2s_recommended_cost_unless_configured():
+    """The tests run at the least cost (conftest.py); an installation must not."""
+    recommended = argon2.PasswordHasher()
+    for settings in (load(environ={}), Settings()):
+        made = argon2.extract_parameters(hash_password("secret", settings))
+        assert (made.type, made.time_cost, made.memory_cost, made.parallelism) == (
+            argon2.Type.ID, recommended.time_cost, recommended.memory_cost, recommended.parallelism)
+
+
+def test_a_stored_hash_is_checked_at_its_own_cost_whatever_is_configured():
+    cheap = load(environ={"GATEWAY_PASSWORD_TIME_COST": "1", "GATEWAY_PASSWORD_MEMORY_COST": "32"})
+    stronger = dataclasses.replace(cheap, password_time_cost=2, password_memory_cost=64)
+    assert argon2.extract_parameters(hash_password("secret", cheap)).memory_cost == 32
+    checker = PasswordChecker(cache_ttl=0)
+    assert checker.verify(hash_password("secret", stronger), "secret")
+    assert not checker.verify(hash_password("secret", stronger), "wrong")
+
+
+@pytest.mark.parametrize("environ", [{"GATEWAY_PASSWORD_TIME_COST": "0"}, {"GATEWAY_PASSWORD_MEMORY_COST": "31"}])
+def test_a_password_cost_below_argon2s_least_is_an_error(environ):
+    with pytest.raises(SettingsError, match="password_time_cost and password_memory_cost"):
+        load(environ=environ)
 
 
 @pytest.mark.parametrize(("bind", "url"), [

@@ -13,6 +13,8 @@ from gateway.transport import soapenc
 from tests.conftest import SOAP, TICKET_NS
 from tests.golden import local_tree, soap_body
 
+pytestmark = pytest.mark.transport_only
+
 PHP_ENVELOPE = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"'
     ' xmlns:ns1="http://www.otrs.org/TicketConnector/" xmlns:xsd="http://www.w3.org/2001/XMLSchema"'

@@ -7,6 +7,8 @@ import pytest
 from tests.conftest import SOAP, TICKET_NS
 from tests.golden import local_tree, soap_body
 
+pytestmark = pytest.mark.transport_only
+
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 

@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import SOAP, TICKET_NS
 
+pytestmark = [pytest.mark.transport_only, pytest.mark.slow]
+
 
 @pytest.fixture(autouse=True)
 def soap_lite() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 
 import pyotrs
+import pytest
 import zeep
 
 from tests.conftest import SOAP, TICKET_NS, znuny_file
+
+pytestmark = pytest.mark.slow
 
 BINDING = f"{{{TICKET_NS}}}GenericTicketConnector_Binding"
 

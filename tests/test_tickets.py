@@ -8,9 +8,8 @@ import pytest
 
 from gateway.admin import directory, webservices
 from gateway.webservice import presets
-from tests.conftest import REST
+from tests.conftest import REST, ROOT
 
-ROOT = {"UserLogin": "root@localhost", "Password": "root"}
 TICKET = {"Title": "Printer on fire", "Queue": "Raw", "State": "open", "Priority": "3 normal",
           "CustomerUser": "customer1"}
 ARTICLE = {"Subject": "Help", "Body": "It burns", "ContentType": "text/plain; charset=utf8"}
@@ -160,7 +159,7 @@ def test_get_takes_ids_as_list_or_comma_string(client):
 def test_agent_permissions_follow_the_queue_group(client, db, settings):
     directory.add_group(db, "secret")
     directory.add_queue(db, "Secret", "secret")
-    directory.add_user(db, "outsider", "Out", "Sider", "out@example.test", "outsider", [])
+    directory.add_user(db, settings, "outsider", "Out", "Sider", "out@example.test", "outsider", [])
     directory.link_user_group(db, "outsider", "secret", "ro")
     outsider = {"UserLogin": "outsider", "Password": "outsider"}
     denied = create(client, creds=outsider, ticket={"Queue": "Secret"})
@@ -178,12 +177,12 @@ def test_agent_permissions_follow_the_queue_group(client, db, settings):
         "TicketGet.AccessDenied"
 
 
-def test_customers_create_and_read_their_own_tickets_only(client, db):
+def test_customers_create_and_read_their_own_tickets_only(client, db, settings):
     customer = {"CustomerUserLogin": "customer1", "Password": "customer1"}
     mine = create(client, creds=customer)
     assert "TicketID" in mine
     directory.add_customer_company(db, "OTHER", "Other Ltd")
-    directory.add_customer_user(db, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
+    directory.add_customer_user(db, settings, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
     theirs = create(client, ticket={"CustomerUser": "stranger"})["TicketID"]
     ticket = get(client, mine["TicketID"], customer, AllArticles=1)["Ticket"][0]
     assert ticket["CustomerID"] == "ACME" and ticket["Article"][0]["SenderType"] == "customer"

@@ -187,6 +187,7 @@ def test_times_are_local_to_the_system_time_zone_across_a_dst_change(settings, d
         berlin.close()
 
 
+@pytest.mark.slow
 def test_zeep_with_our_wsdl(server):
     created = requests.post(f"{server.url}{TICKETS}/Ticket", timeout=10, json={**TAUSER, "Ticket": {
         "Title": "Over SOAP", "Queue": "Raw", "State": "new", "Priority": "3 normal", "CustomerUser": "customer1"},

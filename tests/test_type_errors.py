@@ -20,8 +20,10 @@ import pytest
 from spyne import ComplexModelBase, Unicode
 
 from gateway import operations
-from tests.conftest import REST, SOAP, TICKET_NS
+from tests.conftest import REST, ROOT, SOAP, TICKET_NS
 from tests.golden import case, local_tree, soap_body
+
+pytestmark = pytest.mark.transport_only
 
 NUMBER = re.compile(r"(ID|IDs|Limit|Minutes|TimeUnit|Year|Month|Day|Hour|Minute|Diff)$")
 DATE = re.compile(r"(Date|TimeAccountingStart|TimeAccountingEnd)$")
@@ -33,7 +35,6 @@ WHOLE = {"PendingTime"}  # structures Znuny judges as a whole: its message names
 # fields where Znuny reads a non-number as "not given" and answers with data: so do we
 LENIENT = {("TicketGet", "ArticleLimit")}
 
-ROOT = {"UserLogin": "root@localhost", "Password": "root"}
 ARTICLE = {"Subject": "Types", "Body": "Body", "ContentType": "text/plain; charset=utf8"}
 TICKET = {"Title": "Types", "Queue": "Raw", "State": "new", "Priority": "3 normal", "CustomerUser": "customer1"}
 PENDING = {"Year": "2030", "Month": "6", "Day": "1", "Hour": "12", "Minute": "0"}

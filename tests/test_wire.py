@@ -94,6 +94,8 @@ def titled(server, session_id: str, title: str) -> list[str]:
 
 # -- bodies: none, empty, chunked ---------------------------------------------------------------------------
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_a_bodiless_post_with_header_credentials_creates_a_session(server):
     """Golden case 60: curl -X POST with X-OTRS-Header-UserLogin/Password and nothing else."""
     status, headers, body = raw(server, bodiless("POST", f"{REST}/Session", ROOT))
@@ -103,6 +105,8 @@ def test_a_bodiless_post_with_header_credentials_creates_a_session(server):
     assert {item["Key"]: item["Value"] for item in data["SessionData"]}["UserLogin"] == "root@localhost"
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
 def test_the_real_curl_creates_a_session_without_a_body(server):
     result = subprocess.run(["curl", "-sS", "-X", "POST", *(f for k, v in ROOT.items() for f in ("-H", f"{k}: {v}")),
@@ -110,6 +114,8 @@ def test_the_real_curl_creates_a_session_without_a_body(server):
     assert len(json.loads(result.stdout)["SessionID"]) == 32
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_a_bodiless_delete_removes_the_session_by_header(server):
     session_id = session(server)
     status, _, body = raw(server, bodiless("DELETE", f"{REST}/Session/{session_id}", ROOT))
@@ -118,11 +124,15 @@ def test_a_bodiless_delete_removes_the_session_by_header(server):
     assert gone["Error"]["ErrorCode"] == "SessionGet.SessionInvalid"
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_content_length_zero_is_no_body(server):
     status, _, body = raw(server, bodiless("POST", f"{REST}/Session", {**ROOT, "Content-Length": "0"}))
     assert status == 200 and len(json.loads(body)["SessionID"]) == 32
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_a_chunked_rest_ticket_create_creates_the_ticket(server):
     session_id = session(server)
     response = chunked(server, f"{REST}/Ticket", ticket_create(session_id, "Sent in chunks"), "application/json")
@@ -132,6 +142,8 @@ def test_a_chunked_rest_ticket_create_creates_the_ticket(server):
     assert got.json()["Ticket"][0]["Title"] == "Sent in chunks"
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_a_chunked_soap_session_create(server):
     response = chunked(server, SOAP, SESSION_CREATE.encode(), "text/xml; charset=utf-8", chunk=100)
     assert response.status == 200, response.data
@@ -140,6 +152,8 @@ def test_a_chunked_soap_session_create(server):
     assert "SessionData" in requests.get(f"{server.url}{REST}/Session/{session_id}", timeout=10).json()
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
 def test_the_real_curl_sends_soap_chunked_after_100_continue(server):
     """What .NET's HttpWebRequest does by default: Expect: 100-continue, then a chunked body."""
@@ -166,6 +180,8 @@ def small_webservice(server, tmp_path_factory) -> str:
     return "/otrs/nph-genericinterface.pl/Webservice/SmallREST"
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_a_chunked_body_over_maxlength_is_a_413_and_writes_nothing(server, small_webservice):
     session_id = session(server)
     small = chunked(server, f"{small_webservice}/Ticket", ticket_create(session_id, "Small enough"),
@@ -189,6 +205,8 @@ def limited_server(request, templates, tmp_path_factory) -> Iterator:
         drop()
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_a_chunked_body_over_max_request_size_is_a_413_and_writes_nothing(limited_server):
     session_id = session(limited_server)
     response = chunked(limited_server, f"{REST}/Ticket",
@@ -218,6 +236,8 @@ def until_logged(server, text: str) -> str:
     return server.log()
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_a_character_xml_cannot_carry_is_replaced_in_soap_answers(server):
     """A control character is valid in JSON but not in XML: SOAP answers carry U+FFFD in its place
     instead of failing for that ticket ever after, REST shows the value as stored."""
@@ -235,6 +255,7 @@ def test_a_character_xml_cannot_carry_is_replaced_in_soap_answers(server):
     assert got.json()["Ticket"][0]["Title"] == "bell \u0007 title"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_broken_database_is_a_fault_naming_the_request_id(backend, templates, tmp_path):
     """The sessions table is dropped under a running server: SessionCreate fails where nobody expects it."""
@@ -264,6 +285,7 @@ def test_a_broken_database_is_a_fault_naming_the_request_id(backend, templates, 
         drop()
 
 
+@pytest.mark.transport_only
 @pytest.mark.parametrize(("path", "body", "content_type", "protocol"), [
     (f"{REST}/Session", '{"UserLogin": "root@localhost", "Password": "root"}', "application/json", ZnunyRest),
     (SOAP, SESSION_CREATE, "text/xml", ZnunySoap11),
@@ -292,6 +314,7 @@ def test_an_error_outside_the_operations_is_a_fault_in_the_web_services_shape(cl
     assert "RuntimeError: the request parser is broken" in caplog.text  # the traceback
 
 
+@pytest.mark.transport_only
 def test_a_broken_exchange_is_logged_without_the_session_id(client, gateway, db, monkeypatch, caplog):
     """The server log names the path without a session ID in it; the communication log keeps the exchange."""
     def broken(*args):
@@ -309,6 +332,7 @@ def test_a_broken_exchange_is_logged_without_the_session_id(client, gateway, db,
     assert logged["http_status"] == 500 and "SecretSessionId42" not in logged["request"]
 
 
+@pytest.mark.transport_only
 def test_an_answer_that_cannot_be_serialized_is_a_soap_fault_naming_the_request_id(client, monkeypatch, caplog):
     """In-process, with a serializer that fails: the client gets a 500 fault, not spyne's empty 200 envelope."""
     original = Soap11.serialize
@@ -344,6 +368,7 @@ def test_an_error_after_the_answer_began_replaces_its_headers():
     assert "request id abc" in json.loads(b"".join(body))["faultstring"]
 
 
+@pytest.mark.transport_only
 def test_json_nested_deeper_than_python_can_parse_is_a_400(client):
     response = client.post(f"{REST}/Session", data="[" * 200_000, content_type="application/json")
     assert response.status_code == 400 and response.json["faultcode"] == "Client.JsonDecodeError"
@@ -351,6 +376,8 @@ def test_json_nested_deeper_than_python_can_parse_is_a_400(client):
 
 # -- the WSDL names the server it came from -------------------------------------------------------------------
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_zeep_strictly_from_the_wsdl_of_a_server_without_public_url(server):
     """`gateway serve --bind 127.0.0.1:<port>` without public_url: the WSDL's soap:address is that port."""
     assert "GATEWAY_PUBLIC_URL" not in server.env
@@ -368,11 +395,15 @@ def test_zeep_strictly_from_the_wsdl_of_a_server_without_public_url(server):
     assert got.Ticket[0].Title == "Seen by zeep" and got.Error is None
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_the_openapi_document_names_the_bind_address(server):
     document = requests.get(f"{server.url}{REST}/openapi.json", timeout=10).json()
     assert document["servers"] == [{"url": f"{server.url}{REST.replace('/otrs/', '/znuny/')}"}]
 
 
+@pytest.mark.slow
+@pytest.mark.transport_only
 def test_the_host_header_decides_nothing(server):
     wsdl = requests.get(f"{server.url}{SOAP}?wsdl", headers={"Host": "evil.example:1"}, timeout=10).text
     assert "evil.example" not in wsdl and urlsplit(server.url).netloc in wsdl

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from gateway.admin import webservices
 from gateway.cli import WSDL_PUBLIC_URL
 from gateway.settings import load
@@ -19,6 +21,7 @@ def test_checked_in_wsdl_files_are_current():
         assert (WSDL_DIR / f"{name}.wsdl").read_bytes() == document, f"run `make wsdl`: {name}.wsdl is stale"
 
 
+@pytest.mark.transport_only
 def test_served_wsdl_names_the_configured_public_address(client, settings):
     for path in (f"{SOAP}?wsdl", f"{SOAP}/wsdl"):
         response = client.get(path, headers={"Host": "attacker.example"})

@@ -12,6 +12,7 @@ import secrets
 
 from gateway.errors import AdminError
 from gateway.passwords import UNUSABLE, hash_password
+from gateway.settings import Settings
 from gateway.store import agents, catalog, customers
 from gateway.store.database import Database, Row
 
@@ -34,13 +35,13 @@ def _group(tx, name: str) -> Row:
     return group
 
 
-def add_user(db: Database, login: str, first_name: str, last_name: str, email: str, password: str,
+def add_user(db: Database, settings: Settings, login: str, first_name: str, last_name: str, email: str, password: str,
              groups: list[str] = ()) -> int:
     login = require(login, "user name")
     if not _EMAIL.match(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
     require(password, "password")
-    pw_hash = hash_password(password)
+    pw_hash = hash_password(password, settings)
     with db.transaction() as tx:
         if agents.by_login(tx, login):
             raise AdminError(f"an agent {login!r} already exists")
@@ -52,8 +53,8 @@ def add_user(db: Database, login: str, first_name: str, last_name: str, email: s
     return user_id
 
 
-def set_user_password(db: Database, login: str, password: str) -> None:
-    pw_hash = hash_password(require(password, "password"))
+def set_user_password(db: Database, settings: Settings, login: str, password: str) -> None:
+    pw_hash = hash_password(require(password, "password"), settings)
     with db.transaction() as tx:
         if not agents.set_password(tx, login, pw_hash):
             raise AdminError(f"there is no agent {login!r}")
@@ -125,12 +126,12 @@ def add_customer_company(db: Database, customer_id: str, name: str) -> None:
         customers.add_company(tx, customer_id, name)
 
 
-def add_customer_user(db: Database, login: str, first_name: str, last_name: str, email: str,
+def add_customer_user(db: Database, settings: Settings, login: str, first_name: str, last_name: str, email: str,
                       customer_id: str, password: str) -> int:
     login = require(login, "user name")
     if not _EMAIL.match(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
-    pw_hash = hash_password(require(password, "password"))
+    pw_hash = hash_password(require(password, "password"), settings)
     with db.transaction() as tx:
         if customers.by_login(tx, login):
             raise AdminError(f"a customer user {login!r} already exists")
@@ -140,8 +141,8 @@ def add_customer_user(db: Database, login: str, first_name: str, last_name: str,
                                   email, customer_id, pw_hash)
 
 
-def set_customer_password(db: Database, login: str, password: str) -> None:
-    pw_hash = hash_password(require(password, "password"))
+def set_customer_password(db: Database, settings: Settings, login: str, password: str) -> None:
+    pw_hash = hash_password(require(password, "password"), settings)
     with db.transaction() as tx:
         if not customers.set_password(tx, login, pw_hash):
             raise AdminError(f"there is no customer user {login!r}")
@@ -167,12 +168,12 @@ def add_dynamic_field(db: Database, name: str, label: str, field_type: str, obje
         return catalog.add_dynamic_field(tx, name, require(label, "label"), field_type, object_type, config)
 
 
-def ensure_root_password(db: Database) -> str | None:
+def ensure_root_password(db: Database, settings: Settings) -> str | None:
     """Give root@localhost a generated password if it has none yet; return it (shown once)."""
     with db.transaction(write=False) as tx:
         root = agents.by_login(tx, "root@localhost")
     if root is None or root["pw"] != UNUSABLE:
         return None
     password = secrets.token_urlsafe(12)
-    set_user_password(db, "root@localhost", password)
+    set_user_password(db, settings, "root@localhost", password)
     return password

@@ -32,6 +32,10 @@ class Context:
                                        " run `gateway db upgrade`")
         return self._db
 
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
 
 def action(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command with the console's context; turn refusals into one line and exit 1.
@@ -64,3 +68,4 @@ def main(click_ctx: click.Context) -> None:
         click_ctx.obj = Context()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
+    click_ctx.call_on_close(click_ctx.obj.close)

@@ -34,7 +34,8 @@ def person(fn: Callable[..., Any]) -> Callable[..., Any]:
 @action
 def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str, password: str,
              groups: tuple[str, ...]) -> None:
-    user_id = directory.add_user(ctx.db, user_name, first_name, last_name, email_address, password, list(groups))
+    user_id = directory.add_user(ctx.db, ctx.settings, user_name, first_name, last_name, email_address, password,
+                             list(groups))
     click.echo(f"Added agent {user_name} (UserID {user_id}).")
 
 
@@ -43,7 +44,7 @@ def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, emai
 @click.option("--password", required=True)
 @action
 def user_set_password(ctx: Context, user_name: str, password: str) -> None:
-    directory.set_user_password(ctx.db, user_name, password)
+    directory.set_user_password(ctx.db, ctx.settings, user_name, password)
     click.echo(f"Password of agent {user_name} changed.")
 
 
@@ -129,7 +130,8 @@ def customer_user() -> None:
 @action
 def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str,
                       customer_id: str, password: str) -> None:
-    directory.add_customer_user(ctx.db, user_name, first_name, last_name, email_address, customer_id, password)
+    directory.add_customer_user(ctx.db, ctx.settings, user_name, first_name, last_name, email_address, customer_id,
+                            password)
     click.echo(f"Added customer user {user_name}.")
 
 
@@ -138,7 +140,7 @@ def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: 
 @click.option("--password", required=True)
 @action
 def customer_user_set_password(ctx: Context, user_name: str, password: str) -> None:
-    directory.set_customer_password(ctx.db, user_name, password)
+    directory.set_customer_password(ctx.db, ctx.settings, user_name, password)
     click.echo(f"Password of customer user {user_name} changed.")
 
 

@@ -40,7 +40,7 @@ def setup(ctx: Context) -> None:
     migrate.upgrade(ctx.settings.database_url)
     for name in webservices.ensure_presets(ctx.db, ctx.settings):
         click.echo(f"Added web service {name}.")
-    password = directory.ensure_root_password(ctx.db)
+    password = directory.ensure_root_password(ctx.db, ctx.settings)
     if password:
         click.echo(f"Agent root@localhost has the password: {password}")
         click.echo("  (shown once; change it with `gateway user set-password --user-name root@localhost"
@@ -105,5 +105,5 @@ def demo_data(ctx: Context, tickets: int, articles_per_ticket: int) -> None:
     """
     from gateway import demo
 
-    summary = demo.load(ctx.db, tickets, articles_per_ticket, system_id=ctx.settings.system_id)
+    summary = demo.load(ctx.db, tickets, articles_per_ticket, settings=ctx.settings)
     click.echo(summary.line())
