@@ -11,8 +11,11 @@ import dataclasses
 import pytest
 from werkzeug.test import Client
 
+from gateway import auth
 from gateway.admin import directory
 from gateway.app import make_app
+from gateway.store import search, ticket_rows
+from gateway.tickets.access import Access
 from tests.conftest import REST
 from tests.test_out_of_office import OOO
 from tests.test_tickets import ARTICLE, ROOT, create, get
@@ -134,3 +137,44 @@ def test_an_invalid_time_accounting_group_grants_no_time_accounting(client, db):
     invalidate(db, "timeaccounting_webservice")
     assert client.post(TA_REST, json={**TAUSER, **YEAR}).json["Error"] == {
         "ErrorCode": "TimeAccountingGet.NoPermission", "ErrorMessage": "TimeAccountingGet: No permission!"}
+
+
+def test_the_search_predicate_and_the_check_agree(client, db):
+    """TicketSearch's SQL and TicketGet's check are one rule: each principal finds exactly the tickets
+    it may read, over groups with every kind of grant, valid or not, owners and customers."""
+    directory.add_user(db, "mixer", "Mi", "Xer", "mixer@example.test", "mixer", [])
+    directory.add_customer_company(db, "OTHER", "Other Ltd")
+    directory.add_customer_user(db, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
+    grants = {"g_ro": "ro", "g_rw": "rw", "g_create": "create", "g_none": None, "g_invalid": "rw"}
+    for group, key in grants.items():
+        directory.add_group(db, group)
+        directory.add_queue(db, group.upper(), group)
+        directory.link_user_group(db, "root@localhost", group, "rw")
+        if key:
+            directory.link_user_group(db, "mixer", group, key)
+    grant_customer(db, "group_customer_user", "customer1", "g_ro", "ro")
+    grant_customer(db, "group_customer", "ACME", "g_create", "rw")
+    grant_customer(db, "group_customer", "OTHER", "g_rw", "ro")
+    for group in grants:
+        for customer in ("customer1", "stranger"):
+            create(client, ticket={"Queue": group.upper(), "CustomerUser": customer})
+    create(client, ticket={"Queue": "G_NONE", "Owner": "mixer"})
+    create(client, ticket={"Queue": "G_INVALID", "Responsible": "mixer"})
+    invalidate(db, "g_invalid")
+    principals = [auth.Principal(auth.AGENT, "mixer", user_id=directory_id(db, "mixer")),
+                  auth.Principal(auth.CUSTOMER, "customer1", customer_id="ACME"),
+                  auth.Principal(auth.CUSTOMER, "stranger", customer_id="OTHER")]
+    with db.transaction(write=False) as tx:
+        rows = ticket_rows.tickets(tx, [row["id"] for row in tx.all("SELECT id FROM ticket")])
+        for principal in principals:
+            for support in (False, True):
+                access = Access(tx, principal, support)
+                readable = {row["id"] for row in rows if access.allows(row)}
+                found = set(search.search(tx, search.TicketQuery(), access.search_predicate()))
+                assert found == readable, (principal.login, support)
+                assert readable, (principal.login, support)  # each reads something: the check can fail
+
+
+def directory_id(db, login: str) -> int:
+    with db.transaction(write=False) as tx:
+        return tx.value("SELECT id FROM users WHERE login = ?", [login])

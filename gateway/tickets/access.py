@@ -111,15 +111,28 @@ class Access:
         return self.holds(group_id, "create")
 
     def search_predicate(self, permission: str = "ro") -> tuple[str, list[Any]]:
-        """`allows` as SQL for TicketSearch (the ticket is `t`): a WHERE fragment and its parameters."""
-        groups = sorted(group_id for group_id, keys in self._groups().items() if _grants(keys, permission))
-        marks = ", ".join("?" * len(groups))
-        in_groups = f"t.queue_id IN (SELECT id FROM queue WHERE group_id IN ({marks}))" if groups else "1 = 0"
+        """`allows` as SQL for TicketSearch (the ticket is `t`): a WHERE fragment and its parameters.
+
+        The caller's groups are a subquery, so a search stays one statement; it reads the same
+        rows as `_groups`, with the same validity and the same keys."""
         principal = self.principal
+        granting = [permission, "rw"]
         if principal.is_agent:
-            return (f"({in_groups} OR t.user_id = ? OR t.responsible_user_id = ?)",
-                    [*groups, principal.user_id, principal.user_id])
-        if principal.customer_id:
+            groups = ("SELECT gu.group_id FROM group_user gu JOIN permission_groups g ON g.id = gu.group_id"
+                      " WHERE gu.user_id = ? AND g.valid_id = ? AND gu.permission_key IN (?, ?)")
+            return (f"(t.queue_id IN (SELECT id FROM queue WHERE group_id IN ({groups}))"
+                    " OR t.user_id = ? OR t.responsible_user_id = ?)",
+                    [principal.user_id, VALID, *granting, principal.user_id, principal.user_id])
+        company = principal.customer_id or ""
+        groups, params = "SELECT id FROM permission_groups WHERE valid_id = ?", [VALID]
+        if self.customer_group_support:
+            always = ", ".join("?" * len(CUSTOMER_ALWAYS_GROUPS))
+            groups += (f" AND (name IN ({always}) OR id IN (SELECT group_id FROM group_customer_user"
+                       " WHERE user_id = ? AND permission_key IN (?, ?)) OR id IN (SELECT group_id FROM group_customer"
+                       " WHERE customer_id = ? AND permission_key IN (?, ?)))")
+            params += [*CUSTOMER_ALWAYS_GROUPS, principal.login, *granting, company, *granting]
+        in_groups = f"t.queue_id IN (SELECT id FROM queue WHERE group_id IN ({groups}))"
+        if company:
             return f"(t.customer_user_id = ? OR t.customer_id = ?) AND {in_groups}", \
-                [principal.login, principal.customer_id, *groups]
-        return f"t.customer_user_id = ? AND {in_groups}", [principal.login, *groups]
+                [principal.login, company, *params]
+        return f"t.customer_user_id = ? AND {in_groups}", [principal.login, *params]
