@@ -41,8 +41,13 @@ def acting_user_id(principal: Principal) -> int:
     return principal.user_id if principal.is_agent else CUSTOMER_PANEL_USER_ID
 
 
+def _granting(key: str) -> tuple[str, str]:
+    """The keys that grant `key`: itself and rw, which implies every other key."""
+    return key, "rw"
+
+
 def _grants(keys: Iterable[str], key: str) -> bool:
-    return key in keys or "rw" in keys
+    return any(k in keys for k in _granting(key))
 
 
 class Access:
@@ -78,7 +83,7 @@ class Access:
         if self.principal.is_agent:
             return {row["permission_key"]}
         if not self.customer_group_support or row["name"] in CUSTOMER_ALWAYS_GROUPS:
-            return {"rw"}
+            return {"rw"}  # every key
         return {row["permission_key"]} if row["permission_key"] else set()
 
     def holds(self, group_id: int, key: str) -> bool:
@@ -116,13 +121,13 @@ class Access:
         The caller's groups are a subquery, so a search stays one statement; it reads the same
         rows as `_groups`, with the same validity and the same keys."""
         principal = self.principal
-        granting = [permission, "rw"]
+        keys = _granting(permission)
         if principal.is_agent:
             groups = ("SELECT gu.group_id FROM group_user gu JOIN permission_groups g ON g.id = gu.group_id"
                       " WHERE gu.user_id = ? AND g.valid_id = ? AND gu.permission_key IN (?, ?)")
             return (f"(t.queue_id IN (SELECT id FROM queue WHERE group_id IN ({groups}))"
                     " OR t.user_id = ? OR t.responsible_user_id = ?)",
-                    [principal.user_id, VALID, *granting, principal.user_id, principal.user_id])
+                    [principal.user_id, VALID, *keys, principal.user_id, principal.user_id])
         company = principal.customer_id or ""
         groups, params = "SELECT id FROM permission_groups WHERE valid_id = ?", [VALID]
         if self.customer_group_support:
@@ -130,7 +135,7 @@ class Access:
             groups += (f" AND (name IN ({always}) OR id IN (SELECT group_id FROM group_customer_user"
                        " WHERE user_id = ? AND permission_key IN (?, ?)) OR id IN (SELECT group_id FROM group_customer"
                        " WHERE customer_id = ? AND permission_key IN (?, ?)))")
-            params += [*CUSTOMER_ALWAYS_GROUPS, principal.login, *granting, company, *granting]
+            params += [*CUSTOMER_ALWAYS_GROUPS, principal.login, *keys, company, *keys]
         in_groups = f"t.queue_id IN (SELECT id FROM queue WHERE group_id IN ({groups}))"
         if company:
             return f"(t.customer_user_id = ? OR t.customer_id = ?) AND {in_groups}", \
