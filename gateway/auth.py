@@ -1,4 +1,4 @@
-"""Who is calling: credentials, password and session checks, impersonation, group permissions.
+"""Who is calling: credentials, password and session checks, impersonation.
 
 Znuny's order is kept (Operation/Common.pm Auth()): a SessionID, when given, decides
 alone; otherwise UserLogin (agent), otherwise CustomerUserLogin (customer). Header
@@ -21,6 +21,7 @@ from gateway.passwords import PasswordChecker
 from gateway.settings import Settings
 from gateway.store import agents, customers, sessions
 from gateway.store.database import Database, Row, Transaction, as_datetime, utcnow
+from gateway.tickets.access import Access
 
 CREDENTIAL_KEYS = ("UserLogin", "CustomerUserLogin", "Password", "SessionID", "TwoFactorToken",
                    "ImpersonateAsUser")
@@ -138,11 +139,6 @@ class Authenticator:
     def remove_session(self, tx: Transaction, session_id: str) -> bool:
         return sessions.delete(tx, session_key(session_id))
 
-    # -- permissions ---------------------------------------------------------------------------------
-
-    def has_group_permission(self, tx: Transaction, principal: Principal, group: str, key: str = "rw") -> bool:
-        return principal.is_agent and agents.has_group_permission(tx, principal.user_id, group, key)
-
     # -- internals -----------------------------------------------------------------------------------
 
     def _session_principal(self, tx: Transaction, session_id: str) -> tuple[Principal | None, bool]:
@@ -200,7 +196,7 @@ class Authenticator:
 
     def _impersonate(self, tx: Transaction, principal: Principal, target_login: str) -> Principal | None:
         """An agent with rw on the impersonation group may act as another valid agent."""
-        if not self.has_group_permission(tx, principal, self.settings.impersonation_group):
+        if not Access(tx, principal).in_group(self.settings.impersonation_group):
             return None
         target = agents.by_login(tx, target_login)
         if target is None or target["valid_id"] != 1:

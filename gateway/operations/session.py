@@ -9,6 +9,7 @@ from gateway.jsonquirks import NULLABLE
 from gateway.operations.common import Call, OperationError, operation
 from gateway.operations.session_data import session_data
 from gateway.operations.types import Error, TicketConnectorModel
+from gateway.tickets.access import ADMIN_GROUP, Access
 
 
 class SessionCreateRequest(TicketConnectorModel):
@@ -107,7 +108,7 @@ class SessionService(ServiceBase):
             own = session["user_type"] == principal.user_type and session["user_login"] == principal.login
             if not own and principal.user_type == CUSTOMER:
                 raise OperationError("SessionRemove.AuthFail", "SessionRemove: Authorization failing!")
-            if not own and principal.user_type == AGENT and not auth.has_group_permission(tx, principal, "admin"):
+            if not own and principal.user_type == AGENT and not Access(tx, principal).in_group(ADMIN_GROUP):
                 raise OperationError("SessionRemove.AuthFail",
                                      "SessionRemove: Authorization failed! User needs to be in group admin.")
             if not auth.remove_session(tx, target):

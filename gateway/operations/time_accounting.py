@@ -17,10 +17,10 @@ from gateway.operations.common import Call, OperationError, operation
 from gateway.operations.types import error_model
 from gateway.store import agents, timeaccounting
 from gateway.store.database import Row, as_datetime
+from gateway.tickets.access import TIME_ACCOUNTING_GROUP, Access
 
 TIME_ACCOUNTING_NS = "http://www.znuny.org/TimeAccountingWebservice/"
 OP = "TimeAccountingGet"
-GROUP = "timeaccounting_webservice"
 REQUIRED = ("TimeAccountingUserLogin", "TimeAccountingStart", "TimeAccountingEnd")
 
 
@@ -57,7 +57,7 @@ class TimeAccountingService(ServiceBase):
             principal = call.authenticate(call.credentials(request), tx)
             if principal is None:
                 raise OperationError(f"{OP}.AuthFail", f"{OP}: Authentication failed!")
-            if not call.runtime.auth.has_group_permission(tx, principal, GROUP):
+            if not Access(tx, principal).in_group(TIME_ACCOUNTING_GROUP):
                 raise OperationError(f"{OP}.NoPermission", f"{OP}: No permission!")
             for name in REQUIRED:
                 if not getattr(request, name):

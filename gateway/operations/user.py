@@ -35,6 +35,7 @@ from gateway.operations.common import Call, OperationError, operation
 from gateway.operations.types import error_model
 from gateway.store import preferences
 from gateway.store.database import Row
+from gateway.tickets.access import ADMIN_GROUP, Access
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class UserService(ServiceBase):
                 raise OperationError("OutOfOffice.AuthFail", "OutOfOffice: Authentication failed.")
             if not principal.is_agent:
                 raise OperationError("OutOfOffice.AuthFail", "OutOfOffice: User needs to be an agent.")
-            if not call.runtime.auth.has_group_permission(tx, principal, "admin"):
+            if not Access(tx, principal).in_group(ADMIN_GROUP):
                 raise OperationError("OutOfOffice.AuthFail", "OutOfOffice: User needs to be in group admin.")
             if not entries:
                 raise OperationError("OutOfOffice.WrongInputStructure",

@@ -61,13 +61,13 @@ def link_group(tx: Transaction, user_id: int, group_id: int, permission_key: str
         )
 
 
-def has_group_permission(tx: Transaction, user_id: int, group_name: str, permission_key: str) -> bool:
-    """rw implies every other permission, as in Znuny."""
-    return bool(tx.value(
-        "SELECT 1 FROM group_user gu JOIN permission_groups g ON g.id = gu.group_id"
-        " WHERE gu.user_id = ? AND g.name = ? AND g.valid_id = 1 AND gu.permission_key IN (?, 'rw')",
-        [user_id, group_name, permission_key],
-    ))
+def permissions(tx: Transaction, user_id: int) -> list[Row]:
+    """Every permission key an agent holds, with its group's name and validity: one query per request."""
+    return tx.all(
+        "SELECT g.id AS group_id, g.name, g.valid_id, gu.permission_key FROM group_user gu"
+        " JOIN permission_groups g ON g.id = gu.group_id WHERE gu.user_id = ?",
+        [user_id],
+    )
 
 
 def preferences(tx: Transaction, user_id: int) -> dict[str, str]:

@@ -43,3 +43,14 @@ def add_user(tx: Transaction, login: str, first_name: str, last_name: str, email
 def set_password(tx: Transaction, login: str, pw_hash: str) -> bool:
     tx.execute("UPDATE customer_user SET pw = ?, change_time = ? WHERE login = ?", [pw_hash, utcnow(), login])
     return tx.rowcount == 1
+
+
+def group_permissions(tx: Transaction, login: str, customer_id: str) -> list[Row]:
+    """Every group with its validity and the keys the customer user or their company holds on it
+    (permission_key NULL where neither holds one): one query, whichever way the rule reads it."""
+    return tx.all(
+        "SELECT g.id AS group_id, g.name, g.valid_id, p.permission_key FROM permission_groups g LEFT JOIN"
+        " (SELECT group_id, permission_key FROM group_customer_user WHERE user_id = ?"
+        " UNION SELECT group_id, permission_key FROM group_customer WHERE customer_id = ?) p ON p.group_id = g.id",
+        [login, customer_id],
+    )

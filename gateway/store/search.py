@@ -65,24 +65,12 @@ def _any(column: str, values: list[Any], where: list[str], params: list[Any]) ->
     params.extend(values)
 
 
-def search(tx: Transaction, query: TicketQuery, agent_id: int | None, customer: tuple[str, str | None] | None
-           ) -> list[int]:
-    """IDs of the tickets matching `query` that the agent (or customer login, company) may read."""
-    where: list[str] = []
-    params: list[Any] = []
-    if agent_id is not None:
-        where.append("(t.queue_id IN (SELECT q.id FROM queue q JOIN group_user gu ON gu.group_id = q.group_id"
-                     " WHERE gu.user_id = ? AND gu.permission_key IN ('ro', 'rw'))"
-                     " OR t.user_id = ? OR t.responsible_user_id = ?)")
-        params += [agent_id, agent_id, agent_id]
-    elif customer is not None:
-        login, company = customer
-        if company:
-            where.append("(t.customer_user_id = ? OR t.customer_id = ?)")
-            params += [login, company]
-        else:
-            where.append("t.customer_user_id = ?")
-            params.append(login)
+def search(tx: Transaction, query: TicketQuery, permission: tuple[str, list[Any]]) -> list[int]:
+    """IDs of the tickets matching `query` and the caller's `permission` predicate (SQL on `t`, the
+    ticket, and its parameters: tickets/access.py writes it, so the rule stays in one place)."""
+    predicate, predicate_params = permission
+    where: list[str] = [predicate]
+    params: list[Any] = list(predicate_params)
     if query.numbers:
         where.append("(" + " OR ".join("t.tn LIKE ? ESCAPE '\\'" for _ in query.numbers) + ")")
         params += [_like(n) for n in query.numbers]

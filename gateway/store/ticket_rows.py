@@ -196,21 +196,6 @@ def history(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
 
 # -- small lookups the domain needs -----------------------------------------------------------------------
 
-def agent_has_permission(tx: Transaction, user_id: int, group_id: int, keys: Sequence[str]) -> bool:
-    """Whether the agent holds one of `keys` (or rw) on the group."""
-    marks = ", ".join("?" * len(keys))
-    return bool(tx.value(f"SELECT 1 FROM group_user WHERE user_id = ? AND group_id = ?"
-                         f" AND permission_key IN ({marks}, 'rw')", [user_id, group_id, *keys]))
-
-
-def customer_has_permission(tx: Transaction, login: str, customer_id: str, group_id: int, key: str) -> bool:
-    """Customer-group permission of the customer user or of their company (Znuny's CustomerGroup)."""
-    return bool(tx.value(
-        "SELECT 1 FROM group_customer_user WHERE user_id = ? AND group_id = ? AND permission_key IN (?, 'rw')"
-        " UNION SELECT 1 FROM group_customer WHERE customer_id = ? AND group_id = ? AND permission_key IN (?, 'rw')",
-        [login, group_id, key, customer_id, group_id, key]))
-
-
 def state_type_name(tx: Transaction, state_type_id: int) -> str:
     return lookup(tx, "ticket_state_type", id=state_type_id)["name"]
 
@@ -221,14 +206,6 @@ def lock_id(tx: Transaction, ticket_id: int) -> int:
 
 def accounted_total(tx: Transaction, ticket_id: int) -> Any:
     return tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
-
-
-def agent_permissions(tx: Transaction, user_id: int) -> dict[int, set[str]]:
-    """Every group permission of an agent, group id -> keys: one query however many tickets follow."""
-    permissions: dict[int, set[str]] = {}
-    for row in tx.all("SELECT group_id, permission_key FROM group_user WHERE user_id = ?", [user_id]):
-        permissions.setdefault(row["group_id"], set()).add(row["permission_key"])
-    return permissions
 
 
 def queue_mail_identity(tx: Transaction, queue_id: int) -> Row:

@@ -105,7 +105,7 @@ def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group
     owner = check.agent(tx, "Owner", ticket.OwnerID, ticket.Owner)
     responsible = check.agent(tx, "Responsible", ticket.ResponsibleID, ticket.Responsible)
     until = check.pending_time(ticket.PendingTime)
-    if not Access(tx, principal).may_create_in(queue["group_id"], bool(customer_group_support)):
+    if not Access(tx, principal, bool(customer_group_support)).may_create_in(queue["group_id"]):
         raise OperationError(f"{OP}.AccessDenied", f"{OP}: Can not create tickets in given Queue or QueueID!")
     state_type = ticket_rows.state_type_name(tx, state["type_id"])
     lock_id = lock["id"] if lock else writes.LOCK_UNLOCK

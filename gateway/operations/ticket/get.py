@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from gateway.auth import Principal
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket import views
 from gateway.operations.ticket.models import TicketGetRequest, TicketGetResponse
@@ -33,10 +32,11 @@ def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
         principal = call.authenticate(call.credentials(request), tx)
         if principal is None:
             raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
-        return TicketGetResponse(Ticket=_tickets(tx, principal, request))
+        access = Access(tx, principal, bool(call.runtime.settings.customer_group_support))
+        return TicketGetResponse(Ticket=_tickets(tx, access, request))
 
 
-def _tickets(tx: Transaction, principal: Principal, request: TicketGetRequest) -> list[dict]:
+def _tickets(tx: Transaction, access: Access, request: TicketGetRequest) -> list[dict]:
     values = ticket_ids(request.TicketID, OP)
     if not all(is_whole_number(value) for value in values):
         raise OperationError(f"{OP}.WrongStructure", f"{OP}: Invalid ticket ID parameter(s) found!")
@@ -53,10 +53,9 @@ def _tickets(tx: Transaction, principal: Principal, request: TicketGetRequest) -
         descending=(request.ArticleOrder or "ASC").strip().upper() == "DESC", limit=limit,
         attachments=_flag(request.Attachments), attachment_contents=_flag(request.GetAttachmentContents, True),
         html_body_as_attachment=_flag(request.HTMLBodyAsAttachment),
-        customer_view=not principal.is_agent)
+        customer_view=not access.principal.is_agent)
     rows = {row["id"]: row for row in ticket_rows.tickets(tx, ids)}
     ordered = [rows.get(i) for i in ids]
-    access = Access(tx, principal)
     if any(row is None or not access.allows(row) for row in ordered):
         raise denied
     return views.ticket_data(tx, ordered, options)

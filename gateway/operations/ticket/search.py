@@ -9,6 +9,7 @@ from gateway.operations.ticket.models import TicketSearchRequest, TicketSearchRe
 from gateway.store import catalog
 from gateway.store.database import Transaction, utcnow
 from gateway.store.search import FIELD_OPERATORS, SORT_COLUMNS, TEXT_COLUMNS, FieldCondition, TicketQuery, search
+from gateway.tickets.access import Access
 from gateway.wirenumbers import MAX_BIGINT, identifier, integer, timestamp
 
 OP = "TicketSearch"
@@ -124,6 +125,6 @@ def run(call: Call, request: TicketSearchRequest) -> TicketSearchResponse:
         if principal is None:
             raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
         query = build_query(tx, request, principal.is_agent)
-        ids = search(tx, query, principal.user_id if principal.is_agent else None,
-                     None if principal.is_agent else (principal.login, principal.customer_id))
+        access = Access(tx, principal, bool(call.runtime.settings.customer_group_support))
+        ids = search(tx, query, access.search_predicate())
     return TicketSearchResponse(TicketID=[str(i) for i in ids] or None)

@@ -37,7 +37,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         raise check.missing("TicketID or TicketNumber is required!")
     with call.runtime.db.transaction() as tx:
         principal = authenticate(call, call.credentials(request), OP, tx)
-        access = Access(tx, principal)
+        access = Access(tx, principal, bool(call.runtime.settings.customer_group_support))
         ticket = _ticket(tx, access, request)
         if request.Ticket is not None and not has_data(request.Ticket):
             raise check.invalid("Ticket parameter is not valid!")
@@ -172,7 +172,7 @@ def _authorize(access: Access, ticket: Row, plan: dict, has_articles: bool) -> N
     for key, permission, message in needs:
         if key in plan and not access.allows(ticket, permission):
             raise denied(message)
-    if "queue" in plan and not access.allows({**ticket, "group_id": plan["queue"]["group_id"]}, "move_into"):
+    if "queue" in plan and not access.allows(ticket, "move_into", group_id=plan["queue"]["group_id"]):
         raise denied("Does not have permissions to update queue!")
     other = {"title", "lock", "type", "service", "sla", "customer_id", "customer_user_id", "until"} & set(plan)
     if other and not access.allows(ticket, "rw"):
