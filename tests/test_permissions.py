@@ -36,11 +36,11 @@ def found(client, creds) -> list[str]:
 
 
 @pytest.fixture
-def secret(db) -> None:
+def secret(db, settings) -> None:
     """A queue of its own group; root and the agent `outsider` hold rw on it."""
     directory.add_group(db, "secret")
     directory.add_queue(db, "Secret", "secret")
-    directory.add_user(db, "outsider", "Out", "Sider", "out@example.test", "outsider", [])
+    directory.add_user(db, settings, "outsider", "Out", "Sider", "out@example.test", "outsider", [])
     directory.link_user_group(db, "outsider", "secret", "rw")
     directory.link_user_group(db, "root@localhost", "secret", "rw")
 
@@ -139,12 +139,12 @@ def test_an_invalid_time_accounting_group_grants_no_time_accounting(client, db):
         "ErrorCode": "TimeAccountingGet.NoPermission", "ErrorMessage": "TimeAccountingGet: No permission!"}
 
 
-def test_the_search_predicate_and_the_check_agree(client, db):
+def test_the_search_predicate_and_the_check_agree(client, db, settings):
     """TicketSearch's SQL and TicketGet's check are one rule: each principal finds exactly the tickets
     it may read, over groups with every kind of grant, valid or not, owners and customers."""
-    directory.add_user(db, "mixer", "Mi", "Xer", "mixer@example.test", "mixer", [])
+    directory.add_user(db, settings, "mixer", "Mi", "Xer", "mixer@example.test", "mixer", [])
     directory.add_customer_company(db, "OTHER", "Other Ltd")
-    directory.add_customer_user(db, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
+    directory.add_customer_user(db, settings, "stranger", "S", "Tranger", "s@other.test", "OTHER", "stranger")
     grants = {"g_ro": "ro", "g_rw": "rw", "g_create": "create", "g_none": None, "g_invalid": "rw"}
     for group, key in grants.items():
         directory.add_group(db, group)
