@@ -12,7 +12,9 @@ import configparser
 import dataclasses
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONF_DIR = Path(os.environ.get("GATEWAY_CONF_DIR", PROJECT_DIR / "conf"))
@@ -88,7 +90,7 @@ def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
     return f"http://{host}:{port}"
 
 
-def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file, then apply GATEWAY_<KEY> overrides."""
     environ = os.environ if environ is None else environ
     path = Path(environ.get("GATEWAY_CONFIG", path or CONF_DIR / "gateway.ini"))
@@ -106,7 +108,7 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Set
         env_value = environ.get(f"GATEWAY_{name.upper()}")
         if env_value is not None:
             raw[name] = env_value
-    values = {}
+    values: dict[str, Any] = {}  # each value of its field's type, which is known at run time only
     for name, value in raw.items():
         kind = fields[name].type
         try:
@@ -119,8 +121,8 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None) -> Set
     if settings.ticket_subject_format not in ("Left", "Right", "None"):
         raise ValueError(f"setting ticket_subject_format: {settings.ticket_subject_format!r}"
                          " is not Left, Right or None")
-    return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url),
-                               **{key: _absolute(getattr(settings, key)) for key in KEY_STORES})
+    key_stores: dict[str, Any] = {key: _absolute(getattr(settings, key)) for key in KEY_STORES}
+    return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url), **key_stores)
 
 
 KEY_STORES = ("gnupghome", "smime_cert_dir", "smime_private_dir")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from gateway.store.database import Row, Transaction, utcnow
@@ -147,7 +148,8 @@ def tickets(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
 
 
 def ticket_by_number(tx: Transaction, number: str) -> int | None:
-    return tx.value("SELECT id FROM ticket WHERE tn = ?", [number])
+    ticket_id: int | None = tx.value("SELECT id FROM ticket WHERE tn = ?", [number])
+    return ticket_id
 
 
 def articles(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
@@ -212,15 +214,22 @@ def customer_has_permission(tx: Transaction, login: str, customer_id: str, group
 
 
 def state_type_name(tx: Transaction, state_type_id: int) -> str:
-    return lookup(tx, "ticket_state_type", id=state_type_id)["name"]
+    """The name of a state's type; the id comes from a state row, whose foreign key guarantees the type."""
+    row = lookup(tx, "ticket_state_type", id=state_type_id)
+    if row is None:
+        raise LookupError(f"no ticket state type {state_type_id}")
+    name: str = row["name"]
+    return name
 
 
 def lock_id(tx: Transaction, ticket_id: int) -> int:
-    return tx.value("SELECT ticket_lock_id FROM ticket WHERE id = ?", [ticket_id])
+    return int(tx.value("SELECT ticket_lock_id FROM ticket WHERE id = ?", [ticket_id]))
 
 
-def accounted_total(tx: Transaction, ticket_id: int) -> Any:
-    return tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
+def accounted_total(tx: Transaction, ticket_id: int) -> Decimal | float:
+    """The ticket's accounted time so far (DECIMAL: PostgreSQL returns a Decimal, SQLite a number)."""
+    total: Decimal | float = tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
+    return total
 
 
 def agent_permissions(tx: Transaction, user_id: int) -> dict[int, set[str]]:
@@ -232,11 +241,14 @@ def agent_permissions(tx: Transaction, user_id: int) -> dict[int, set[str]]:
 
 
 def queue_mail_identity(tx: Transaction, queue_id: int) -> Row:
-    """The address and signature a queue's outgoing mail carries."""
-    return tx.one(
+    """The address and signature a queue's outgoing mail carries (the queue's foreign keys guarantee both)."""
+    row = tx.one(
         "SELECT sa.value0 AS email, sa.value1 AS realname, s.text AS signature, s.content_type AS signature_type"
         " FROM queue q JOIN system_address sa ON sa.id = q.system_address_id"
         " JOIN signature s ON s.id = q.signature_id WHERE q.id = ?", [queue_id])
+    if row is None:
+        raise LookupError(f"no queue {queue_id}")
+    return row
 
 
 def last_message(tx: Transaction, ticket_id: int) -> Row | None:

@@ -15,7 +15,9 @@ CUSTOMER_PANEL_USER_ID = 1
 
 
 def acting_user_id(principal: Principal) -> int:
-    return principal.user_id if principal.is_agent else CUSTOMER_PANEL_USER_ID
+    if principal.is_agent and principal.user_id is not None:  # an agent always has an id
+        return principal.user_id
+    return CUSTOMER_PANEL_USER_ID
 
 
 class Access:
@@ -32,7 +34,7 @@ class Access:
 
     def _agent_keys(self, group_id: int) -> set[str]:
         if self._groups is None:
-            self._groups = ticket_rows.agent_permissions(self.tx, self.principal.user_id)
+            self._groups = ticket_rows.agent_permissions(self.tx, acting_user_id(self.principal))
         return self._groups.get(group_id, set())
 
     def allows(self, ticket: Row, permission: str = "ro") -> bool:
