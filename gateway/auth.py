@@ -118,7 +118,7 @@ class Authenticator:
         with self.db.transaction() as tx:
             sessions.add(tx, session_key(session_id), principal.user_type, principal.login,
                          principal.user_id, remote_addr, user_agent)
-            if principal.is_agent:
+            if principal.is_agent and principal.user_id is not None:
                 agents.record_login(tx, principal.user_id)
             sessions.delete_expired(
                 tx, now - dt.timedelta(seconds=self.settings.session_max_idle_time),
@@ -141,7 +141,8 @@ class Authenticator:
     # -- permissions ---------------------------------------------------------------------------------
 
     def has_group_permission(self, tx: Transaction, principal: Principal, group: str, key: str = "rw") -> bool:
-        return principal.is_agent and agents.has_group_permission(tx, principal.user_id, group, key)
+        return (principal.is_agent and principal.user_id is not None
+                and agents.has_group_permission(tx, principal.user_id, group, key))
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -175,10 +176,10 @@ class Authenticator:
             return None, False
         if user_type == AGENT:
             row = agents.by_login(tx, login)
-            principal = row and Principal(AGENT, row["login"], user_id=row["id"])
+            principal = Principal(AGENT, row["login"], user_id=row["id"]) if row else None
         else:
             row = customers.by_login(tx, login)
-            principal = row and Principal(CUSTOMER, row["login"], customer_id=row["customer_id"])
+            principal = Principal(CUSTOMER, row["login"], customer_id=row["customer_id"]) if row else None
         if row is None or row["valid_id"] != 1 or not self.passwords.verify(row["pw"], password):
             return None, True
         return principal, counts[0] > 0

@@ -245,7 +245,8 @@ def _ensure_customers(db: Database) -> list[_Customer]:
                     customers.add_user(tx, login, first, last, login, customer_id, pw_hash)
     with db.transaction(write=False) as tx:
         found = [row for row in (customers.by_login(tx, login) for login in sorted(logins)) if row is not None]
-        names = {row["customer_id"]: customers.company(tx, row["customer_id"])["name"] for row in found}
+        companies = {row["customer_id"]: customers.company(tx, row["customer_id"]) for row in found}
+        names = {customer_id: company["name"] for customer_id, company in companies.items() if company is not None}
     return [_Customer(row["login"], row["customer_id"], names[row["customer_id"]],
                       f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>', row["first_name"],
                       row["last_name"]) for row in found]

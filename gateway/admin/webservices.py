@@ -26,16 +26,16 @@ def add_webservice(db: Database, settings: Settings, name: str, preset: str | No
     name = require(name, "web service name")
     if "/" in name or ".." in name:
         raise AdminError(f"web service name {name!r} must not contain '/' or '..'")
-    if (preset is None) == (source_path is None):
-        raise AdminError("give exactly one of --preset and --source-path")
-    if preset is not None:
+    if preset is not None and source_path is None:
         path = presets(settings).get(preset)
         if path is None:
             raise AdminError(f"there is no preset {preset!r} (presets: {', '.join(presets(settings))})")
-    else:
+    elif source_path is not None and preset is None:
         path = Path(source_path)
         if not path.is_file():
             raise AdminError(f"{source_path}: no such file")
+    else:
+        raise AdminError("give exactly one of --preset and --source-path")
     text = path.read_text(encoding="utf-8")
     try:
         ws_config.parse(0, name, text, settings.max_request_size)
@@ -52,7 +52,8 @@ def export_webservice(db: Database, name: str) -> str:
         row = webservices.by_name(tx, name)
     if row is None:
         raise AdminError(f"there is no web service {name!r}")
-    return row["config"]
+    config: str = row["config"]
+    return config
 
 
 def delete_webservice(db: Database, name: str) -> None:
@@ -88,9 +89,9 @@ def ensure_presets(db: Database, settings: Settings) -> list[str]:
 
 def preset_wsdls(settings: Settings, public_url: str) -> dict[str, bytes]:
     """The WSDL of every SOAP preset, as a server at `public_url` would serve it."""
-    documents = {}
+    documents: dict[str, bytes] = {}
     for name, path in presets(settings).items():
         parsed = ws_config.parse(0, name, path.read_text(encoding="utf-8"), settings.max_request_size)
-        if parsed.transport == ws_config.SOAP:
-            documents[name] = build(parsed, public_url).wsdl
+        if parsed.transport == ws_config.SOAP and (wsdl := build(parsed, public_url).wsdl) is not None:
+            documents[name] = wsdl
     return documents

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
 from gateway.errors import SettingsError
@@ -36,6 +36,10 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
+@overload
+def as_datetime(value: str | dt.datetime) -> dt.datetime: ...
+@overload
+def as_datetime(value: None) -> None: ...
 def as_datetime(value: str | dt.datetime | None) -> dt.datetime | None:
     """SQLite returns timestamps as text, PostgreSQL as datetime."""
     if value is None or isinstance(value, dt.datetime):

@@ -170,4 +170,5 @@ class ZnunyRest(JsonDocument):
     def fault_to_http_response_code(self, fault: Exception) -> str:
         if isinstance(fault, NotImplementedFault):
             return HTTP_501
-        return super().fault_to_http_response_code(fault)
+        code: str = super().fault_to_http_response_code(fault)
+        return code
