@@ -15,8 +15,9 @@ import re
 from typing import Any
 
 from gateway.auth import Principal
-from gateway.mail.compose import ComposeError, addresses
-from gateway.mail.crypto import Crypto, CryptoError, Protection
+from gateway.errors import ComposeError, CryptoError
+from gateway.mail.compose import addresses
+from gateway.mail.crypto import Crypto, Protection
 from gateway.operations.common import OperationError
 from gateway.runtime import Runtime
 from gateway.store import agents, catalog, customers, ticket_rows
@@ -73,6 +74,13 @@ class Checks:
             raise self.invalid(f"Ticket->{label}ID or Ticket->{label} parameter is invalid!")
         return row
 
+    def required(self, tx: Transaction, table: str, label: str, id_value: Any, name_value: Any) -> Row:
+        """A catalogue row the request must name (TicketCreate's Queue, State, Priority)."""
+        row = self.catalogue(tx, table, label, id_value, name_value)
+        if row is None:
+            raise self.missing(f"Ticket->{label}ID or Ticket->{label} parameter is missing!")
+        return row
+
     def agent(self, tx: Transaction, label: str, id_value: Any, login_value: Any) -> Row | None:
         if _given(id_value):
             key = identifier(id_value)
@@ -102,9 +110,9 @@ class Checks:
         values = {k: str(getattr(pending, k)).strip() for k in ("Year", "Month", "Day", "Hour", "Minute", "Diff")
                   if getattr(pending, k, None) not in (None, "")}
         now = utcnow().replace(tzinfo=dt.UTC)
-        numbers = {k: integer(v) for k, v in values.items()}
+        numbers = {k: n for k, v in values.items() if (n := integer(v)) is not None}
         try:
-            if None in numbers.values():
+            if len(numbers) != len(values):
                 raise ValueError
             if "Diff" in numbers:
                 if len(numbers) != 1:
@@ -213,7 +221,7 @@ class Checks:
         if row is None or row["name"] not in CHANNELS:
             raise self.invalid("Article->CommunicationChannel or Article->CommunicationChannelID parameter"
                                " is invalid or not supported!")
-        return row["id"]
+        return int(row["id"])
 
     def _sender_type(self, tx: Transaction, principal: Principal, article: Any) -> int:
         if _given(article.SenderTypeID):
@@ -225,7 +233,7 @@ class Checks:
                                  name=article.SenderType if _given(article.SenderType) else default)
         if row is None:
             raise self.invalid("Article->SenderTypeID or Ticket->SenderType parameter is invalid!")
-        return row["id"]
+        return int(row["id"])
 
     def _content_type(self, article: Any) -> str:
         if _given(article.ContentType):

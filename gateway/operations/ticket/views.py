@@ -125,8 +125,8 @@ def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -
     mailed = [row["id"] for rows in selected.values() for _, row in rows if row["channel"] == "Email"]
     deliveries = outbox.delivery(tx, mailed) if mailed and not options.customer_view else {}
     result: dict[int, list[dict[str, Any]]] = {}
-    for ticket_id, rows in selected.items():
-        for number, row in rows:
+    for ticket_id, numbered in selected.items():
+        for number, row in numbered:
             mime, charset = content_type_parts(row["a_content_type"])
             article = {
                 "ArticleID": row["id"], "ArticleNumber": number, "Bcc": row["a_bcc"] or "",
