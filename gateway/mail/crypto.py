@@ -86,7 +86,7 @@ class Plan:
     @property
     def inline(self) -> bool:
         """True when the body text itself is signed or encrypted (clearsign / encrypt_text)."""
-        return bool(self.sign and self.sign.pgp_inline or self.crypt and self.crypt.pgp_inline)
+        return bool((self.sign and self.sign.pgp_inline) or (self.crypt and self.crypt.pgp_inline))
 
     @property
     def signing(self) -> tuple[Protection, Signer]:

@@ -34,8 +34,8 @@ from gateway.transport import soapenc, unserializable
 HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
     "400 Bad Request", "405 Method Not Allowed", "413 Request Entity Too Large", "500 Internal Server Error")
 
-_PARSER_OPTIONS: dict[str, Any] = dict(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
-                       dtd_validation=False, remove_comments=True, remove_pis=True)
+_PARSER_OPTIONS: dict[str, Any] = {"resolve_entities": False, "no_network": True, "huge_tree": False, "load_dtd": False,
+                                   "dtd_validation": False, "remove_comments": True, "remove_pis": True}
 
 
 def parse_xml(data: bytes) -> etree._Element:
