@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
 
-from gateway.store.database import Transaction
+from gateway.store.database import Transaction, Value
 
 # SortBy -> column; Znuny's names
 SORT_COLUMNS = {
@@ -60,7 +60,7 @@ def _like(value: str) -> str:
     return escaped.replace("*", "%")
 
 
-def _any(column: str, values: list[Any], where: list[str], params: list[Any]) -> None:
+def _any(column: str, values: Sequence[Value], where: list[str], params: list[Value]) -> None:
     where.append(f"{column} IN ({', '.join('?' * len(values))})")
     params.extend(values)
 
@@ -69,7 +69,7 @@ def search(tx: Transaction, query: TicketQuery, agent_id: int | None, customer: 
            ) -> list[int]:
     """IDs of the tickets matching `query` that the agent (or customer login, company) may read."""
     where: list[str] = []
-    params: list[Any] = []
+    params: list[Value] = []
     if agent_id is not None:
         where.append("(t.queue_id IN (SELECT q.id FROM queue q JOIN group_user gu ON gu.group_id = q.group_id"
                      " WHERE gu.user_id = ? AND gu.permission_key IN ('ro', 'rw'))"

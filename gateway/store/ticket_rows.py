@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
 
-from gateway.store.database import Row, Transaction, utcnow
+from gateway.store.database import Row, Transaction, Value, utcnow
 
 # catalogue tables a request may name by id or by name; valid_id where the table has one
 _CATALOGUES = {
@@ -61,21 +60,21 @@ def next_counter(tx: Transaction, day: str) -> int:
         " DO UPDATE SET counter = ticket_number_counter.counter + 1 RETURNING counter", [day]))
 
 
-def insert_ticket(tx: Transaction, values: dict[str, Any]) -> int:
+def insert_ticket(tx: Transaction, values: Mapping[str, Value]) -> int:
     now = utcnow()
     values = {**values, "create_time": now, "change_time": now, "change_by": values["create_by"]}
     columns = ", ".join(values)
     return tx.insert(f"INSERT INTO ticket ({columns}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
 
 
-def update_ticket(tx: Transaction, ticket_id: int, changes: dict[str, Any], by: int) -> None:
+def update_ticket(tx: Transaction, ticket_id: int, changes: Mapping[str, Value], by: int) -> None:
     changes = {**changes, "change_time": utcnow(), "change_by": by}
     assignments = ", ".join(f"{column} = ?" for column in changes)
     tx.execute(f"UPDATE ticket SET {assignments} WHERE id = ?", [*changes.values(), ticket_id])
 
 
 def insert_article(tx: Transaction, ticket_id: int, sender_type_id: int, channel_id: int, visible: int, by: int,
-                   mime: dict[str, Any]) -> int:
+                   mime: Mapping[str, str]) -> int:
     now = utcnow()
     article_id = tx.insert(
         "INSERT INTO article (ticket_id, article_sender_type_id, communication_channel_id, is_visible_for_customer,"

@@ -19,6 +19,7 @@ from gateway.errors import ComposeError, CryptoError
 from gateway.mail.compose import addresses
 from gateway.mail.crypto import Crypto, Protection
 from gateway.operations.common import OperationError
+from gateway.operations.ticket.models import Article, Attachment, DynamicField, PendingTime
 from gateway.runtime import Runtime
 from gateway.store import agents, catalog, customers, ticket_rows
 from gateway.store.database import Row, Transaction, utcnow
@@ -103,7 +104,7 @@ class Checks:
             return value, None
         raise self.invalid("Ticket->CustomerUser parameter is invalid!")
 
-    def pending_time(self, pending: Any) -> int | None:
+    def pending_time(self, pending: PendingTime | None) -> int | None:
         """PendingTime as {Diff} (minutes from now) or {Year, Month, Day, Hour, Minute}: an epoch."""
         if pending is None:
             return None
@@ -128,7 +129,7 @@ class Checks:
 
     # -- articles --------------------------------------------------------------------------------------
 
-    def article(self, tx: Transaction, principal: Principal, article: Any, defaults: dict[str, str],
+    def article(self, tx: Transaction, principal: Principal, article: Article, defaults: dict[str, str],
                 customer_from: str, to: str, crypto: Crypto) -> NewArticle:
         """An article of the request, with Znuny's defaults, checked in Znuny's order."""
         if not _given(article.Subject):
@@ -181,7 +182,7 @@ class Checks:
             time_unit=time_unit, attachments=[self.attachment(a) for a in article.Attachment or []], send=send,
         )
 
-    def article_send(self, article: Any, crypto: Crypto) -> Outgoing:
+    def article_send(self, article: Article, crypto: Crypto) -> Outgoing:
         """ArticleSend's recipients and Sign/Crypt, checked before anything is written (Znuny checks only To)."""
         to = (article.To or "").strip()
         if not _valid_addresses(to):
@@ -211,7 +212,7 @@ class Checks:
         except ComposeError as error:
             raise self.invalid(str(error)) from None
 
-    def _channel(self, tx: Transaction, article: Any) -> int:
+    def _channel(self, tx: Transaction, article: Article) -> int:
         if _given(article.CommunicationChannelID):
             key = identifier(article.CommunicationChannelID)
             row = ticket_rows.lookup(tx, "communication_channel", id=key) if key is not None else None
@@ -223,7 +224,7 @@ class Checks:
                                " is invalid or not supported!")
         return int(row["id"])
 
-    def _sender_type(self, tx: Transaction, principal: Principal, article: Any) -> int:
+    def _sender_type(self, tx: Transaction, principal: Principal, article: Article) -> int:
         if _given(article.SenderTypeID):
             key = identifier(article.SenderTypeID)
             row = ticket_rows.lookup(tx, "article_sender_type", id=key) if key is not None else None
@@ -235,7 +236,7 @@ class Checks:
             raise self.invalid("Article->SenderTypeID or Ticket->SenderType parameter is invalid!")
         return int(row["id"])
 
-    def _content_type(self, article: Any) -> str:
+    def _content_type(self, article: Article) -> str:
         if _given(article.ContentType):
             content_type = " ".join(str(article.ContentType).lower().split())
             mime, _, rest = content_type.partition(";")
@@ -256,7 +257,7 @@ class Checks:
             raise self.invalid("Article->Charset is invalid!")
         return f"{mime}; charset={charset}"
 
-    def attachment(self, attachment: Any) -> tuple[str, str, bytes, str]:
+    def attachment(self, attachment: Attachment) -> tuple[str, str, bytes, str]:
         for key in ("Content", "ContentType", "Filename"):
             if not _given(getattr(attachment, key)):
                 raise self.missing(f"Attachment->{key}  parameter is missing!")
@@ -272,7 +273,7 @@ class Checks:
 
     # -- dynamic fields ------------------------------------------------------------------------------
 
-    def dynamic_field(self, tx: Transaction, item: Any) -> tuple[Row, list[str]]:
+    def dynamic_field(self, tx: Transaction, item: DynamicField) -> tuple[Row, list[str]]:
         # Znuny's words, two spaces included
         if not _given(item.Name):
             raise self.missing("DynamicField->Name  parameter is missing!")

@@ -18,12 +18,12 @@ from gateway.store.database import Row, Transaction, as_datetime, utcnow
 from gateway.tickets.writes import HTML_BODY_FILE, content_type_parts, number_text
 
 
-def _time(value: Any) -> str:
+def _time(value: str | dt.datetime | None) -> str:
     moment = as_datetime(value)
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
-def _epoch(value: Any) -> int:
+def _epoch(value: str | dt.datetime | None) -> int:
     moment = as_datetime(value)
     return int(moment.replace(tzinfo=dt.UTC).timestamp()) if moment else 0
 
