@@ -59,5 +59,8 @@ bench: install
 	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -qq wrk
 	$(BIN)/python tests/bench/run.py
 
+# the style and type checks CI runs before the tests (mypy's settings: pyproject.toml)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy

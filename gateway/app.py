@@ -8,8 +8,8 @@ credentials, dispatcher.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gateway.commlog import CommunicationLog
 from gateway.dispatcher import Dispatcher
@@ -35,12 +35,12 @@ class Gateway:
         registry = Registry(self.runtime.db, advertised_url(settings.public_url), settings.max_request_size,
                             settings.webservice_refresh_interval)
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
-        app = Dispatcher(self.runtime, registry, self.commlog)
+        app: WSGIApplication = Dispatcher(self.runtime, registry, self.commlog)
         app = HeaderCredentials(app)
         app = UnexpectedErrors(app)
         self.wsgi = RequestLimits(app, settings.max_request_size)
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)
 
     def close(self) -> None:
@@ -53,7 +53,10 @@ def make_app(settings: Settings | None = None) -> Gateway:
     return Gateway(settings or load())
 
 
-def __getattr__(name: str) -> Callable:
+application: Gateway  # built on first access by __getattr__
+
+
+def __getattr__(name: str) -> Gateway:
     """``application`` is built on first access, so importing this module has no side effects."""
     if name == "application":
         global application

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.passwords import PasswordChecker
+from gateway.principal import AGENT, CUSTOMER, Principal
 from gateway.settings import Settings
 from gateway.store import agents, customers, sessions
 from gateway.store.database import Database, Row, Transaction, as_datetime, utcnow
@@ -25,7 +26,6 @@ from gateway.tickets.access import Access
 
 CREDENTIAL_KEYS = ("UserLogin", "CustomerUserLogin", "Password", "SessionID", "TwoFactorToken",
                    "ImpersonateAsUser")
-AGENT, CUSTOMER = "User", "Customer"
 _SESSION_ALPHABET = string.ascii_letters + string.digits
 # a session's last-request time is written at most this often, so reads stay reads
 _TOUCH_INTERVAL = dt.timedelta(seconds=60)
@@ -48,19 +48,6 @@ class Credentials:
             value = (headers or {}).get(key) or getattr(request, key, None) or ""
             values[key] = value if isinstance(value, str) else str(value)
         return cls(**values)
-
-
-@dataclasses.dataclass(frozen=True)
-class Principal:
-    user_type: str  # AGENT or CUSTOMER, as Znuny's UserType
-    login: str
-    user_id: int | None = None  # agents only
-    customer_id: str | None = None  # customers only
-    impersonated_by: str | None = None
-
-    @property
-    def is_agent(self) -> bool:
-        return self.user_type == AGENT
 
 
 def session_key(session_id: str) -> str:
@@ -119,7 +106,7 @@ class Authenticator:
         with self.db.transaction() as tx:
             sessions.add(tx, session_key(session_id), principal.user_type, principal.login,
                          principal.user_id, remote_addr, user_agent)
-            if principal.is_agent:
+            if principal.is_agent and principal.user_id is not None:
                 agents.record_login(tx, principal.user_id)
             sessions.delete_expired(
                 tx, now - dt.timedelta(seconds=self.settings.session_max_idle_time),
@@ -171,10 +158,10 @@ class Authenticator:
             return None, False
         if user_type == AGENT:
             row = agents.by_login(tx, login)
-            principal = row and Principal(AGENT, row["login"], user_id=row["id"])
+            principal = Principal(AGENT, row["login"], user_id=row["id"]) if row else None
         else:
             row = customers.by_login(tx, login)
-            principal = row and Principal(CUSTOMER, row["login"], customer_id=row["customer_id"])
+            principal = Principal(CUSTOMER, row["login"], customer_id=row["customer_id"]) if row else None
         if row is None or row["valid_id"] != 1 or not self.passwords.verify(row["pw"], password):
             return None, True
         return principal, counts[0] > 0

@@ -16,7 +16,6 @@ import re
 import threading
 import time
 from collections import deque
-from typing import Any
 
 from gateway.store import commlog
 from gateway.store.database import Database, utcnow
@@ -37,7 +36,11 @@ _SECRET_NAMES = {key.lower() for key in SECRET_KEYS}
 _PATH_SECRET = re.compile(r"(/Session/)[^/?#]+", re.I)
 
 
-def _redact_json(value: Any) -> Any:
+# an exchange as queued: _stored's arguments
+_Queued = tuple[int, str, str, str, int, int, str, str, bytes, bytes, dt.datetime]
+
+
+def _redact_json(value: object) -> object:
     if isinstance(value, dict):
         return {k: REDACTED if k.lower() in _SECRET_NAMES else _redact_json(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -69,7 +72,7 @@ def redact(text: str) -> str:
 
 def _stored(webservice_id: int, communication_id: str, remote_ip: str, operation: str, http_status: int,
             duration_ms: int, request_line: str, query: str, request_body: bytes, response_body: bytes,
-            created: dt.datetime) -> tuple:
+            created: dt.datetime) -> commlog.Record:
     """A queued exchange as the row the log keeps: redacted, then cut to size."""
     query = f"?{redact_query(query)}" if query else ""
     request = f"{redact_path(request_line)}{query}\n\n{redact(request_body.decode('utf-8', 'replace'))}"
@@ -90,7 +93,7 @@ class CommunicationLog:
         self.db = db
         self.keep_days = keep_days
         self.flush_interval = flush_interval
-        self._queue: deque[tuple] = deque(maxlen=100_000)
+        self._queue: deque[_Queued] = deque(maxlen=100_000)
         self._closed = threading.Event()
         self._thread_pid = 0
         self._lock = threading.Lock()

@@ -17,13 +17,12 @@ import json
 import random
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from gateway.errors import AdminError
 from gateway.passwords import hash_password
 from gateway.settings import Settings
 from gateway.store import customers
-from gateway.store.database import Database, Transaction, utcnow
+from gateway.store.database import Database, Transaction, Value, utcnow
 from gateway.tickets.access import CUSTOMER_PANEL_USER_ID
 from gateway.tickets.numbers import check_digit
 from gateway.tickets.writes import LOCK_LOCK, LOCK_UNLOCK
@@ -142,11 +141,11 @@ class _Rows:
     the column order of _COLUMNS."""
 
     def __init__(self) -> None:
-        self.ticket: list[tuple[Any, ...]] = []
-        self.article: list[tuple[Any, ...]] = []
-        self.article_data_mime: list[tuple[Any, ...]] = []
-        self.ticket_history: list[tuple[Any, ...]] = []
-        self.time_accounting: list[tuple[Any, ...]] = []
+        self.ticket: list[tuple[Value, ...]] = []
+        self.article: list[tuple[Value, ...]] = []
+        self.article_data_mime: list[tuple[Value, ...]] = []
+        self.ticket_history: list[tuple[Value, ...]] = []
+        self.time_accounting: list[tuple[Value, ...]] = []
 
 
 # per table: (column, PostgreSQL type) in the order _Rows holds them
@@ -246,7 +245,8 @@ def _ensure_customers(db: Database, settings: Settings) -> list[_Customer]:
                     customers.add_user(tx, login, first, last, login, customer_id, pw_hash)
     with db.transaction(write=False) as tx:
         found = [row for row in (customers.by_login(tx, login) for login in sorted(logins)) if row is not None]
-        names = {row["customer_id"]: customers.company(tx, row["customer_id"])["name"] for row in found}
+        companies = {row["customer_id"]: customers.company(tx, row["customer_id"]) for row in found}
+        names = {customer_id: company["name"] for customer_id, company in companies.items() if company is not None}
     return [_Customer(row["login"], row["customer_id"], names[row["customer_id"]],
                       f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>', row["first_name"],
                       row["last_name"]) for row in found]
@@ -306,7 +306,7 @@ def _new_ids(tx: Transaction, table: str, count: int) -> Sequence[int]:
     return range(int(last) + 1, int(last) + 1 + count)
 
 
-def _insert(tx: Transaction, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple[Any, ...]]) -> None:
+def _insert(tx: Transaction, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple[Value, ...]]) -> None:
     """executemany on SQLite (in-process: batching costs nothing there); on PostgreSQL one
     INSERT ... SELECT FROM json_to_recordset() per batch: one statement, one round trip and one
     parameter (serialised by the json module's C encoder) for thousands of rows, through the

@@ -17,18 +17,22 @@ import logging
 import re
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
+from wsgiref.types import InputStream, WSGIApplication, WSGIEnvironment
 
 from gateway import __version__
 from gateway.commlog import MAX_QUEUED, CommunicationLog
 from gateway.environ import OPERATION, REQUEST_ID, RUNTIME, SOAP_FAULTS, WEBSERVICE
-from gateway.faults import StartResponse, fault, json_fault, respond
+from gateway.faults import StartResponse, WriteBody, fault, json_fault, respond
 from gateway.middleware.limits import buffer_body
 from gateway.runtime import Runtime
 from gateway.webservice.config import SOAP
 from gateway.webservice.endpoint import Endpoint
 from gateway.webservice.registry import Registry
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +41,17 @@ _PATH = re.compile(r"^/(?:otrs|znuny)/nph-genericinterface\.pl(?:/(?:Webservice/
 class _Tee:
     """Keeps the first bytes of the request body for the communication log while spyne reads it."""
 
-    def __init__(self, stream: Any, keep: int) -> None:
+    def __init__(self, stream: InputStream, keep: int) -> None:
         self.stream, self.keep, self.data = stream, keep, bytearray()
 
-    def read(self, *args: Any) -> bytes:
-        chunk = self.stream.read(*args)
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self.stream.read(size)
         if len(self.data) < self.keep:
             self.data += chunk[: self.keep - len(self.data)]
         return chunk
 
-    def readline(self, *args: Any) -> bytes:
-        line = self.stream.readline(*args)
+    def readline(self, size: int = -1, /) -> bytes:
+        line = self.stream.readline(size)
         if len(self.data) < self.keep:
             self.data += line[: self.keep - len(self.data)]
         return line
@@ -59,7 +63,7 @@ class Dispatcher:
         self.registry = registry
         self.commlog = commlog
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/health":
             return self._health(start_response)
@@ -82,7 +86,7 @@ class Dispatcher:
         environ[WEBSERVICE] = endpoint.config
         environ[SOAP_FAULTS] = endpoint.config.transport == SOAP
         rest = found["rest"] or ""
-        if endpoint.config.transport == SOAP and environ["REQUEST_METHOD"] == "GET" and (
+        if endpoint.wsdl is not None and environ["REQUEST_METHOD"] == "GET" and (
                 rest in ("/wsdl", "/wsdl/") or environ.get("QUERY_STRING", "").lower().startswith("wsdl")):
             return respond(start_response, "200 OK", endpoint.wsdl, "text/xml; charset=utf-8")
         if endpoint.openapi is not None and rest == "/openapi.json" and environ["REQUEST_METHOD"] == "GET":
@@ -92,10 +96,10 @@ class Dispatcher:
             return fault(environ, start_response, "413 Request Entity Too Large", "Client.RequestTooLong",
                          f"The request body exceeds this web service's MaxLength of"
                          f" {endpoint.config.max_length} bytes.")
-        return self._serve(endpoint, environ, start_response, path, rest)
+        return self._serve(endpoint, endpoint.app, environ, start_response, path, rest)
 
-    def _serve(self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse,
-               path: str, rest: str) -> list[bytes]:
+    def _serve(self, endpoint: Endpoint, app: WSGIApplication, environ: WSGIEnvironment,
+               start_response: StartResponse, path: str, rest: str) -> list[bytes]:
         started = time.monotonic()
         environ[RUNTIME] = self.runtime
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[: len(path) - len(rest)]
@@ -103,14 +107,14 @@ class Dispatcher:
         tee = environ["wsgi.input"] = _Tee(environ["wsgi.input"], MAX_QUEUED)
         status: list[str] = []
 
-        def capture(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def capture(code: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> WriteBody:
             status.append(code)
             return start_response(code, headers, exc_info)
 
         body: list[bytes] = []
         answered = False
         try:
-            body = list(endpoint.app(environ, capture))
+            body = list(app(environ, capture))
             answered = True
         finally:  # an exchange that broke is logged too, as the 500 UnexpectedErrors answers
             self.commlog.record(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from wsgiref.types import StartResponse as StartResponse
+from wsgiref.types import WSGIEnvironment
 from xml.sax.saxutils import escape
 
 from gateway.environ import REQUEST_ID, SOAP_FAULTS
 
-StartResponse = Callable[..., Any]
+WriteBody = Callable[[bytes], object]  # what start_response returns (PEP 3333)
 INTERNAL_ERROR = "500 Internal Server Error"
 
 log = logging.getLogger("gateway.errors")
@@ -41,13 +42,13 @@ def soap_fault(start_response: StartResponse, status: str, code: str, message: s
     return respond(start_response, status, body, "text/xml; charset=utf-8")
 
 
-def fault(environ: dict[str, Any], start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
+def fault(environ: WSGIEnvironment, start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
     """A fault in the shape the request's web service speaks: soap:Fault for SOAP, Znuny's JSON fault otherwise."""
     shape = soap_fault if environ.get(SOAP_FAULTS) else json_fault
     return shape(start_response, status, code, message)
 
 
-def unexpected(environ: dict[str, Any], where: str) -> str:
+def unexpected(environ: WSGIEnvironment, where: str) -> str:
     """Log the exception being handled, with its traceback, under the request id; return the client's message.
 
     The client learns that something broke and which id to quote, never the exception's text

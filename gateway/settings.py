@@ -22,7 +22,9 @@ import dataclasses
 import inspect
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.errors import SettingsError
@@ -143,20 +145,20 @@ def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
     return f"http://{host}:{port}"
 
 
-def home(environ: dict[str, str] | None = None) -> Path:
+def home(environ: Mapping[str, str] | None = None) -> Path:
     """The installation's directory: GATEWAY_HOME, else the working directory."""
     environ = os.environ if environ is None else environ
     return Path(environ.get("GATEWAY_HOME") or os.getcwd()).resolve()
 
 
-def config_path(environ: dict[str, str] | None = None) -> Path:
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
     """The settings file: GATEWAY_CONFIG, else conf/gateway.ini in the installation's directory."""
     environ = os.environ if environ is None else environ
     named = environ.get("GATEWAY_CONFIG")
     return Path(named) if named else home(environ) / "conf" / "gateway.ini"
 
 
-def load(environ: dict[str, str] | None = None) -> Settings:
+def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file, then apply GATEWAY_<KEY> overrides.
 
     A file named by GATEWAY_CONFIG must exist; the default one may be absent.
@@ -179,7 +181,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         env_value = environ.get(f"GATEWAY_{name.upper()}")
         if env_value is not None:
             raw[name] = env_value
-    values = {}
+    values: dict[str, Any] = {}  # each value of its field's type, which is known at run time only
     for name, value in raw.items():
         kind = fields[name].type
         try:
@@ -196,8 +198,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"setting ticket_subject_format: {settings.ticket_subject_format!r}"
                          " is not Left, Right or None")
     base = home(environ)
-    return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url, base),
-                               **{key: _absolute(getattr(settings, key), base) for key in KEY_STORES})
+    key_stores: dict[str, Any] = {key: _absolute(getattr(settings, key), base) for key in KEY_STORES}
+    return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url, base), **key_stores)
 
 
 MIN_PASSWORD_MEMORY_COST = 32  # Argon2's least: 8 KiB per lane, argon2-cffi's 4 lanes
@@ -230,7 +232,7 @@ def documentation() -> dict[str, str]:
     return docs
 
 
-def as_ini(settings: Settings, environ: dict[str, str] | None = None) -> str:
+def as_ini(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
     """Every setting as a commented ini file: its documentation, its default, the value in force.
 
     What `gateway settings` prints: the generated reference of all settings, and a file an

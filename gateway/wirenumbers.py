@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
 
 MAX_BIGINT = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT: every ID column fits
 _INTEGER = re.compile(r"\s*(-?)([0-9]+)\s*")  # no 0* before the digits: it backtracks over each zero
@@ -19,13 +18,13 @@ _DECIMAL = re.compile(r"\s*(-?[0-9]{1,30}(?:[.,][0-9]{1,30})?)\s*")
 _TIMESTAMP = re.compile(r"\s*([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})\s*")
 
 
-def _text(value: Any) -> str | None:
+def _text(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     return str(value)
 
 
-def integer(value: Any, low: int = 0, high: int = MAX_BIGINT) -> int | None:
+def integer(value: object, low: int = 0, high: int = MAX_BIGINT) -> int | None:
     """A whole number of ASCII digits (surrounding white space allowed) within [low, high], else None.
 
     "42", " 42 ", 42 and, when `low` allows, "-3" are numbers; "٣", "4.0", "1e3", "+1", "1_000",
@@ -42,7 +41,7 @@ def integer(value: Any, low: int = 0, high: int = MAX_BIGINT) -> int | None:
     return number if low <= number <= high else None
 
 
-def is_whole_number(value: Any) -> bool:
+def is_whole_number(value: object) -> bool:
     """Written as a non-negative whole number of ASCII digits, whatever its size.
 
     For the operations where Znuny tells a malformed ID (TicketGet.WrongStructure) from an
@@ -52,12 +51,12 @@ def is_whole_number(value: Any) -> bool:
     return text is not None and _INTEGER.fullmatch(text) is not None and "-" not in text
 
 
-def identifier(value: Any) -> int | None:
+def identifier(value: object) -> int | None:
     """A row ID: a positive integer no database column refuses."""
     return integer(value, low=1)
 
 
-def decimal(value: Any, limit: float) -> float | None:
+def decimal(value: object, limit: float) -> float | None:
     """A decimal number ("2", "-1.5", Znuny's "1,25") whose absolute value is below `limit`, else None."""
     text = _text(value)
     found = _DECIMAL.fullmatch(text) if text is not None else None
@@ -67,7 +66,7 @@ def decimal(value: Any, limit: float) -> float | None:
     return number if abs(number) < limit else None
 
 
-def timestamp(value: Any) -> dt.datetime | None:
+def timestamp(value: object) -> dt.datetime | None:
     """Znuny's "YYYY-MM-DD HH:MM:SS" in ASCII digits, a real moment, else None."""
     text = _text(value)
     found = _TIMESTAMP.fullmatch(text) if text is not None else None

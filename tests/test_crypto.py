@@ -234,7 +234,7 @@ def test_key_listing_is_cached_until_the_keyring_changes(crypto: Crypto, keys: K
     assert Crypto(store_settings(Path(crypto.gnupghome).parent))._pgp_keys() is listing  # per process, not instance
     crypto.pgp_delete(keys.pgp_recipient.keyid)
     assert len(crypto._pgp_keys()) == len(listing) - 1
-    with pytest.raises(CryptoError, match="no PGP key for recipient recipient@example.test"):
+    with pytest.raises(CryptoError, match=r"no PGP key for recipient recipient@example\.test"):
         plan(crypto, crypt=("PGP", "", ""))
 
 

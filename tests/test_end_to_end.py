@@ -80,7 +80,7 @@ def test_pyotrs_creates_a_session_on_the_imported_development_sample(server):
     assert len(client.session_id_store.value) == 32
     assert client.session_get(client.session_id_store.value) is True
     wrong = pyotrs.Client(server.url, "root@localhost", "wrong", webservice_config_ticket=config)
-    with pytest.raises(pyotrs.lib.APIError, match="SessionCreate.AuthFail"):
+    with pytest.raises(pyotrs.lib.APIError, match=r"SessionCreate\.AuthFail"):
         wrong.session_create()
 
 

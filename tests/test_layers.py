@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gateway"
 
 # modules every layer may import: they import nothing of ours but each other
 LEAVES = {"gateway", "gateway.errors", "gateway.environ", "gateway.jsonquirks", "gateway.settings",
-          "gateway.wirenumbers", "gateway.passwords", "gateway.faults"}
+          "gateway.wirenumbers", "gateway.passwords", "gateway.faults", "gateway.principal"}
 # the one-way chain, lowest first: a layer imports only from itself and the layers before it
 CHAIN = [
     ("store", ("gateway.store",)),
@@ -132,6 +132,46 @@ def test_spyne_stays_in_operations_transport_and_webservice():
     assert outside == []
 
 
+def test_no_module_imports_itself_through_others():
+    """Within a layer too: a cycle (even one hidden in a function or under TYPE_CHECKING) is a knot."""
+    sources = _sources()
+    graph = {name: {t for _, imported in _imports(name, *source) if (t := _ours(imported)) and t != name}
+             for name, source in sources.items()}
+    cycles = [component for component in _components(graph) if len(component) > 1]
+    assert cycles == []
+
+
+def _components(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
 @pytest.mark.parametrize(("importer", "source", "expected"), [
     ("gateway.mail.probe", "from gateway.tickets import writes\n", "gateway.mail.probe imports gateway.tickets.writes"),
     ("gateway.transport.probe", "def f():\n    from gateway import operations\n",
@@ -143,3 +183,8 @@ def test_spyne_stays_in_operations_transport_and_webservice():
 def test_a_wrong_way_import_is_caught(importer, source, expected):
     """The check itself: an import against the direction, even inside a function, is reported."""
     assert [line.split(": ", 1)[1] for line in violations({importer: (source, False)})] == [expected]
+
+
+def test_a_cycle_is_found():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert sorted(c for c in _components(graph) if len(c) > 1) == [["a", "b", "c"]]

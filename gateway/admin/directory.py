@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+from collections.abc import Sequence
 
 from gateway.errors import AdminError
 from gateway.passwords import UNUSABLE, hash_password
 from gateway.settings import Settings
 from gateway.store import agents, catalog, customers
-from gateway.store.database import Database, Row
+from gateway.store.database import Database, Row, Transaction
 
 FIELD_TYPES = ("Text", "TextArea", "Dropdown", "Multiselect", "Checkbox", "Date", "DateTime")
 OBJECT_TYPES = ("Ticket", "Article")
@@ -28,7 +29,7 @@ def require(value: str, what: str) -> str:
     return value.strip()
 
 
-def _group(tx, name: str) -> Row:
+def _group(tx: Transaction, name: str) -> Row:
     group = agents.group_by_name(tx, name)
     if group is None:
         raise AdminError(f"group {name!r} does not exist")
@@ -36,7 +37,7 @@ def _group(tx, name: str) -> Row:
 
 
 def add_user(db: Database, settings: Settings, login: str, first_name: str, last_name: str, email: str, password: str,
-             groups: list[str] = ()) -> int:
+             groups: Sequence[str] = ()) -> int:
     login = require(login, "user name")
     if not _EMAIL.match(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
@@ -85,7 +86,7 @@ def show_user(db: Database, login: str) -> AgentView:
         prefs = agents.preferences(tx, user["id"])
 
     def day(part: str) -> str | None:
-        values = [prefs.get(f"OutOfOffice{part}{unit}") for unit in ("Year", "Month", "Day")]
+        values = [prefs.get(f"OutOfOffice{part}{unit}", "") for unit in ("Year", "Month", "Day")]
         return "-".join(values) if all(values) else None
 
     return AgentView(user["login"], f"{user['first_name']} {user['last_name']}", user["email"], user["valid_id"] == 1,

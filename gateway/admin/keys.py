@@ -6,17 +6,15 @@ expiry) before it is stored, so a store never holds a key that cannot be used.
 
 from __future__ import annotations
 
-from typing import Any
-
-from gateway.mail.crypto import Crypto
+from gateway.mail.crypto import CertificateRow, Crypto, KeyRow
 from gateway.settings import Settings
 
 
-def pgp_import(settings: Settings, data: bytes, passphrase: str | None) -> list[dict[str, Any]]:
+def pgp_import(settings: Settings, data: bytes, passphrase: str | None) -> list[KeyRow]:
     return Crypto(settings).pgp_import(data, passphrase)
 
 
-def pgp_list(settings: Settings) -> list[dict[str, Any]]:
+def pgp_list(settings: Settings) -> list[KeyRow]:
     return Crypto(settings).pgp_list()
 
 
@@ -24,7 +22,7 @@ def pgp_delete(settings: Settings, key: str) -> None:
     Crypto(settings).pgp_delete(key)
 
 
-def smime_add_certificate(settings: Settings, data: bytes) -> dict[str, Any]:
+def smime_add_certificate(settings: Settings, data: bytes) -> CertificateRow:
     """Store a certificate; return its listing entry (filename = subject hash and number)."""
     crypto = Crypto(settings)
     before = {cert["filename"] for cert in crypto.smime_list()}
@@ -37,5 +35,5 @@ def smime_add_private_key(settings: Settings, data: bytes, passphrase: str) -> s
     return Crypto(settings).smime_add_private_key(data, passphrase)
 
 
-def smime_list(settings: Settings) -> list[dict[str, Any]]:
+def smime_list(settings: Settings) -> list[CertificateRow]:
     return Crypto(settings).smime_list()

@@ -55,7 +55,8 @@ def export_webservice(db: Database, name: str) -> str:
         row = webservices.by_name(tx, name)
     if row is None:
         raise AdminError(f"there is no web service {name!r}")
-    return row["config"]
+    config: str = row["config"]
+    return config
 
 
 def delete_webservice(db: Database, name: str) -> None:
@@ -91,9 +92,9 @@ def ensure_presets(db: Database, settings: Settings) -> list[str]:
 
 def preset_wsdls(settings: Settings, public_url: str) -> dict[str, bytes]:
     """The WSDL of every SOAP preset, as a server at `public_url` would serve it."""
-    documents = {}
+    documents: dict[str, bytes] = {}
     for name in presets.available():
         parsed = ws_config.parse(0, name, presets.read(name), settings.max_request_size)
-        if parsed.transport == ws_config.SOAP:
-            documents[name] = build(parsed, public_url).wsdl
+        if parsed.transport == ws_config.SOAP and (wsdl := build(parsed, public_url).wsdl) is not None:
+            documents[name] = wsdl
     return documents

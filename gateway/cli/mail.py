@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Any
+from types import FrameType
+from typing import BinaryIO
 
 import click
 
@@ -27,7 +28,7 @@ def pgp() -> None:
 @click.option("--file", "key_file", required=True, type=click.File("rb"), help="public or secret key(s)")
 @click.option("--passphrase", help="of the secret key; checked, then kept for signing")
 @action
-def pgp_import(ctx: Context, key_file: Any, passphrase: str | None) -> None:
+def pgp_import(ctx: Context, key_file: BinaryIO, passphrase: str | None) -> None:
     for key in keys.pgp_import(ctx.settings, key_file.read(), passphrase):
         click.echo(f"Imported {key['fingerprint']}\t{key['keyid']}\t{key['uid']}\tsecret: {_yes(key['secret'])}")
 
@@ -56,7 +57,7 @@ def smime() -> None:
 @smime.command("add-certificate")
 @click.option("--file", "cert_file", required=True, type=click.File("rb"), help="PEM or DER certificate")
 @action
-def smime_add_certificate(ctx: Context, cert_file: Any) -> None:
+def smime_add_certificate(ctx: Context, cert_file: BinaryIO) -> None:
     added = keys.smime_add_certificate(ctx.settings, cert_file.read())
     click.echo(f"Added certificate {added['filename']}\t{added['subject']}")
 
@@ -65,7 +66,7 @@ def smime_add_certificate(ctx: Context, cert_file: Any) -> None:
 @click.option("--file", "key_file", required=True, type=click.File("rb"), help="PEM private key")
 @click.option("--passphrase", required=True)
 @action
-def smime_add_private_key(ctx: Context, key_file: Any, passphrase: str) -> None:
+def smime_add_private_key(ctx: Context, key_file: BinaryIO, passphrase: str) -> None:
     subject_hash = keys.smime_add_private_key(ctx.settings, key_file.read(), passphrase)
     click.echo(f"Added the private key of certificate {subject_hash}.")
 
@@ -94,7 +95,7 @@ def mail_worker(ctx: Context, once: bool) -> None:
         return
     stop = threading.Event()
 
-    def request_stop(signum: int, frame: Any) -> None:
+    def request_stop(signum: int, frame: FrameType | None) -> None:
         # set from another thread: the handler may interrupt the main thread inside stop.wait()
         threading.Thread(target=stop.set).start()
 

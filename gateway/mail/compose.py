@@ -51,7 +51,7 @@ def addresses(*values: str) -> list[str]:
     return list(seen.values())
 
 
-def compose(letter: Letter, crypto: Crypto | None = None, plan: Plan | None = None) -> bytes:
+def compose(letter: Letter, crypto: Crypto, plan: Plan | None = None) -> bytes:
     """The whole message: envelope headers, MIME-Version, then the (protected) entity."""
     body = letter.body
     if plan is not None and plan.inline:

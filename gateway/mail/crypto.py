@@ -23,8 +23,9 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypedDict
 
 import gnupg
 from M2Crypto import BIO, EVP, SMIME, X509
@@ -85,7 +86,38 @@ class Plan:
     @property
     def inline(self) -> bool:
         """True when the body text itself is signed or encrypted (clearsign / encrypt_text)."""
-        return bool(self.sign and self.sign.pgp_inline or self.crypt and self.crypt.pgp_inline)
+        return bool((self.sign and self.sign.pgp_inline) or (self.crypt and self.crypt.pgp_inline))
+
+    @property
+    def signing(self) -> tuple[Protection, Signer]:
+        """Sign and its signer, which plan() resolves together; for the steps that sign."""
+        if self.sign is None or self.signer is None:
+            raise ValueError("this plan does not sign")
+        return self.sign, self.signer
+
+
+class KeyRow(TypedDict):
+    """A PGP key as the console lists it."""
+
+    fingerprint: str
+    keyid: str
+    uid: str
+    uids: list[str]
+    secret: bool
+    expires: str
+    state: str
+
+
+class CertificateRow(TypedDict):
+    """An S/MIME certificate as the console lists it."""
+
+    filename: str
+    hash: str
+    subject: str
+    emails: list[str]
+    not_after: str
+    state: str
+    private: bool
 
 
 # -- PGP key listing ---------------------------------------------------------------------------------
@@ -137,7 +169,7 @@ def _epoch(value: str) -> int | None:
     return int(value) if value else None
 
 
-def _parse_key(raw: dict, secret: bool) -> PgpKey:
+def _parse_key(raw: Mapping[str, Any], secret: bool) -> PgpKey:  # python-gnupg's listing entry
     primary = PgpSubkey(raw["fingerprint"], "".join(c for c in raw["cap"] if c.islower()),
                         _epoch(raw["expires"]), raw["trust"] == "r")
     subkeys = [primary]
@@ -147,6 +179,9 @@ def _parse_key(raw: dict, secret: bool) -> PgpKey:
                                  info.get("trust") == "r"))
     return PgpKey(raw["fingerprint"], tuple(raw["uids"]), int(raw["date"]), primary.expires, primary.revoked,
                   secret, tuple(subkeys))
+
+
+_Stamp = tuple[tuple[str | int | None, ...], ...]  # (name, inode, mtime, size) of each keyring file
 
 
 class _ListingCache:
@@ -159,11 +194,11 @@ class _ListingCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[tuple, list[PgpKey]]] = {}
+        self._entries: dict[str, tuple[_Stamp, list[PgpKey]]] = {}
 
     @staticmethod
-    def stamp(home: str) -> tuple:
-        parts = []
+    def stamp(home: str) -> _Stamp:
+        parts: list[tuple[str | int | None, ...]] = []
         for name in ("pubring.kbx", "pubring.gpg", "private-keys-v1.d"):
             try:
                 st = os.stat(os.path.join(home, name))
@@ -290,7 +325,7 @@ class _CertificateCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[Path, tuple[tuple, _CertificateIndex]] = {}
+        self._entries: dict[Path, tuple[tuple[int, int], _CertificateIndex]] = {}
 
     def get(self, directory: Path) -> _CertificateIndex:
         try:
@@ -356,7 +391,7 @@ class Crypto:
         signer = None
         if sign:
             signer = self._pgp_signer(sign.key) if sign.type == PGP else self._smime_signer(sign.key)
-        found: tuple = ()
+        found: tuple[str, ...] | tuple[bytes, ...] = ()
         if crypt:
             found = (self._pgp_recipients(crypt.key, recipients) if crypt.type == PGP
                      else self._smime_recipients(crypt.key, recipients))
@@ -423,10 +458,11 @@ class Crypto:
         """PGP Inline Sign: the text clear-signed (gpg dash-escapes and escapes "From " lines itself)."""
         if not (plan.sign and plan.sign.pgp_inline):
             raise ValueError("clearsign() needs a plan with Sign PGP Inline")
-        result = self.gpg.sign(text.encode(), keyid=plan.signer.ident, passphrase=plan.signer.passphrase,
-                               clearsign=True)
+        _, signer = plan.signing
+        result = self.gpg.sign(text.encode(), keyid=signer.ident, passphrase=signer.passphrase, clearsign=True)
         _check_gpg(result, "Article->Sign", "sign")
-        return result.data.decode()
+        signed: str = result.data.decode()
+        return signed
 
     def encrypt_text(self, plan: Plan, text: str) -> str:
         """PGP Inline Crypt: an ASCII-armoured message; signed inside (one gpg call) when Sign is PGP Inline
@@ -442,7 +478,8 @@ class Crypto:
                                   sign=signer.ident if signer else None,
                                   passphrase=signer.passphrase if signer else None)
         _check_gpg(result, "Article->Crypt", "encrypt")
-        return result.data.decode()
+        encrypted: str = result.data.decode()
+        return encrypted
 
     def protect(self, plan: Plan, entity: bytes) -> bytes:
         """Entity-level protection, sign first then encrypt; skips whatever is PGP Inline."""
@@ -457,8 +494,9 @@ class Crypto:
 
     def _pgp_sign(self, plan: Plan, entity: bytes) -> bytes:
         """RFC 3156 multipart/signed; the detached signature covers part 1 byte for byte (CRLF, headers)."""
-        result = self.gpg.sign(entity, keyid=plan.signer.ident, passphrase=plan.signer.passphrase,
-                               detach=True, clearsign=False)
+        _, signer = plan.signing
+        result = self.gpg.sign(entity, keyid=signer.ident, passphrase=signer.passphrase, detach=True,
+                               clearsign=False)
         _check_gpg(result, "Article->Sign", "sign")
         micalg = PGP_HASHES.get(str(result.hash_algo))
         if micalg is None:
@@ -485,10 +523,12 @@ class Crypto:
 
     def _smime_sign(self, plan: Plan, entity: bytes) -> bytes:
         """Detached: multipart/signed; Inline: opaque signed-data. Binary mode: the bytes are already canonical."""
-        signer = plan.signer
+        sign, signer = plan.signing
+        if signer.private_key is None:
+            raise ValueError("an S/MIME signer comes with its private key")
         smime = SMIME.SMIME()
         smime.pkey, smime.x509 = signer.private_key, X509.load_cert_string(signer.certificate)
-        detached = plan.sign.subtype == DETACHED
+        detached = sign.subtype == DETACHED
         flags = SMIME.PKCS7_BINARY | (SMIME.PKCS7_DETACHED if detached else 0)
         try:
             der = _p7_der(smime.sign(BIO.MemoryBuffer(entity), flags=flags, algo=SMIME_DIGEST))
@@ -545,7 +585,7 @@ class Crypto:
         path = self._passphrase_file(fingerprint)
         return path.read_text(encoding="utf-8") if path.exists() else None
 
-    def pgp_import(self, data: bytes, passphrase: str | None) -> list[dict]:
+    def pgp_import(self, data: bytes, passphrase: str | None) -> list[KeyRow]:
         """Import public or secret keys; a secret key's passphrase is checked, then kept for signing.
 
         The keys are tried in a scratch keyring first, so a refused import leaves the store untouched.
@@ -564,7 +604,7 @@ class Crypto:
         imported = set(result.fingerprints)
         return [_key_row(key) for key in self._pgp_keys() if key.fingerprint in imported]
 
-    def pgp_list(self) -> list[dict]:
+    def pgp_list(self) -> list[KeyRow]:
         return [_key_row(key) for key in self._pgp_keys()]
 
     def pgp_delete(self, key: str) -> None:
@@ -636,7 +676,7 @@ class Crypto:
             _write_private(self.private_dir / f"{cert.filename}.P", passphrase.encode())
         return matches[0].hash
 
-    def smime_list(self) -> list[dict]:
+    def smime_list(self) -> list[CertificateRow]:
         now = datetime.datetime.now(datetime.UTC)
         return [{"filename": cert.filename, "hash": cert.hash, "subject": cert.subject, "emails": list(cert.emails),
                  "not_after": cert.not_after.strftime("%Y-%m-%d %H:%M:%S"), "state": cert.state(now),
@@ -676,7 +716,7 @@ def _require_pgp(key: PgpKey, cap: str, what: str, incapable: str) -> None:
         raise CryptoError(f"{what} {incapable}!")
 
 
-def _key_row(key: PgpKey) -> dict:
+def _key_row(key: PgpKey) -> KeyRow:
     expires = time.strftime("%Y-%m-%d", time.gmtime(key.expires)) if key.expires else "never"
     return {"fingerprint": key.fingerprint, "keyid": key.keyid, "uid": key.uids[0] if key.uids else "",
             "uids": list(key.uids), "secret": key.secret, "expires": expires, "state": key.state(time.time())}

@@ -41,6 +41,8 @@ _WS = "[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000
 _FOLDS = {"s": "ſ", "k": "\u212a"}  # what else Perl's /i takes for an ASCII letter
 _ENTITIES = {**{name: chr(code) for name, code in html.entities.name2codepoint.items()}, "apos": "'"}
 _OTHER_WORD = re.compile("[\u200c\u200d\u24b6-\u24e9\U0001f130-\U0001f149\U0001f150-\U0001f169\U0001f170-\U0001f189]")
+# from the first character that is not an ASCII digit to the end: what leaves a number's leading digits
+_NOT_DIGITS = re.compile("[^0-9].*", re.DOTALL)
 _BEYOND = 0x110000  # any code point past Unicode's last
 
 Replacement = str | Callable[[re.Match[str]], str]
@@ -180,7 +182,7 @@ def _character(original: str, code: int) -> str:
 
 
 def _decimal(found: re.Match[str]) -> str:
-    digits = re.match("[0-9]*", found[1])[0].lstrip("0")  # Perl reads "1٣" as 1 and "٣" as 0
+    digits = _NOT_DIGITS.sub("", found[1]).lstrip("0")  # Perl reads "1٣" as 1 and "٣" as 0
     return _character(found[0], int(digits or "0") if len(digits) <= 7 else _BEYOND)
 
 

@@ -20,7 +20,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypedDict
 
 from gateway.settings import Settings
 from gateway.store import mailqueue
@@ -40,9 +40,19 @@ def enqueue(tx: Transaction, article_id: int, sender: str, recipients: Sequence[
     return mailqueue.add(tx, article_id, sender, "\n".join(recipients), bytes(raw), utcnow())
 
 
-def delivery(tx: Transaction, article_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+class Delivery(TypedDict):
+    """An article's mail delivery as TicketGet shows it (Article.Delivery)."""
+
+    State: str
+    Attempts: int
+    SMTPCode: int | None
+    SMTPMessage: str
+    Time: str
+
+
+def delivery(tx: Transaction, article_ids: Sequence[int]) -> dict[int, Delivery]:
     """The delivery state per article, for TicketGet; an article with several messages shows its latest."""
-    result = {}
+    result: dict[int, Delivery] = {}
     for row in mailqueue.delivery(tx, article_ids):
         when = as_datetime(row["last_attempt"]) or as_datetime(row["create_time"])
         result[row["article_id"]] = {
@@ -82,7 +92,7 @@ class Outcome:
         return not self.temporary and self.code is not None and 200 <= self.code < 300
 
 
-class ConnectionBroken(Exception):
+class ConnectionBrokenError(Exception):
     """The SMTP session is unusable: the message in flight is deferred, the rest of the batch released."""
 
     def __init__(self, outcome: Outcome) -> None:
@@ -105,7 +115,7 @@ def _error(error: BaseException) -> Outcome:
 def _check_open(stage: str, code: int, text: bytes | str) -> None:
     """421: the server is closing the session, nothing more can be sent over it."""
     if code == 421:
-        raise ConnectionBroken(Outcome(code, f"{stage}: {_text(text)}", True))
+        raise ConnectionBrokenError(Outcome(code, f"{stage}: {_text(text)}", True))
 
 
 def _reply(stage: str, code: int, text: bytes | str) -> Outcome:
@@ -247,7 +257,7 @@ class Worker:
                     break
                 try:
                     counts += self._attempt(smtp, mail)
-                except ConnectionBroken as broken:
+                except ConnectionBrokenError as broken:
                     counts += self._record(mail, broken.outcome)
                     self._release(batch[index + 1:])
                     break
@@ -263,7 +273,7 @@ class Worker:
         try:
             outcome = send(smtp, mail["sender"], recipients, bytes(mail["raw_message"]))
         except (OSError, smtplib.SMTPException) as error:
-            raise ConnectionBroken(_error(error)) from error
+            raise ConnectionBrokenError(_error(error)) from error
         return self._record(mail, outcome)
 
     def _record(self, mail: Row, outcome: Outcome) -> Counts:

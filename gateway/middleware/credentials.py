@@ -27,8 +27,8 @@ Risks, and how they are met:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gateway.environ import CREDENTIALS
 
@@ -43,10 +43,10 @@ HEADERS = {
 
 
 class HeaderCredentials:
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         environ[CREDENTIALS] = {key: environ[header].strip() for header, key in HEADERS.items()
                                 if environ.get(header, "").strip()}
         return self.app(environ, start_response)

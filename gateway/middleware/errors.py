@@ -14,25 +14,28 @@ which assigns the id.
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gateway.commlog import redact_path
-from gateway.faults import INTERNAL_ERROR, fault, unexpected
+from gateway.faults import INTERNAL_ERROR, WriteBody, fault, unexpected
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
 
 
 class UnexpectedErrors:
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # the path as it came (the dispatcher rewrites PATH_INFO), redacted only if it is logged
         method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
         started = False
 
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> WriteBody:
             nonlocal started
             started = True
             return start_response(status, headers, exc_info)
@@ -41,5 +44,9 @@ class UnexpectedErrors:
             return self.app(environ, start)
         except Exception:
             # PEP 3333: a second start_response must pass exc_info (its headers replace those not yet sent)
-            again = functools.partial(start_response, exc_info=sys.exc_info()) if started else start_response
+            exc_info = sys.exc_info()
+
+            def again(status: str, headers: list[tuple[str, str]], _: OptExcInfo | None = None) -> WriteBody:
+                return start_response(status, headers, exc_info if started else None)
+
             return fault(environ, again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {redact_path(path)}"))

@@ -21,27 +21,31 @@ from __future__ import annotations
 import io
 import re
 import secrets
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gateway.environ import REQUEST_ID
-from gateway.faults import json_fault
+from gateway.faults import WriteBody, json_fault
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BLOCK = 64 * 1024
 
 
 class RequestLimits:
-    def __init__(self, app: Callable[..., Iterable[bytes]], max_size: int) -> None:
+    def __init__(self, app: WSGIApplication, max_size: int) -> None:
         self.app = app
         self.max_size = max_size
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _ID_PATTERN.match(incoming) else secrets.token_hex(8)
         environ[REQUEST_ID] = request_id
 
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> WriteBody:
             return start_response(status, [*headers, ("X-Request-ID", request_id)], exc_info)
 
         try:
@@ -56,7 +60,7 @@ class RequestLimits:
         return self.app(environ, start)
 
 
-def buffer_body(environ: dict[str, Any], limit: int) -> bool:
+def buffer_body(environ: WSGIEnvironment, limit: int) -> bool:
     """Give a body without Content-Length one, reading at most `limit` bytes; False if it is longer.
 
     spyne reads exactly CONTENT_LENGTH bytes (and, without one, silently cuts a chunked body

@@ -39,7 +39,7 @@ def select(name: str, operation_types: set[str]) -> type[ServiceBase]:
     The methods keep their descriptors (and so their service class, events and types); the
     new class only narrows what the spyne Application, its WSDL and its dispatch can see.
     """
-    selected = type(name, (ServiceBase,), {})
+    selected: type[ServiceBase] = type(name, (ServiceBase,), {})
     selected.public_methods = {
         d.name: d for d in (descriptor(t) for t in sorted(operation_types)) if d is not None
     }

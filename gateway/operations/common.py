@@ -6,12 +6,14 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
+from wsgiref.types import WSGIEnvironment
 
 from spyne import Fault
 
-from gateway.auth import Credentials, Principal
+from gateway.auth import Credentials
 from gateway.environ import CREDENTIALS, OPERATION, REQUEST_HAS_DATA, RUNTIME, WEBSERVICE
 from gateway.faults import unexpected
+from gateway.principal import Principal
 from gateway.runtime import Runtime
 from gateway.store.database import Transaction
 
@@ -31,7 +33,7 @@ class Call:
 
     ctx: Any
     runtime: Runtime
-    environ: dict
+    environ: WSGIEnvironment
     # writes to run once the operation's transaction has ended (see Authenticator.authenticate)
     after: list[Callable[[], None]] = dataclasses.field(default_factory=list)
 
@@ -42,20 +44,24 @@ class Call:
 
     @property
     def headers(self) -> dict[str, str]:
-        return self.environ.get(CREDENTIALS) or {}
+        headers: dict[str, str] = self.environ.get(CREDENTIALS) or {}
+        return headers
 
     @property
     def options(self) -> dict[str, Any]:
         """The operation's own settings in the web service (Znuny's Provider.Operation.<Name>)."""
-        return self.environ[WEBSERVICE].operation_options.get(self.environ.get(OPERATION, ""), {})
+        options: dict[str, Any] = self.environ[WEBSERVICE].operation_options.get(self.environ.get(OPERATION, ""), {})
+        return options
 
     @property
     def remote_addr(self) -> str:
-        return self.environ.get("REMOTE_ADDR", "")
+        address: str = self.environ.get("REMOTE_ADDR", "")
+        return address
 
     @property
     def user_agent(self) -> str:
-        return self.environ.get("HTTP_USER_AGENT", "")
+        agent: str = self.environ.get("HTTP_USER_AGENT", "")
+        return agent
 
     def credentials(self, request: Any) -> Credentials:
         return Credentials.of(request, self.headers)

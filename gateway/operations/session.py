@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from spyne import Integer, ServiceBase, Unicode, rpc
 
-from gateway.auth import AGENT, CUSTOMER, Credentials
+from gateway.auth import Credentials
 from gateway.jsonquirks import NULLABLE
 from gateway.operations.common import Call, OperationError, operation
 from gateway.operations.session_data import session_data
 from gateway.operations.types import Error, TicketConnectorModel
+from gateway.principal import AGENT, CUSTOMER
 from gateway.tickets.access import ADMIN_GROUP, Access
 
 

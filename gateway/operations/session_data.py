@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.auth import AGENT
+from gateway.principal import AGENT
 from gateway.store import agents, customers
 from gateway.store.database import Row, Transaction, as_datetime
 
 
-def _epoch(value: object) -> str:
+def _epoch(value: str | dt.datetime | None) -> str:
     moment = as_datetime(value)
     return "" if moment is None else str(int(moment.replace(tzinfo=dt.UTC).timestamp()))
 
 
-def _time(value: object) -> str:
+def _time(value: str | dt.datetime | None) -> str:
     moment = as_datetime(value)
     return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
 

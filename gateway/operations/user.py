@@ -111,7 +111,8 @@ def _entries(call: Call, request: OutOfOfficeRequest) -> tuple[list[outofoffice_
             return outofoffice_csv.parse(request.OutOfOfficeEntriesCSVString)
         except CSVError as error:
             raise Fault("Client.InvalidCSV", error.message) from None
-    return [outofoffice_csv.Entry(position, **{name: getattr(entry, name) for name in OutOfOfficeEntry._type_info})
+    fields = OutOfOfficeEntry.get_flat_type_info(OutOfOfficeEntry)
+    return [outofoffice_csv.Entry(position, **{name: getattr(entry, name) for name in fields})
             for position, entry in enumerate(request.OutOfOfficeEntries or (), 1)], []
 
 
@@ -174,8 +175,10 @@ def _date(entry: outofoffice_csv.Entry, name: str) -> tuple[dt.date | None, str]
         return None, ""
     match = _DATE.search(value)
     try:
+        if match is None:
+            raise ValueError(value)
         return dt.date(int(match[1]), int(match[2]), int(match[3])), ""
-    except (TypeError, ValueError):
+    except ValueError:
         return None, f"{name} {value!r} is not a date (YYYY-MM-DD or DD.MM.YYYY HH:MM:SS)."
 
 
@@ -195,7 +198,7 @@ def _preferences(entries: list[outofoffice_csv.Entry], agents: _Agents
         reason = reason or start_error or end_error
         if not reason and start and end and end < start:
             reason = f"EndDate {end.isoformat()} is before StartDate {start.isoformat()}."
-        if reason:
+        if reason or user_id is None or flag is None:  # find() gives a reason for no agent, so does the flag
             skipped.append((entry.line, reason))
             continue
         values[user_id, "OutOfOffice"] = flag

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from gateway.store.database import Row, Transaction, utcnow
 
@@ -28,7 +29,7 @@ def dynamic_field_by_name(tx: Transaction, name: str) -> Row | None:
 
 
 def add_dynamic_field(tx: Transaction, name: str, label: str, field_type: str, object_type: str,
-                      config: dict) -> int:
+                      config: Mapping[str, object]) -> int:
     now = utcnow()
     order = (tx.value("SELECT MAX(field_order) FROM dynamic_field") or 0) + 1
     return tx.insert(

@@ -6,8 +6,12 @@ import datetime as dt
 
 from gateway.store.database import Row, Transaction
 
+# (webservice_id, communication_id, remote_ip, operation, http_status, duration_ms, request, response,
+# create_time)
+Record = tuple[int, str, str, str, int, int, str, str, dt.datetime]
 
-def add_many(tx: Transaction, rows: list[tuple]) -> None:
+
+def add_many(tx: Transaction, rows: list[Record]) -> None:
     """Rows of (webservice_id, communication_id, remote_ip, operation, http_status, duration_ms,
     request, response, create_time)."""
     tx.executemany(

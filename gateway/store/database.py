@@ -15,12 +15,20 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
 from gateway.errors import SettingsError
 
+if TYPE_CHECKING:
+    from psycopg import Connection, Cursor
+    from psycopg_pool import ConnectionPool
+
+# a row's column types are set by its SQL, which the type checker cannot read
 Row = dict[str, Any]
+# what a statement's parameters may be, on either backend
+Value = str | int | float | bytes | dt.datetime | None
+Params = Sequence[Value]
 
 
 def utcnow() -> dt.datetime:
@@ -28,7 +36,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def as_datetime(value: Any) -> dt.datetime | None:
+@overload
+def as_datetime(value: str | dt.datetime) -> dt.datetime: ...
+@overload
+def as_datetime(value: None) -> None: ...
+def as_datetime(value: str | dt.datetime | None) -> dt.datetime | None:
     """SQLite returns timestamps as text, PostgreSQL as datetime."""
     if value is None or isinstance(value, dt.datetime):
         return value
@@ -40,7 +52,7 @@ def _pg_sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-def _sqlite_params(params: Sequence[Any]) -> Sequence[Any]:
+def _sqlite_params(params: Params) -> Params:
     """Timestamps as Znuny's text, explicitly: sqlite3's global adapters are shared with other libraries."""
     return [p.strftime("%Y-%m-%d %H:%M:%S") if isinstance(p, dt.datetime) else p for p in params]
 
@@ -48,35 +60,35 @@ def _sqlite_params(params: Sequence[Any]) -> Sequence[Any]:
 class Transaction:
     """A cursor bound to one open transaction."""
 
-    def __init__(self, cursor: Any, dialect: str) -> None:
+    def __init__(self, cursor: sqlite3.Cursor | Cursor[Row], dialect: str) -> None:
         self._cursor = cursor
         self.dialect = dialect
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor | Cursor[Row]:
         if self.dialect == "postgresql":
             self._cursor.execute(_pg_sql(sql), params)
         else:
             self._cursor.execute(sql, _sqlite_params(params))
         return self._cursor
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if self.dialect == "postgresql":
             self._cursor.executemany(_pg_sql(sql), rows)
         else:
             self._cursor.executemany(sql, [_sqlite_params(row) for row in rows])
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+    def one(self, sql: str, params: Params = ()) -> Row | None:
         row = self.execute(sql, params).fetchone()
         return None if row is None else dict(row)
 
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def all(self, sql: str, params: Params = ()) -> list[Row]:
         return [dict(row) for row in self.execute(sql, params).fetchall()]
 
-    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def value(self, sql: str, params: Params = ()) -> Any:
         row = self.execute(sql, params).fetchone()
         return None if row is None else next(iter(dict(row).values()))
 
-    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id."""
         return int(self.value(sql + " RETURNING id", params))
 
@@ -101,7 +113,7 @@ class Database:
             raise SettingsError(f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://...")
         self.pool_size = pool_size
         self._local = threading.local()
-        self._pool: Any = None
+        self._pool: ConnectionPool[Connection[Row]] | None = None
         self._pool_pid = 0
         self._lock = threading.Lock()
 
@@ -125,12 +137,12 @@ class Database:
             else:
                 conn.commit()
         elif write:
-            with self._pg_pool().connection() as conn, conn.transaction():
-                yield Transaction(conn.cursor(), "postgresql")
+            with self._pg_pool().connection() as pg, pg.transaction():
+                yield Transaction(pg.cursor(), "postgresql")
         else:
             # reading needs no BEGIN and COMMIT: two round trips saved on every TicketGet and search
-            with self._pg_pool().connection() as conn:
-                yield Transaction(conn.cursor(), "postgresql")
+            with self._pg_pool().connection() as pg:
+                yield Transaction(pg.cursor(), "postgresql")
 
     def ping(self) -> bool:
         try:
@@ -150,7 +162,7 @@ class Database:
         self._pool = None
 
     def _sqlite_connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():
             return conn
         if self.path != ":memory:":
@@ -164,15 +176,16 @@ class Database:
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    def _pg_pool(self) -> Any:
+    def _pg_pool(self) -> ConnectionPool[Connection[Row]]:
         if self._pool is None or self._pool_pid != os.getpid():
             with self._lock:
                 if self._pool is None or self._pool_pid != os.getpid():
+                    from psycopg import Connection
                     from psycopg.rows import dict_row
                     from psycopg_pool import ConnectionPool
 
                     self._pool = ConnectionPool(
-                        self.url, min_size=1, max_size=self.pool_size, open=True,
+                        self.url, connection_class=Connection[Row], min_size=1, max_size=self.pool_size, open=True,
                         kwargs={"row_factory": dict_row, "autocommit": True}, timeout=5,
                     )
                     self._pool_pid = os.getpid()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Protocol
 
 _TYPES = {
     "sqlite": {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "ts": "TEXT", "blob": "BLOB", "bigint": "INTEGER"},
@@ -16,7 +17,17 @@ _TYPES = {
 }
 
 
-def dialect_of(conn: Any) -> str:
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[object] = ..., /) -> object: ...
+
+
+class Connection(Protocol):
+    """The DB-API connection yoyo hands a migration: sqlite3's or psycopg's."""
+
+    def cursor(self) -> Cursor: ...
+
+
+def dialect_of(conn: Connection) -> str:
     """yoyo hands migrations a raw DB-API connection; its module tells the backend."""
     return "sqlite" if type(conn).__module__.startswith("sqlite3") else "postgresql"
 
@@ -27,13 +38,13 @@ def statements(schema: str, dialect: str) -> list[str]:
     return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
 
 
-def run(conn: Any, schema: str) -> None:
+def run(conn: Connection, schema: str) -> None:
     cursor = conn.cursor()
     for stmt in statements(schema, dialect_of(conn)):
         cursor.execute(stmt)
 
 
-def reset_sequences(conn: Any, tables: list[str]) -> None:
+def reset_sequences(conn: Connection, tables: list[str]) -> None:
     """Rows seeded with explicit ids leave PostgreSQL's identity sequences behind; move them on."""
     if dialect_of(conn) != "postgresql":
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from gateway.store.database import Row, Transaction
+from gateway.store.database import Row, Transaction, Value
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 _MESSAGE = "id, sender, recipient, raw_message, attempts"
@@ -78,7 +78,8 @@ def delivery(tx: Transaction, article_ids: Sequence[int]) -> list[Row]:
 
 
 def listing(tx: Transaction, state: str | None, article_id: int | None) -> list[Row]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[Value] = []
     if state:
         where.append("state = ?")
         params.append(state)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
 
-from gateway.store.database import Transaction
+from gateway.store.database import Transaction, Value
 
 # SortBy -> column; Znuny's names
 SORT_COLUMNS = {
@@ -60,17 +60,17 @@ def _like(value: str) -> str:
     return escaped.replace("*", "%")
 
 
-def _any(column: str, values: list[Any], where: list[str], params: list[Any]) -> None:
+def _any(column: str, values: Sequence[Value], where: list[str], params: list[Value]) -> None:
     where.append(f"{column} IN ({', '.join('?' * len(values))})")
     params.extend(values)
 
 
-def search(tx: Transaction, query: TicketQuery, permission: tuple[str, list[Any]]) -> list[int]:
+def search(tx: Transaction, query: TicketQuery, permission: tuple[str, Sequence[Value]]) -> list[int]:
     """IDs of the tickets matching `query` and the caller's `permission` predicate (SQL on `t`, the
     ticket, and its parameters: tickets/access.py writes it, so the rule stays in one place)."""
     predicate, predicate_params = permission
     where: list[str] = [predicate]
-    params: list[Any] = list(predicate_params)
+    params: list[Value] = list(predicate_params)
     if query.numbers:
         where.append("(" + " OR ".join("t.tn LIKE ? ESCAPE '\\'" for _ in query.numbers) + ")")
         params += [_like(n) for n in query.numbers]

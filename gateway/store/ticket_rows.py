@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 
-from gateway.store.database import Row, Transaction, utcnow
+from gateway.store.database import Row, Transaction, Value, utcnow
 
 # catalogue tables a request may name by id or by name; valid_id where the table has one
 _CATALOGUES = {
@@ -60,21 +60,21 @@ def next_counter(tx: Transaction, day: str) -> int:
         " DO UPDATE SET counter = ticket_number_counter.counter + 1 RETURNING counter", [day]))
 
 
-def insert_ticket(tx: Transaction, values: dict[str, Any]) -> int:
+def insert_ticket(tx: Transaction, values: Mapping[str, Value]) -> int:
     now = utcnow()
     values = {**values, "create_time": now, "change_time": now, "change_by": values["create_by"]}
     columns = ", ".join(values)
     return tx.insert(f"INSERT INTO ticket ({columns}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
 
 
-def update_ticket(tx: Transaction, ticket_id: int, changes: dict[str, Any], by: int) -> None:
+def update_ticket(tx: Transaction, ticket_id: int, changes: Mapping[str, Value], by: int) -> None:
     changes = {**changes, "change_time": utcnow(), "change_by": by}
     assignments = ", ".join(f"{column} = ?" for column in changes)
     tx.execute(f"UPDATE ticket SET {assignments} WHERE id = ?", [*changes.values(), ticket_id])
 
 
 def insert_article(tx: Transaction, ticket_id: int, sender_type_id: int, channel_id: int, visible: int, by: int,
-                   mime: dict[str, Any]) -> int:
+                   mime: Mapping[str, str]) -> int:
     now = utcnow()
     article_id = tx.insert(
         "INSERT INTO article (ticket_id, article_sender_type_id, communication_channel_id, is_visible_for_customer,"
@@ -147,7 +147,8 @@ def tickets(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
 
 
 def ticket_by_number(tx: Transaction, number: str) -> int | None:
-    return tx.value("SELECT id FROM ticket WHERE tn = ?", [number])
+    ticket_id: int | None = tx.value("SELECT id FROM ticket WHERE tn = ?", [number])
+    return ticket_id
 
 
 def articles(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
@@ -197,23 +198,33 @@ def history(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
 # -- small lookups the domain needs -----------------------------------------------------------------------
 
 def state_type_name(tx: Transaction, state_type_id: int) -> str:
-    return lookup(tx, "ticket_state_type", id=state_type_id)["name"]
+    """The name of a state's type; the id comes from a state row, whose foreign key guarantees the type."""
+    row = lookup(tx, "ticket_state_type", id=state_type_id)
+    if row is None:
+        raise LookupError(f"no ticket state type {state_type_id}")
+    name: str = row["name"]
+    return name
 
 
 def lock_id(tx: Transaction, ticket_id: int) -> int:
-    return tx.value("SELECT ticket_lock_id FROM ticket WHERE id = ?", [ticket_id])
+    return int(tx.value("SELECT ticket_lock_id FROM ticket WHERE id = ?", [ticket_id]))
 
 
-def accounted_total(tx: Transaction, ticket_id: int) -> Any:
-    return tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
+def accounted_total(tx: Transaction, ticket_id: int) -> Decimal | float:
+    """The ticket's accounted time so far (DECIMAL: PostgreSQL returns a Decimal, SQLite a number)."""
+    total: Decimal | float = tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
+    return total
 
 
 def queue_mail_identity(tx: Transaction, queue_id: int) -> Row:
-    """The address and signature a queue's outgoing mail carries."""
-    return tx.one(
+    """The address and signature a queue's outgoing mail carries (the queue's foreign keys guarantee both)."""
+    row = tx.one(
         "SELECT sa.value0 AS email, sa.value1 AS realname, s.text AS signature, s.content_type AS signature_type"
         " FROM queue q JOIN system_address sa ON sa.id = q.system_address_id"
         " JOIN signature s ON s.id = q.signature_id WHERE q.id = ?", [queue_id])
+    if row is None:
+        raise LookupError(f"no queue {queue_id}")
+    return row
 
 
 def last_message(tx: Transaction, ticket_id: int) -> Row | None:

@@ -17,13 +17,11 @@ The rule, as Znuny 7 has it:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from gateway.principal import Principal
 from gateway.store import agents, customers
-from gateway.store.database import Row, Transaction
-
-if TYPE_CHECKING:
-    from gateway.auth import Principal
+from gateway.store.database import Row, Transaction, Value
 
 # the groups operations check by name (Znuny's names); the impersonation group is a setting
 ADMIN_GROUP = "admin"
@@ -38,7 +36,9 @@ CUSTOMER_PANEL_USER_ID = 1
 
 
 def acting_user_id(principal: Principal) -> int:
-    return principal.user_id if principal.is_agent else CUSTOMER_PANEL_USER_ID
+    if principal.is_agent and principal.user_id is not None:  # an agent always has an id
+        return principal.user_id
+    return CUSTOMER_PANEL_USER_ID
 
 
 def _granting(key: str) -> tuple[str, str]:
@@ -66,7 +66,7 @@ class Access:
         if self._by_id is None:
             principal = self.principal
             if principal.is_agent:
-                rows = agents.permissions(self.tx, principal.user_id)
+                rows = agents.permissions(self.tx, acting_user_id(principal))
             else:
                 rows = customers.group_permissions(self.tx, principal.login, principal.customer_id or "")
             self._by_id = {}
@@ -129,7 +129,7 @@ class Access:
                     " OR t.user_id = ? OR t.responsible_user_id = ?)",
                     [principal.user_id, VALID, *keys, principal.user_id, principal.user_id])
         company = principal.customer_id or ""
-        groups, params = "SELECT id FROM permission_groups WHERE valid_id = ?", [VALID]
+        groups, params = "SELECT id FROM permission_groups WHERE valid_id = ?", list[Value]([VALID])
         if self.customer_group_support:
             always = ", ".join("?" * len(CUSTOMER_ALWAYS_GROUPS))
             groups += (f" AND (name IN ({always}) OR id IN (SELECT group_id FROM group_customer_user"

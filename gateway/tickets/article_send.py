@@ -51,6 +51,8 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
             queue_id: int, article: NewArticle) -> None:
     """Turn the article into the e-mail it announces and compose that e-mail (article.send.raw)."""
     send = article.send
+    if send is None:
+        raise ValueError("prepare() is for an article that is sent (article.send)")
     identity = ticket_rows.queue_mail_identity(tx, queue_id)
     is_html = article.content_type.split(";")[0].strip() == "text/html"
     signature = _signature(tx, identity["signature"] or "", acting_user_id)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
-from gateway.auth import Principal
 from gateway.mail import htmltext, outbox
+from gateway.principal import Principal
 from gateway.store import ticket_rows
-from gateway.store.database import Row, Transaction, utcnow
+from gateway.store.database import Row, Transaction, Value, utcnow
 from gateway.tickets.access import acting_user_id
 from gateway.tickets.article import NewArticle
 from gateway.tickets.numbers import next_ticket_number
@@ -24,7 +25,7 @@ HTML_BODY_FILE = "file-2"  # Znuny's name for the HTML body kept beside its text
 LOCK_UNLOCK, LOCK_LOCK = 1, 2
 
 
-def create_ticket(tx: Transaction, principal: Principal, system_id: str, values: dict[str, Any],
+def create_ticket(tx: Transaction, principal: Principal, system_id: str, values: Mapping[str, Any],
                   names: tuple[str, str, str]) -> tuple[int, str]:
     """Insert the ticket row and its first history lines; returns (TicketID, TicketNumber).
 
@@ -86,7 +87,7 @@ def record_impersonation(tx: Transaction, principal: Principal, ticket_id: int) 
                                                    f" acting as {principal.login}", acting_user_id(principal))
 
 
-def change(tx: Transaction, principal: Principal, ticket_id: int, columns: dict[str, Any], history_type: str,
+def change(tx: Transaction, principal: Principal, ticket_id: int, columns: Mapping[str, Value], history_type: str,
            history_name: str) -> None:
     """One attribute change and its history line, as Znuny writes them."""
     by = acting_user_id(principal)
@@ -103,7 +104,7 @@ def account_time(tx: Transaction, ticket_id: int, article_id: int | None, time_u
 
 def set_owner(tx: Transaction, principal: Principal, ticket_id: int, owner: Row, lock: bool) -> None:
     by = acting_user_id(principal)
-    changes: dict[str, Any] = {"user_id": owner["id"]}
+    changes: dict[str, Value] = {"user_id": owner["id"]}
     if lock:
         changes["ticket_lock_id"] = LOCK_LOCK
     ticket_rows.update_ticket(tx, ticket_id, changes, by)
@@ -128,7 +129,7 @@ def set_fields(tx: Transaction, object_id: int, fields: Sequence[tuple[int, str,
                                 f"%%OldValue%%{','.join(old.get(name, []))}", by)
 
 
-def number_text(value: Any) -> str:
+def number_text(value: float | Decimal) -> str:
     number = float(value)
     return str(int(number)) if number.is_integer() else f"{number:g}"
 

@@ -49,7 +49,7 @@ def _kind(field: type) -> int:
 def _fields(cls: type) -> tuple[tuple[str, type, bool | str, int], ...]:
     """(name, model, many, kind) per field; `many` is ONE_OR_MANY for lists sent bare when single."""
     fields = []
-    for name, field in cls.get_flat_type_info(cls).items():
+    for name, field in ComplexModelBase.get_flat_type_info(cls).items():
         quirks = _quirks(cls, name)
         kind = next((k for quirk, k in ((NUMBER, _NUM), (ID_OR_EMPTY, _ID_OR_EMPTY), (AS_GIVEN, _AS_GIVEN))
                      if quirk in quirks), _kind(field))
@@ -73,7 +73,7 @@ def to_model(cls: type, data: dict[str, Any], path: str = "") -> Any:
     prefixed = getattr(cls, "__json_prefixed__", None)
     if prefixed:
         data = _gather_prefixed(data, *prefixed)
-    values = {}
+    values: dict[str, Any] = {}
     for name, field, many, kind in _fields(cls):
         value = data.get(name)
         if value is None or (value == "" and kind == _COMPLEX):  # Znuny reads "" as absent ("Sign": "")
@@ -92,7 +92,7 @@ def to_model(cls: type, data: dict[str, Any], path: str = "") -> Any:
                     raise ValidationError(value, f"{where}: one value is expected, got a list (%r)")
             values[name] = _coerce(field, kind, value, where)
     # descriptors hold customized copies of the models; spyne warns (with a stack dump) when one is built
-    return (cls.__orig__ or cls)(**values)
+    return (getattr(cls, "__orig__", None) or cls)(**values)
 
 
 def _gather_prefixed(data: dict[str, Any], prefix: str, target: str, key: str) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def to_json(cls: type, obj: Any) -> Any:
     serializer takes both): building thousands of spyne objects for a large TicketGet would cost
     more than the rest of the request.
     """
-    out = {}
+    out: dict[str, Any] = {}
     is_dict = isinstance(obj, dict)
     for name, field, many, kind in _fields(cls):
         value = obj.get(name) if is_dict else getattr(obj, name, None)
@@ -168,6 +168,6 @@ def _out(field: type, kind: int, value: Any) -> Any:
         number = float(value)
         return int(number) if number.is_integer() else number
     if kind == _ID_OR_EMPTY:
-        number = integer(value)
-        return "" if number is None else number
+        whole = integer(value)
+        return "" if whole is None else whole
     return value

@@ -35,7 +35,7 @@ class NotImplementedFault(Fault):
         super().__init__("Server.NotImplemented", message)
 
 
-class RouteNotFound(ResourceNotFoundError):
+class RouteNotFoundError(ResourceNotFoundError):
     """404 with our own message (spyne's wraps it in "Requested resource ... not found")."""
 
     def __init__(self, message: str) -> None:
@@ -121,7 +121,7 @@ class ZnunyRest(JsonDocument):
             raise RequestNotAllowed(
                 f"Method {verb} is not allowed for '{path}' in web service '{self.webservice.name}';"
                 f" allowed: {', '.join(sorted(allowed))}.")
-        raise RouteNotFound(
+        raise RouteNotFoundError(
             f"No route of web service '{self.webservice.name}' matches '{path}' ({verb}).")
 
     @staticmethod
@@ -170,4 +170,5 @@ class ZnunyRest(JsonDocument):
     def fault_to_http_response_code(self, fault: Exception) -> str:
         if isinstance(fault, NotImplementedFault):
             return HTTP_501
-        return super().fault_to_http_response_code(fault)
+        code: str = super().fault_to_http_response_code(fault)
+        return code

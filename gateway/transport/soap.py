@@ -34,14 +34,14 @@ from gateway.transport import soapenc, unserializable
 HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
     "400 Bad Request", "405 Method Not Allowed", "413 Request Entity Too Large", "500 Internal Server Error")
 
-_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
-                       dtd_validation=False, remove_comments=True, remove_pis=True)
+_PARSER_OPTIONS: dict[str, Any] = {"resolve_entities": False, "no_network": True, "huge_tree": False, "load_dtd": False,
+                                   "dtd_validation": False, "remove_comments": True, "remove_pis": True}
 
 
 def parse_xml(data: bytes) -> etree._Element:
     """Parse untrusted XML: no DTD at all, so no external or expanding entities."""
     try:
-        root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
+        root: etree._Element = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
     except etree.XMLSyntaxError as error:
         raise Fault("Client.XMLSyntaxError", f"Error deserializing message: {error}") from None
     tree = root.getroottree()

@@ -22,7 +22,7 @@ def znuny_names(document: bytes, service_name: str, namespace: str, model_namesp
         document = document.replace(model_namespace.encode(), namespace.encode())
     root = etree.fromstring(document)
     ns = {"wsdl": WSDL_NS, "soap": SOAP_BINDING_NS}
-    prefix = root.nsmap and next((p for p, uri in root.nsmap.items() if uri == namespace), None) or "tns"
+    prefix = next((p for p, uri in root.nsmap.items() if uri == namespace and p), "tns")
     for service in root.findall("wsdl:service", ns):
         service.set("name", service_name)
         for port in service.findall("wsdl:port", ns):
@@ -35,7 +35,7 @@ def znuny_names(document: bytes, service_name: str, namespace: str, model_namesp
         binding.set("type", f"{prefix}:{service_name}_PortType")
         for operation in binding.findall("wsdl:operation", ns):
             for soap_op in operation.findall("soap:operation", ns):
-                soap_op.set("soapAction", namespace + operation.get("name"))
+                soap_op.set("soapAction", namespace + operation.get("name", ""))
     for port_type in root.findall("wsdl:portType", ns):
         port_type.set("name", f"{service_name}_PortType")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

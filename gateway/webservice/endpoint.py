@@ -42,10 +42,10 @@ def build(config: WebserviceConfig, public_url: str) -> Endpoint:
     descriptors = {name: d for name, type_ in config.operations.items()
                    if (d := operations.descriptor(type_)) is not None}
     methods = {name: descriptor.name for name, descriptor in descriptors.items()}
-    implemented = {config.operations[name] for name in descriptors}
-    service = operations.select(f"{config.name}Service", implemented)
+    by_type = {config.operations[name]: descriptor for name, descriptor in descriptors.items()}
+    service = operations.select(f"{config.name}Service", set(by_type))
     model_namespace = next(
-        (operations.descriptor(t).in_message.get_namespace() for t in sorted(implemented)), TICKET_CONNECTOR_NS)
+        (by_type[t].in_message.get_namespace() for t in sorted(by_type)), TICKET_CONNECTOR_NS)
     if config.transport == REST:
         app = Application([service], tns=model_namespace, name=f"{config.name}.REST",
                           in_protocol=ZnunyRest(config, methods), out_protocol=ZnunyRest(config, methods))

@@ -14,7 +14,7 @@ import threading
 import time
 
 from gateway.store import webservices
-from gateway.store.database import Database
+from gateway.store.database import Database, Row
 from gateway.webservice import config as ws_config
 from gateway.webservice.endpoint import Endpoint, build
 
@@ -62,7 +62,7 @@ class Registry:
                 self._revision = revision
             self._next_check = time.monotonic() + self.refresh_interval
 
-    def _load(self, rows: list[dict]) -> None:
+    def _load(self, rows: list[Row]) -> None:
         """Rebuild what changed; keep the endpoints of unchanged configurations."""
         previous = self._by_id
         by_id: dict[int, Endpoint] = {}

@@ -434,7 +434,7 @@ class Counter:
     def __init__(self) -> None:
         self.received = 0
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.received += 1
         return "250 2.0.0 Ok: queued"
 

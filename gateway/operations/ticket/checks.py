@@ -14,10 +14,12 @@ import json
 import re
 from typing import Any
 
-from gateway.auth import Principal
-from gateway.mail.compose import ComposeError, addresses
-from gateway.mail.crypto import Crypto, CryptoError, Protection
+from gateway.errors import ComposeError, CryptoError
+from gateway.mail.compose import addresses
+from gateway.mail.crypto import Crypto, Protection
 from gateway.operations.common import OperationError
+from gateway.operations.ticket.models import Article, Attachment, DynamicField, PendingTime
+from gateway.principal import Principal
 from gateway.runtime import Runtime
 from gateway.store import agents, catalog, customers, ticket_rows
 from gateway.store.database import Row, Transaction, utcnow
@@ -73,6 +75,13 @@ class Checks:
             raise self.invalid(f"Ticket->{label}ID or Ticket->{label} parameter is invalid!")
         return row
 
+    def required(self, tx: Transaction, table: str, label: str, id_value: Any, name_value: Any) -> Row:
+        """A catalogue row the request must name (TicketCreate's Queue, State, Priority)."""
+        row = self.catalogue(tx, table, label, id_value, name_value)
+        if row is None:
+            raise self.missing(f"Ticket->{label}ID or Ticket->{label} parameter is missing!")
+        return row
+
     def agent(self, tx: Transaction, label: str, id_value: Any, login_value: Any) -> Row | None:
         if _given(id_value):
             key = identifier(id_value)
@@ -95,16 +104,16 @@ class Checks:
             return value, None
         raise self.invalid("Ticket->CustomerUser parameter is invalid!")
 
-    def pending_time(self, pending: Any) -> int | None:
+    def pending_time(self, pending: PendingTime | None) -> int | None:
         """PendingTime as {Diff} (minutes from now) or {Year, Month, Day, Hour, Minute}: an epoch."""
         if pending is None:
             return None
         values = {k: str(getattr(pending, k)).strip() for k in ("Year", "Month", "Day", "Hour", "Minute", "Diff")
                   if getattr(pending, k, None) not in (None, "")}
         now = utcnow().replace(tzinfo=dt.UTC)
-        numbers = {k: integer(v) for k, v in values.items()}
+        numbers = {k: n for k, v in values.items() if (n := integer(v)) is not None}
         try:
-            if None in numbers.values():
+            if len(numbers) != len(values):
                 raise ValueError
             if "Diff" in numbers:
                 if len(numbers) != 1:
@@ -120,7 +129,7 @@ class Checks:
 
     # -- articles --------------------------------------------------------------------------------------
 
-    def article(self, tx: Transaction, principal: Principal, article: Any, defaults: dict[str, str],
+    def article(self, tx: Transaction, principal: Principal, article: Article, defaults: dict[str, str],
                 customer_from: str, to: str, crypto: Crypto) -> NewArticle:
         """An article of the request, with Znuny's defaults, checked in Znuny's order."""
         if not _given(article.Subject):
@@ -173,7 +182,7 @@ class Checks:
             time_unit=time_unit, attachments=[self.attachment(a) for a in article.Attachment or []], send=send,
         )
 
-    def article_send(self, article: Any, crypto: Crypto) -> Outgoing:
+    def article_send(self, article: Article, crypto: Crypto) -> Outgoing:
         """ArticleSend's recipients and Sign/Crypt, checked before anything is written (Znuny checks only To)."""
         to = (article.To or "").strip()
         if not _valid_addresses(to):
@@ -203,7 +212,7 @@ class Checks:
         except ComposeError as error:
             raise self.invalid(str(error)) from None
 
-    def _channel(self, tx: Transaction, article: Any) -> int:
+    def _channel(self, tx: Transaction, article: Article) -> int:
         if _given(article.CommunicationChannelID):
             key = identifier(article.CommunicationChannelID)
             row = ticket_rows.lookup(tx, "communication_channel", id=key) if key is not None else None
@@ -213,9 +222,9 @@ class Checks:
         if row is None or row["name"] not in CHANNELS:
             raise self.invalid("Article->CommunicationChannel or Article->CommunicationChannelID parameter"
                                " is invalid or not supported!")
-        return row["id"]
+        return int(row["id"])
 
-    def _sender_type(self, tx: Transaction, principal: Principal, article: Any) -> int:
+    def _sender_type(self, tx: Transaction, principal: Principal, article: Article) -> int:
         if _given(article.SenderTypeID):
             key = identifier(article.SenderTypeID)
             row = ticket_rows.lookup(tx, "article_sender_type", id=key) if key is not None else None
@@ -225,9 +234,9 @@ class Checks:
                                  name=article.SenderType if _given(article.SenderType) else default)
         if row is None:
             raise self.invalid("Article->SenderTypeID or Ticket->SenderType parameter is invalid!")
-        return row["id"]
+        return int(row["id"])
 
-    def _content_type(self, article: Any) -> str:
+    def _content_type(self, article: Article) -> str:
         if _given(article.ContentType):
             content_type = " ".join(str(article.ContentType).lower().split())
             mime, _, rest = content_type.partition(";")
@@ -248,7 +257,7 @@ class Checks:
             raise self.invalid("Article->Charset is invalid!")
         return f"{mime}; charset={charset}"
 
-    def attachment(self, attachment: Any) -> tuple[str, str, bytes, str]:
+    def attachment(self, attachment: Attachment) -> tuple[str, str, bytes, str]:
         for key in ("Content", "ContentType", "Filename"):
             if not _given(getattr(attachment, key)):
                 raise self.missing(f"Attachment->{key}  parameter is missing!")
@@ -264,7 +273,7 @@ class Checks:
 
     # -- dynamic fields ------------------------------------------------------------------------------
 
-    def dynamic_field(self, tx: Transaction, item: Any) -> tuple[Row, list[str]]:
+    def dynamic_field(self, tx: Transaction, item: DynamicField) -> tuple[Row, list[str]]:
         # Znuny's words, two spaces included
         if not _given(item.Name):
             raise self.missing("DynamicField->Name  parameter is missing!")

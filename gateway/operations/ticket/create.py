@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from typing import Any
 
-from gateway.auth import Credentials, Principal
+from gateway.auth import Credentials
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
-from gateway.operations.ticket.models import TicketCreateRequest, TicketCreateResponse
+from gateway.operations.ticket.models import TicketCreateRequest, TicketCreateResponse, TicketCreateTicket
 from gateway.operations.ticket.views import GetOptions, ticket_data
+from gateway.principal import Principal
 from gateway.store import ticket_rows
 from gateway.store.database import Row, Transaction, utcnow
 from gateway.tickets import writes
@@ -43,14 +46,14 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         if not has_data(ticket):
             raise check.missing("Ticket parameter is missing or not valid!")
         check.parts(request)
-        values = _ticket_values(tx, ticket, principal, settings.customer_group_support)
-        names = values.pop("queue_name"), values.pop("priority_name"), values.pop("state_name")
-        customer_from = _customer_address(values["customer_user_id"], values.pop("customer"))
+        checked = _ticket_values(tx, ticket, principal, settings.customer_group_support)
+        values, names = checked.columns, checked.names
+        customer_from = _customer_address(values["customer_user_id"], checked.customer)
         articles = [check.article(tx, principal, article, DEFAULTS, customer_from, names[0], call.runtime.crypto)
                     for article in request.Article]
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         attachments = [check.attachment(item) for item in request.Attachment or []]
-        owner, lock_given = values.pop("owner"), values.pop("lock_given")
+        owner, lock_given = checked.owner, checked.lock_given
         ticket_id, number = writes.create_ticket(tx, principal, settings.system_id, values, names)
         by = acting_user_id(principal)
         writes.set_fields(tx, ticket_id, [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"],
@@ -78,16 +81,26 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
     return response
 
 
-def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group_support: int) -> dict:
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    """The Ticket part, validated: the new row's columns and what the rest of the creation needs."""
+
+    columns: dict[str, Any]  # ticket columns, as ticket_rows.insert_ticket takes them
+    names: tuple[str, str, str]  # queue, priority, state
+    customer: Row | None
+    owner: Row | None
+    lock_given: bool
+
+
+def _ticket_values(tx: Transaction, ticket: TicketCreateTicket, principal: Principal,
+                   customer_group_support: int) -> _Checked:
     """Validate the Ticket part (Znuny's order) into ticket columns."""
     if not _given(ticket.Title):
         raise check.missing("Ticket->Title parameter is missing!")
     if not _given(ticket.CustomerUser):
         raise check.missing("Ticket->CustomerUser parameter is missing!")
     customer_user, customer = check.customer_user(tx, ticket.CustomerUser)
-    if not (_given(ticket.QueueID) or _given(ticket.Queue)):
-        raise check.missing("Ticket->QueueID or Ticket->Queue parameter is missing!")
-    queue = check.catalogue(tx, "queue", "Queue", ticket.QueueID, ticket.Queue)
+    queue = check.required(tx, "queue", "Queue", ticket.QueueID, ticket.Queue)
     lock = check.catalogue(tx, "ticket_lock_type", "Lock", ticket.LockID, ticket.Lock)
     type_ = check.catalogue(tx, "ticket_type", "Type", ticket.TypeID, ticket.Type)
     service = check.catalogue(tx, "service", "Service", ticket.ServiceID, ticket.Service)
@@ -96,12 +109,8 @@ def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group
     sla = check.catalogue(tx, "sla", "SLA", ticket.SLAID, ticket.SLA)
     if sla is not None and (service is None or not ticket_rows.sla_for_service(tx, sla["id"], service["id"])):
         raise check.invalid("Ticket->SLAID or Ticket->SLA parameter is invalid!")
-    if not (_given(ticket.StateID) or _given(ticket.State)):
-        raise check.missing("Ticket->StateID or Ticket->State parameter is missing!")
-    state = check.catalogue(tx, "ticket_state", "State", ticket.StateID, ticket.State)
-    if not (_given(ticket.PriorityID) or _given(ticket.Priority)):
-        raise check.missing("Ticket->PriorityID or Ticket->Priority parameter is missing!")
-    priority = check.catalogue(tx, "ticket_priority", "Priority", ticket.PriorityID, ticket.Priority)
+    state = check.required(tx, "ticket_state", "State", ticket.StateID, ticket.State)
+    priority = check.required(tx, "ticket_priority", "Priority", ticket.PriorityID, ticket.Priority)
     owner = check.agent(tx, "Owner", ticket.OwnerID, ticket.Owner)
     responsible = check.agent(tx, "Responsible", ticket.ResponsibleID, ticket.Responsible)
     until = check.pending_time(ticket.PendingTime)
@@ -111,19 +120,18 @@ def _ticket_values(tx: Transaction, ticket, principal: Principal, customer_group
     lock_id = lock["id"] if lock else writes.LOCK_UNLOCK
     if state_type in ("closed", "removed", "merged"):
         lock_id = writes.LOCK_UNLOCK
-    return {
-        "title": ticket.Title.strip()[:255], "queue_id": queue["id"], "queue_name": queue["name"],
-        "priority_name": priority["name"], "state_name": state["name"], "customer": customer,
-        "ticket_lock_id": lock_id, "lock_given": lock is not None, "type_id": type_["id"] if type_ else 1,
+    return _Checked({
+        "title": ticket.Title.strip()[:255], "queue_id": queue["id"],
+        "ticket_lock_id": lock_id, "type_id": type_["id"] if type_ else 1,
         "service_id": service["id"] if service else None, "sla_id": sla["id"] if sla else None,
-        "user_id": CUSTOMER_PANEL_USER_ID, "owner": owner,
+        "user_id": CUSTOMER_PANEL_USER_ID,
         "responsible_user_id": responsible["id"] if responsible else CUSTOMER_PANEL_USER_ID,
         "ticket_priority_id": priority["id"], "ticket_state_id": state["id"],
         "customer_id": (ticket.CustomerID or "").strip() or (customer["customer_id"] if customer else ""),
         "customer_user_id": customer_user,
         "timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp()),
         "until_time": until if until is not None and state_type in PENDING_STATE_TYPES else 0,
-    }
+    }, (queue["name"], priority["name"], state["name"]), customer, owner, lock is not None)
 
 
 def _customer_address(customer_user: str, row: Row | None) -> str:
@@ -133,7 +141,7 @@ def _customer_address(customer_user: str, row: Row | None) -> str:
     return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>'
 
 
-def _ticket_data(tx: Transaction, ticket_id: int, with_attachments: bool) -> dict:
+def _ticket_data(tx: Transaction, ticket_id: int, with_attachments: bool) -> dict[str, Any]:
     """IncludeTicketData: the new ticket as TicketGet shows it, attachments when the request had some."""
     data = ticket_data(tx, ticket_rows.tickets(tx, [ticket_id]),
                        GetOptions(dynamic_fields=True, all_articles=True, attachments=with_attachments))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket import views
 from gateway.operations.ticket.models import TicketGetRequest, TicketGetResponse
@@ -36,14 +38,14 @@ def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
         return TicketGetResponse(Ticket=_tickets(tx, access, request))
 
 
-def _tickets(tx: Transaction, access: Access, request: TicketGetRequest) -> list[dict]:
+def _tickets(tx: Transaction, access: Access, request: TicketGetRequest) -> list[dict[str, Any]]:
     values = ticket_ids(request.TicketID, OP)
     if not all(is_whole_number(value) for value in values):
         raise OperationError(f"{OP}.WrongStructure", f"{OP}: Invalid ticket ID parameter(s) found!")
     # 2**70 is well-formed, and no ticket has it
-    ids = [identifier(value) for value in values]
+    ids = [found for found in (identifier(value) for value in values) if found is not None]
     denied = OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket!")
-    if None in ids:
+    if len(ids) != len(values):
         raise denied
     # as in Znuny, an ArticleLimit that is no number limits nothing
     limit = integer(request.ArticleLimit) or 0
@@ -55,7 +57,7 @@ def _tickets(tx: Transaction, access: Access, request: TicketGetRequest) -> list
         html_body_as_attachment=_flag(request.HTMLBodyAsAttachment),
         customer_view=not access.principal.is_agent)
     rows = {row["id"]: row for row in ticket_rows.tickets(tx, ids)}
-    ordered = [rows.get(i) for i in ids]
-    if any(row is None or not access.allows(row) for row in ordered):
+    ordered = [row for row in (rows.get(i) for i in ids) if row is not None and access.allows(row)]
+    if len(ordered) != len(ids):
         raise denied
     return views.ticket_data(tx, ordered, options)

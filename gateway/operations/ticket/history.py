@@ -30,10 +30,12 @@ def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetRespons
         keys = {value: identifier(value) for value in ids}
         valid = [key for key in keys.values() if key is not None]
         rows = {row["id"]: row for row in ticket_rows.tickets(tx, valid)} if valid else {}
+        ticket_of: dict[str, int] = {}
         for value in ids:
             row = rows.get(keys[value])
             if row is None or not access.allows(row):
                 raise OperationError(f"{OP}.AccessDenied", f"{OP}: User does not have access to the ticket {value}!")
+            ticket_of[value] = row["id"]
         lines: dict[int, list[HistoryLine]] = {}
         for line in ticket_rows.history(tx, valid):
             lines.setdefault(line["ticket_id"], []).append(HistoryLine(
@@ -46,4 +48,4 @@ def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetRespons
         raise OperationError(f"{OP}.NotTicketData", f"{OP}: Could not get Ticket history data"
                              " in Kernel::GenericInterface::Operation::Ticket::TicketHistoryGet::Run()")
     return TicketHistoryGetResponse(TicketHistory=[
-        TicketHistory(TicketID=value, History=lines.get(keys[value], [])) for value in ids])
+        TicketHistory(TicketID=value, History=lines.get(ticket_of[value], [])) for value in ids])

@@ -33,8 +33,9 @@ def _values(items: list[str] | None) -> list[str]:
 
 
 def _ids(request: TicketSearchRequest, key: str) -> list[int]:
-    ids = [identifier(v) for v in _values(getattr(request, key))]
-    if None in ids:
+    values = _values(getattr(request, key))
+    ids = [found for found in (identifier(v) for v in values) if found is not None]
+    if len(ids) != len(values):
         raise invalid(f"{key} must be a list of numeric IDs!")
     return ids
 

@@ -7,13 +7,14 @@ pending state without PendingTime, a missing permission) leaves the ticket as it
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypedDict
 
-from gateway.auth import Principal
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
 from gateway.operations.ticket.create import authenticate
-from gateway.operations.ticket.models import TicketUpdateRequest, TicketUpdateResponse
+from gateway.operations.ticket.models import TicketUpdateRequest, TicketUpdateResponse, TicketUpdateTicket
 from gateway.operations.ticket.views import GetOptions, ticket_data
+from gateway.principal import Principal
 from gateway.store import agents, customers, ticket_rows
 from gateway.store.database import Row, Transaction
 from gateway.tickets import writes
@@ -24,6 +25,25 @@ OP = "TicketUpdate"
 DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "AddNote", "HistoryComment": "%%GenericInterface Note",
             "AutoResponseType": "auto follow up"}
 check = Checks(OP)
+
+
+class _Plan(TypedDict, total=False):
+    """The changes a TicketUpdate asks for: a key is there only when its value changes."""
+
+    title: str
+    queue: Row
+    lock: Row
+    type: Row
+    customer_user_id: str
+    customer_id: str
+    service: Row
+    sla: Row
+    until: int
+    state: Row
+    state_type: str
+    priority: Row
+    owner: Row
+    responsible: Row
 
 
 def denied(what: str) -> OperationError:
@@ -99,11 +119,11 @@ def _ticket(tx: Transaction, access: Access, request: TicketUpdateRequest) -> Ro
     return rows[0]
 
 
-def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
+def _plan(tx: Transaction, principal: Principal, ticket: Row, values: TicketUpdateTicket | None) -> _Plan:
     """The changed columns, checked in Znuny's order (nothing written yet)."""
     if values is None:
         return {}
-    plan: dict = {}
+    plan: _Plan = {}
     if _given(values.Title) and values.Title.strip() != ticket["title"]:
         plan["title"] = values.Title.strip()[:255]
     queue = check.catalogue(tx, "queue", "Queue", values.QueueID, values.Queue)
@@ -160,7 +180,7 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values) -> dict:
     return plan
 
 
-def _authorize(access: Access, ticket: Row, plan: dict, has_articles: bool) -> None:
+def _authorize(access: Access, ticket: Row, plan: _Plan, has_articles: bool) -> None:
     """Each kind of change needs its permission on the ticket's queue (rw grants them all)."""
     if not access.principal.is_agent:
         return  # customers act on their own tickets as Znuny's CustomerPanelUserID does
@@ -181,7 +201,7 @@ def _authorize(access: Access, ticket: Row, plan: dict, has_articles: bool) -> N
         raise denied("User does not have access to the ticket!")
 
 
-def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: dict) -> None:
+def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: _Plan) -> None:
     """Write the planned changes in Znuny's order, each with its history line."""
     tid = ticket["id"]
     if "title" in plan:
@@ -218,7 +238,7 @@ def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: dict) -> No
         writes.change(tx, principal, tid, {"sla_id": plan["sla"]["id"]}, "SLAUpdate",
                       f"%%{plan['sla']['name']}%%{plan['sla']['id']}")
     if "customer_id" in plan or "customer_user_id" in plan:
-        columns = {k: plan[k] for k in ("customer_id", "customer_user_id") if k in plan}
+        columns = {k: v for k, v in plan.items() if k in ("customer_id", "customer_user_id")}
         writes.change(tx, principal, tid, columns, "CustomerUpdate",
                       f"%%CustomerID={plan.get('customer_id', ticket['customer_id'])};"
                       f"CustomerUser={plan.get('customer_user_id', ticket['customer_user_id'])};")
@@ -238,7 +258,9 @@ def _from(tx: Transaction, principal: Principal, named: str) -> str:
     """A new article's default From, as Znuny's: the agent's name for agents; for customers the customer
     user the request names in Ticket.CustomerUser, and so none when it names nobody (Znuny's quirk)."""
     if principal.is_agent:
-        row = agents.by_id(tx, principal.user_id)
-        return f"{row['first_name']} {row['last_name']}"
+        agent = agents.by_id(tx, acting_user_id(principal))
+        if agent is None:
+            raise LookupError(f"no agent {principal.user_id}")
+        return f"{agent['first_name']} {agent['last_name']}"
     row = customers.by_login(tx, named) if named else None
     return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>' if row else named

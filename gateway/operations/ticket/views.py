@@ -18,12 +18,12 @@ from gateway.store.database import Row, Transaction, as_datetime, utcnow
 from gateway.tickets.writes import HTML_BODY_FILE, content_type_parts, number_text
 
 
-def _time(value: Any) -> str:
+def _time(value: str | dt.datetime | None) -> str:
     moment = as_datetime(value)
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
-def _epoch(value: Any) -> int:
+def _epoch(value: str | dt.datetime | None) -> int:
     moment = as_datetime(value)
     return int(moment.replace(tzinfo=dt.UTC).timestamp()) if moment else 0
 
@@ -125,8 +125,8 @@ def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -
     mailed = [row["id"] for rows in selected.values() for _, row in rows if row["channel"] == "Email"]
     deliveries = outbox.delivery(tx, mailed) if mailed and not options.customer_view else {}
     result: dict[int, list[dict[str, Any]]] = {}
-    for ticket_id, rows in selected.items():
-        for number, row in rows:
+    for ticket_id, numbered in selected.items():
+        for number, row in numbered:
             mime, charset = content_type_parts(row["a_content_type"])
             article = {
                 "ArticleID": row["id"], "ArticleNumber": number, "Bcc": row["a_bcc"] or "",

@@ -193,7 +193,7 @@ CREATE INDEX ix_mail_queue_article ON mail_queue (article_id)
 """
 
 
-def apply(conn):
+def apply(conn: ddl.Connection) -> None:
     ddl.run(conn, SCHEMA)
 
 

@@ -43,7 +43,7 @@ Your Znuny Team
 """
 
 # (table, columns, rows); "now" in a row stands for the time of the migration
-DATA = [
+DATA: list[tuple[str, tuple[str, ...], list[tuple[str | int, ...]]]] = [
     ("valid", ("id", "name"), [(1, "valid"), (2, "invalid"), (3, "invalid-temporarily")]),
     ("users", ("id", "login", "pw", "first_name", "last_name", "email", "valid_id", "create_time",
                "change_time"),
@@ -102,7 +102,7 @@ DATA = [
 ]
 
 
-def apply(conn):
+def apply(conn: ddl.Connection) -> None:
     now = utcnow()
     values = {"now": now if ddl.dialect_of(conn) == "postgresql" else str(now), "epoch": 0}
     marker = "?" if ddl.dialect_of(conn) == "sqlite" else "%s"

@@ -13,7 +13,7 @@ from gateway.store import ddl
 __depends__ = {"0002_initial_data"}
 
 
-def apply(conn):
+def apply(conn: ddl.Connection) -> None:
     cursor = conn.cursor()
     cursor.execute("CREATE INDEX ix_time_accounting_article ON time_accounting (article_id)")
     if ddl.dialect_of(conn) == "postgresql":

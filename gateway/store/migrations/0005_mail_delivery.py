@@ -35,11 +35,11 @@ ALTER TABLE mail_queue DROP COLUMN locked_by
 """
 
 
-def apply(conn):
+def apply(conn: ddl.Connection) -> None:
     ddl.run(conn, SCHEMA)
 
 
-def rollback(conn):
+def rollback(conn: ddl.Connection) -> None:
     ddl.run(conn, ROLLBACK)
 
 
