@@ -14,6 +14,8 @@ import os
 import socket
 from pathlib import Path
 
+from gateway.wirenumbers import integer
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONF_DIR = Path(os.environ.get("GATEWAY_CONF_DIR", PROJECT_DIR / "conf"))
 # where `gateway serve` listens unless told otherwise, and so what an app built without it advertises
@@ -81,7 +83,7 @@ def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
         raise ValueError(f"--bind {bind}: a socket has no address clients can use;"
                          " set public_url to the address of the proxy in front of it")
     host, colon, port = bind.rpartition(":") if not bind.endswith("]") else (bind, "", "")
-    if not colon or not port.isdigit():
+    if not colon or integer(port, high=65535) is None:
         host, port = bind, "8000"
     if host in _WILDCARDS:
         host = socket.gethostname()

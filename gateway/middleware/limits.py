@@ -26,6 +26,7 @@ from typing import Any
 
 from gateway.environ import REQUEST_ID
 from gateway.faults import json_fault
+from gateway.wirenumbers import integer
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BLOCK = 64 * 1024
@@ -44,11 +45,8 @@ class RequestLimits:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             return start_response(status, [*headers, ("X-Request-ID", request_id)], exc_info)
 
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if length < 0:
+        length = integer(environ.get("CONTENT_LENGTH") or 0)
+        if length is None:
             return json_fault(start, "400 Bad Request", "Client.BadRequest", "Invalid Content-Length.")
         if length > self.max_size:
             return json_fault(start, "413 Request Entity Too Large", "Client.RequestTooLong",
