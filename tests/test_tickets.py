@@ -105,6 +105,42 @@ def test_create_with_everything_and_read_it_back(client):
     assert ticket["Article"][0]["From"] == '"Cust Omer" <customer1@oracle.test>'
 
 
+@pytest.mark.parametrize(("content_type", "stored", "charset"), [
+    ('text/plain; charset="utf-8"', 'text/plain; charset="utf-8"', "utf-8"),
+    ("text/plain;charset=ISO-8859-15", "text/plain;charset=iso-8859-15", "iso-8859-15"),
+    ("TEXT/PLAIN;  CHARSET=UTF-8", "text/plain; charset=utf-8", "utf-8"),
+    ("text/plain; charset='utf8'", "text/plain; charset='utf8'", "utf8"),
+    # Znuny's charset ends at the next parameter, and one before it is no obstacle
+    ("text/plain; charset=utf-8; format=flowed", "text/plain; charset=utf-8; format=flowed", "utf-8"),
+    ("text/plain; format=flowed; charset=utf-8", "text/plain; format=flowed; charset=utf-8", "utf-8"),
+])
+def test_an_articles_content_type_is_read_as_znuny_reads_it(client, content_type, stored, charset):
+    """TicketCreate keeps the Content-Type lowercased, as Znuny does; TicketGet reads MimeType and Charset from it."""
+    created = create(client, article={**ARTICLE, "ContentType": content_type})
+    article = get(client, created["TicketID"], AllArticles=1)["Ticket"][0]["Article"][0]
+    assert (article["ContentType"], article["MimeType"], article["Charset"], article["ContentCharset"]) == \
+        (stored, "text/plain", charset, charset)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "text/plain; charset=", "text/plain; charset = utf-8",
+                                          "text/plain; charset=no-such-charset", "; charset=utf-8"])
+def test_a_content_type_without_a_known_charset_is_invalid(client, content_type):
+    error = create(client, article={**ARTICLE, "ContentType": content_type})["Error"]
+    assert error == {"ErrorCode": "TicketCreate.InvalidParameter",
+                     "ErrorMessage": "TicketCreate: Article->ContentType is invalid!"}
+
+
+def test_an_article_without_a_charset_answers_empty_ones(client, db):
+    """Articles Znuny itself writes without a charset (and the welcome ticket) answer Charset ""."""
+    created = create(client)
+    with db.transaction() as tx:
+        tx.execute("UPDATE article_data_mime SET a_content_type = ? WHERE article_id = ?",
+                   ["text/plain", created["ArticleID"]])
+    article = get(client, created["TicketID"], AllArticles=1)["Ticket"][0]["Article"][0]
+    assert (article["ContentType"], article["MimeType"], article["Charset"], article["ContentCharset"]) == \
+        ("text/plain", "text/plain", "", "")
+
+
 def test_pending_time_as_a_string(client):
     created = create(client, ticket={"State": "pending reminder", "PendingTime": "2038-06-01 12:30"})
     ticket = get(client, created["TicketID"])["Ticket"][0]

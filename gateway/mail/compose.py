@@ -95,8 +95,7 @@ def _text(text: str, subtype: str) -> bytes:
 
 def _attachment(attachment: Attachment) -> bytes:
     filename, content_type, content, disposition = attachment
-    mime_type, _, rest = content_type.partition(";")
-    charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
+    mime_type, charset = mime.content_type_parts(content_type)
     disposition = "inline" if disposition == "inline" else "attachment"
     name = filename.replace("\\", "").replace('"', "")
     if name.isascii() and name.isprintable():

@@ -17,6 +17,7 @@ from typing import Any
 from gateway.auth import Principal
 from gateway.mail.compose import ComposeError, addresses
 from gateway.mail.crypto import Crypto, CryptoError, Protection
+from gateway.mail.mime import content_type_parts
 from gateway.operations.common import OperationError
 from gateway.runtime import Runtime
 from gateway.store import agents, catalog, customers, ticket_rows
@@ -230,9 +231,8 @@ class Checks:
     def _content_type(self, article: Any) -> str:
         if _given(article.ContentType):
             content_type = " ".join(str(article.ContentType).lower().split())
-            mime, _, rest = content_type.partition(";")
-            charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
-            if not MIME_TYPE.match(mime.strip()) or not _known_charset(charset):
+            mime, charset = content_type_parts(content_type)
+            if not MIME_TYPE.match(mime) or not _known_charset(charset):
                 raise self.invalid("Article->ContentType is invalid!")
             return content_type
         if _given(article.MimeType) and not _given(article.Charset):
@@ -252,9 +252,8 @@ class Checks:
         for key in ("Content", "ContentType", "Filename"):
             if not _given(getattr(attachment, key)):
                 raise self.missing(f"Attachment->{key}  parameter is missing!")
-        mime, _, rest = attachment.ContentType.partition(";")
-        charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
-        if not MIME_TYPE.match(mime.strip()) or (charset and not _known_charset(charset)):
+        mime, charset = content_type_parts(attachment.ContentType)
+        if not MIME_TYPE.match(mime) or (charset and not _known_charset(charset)):
             raise self.invalid("Attachment->ContentType is invalid!")
         try:
             content = base64.b64decode("".join(attachment.Content.split()), validate=True)
