@@ -52,6 +52,13 @@ def count(db, table: str) -> int:
     ({"Article": {**ARTICLE, "CommunicationChannel": "Fax"}}, "InvalidParameter",
      "Article->CommunicationChannel or Article->CommunicationChannelID parameter is invalid or not supported!"),
     ({"Article": {**ARTICLE, "From": "not an address"}}, "InvalidParameter", "Article->From parameter is invalid!"),
+    ({"Article": {**ARTICLE, "From": "a@example.com, not an address"}}, "InvalidParameter",
+     "Article->From parameter is invalid!"),
+    ({"Article": {**ARTICLE, "From": "a..b@example.com"}}, "InvalidParameter", "Article->From parameter is invalid!"),
+    ({"Ticket": {"CustomerUser": '"a,b"@example.com'}}, "InvalidParameter",
+     "Ticket->CustomerUser parameter is invalid!"),
+    ({"Ticket": {"CustomerUser": "Jane <jane@example.com>"}}, "InvalidParameter",
+     "Ticket->CustomerUser parameter is invalid!"),
     ({"DynamicField": {"Name": "NoSuchField", "Value": "x"}}, "InvalidParameter",
      "DynamicField->Name parameter is invalid!"),
     ({"DynamicField": {"Name": "OracleDropdown", "Value": "gamma"}}, "InvalidParameter",
@@ -139,6 +146,19 @@ def test_an_article_without_a_charset_answers_empty_ones(client, db):
     article = get(client, created["TicketID"], AllArticles=1)["Ticket"][0]["Article"][0]
     assert (article["ContentType"], article["MimeType"], article["Charset"], article["ContentCharset"]) == \
         ("text/plain", "text/plain", "", "")
+
+
+@pytest.mark.parametrize("sender", ['"Doe, John" <john@example.com>', "Help Desk <hello@example.org>",
+                                    "hello@example.org", "Jürgen Müller <juergen@example.com>"])
+def test_from_takes_what_an_address_header_takes(client, sender):
+    created = create(client, article={**ARTICLE, "From": sender})
+    assert get(client, created["TicketID"], AllArticles=1)["Ticket"][0]["Article"][0]["From"] == sender
+
+
+@pytest.mark.parametrize("address", ["jane@example.com", "jane.doe+tickets@mail.example.com", "root@localhost"])
+def test_an_unknown_customer_user_may_be_an_address(client, address):
+    created = create(client, ticket={"CustomerUser": address})
+    assert get(client, created["TicketID"])["Ticket"][0]["CustomerUserID"] == address
 
 
 def test_pending_time_as_a_string(client):

@@ -11,13 +11,13 @@ import re
 import secrets
 
 from gateway.errors import AdminError
+from gateway.mail.address import is_address
 from gateway.passwords import UNUSABLE, hash_password
 from gateway.store import agents, catalog, customers
 from gateway.store.database import Database, Row
 
 FIELD_TYPES = ("Text", "TextArea", "Dropdown", "Multiselect", "Checkbox", "Date", "DateTime")
 OBJECT_TYPES = ("Ticket", "Article")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _NAME = re.compile(r"^[A-Za-z0-9]+$")
 
 
@@ -37,7 +37,7 @@ def _group(tx, name: str) -> Row:
 def add_user(db: Database, login: str, first_name: str, last_name: str, email: str, password: str,
              groups: list[str] = ()) -> int:
     login = require(login, "user name")
-    if not _EMAIL.match(email or ""):
+    if not is_address(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
     require(password, "password")
     pw_hash = hash_password(password)
@@ -128,7 +128,7 @@ def add_customer_company(db: Database, customer_id: str, name: str) -> None:
 def add_customer_user(db: Database, login: str, first_name: str, last_name: str, email: str,
                       customer_id: str, password: str) -> int:
     login = require(login, "user name")
-    if not _EMAIL.match(email or ""):
+    if not is_address(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
     pw_hash = hash_password(require(password, "password"))
     with db.transaction() as tx:

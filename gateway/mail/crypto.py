@@ -31,6 +31,7 @@ from M2Crypto import BIO, EVP, SMIME, X509
 
 from gateway.errors import CryptoError
 from gateway.mail import mime
+from gateway.mail.address import address_of
 from gateway.settings import Settings
 
 PGP, SMIME_TYPE = "PGP", "SMIME"
@@ -47,7 +48,6 @@ PASSPHRASE_DIR = "gateway-passphrases"
 AGENT_CONF = "default-cache-ttl 0\nmax-cache-ttl 0\nallow-loopback-pinentry\ns2k-count 65536\n"
 _KEY_ID = re.compile(r"^(?:0X)?([0-9A-F]{8}|[0-9A-F]{16}|[0-9A-F]{40})$")
 _SMIME_KEY = re.compile(r"^([0-9a-f]{8})(?:\.(\d+))?$")
-_EMAIL = re.compile(r"<([^<>\s]+@[^<>\s]+)>|^([^<>\s]+@[^<>\s]+)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,12 +125,7 @@ class PgpKey:
         return self.state(now) == "valid" and any(sub.usable(cap, now) for sub in self.subkeys)
 
     def addresses(self) -> set[str]:
-        found = set()
-        for uid in self.uids:
-            match = _EMAIL.search(uid.strip())
-            if match:
-                found.add((match.group(1) or match.group(2)).lower())
-        return found
+        return {address.lower() for address in map(address_of, self.uids) if address}
 
 
 def _epoch(value: str) -> int | None:

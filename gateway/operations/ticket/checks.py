@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from gateway.auth import Principal
+from gateway.mail.address import is_address
 from gateway.mail.compose import ComposeError, addresses
 from gateway.mail.crypto import Crypto, CryptoError, Protection
 from gateway.mail.mime import content_type_parts
@@ -26,7 +27,6 @@ from gateway.tickets import article_send
 from gateway.tickets.article import NewArticle, Outgoing
 from gateway.wirenumbers import decimal, identifier, integer, timestamp
 
-EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 TIME_UNIT_LIMIT = 10**8  # time_unit is DECIMAL(10,2)
 CHANNELS = {"Email": 1, "Phone": 2, "Internal": 3}
@@ -92,7 +92,7 @@ class Checks:
         row = customers.by_login(tx, value)
         if row is not None and row["valid_id"] == 1:
             return row["login"], row
-        if EMAIL.match(value):
+        if is_address(value):
             return value, None
         raise self.invalid("Ticket->CustomerUser parameter is invalid!")
 
@@ -137,7 +137,7 @@ class Checks:
         auto_response = article.AutoResponseType if _given(article.AutoResponseType) else defaults["AutoResponseType"]
         if auto_response not in AUTO_RESPONSE_TYPES:
             raise self.invalid("Article->AutoResponseType parameter is invalid!")
-        if _given(article.From) and not EMAIL.match(_first_address(article.From)):
+        if _given(article.From) and not _valid_addresses(article.From):
             raise self.invalid("Article->From parameter is invalid!")
         send = None
         if _given(article.ArticleSend) and str(article.ArticleSend).strip() != "0":
@@ -298,7 +298,7 @@ def _valid_addresses(value: str) -> bool:
         return False
     header = ADDRESS_LIST("To", value)
     return not header.defects and bool(header.addresses) \
-        and all(EMAIL.match(address.addr_spec) for address in header.addresses)
+        and all(is_address(address.addr_spec) for address in header.addresses)
 
 
 def _protection(value: Any) -> Protection | None:
@@ -307,12 +307,6 @@ def _protection(value: Any) -> Protection | None:
         return None
     fields = [str(getattr(value, key, None) or "").strip() for key in ("Type", "SubType", "Key")]
     return Protection(*fields) if any(fields) else None
-
-
-def _first_address(value: str) -> str:
-    first = value.split(",")[0].strip()
-    found = re.search(r"<([^>]+)>", first)
-    return found.group(1).strip() if found else first
 
 
 def _known_charset(charset: str) -> bool:
