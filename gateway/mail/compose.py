@@ -56,9 +56,9 @@ def compose(letter: Letter, crypto: Crypto | None = None, plan: Plan | None = No
     body = letter.body
     if plan is not None and plan.inline:
         if letter.html:
-            raise ComposeError("Article->Sign/Crypt SubType Inline needs a text/plain body; use Detached!")
+            raise ComposeError(ComposeError.INLINE_HTML)
         if plan.crypt is not None and plan.crypt.subtype == "Inline" and letter.attachments:
-            raise ComposeError("Article->Crypt SubType Inline cannot encrypt attachments; use Detached!")
+            raise ComposeError(ComposeError.INLINE_ATTACHMENTS)
         body = crypto.encrypt_text(plan, body) if plan.crypt is not None and plan.crypt.type == "PGP" \
             and plan.crypt.subtype == "Inline" else crypto.clearsign(plan, body)
     entity = _entity(body, letter.html, letter.attachments)

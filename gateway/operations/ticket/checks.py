@@ -15,9 +15,10 @@ import re
 from typing import Any
 
 from gateway.auth import Principal
+from gateway.errors import ComposeError, CryptoError
 from gateway.mail.address import is_address
-from gateway.mail.compose import ComposeError, addresses
-from gateway.mail.crypto import Crypto, CryptoError, Protection
+from gateway.mail.compose import addresses
+from gateway.mail.crypto import Crypto, Protection
 from gateway.mail.mime import content_type_parts
 from gateway.operations.common import OperationError
 from gateway.runtime import Runtime
@@ -192,7 +193,7 @@ class Checks:
             try:
                 plan = crypto.plan(sign, crypt, recipients)
             except CryptoError as error:
-                raise self.invalid(str(error)) from None
+                raise self.invalid(crypto_message(error)) from None
         return Outgoing(to=to, cc=cc, bcc=bcc, plan=plan, recipients=recipients)
 
     def send(self, tx: Transaction, runtime: Runtime, by: int, ticket_id: int, number: str, queue_id: int,
@@ -202,7 +203,9 @@ class Checks:
         try:
             article_send.prepare(tx, runtime.settings, runtime.crypto, by, ticket_id, number, queue_id, article)
         except ComposeError as error:
-            raise self.invalid(str(error)) from None
+            raise self.invalid(COMPOSE_MESSAGES[error.kind]) from None
+        except CryptoError as error:  # gpg or OpenSSL failing while protecting
+            raise self.invalid(crypto_message(error)) from None
 
     def _channel(self, tx: Transaction, article: Any) -> int:
         if _given(article.CommunicationChannelID):
@@ -299,6 +302,34 @@ def _valid_addresses(value: str) -> bool:
     header = ADDRESS_LIST("To", value)
     return not header.defects and bool(header.addresses) \
         and all(is_address(address.addr_spec) for address in header.addresses)
+
+
+COMPOSE_MESSAGES = {
+    ComposeError.INLINE_HTML: "Article->Sign/Crypt SubType Inline needs a text/plain body; use Detached!",
+    ComposeError.INLINE_ATTACHMENTS: "Article->Crypt SubType Inline cannot encrypt attachments; use Detached!",
+}
+_CRYPTO_MESSAGES = {
+    CryptoError.INVALID_TYPE: "Article->{field}->Type parameter is invalid!",
+    CryptoError.INVALID_SUBTYPE: "Article->{field}->SubType parameter is invalid!",
+    CryptoError.NO_KEY_GIVEN: "Article->{field}->Key parameter is missing!",
+    CryptoError.INLINE_CONFLICT: "Article->Crypt: PGP Inline encryption works on the body text; it cannot carry a"
+                                 " Detached or S/MIME signature (sign PGP Inline too, or encrypt Detached)!",
+    CryptoError.MALFORMED_KEY: "Article->{field}->Key {key} is not {malformed}!",
+    CryptoError.UNKNOWN_KEY: "Article->{field}->Key {key} is not in the {store}!",
+    CryptoError.AMBIGUOUS_KEY: "Article->{field}->Key {key} is ambiguous (give the 40-digit fingerprint)!",
+    CryptoError.UNUSABLE_KEY: "Article->{field}->Key {key} is {detail}!",
+    CryptoError.INCAPABLE_KEY: "Article->{field}->Key {key} cannot {detail}!",
+    CryptoError.NO_SECRET: "Article->{field}->Key {key} has no {secret}!",
+    CryptoError.BAD_PASSPHRASE: "Article->{field}->Key {key}: the stored passphrase does not open its private key!",
+    CryptoError.NO_RECIPIENTS: "Article->Crypt: no recipients to encrypt to!",
+    CryptoError.NO_RECIPIENT_KEY: "Article->Crypt: no {noun} for recipient {detail}!",
+    CryptoError.FAILED: "Article->{field}: {detail}",
+}
+
+
+def crypto_message(error: CryptoError) -> str:
+    """Znuny's words (and ours, in its style, where Znuny has none) for a Sign/Crypt the mail layer refuses."""
+    return _CRYPTO_MESSAGES.get(error.kind, "Article->{field}: {detail}").format(**error.words())
 
 
 def _protection(value: Any) -> Protection | None:
