@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.errors import AdminError
+from gateway.mail.address import display_address
 from gateway.passwords import hash_password
 from gateway.store import customers
 from gateway.store.database import Database, Transaction, utcnow
@@ -194,7 +195,7 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, system_id:
     demo_customers = _ensure_customers(db)
     with db.transaction(write=False) as tx:
         catalogue = _catalogue(tx)
-        agents = [_Agent(row["id"], f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>') for row in
+        agents = [_Agent(row["id"], display_address(f"{row['first_name']} {row['last_name']}", row["email"])) for row in
                   tx.all("SELECT id, first_name, last_name, email FROM users WHERE valid_id = 1 ORDER BY id")]
     if not agents:
         raise AdminError("demo data needs at least one valid agent to own the tickets")
@@ -247,7 +248,7 @@ def _ensure_customers(db: Database) -> list[_Customer]:
         found = [row for row in (customers.by_login(tx, login) for login in sorted(logins)) if row is not None]
         names = {row["customer_id"]: customers.company(tx, row["customer_id"])["name"] for row in found}
     return [_Customer(row["login"], row["customer_id"], names[row["customer_id"]],
-                      f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>', row["first_name"],
+                      display_address(f"{row['first_name']} {row['last_name']}", row["email"]), row["first_name"],
                       row["last_name"]) for row in found]
 
 

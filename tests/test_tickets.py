@@ -161,6 +161,18 @@ def test_an_unknown_customer_user_may_be_an_address(client, address):
     assert get(client, created["TicketID"])["Ticket"][0]["CustomerUserID"] == address
 
 
+def test_a_customers_name_with_quotes_is_one_display_name(client, db):
+    """Znuny's `"Full Name" <address>`; a quote or backslash in the name is escaped, so the name reads back whole."""
+    import email.utils
+
+    directory.add_customer_company(db, "QUOTES", "Quotes Inc.")
+    directory.add_customer_user(db, "quoted", 'Jo "JJ"', "O\\Neil", "quoted@example.com", "QUOTES", "pw")
+    created = create(client, ticket={"CustomerUser": "quoted"})
+    sender = get(client, created["TicketID"], AllArticles=1)["Ticket"][0]["Article"][0]["From"]
+    assert sender == '"Jo \\"JJ\\" O\\\\Neil" <quoted@example.com>'
+    assert email.utils.parseaddr(sender) == ('Jo "JJ" O\\Neil', "quoted@example.com")
+
+
 def test_pending_time_as_a_string(client):
     created = create(client, ticket={"State": "pending reminder", "PendingTime": "2038-06-01 12:30"})
     ticket = get(client, created["TicketID"])["Ticket"][0]

@@ -27,3 +27,14 @@ def address_of(text: str) -> str | None:
     """The address of "Display Name <local@domain>" or of a bare one (a key's user ID), else None."""
     _, address = email.utils.parseaddr(text)
     return address if is_address(address) else None
+
+
+def display_address(name: str, address: str) -> str:
+    """Znuny's `"Full Name" <address>`, the name always in quotes.
+
+    Not email.utils.formataddr: it quotes only names that need it (Znuny's clients read
+    `"Cust Omer" <c@x>`) and RFC 2047-encodes non-ASCII names, which is the composer's work
+    when the header is written; the article keeps the text. A quote or backslash in the name
+    is escaped as RFC 5322 asks (email.utils.quote), so that parsers read the name back whole.
+    """
+    return f'"{email.utils.quote(name)}" <{address}>'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from gateway.auth import Credentials, Principal
+from gateway.mail.address import display_address
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
 from gateway.operations.ticket.models import TicketCreateRequest, TicketCreateResponse
@@ -130,7 +131,7 @@ def _customer_address(customer_user: str, row: Row | None) -> str:
     """An article's default From: a known customer as "Full Name" <email>, else the value itself."""
     if row is None:
         return customer_user
-    return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>'
+    return display_address(f"{row['first_name']} {row['last_name']}", row["email"])
 
 
 def _ticket_data(tx: Transaction, ticket_id: int, with_attachments: bool) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from gateway.auth import Principal
+from gateway.mail.address import display_address
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
 from gateway.operations.ticket.create import authenticate
@@ -241,4 +242,4 @@ def _from(tx: Transaction, principal: Principal, named: str) -> str:
         row = agents.by_id(tx, principal.user_id)
         return f"{row['first_name']} {row['last_name']}"
     row = customers.by_login(tx, named) if named else None
-    return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>' if row else named
+    return display_address(f"{row['first_name']} {row['last_name']}", row["email"]) if row else named
