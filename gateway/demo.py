@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from gateway.errors import AdminError
+from gateway.mail.address import display_address
 from gateway.passwords import hash_password
 from gateway.settings import Settings
 from gateway.store import customers
@@ -194,7 +195,7 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, settings: 
     demo_customers = _ensure_customers(db, settings)
     with db.transaction(write=False) as tx:
         catalogue = _catalogue(tx)
-        agents = [_Agent(row["id"], f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>') for row in
+        agents = [_Agent(row["id"], display_address(f"{row['first_name']} {row['last_name']}", row["email"])) for row in
                   tx.all("SELECT id, first_name, last_name, email FROM users WHERE valid_id = 1 ORDER BY id")]
     if not agents:
         raise AdminError("demo data needs at least one valid agent to own the tickets")
@@ -248,7 +249,7 @@ def _ensure_customers(db: Database, settings: Settings) -> list[_Customer]:
         companies = {row["customer_id"]: customers.company(tx, row["customer_id"]) for row in found}
         names = {customer_id: company["name"] for customer_id, company in companies.items() if company is not None}
     return [_Customer(row["login"], row["customer_id"], names[row["customer_id"]],
-                      f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>', row["first_name"],
+                      display_address(f"{row['first_name']} {row['last_name']}", row["email"]), row["first_name"],
                       row["last_name"]) for row in found]
 
 

@@ -30,6 +30,7 @@ from gateway.runtime import Runtime
 from gateway.webservice.config import SOAP
 from gateway.webservice.endpoint import Endpoint
 from gateway.webservice.registry import Registry
+from gateway.wirenumbers import identifier
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _PATH = re.compile(r"^/(?:otrs|znuny)/nph-genericinterface\.pl(?:/(?:Webservice/(?P<name>[^/]+)"
-                   r"|WebserviceID/(?P<id>\d+))(?P<rest>/.*)?)?$")
+                   r"|WebserviceID/(?P<id>[0-9]+))(?P<rest>/.*)?)?$")
 class _Tee:
     """Keeps the first bytes of the request body for the communication log while spyne reads it."""
 
@@ -74,7 +75,7 @@ class Dispatcher:
                               "Webservice/<Name>/... or .../WebserviceID/<ID>/...")
         try:
             endpoint = self.registry.by_name(unquote(found["name"])) if found["name"] \
-                else self.registry.by_id(int(found["id"]))
+                else self.registry.by_id(identifier(found["id"]) or 0)
         except Exception:
             log.exception("web services could not be loaded")
             return json_fault(start_response, "503 Service Unavailable", "Server.Unavailable",

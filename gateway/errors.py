@@ -8,6 +8,8 @@ to its Znuny code (`<Op>.InvalidParameter`, ...) and the console prints it as on
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class GatewayError(Exception):
     """A refusal with a message for the person who asked."""
@@ -30,11 +32,71 @@ class MailError(GatewayError):
 
 
 class ComposeError(MailError):
-    """The message cannot be written in the form asked for (e.g. Inline protection of HTML)."""
+    """The message cannot be written in the form asked for; `kind` says why."""
+
+    INLINE_HTML = "Inline protection needs a text/plain body; use Detached"
+    INLINE_ATTACHMENTS = "Inline encryption cannot encrypt attachments; use Detached"
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__(kind)
 
 
 class CryptoError(MailError):
-    """A key or certificate problem: unknown, expired, no secret part, no key for a recipient."""
+    """A key or certificate problem, as facts for whoever words it.
+
+    `kind` is one of the names below; `field` the part of the article it concerns ("Sign" or
+    "Crypt", "" for the key store itself); `scheme` "PGP" or "SMIME"; `key` the key as it was
+    given; `detail` the rest (a recipient, a key's state, what gpg or OpenSSL said). str() is a
+    plain sentence for the console; the ticket operations word Znuny's messages from the facts.
+    """
+
+    INVALID_TYPE = "invalid type"
+    INVALID_SUBTYPE = "invalid subtype"
+    NO_KEY_GIVEN = "no key given"
+    INLINE_CONFLICT = "inline conflict"  # PGP Inline encryption asked with a Detached or S/MIME signature
+    MALFORMED_KEY = "malformed key"  # no PGP key ID or fingerprint, no S/MIME certificate hash
+    UNKNOWN_KEY = "unknown key"
+    AMBIGUOUS_KEY = "ambiguous key"
+    UNUSABLE_KEY = "unusable key"  # detail: its state ("expired", "revoked", "not yet valid")
+    INCAPABLE_KEY = "incapable key"  # detail: what it cannot do ("sign", "encrypt")
+    NO_SECRET = "no secret"  # a PGP key without its secret part, a certificate without its private key
+    BAD_PASSPHRASE = "bad passphrase"  # the stored passphrase does not open the private key
+    NO_RECIPIENTS = "no recipients"
+    NO_RECIPIENT_KEY = "no recipient key"  # detail: the address
+    FAILED = "failed"  # detail: what went wrong in gpg or OpenSSL
+    STORE = "store"  # the key store refuses an import, addition or deletion; detail: why
+
+    _SENTENCES: ClassVar[dict[str, str]] = {
+        INVALID_TYPE: "{field}: the type must be PGP or SMIME",
+        INVALID_SUBTYPE: "{field}: the subtype must be Inline or Detached",
+        NO_KEY_GIVEN: "{field}: no key given",
+        INLINE_CONFLICT: "PGP Inline encryption cannot carry a Detached or S/MIME signature",
+        MALFORMED_KEY: "{key} is not {malformed}",
+        UNKNOWN_KEY: "{subject} is not in the {store}",
+        AMBIGUOUS_KEY: "{subject} is ambiguous (give the 40-digit fingerprint)",
+        UNUSABLE_KEY: "{subject} is {detail}",
+        INCAPABLE_KEY: "{subject} cannot {detail}",
+        NO_SECRET: "{subject} has no {secret}",
+        BAD_PASSPHRASE: "{subject}: the stored passphrase does not open its private key",
+        NO_RECIPIENTS: "no recipients to encrypt to",
+        NO_RECIPIENT_KEY: "no {noun} for recipient {detail}",
+        FAILED: "{field}: {detail}",
+        STORE: "{detail}",
+    }
+
+    def __init__(self, kind: str, detail: str = "", *, field: str = "", scheme: str = "", key: str = "") -> None:
+        self.kind, self.detail, self.field, self.scheme, self.key = kind, detail, field, scheme, key
+        super().__init__(self._SENTENCES[kind].format(**self.words()))
+
+    def words(self) -> dict[str, str]:
+        """The facts and the nouns of their scheme, for the sentences that word them."""
+        pgp = self.scheme != "SMIME"
+        noun = "PGP key" if pgp else "S/MIME certificate"
+        return {"kind": self.kind, "detail": self.detail, "field": self.field, "key": self.key, "noun": noun,
+                "subject": f"{noun} {self.key}", "store": "key store" if pgp else "certificate store",
+                "secret": "secret key" if pgp else "private key",
+                "malformed": "a PGP key ID or fingerprint" if pgp else "an S/MIME certificate hash"}
 
 
 class CSVError(GatewayError):

@@ -17,11 +17,10 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
-from collections import OrderedDict
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cachetools import TTLCache
 
 from gateway.settings import Settings
 
@@ -39,18 +38,16 @@ def hash_password(password: str, settings: Settings) -> str:
 class PasswordChecker:
     def __init__(self, cache_ttl: float, max_entries: int = 10000) -> None:
         self.cache_ttl = cache_ttl
-        self.max_entries = max_entries
-        self._cache: OrderedDict[tuple[str, bytes], float] = OrderedDict()
+        # when full, the least recently used check goes first; cachetools' caches are not thread-safe
+        self._cache: TTLCache[tuple[str, bytes], bool] = TTLCache(max_entries, ttl=max(cache_ttl, 0))
         self._lock = threading.Lock()
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         if not stored_hash or stored_hash == UNUSABLE or not password:
             return False
         key = (stored_hash, hmac.new(_process_key, password.encode(), hashlib.sha256).digest())
-        now = time.monotonic()
         with self._lock:
-            expires = self._cache.get(key)
-            if expires is not None and expires > now:
+            if key in self._cache:
                 return True
         try:
             _verifier.verify(stored_hash, password)
@@ -58,8 +55,5 @@ class PasswordChecker:
             return False
         if self.cache_ttl > 0:
             with self._lock:
-                self._cache[key] = now + self.cache_ttl
-                self._cache.move_to_end(key)
-                while len(self._cache) > self.max_entries:
-                    self._cache.popitem(last=False)
+                self._cache[key] = True
         return True

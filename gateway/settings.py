@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.errors import SettingsError
+from gateway.wirenumbers import integer
 
 # where `gateway serve` listens unless told otherwise, and so what an app built without it advertises
 DEFAULT_BIND = "127.0.0.1:8080"
@@ -138,7 +139,7 @@ def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
         raise SettingsError(f"--bind {bind}: a socket has no address clients can use;"
                          " set public_url to the address of the proxy in front of it")
     host, colon, port = bind.rpartition(":") if not bind.endswith("]") else (bind, "", "")
-    if not colon or not port.isdigit():
+    if not colon or integer(port, high=65535) is None:
         host, port = bind, "8000"
     if host in _WILDCARDS:
         host = socket.gethostname()

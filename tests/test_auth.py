@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime
 
+from gateway.settings import Settings
 from gateway.store.database import utcnow
-from tests.conftest import REST, ROOT, SOAP, TICKET_NS
+from tests.conftest import CHEAP_PASSWORDS, REST, ROOT, SOAP, TICKET_NS
 from tests.golden import local_tree, soap_body
 
 
@@ -155,3 +156,52 @@ def test_an_impersonated_write_names_both_logins_in_the_history(client):
     client.patch(f"{REST}/Ticket/{created['TicketID']}", json={**ROOT, "Ticket": {"Title": "Again"}})
     history = client.get(f"{REST}/Ticket/History/{created['TicketID']}", query_string=ROOT).json
     assert sum("Impersonation" in line["Name"] for line in history["TicketHistory"][0]["History"]) == 2
+
+
+CHEAP = Settings(**CHEAP_PASSWORDS)
+
+
+def _counted_checks(monkeypatch) -> list[str]:
+    """The Argon2 verifications that really run (the slow part the cache saves)."""
+    from gateway import passwords
+
+    calls: list[str] = []
+    verifier = passwords._verifier
+
+    class Counted:
+        def verify(self, stored: str, password: str) -> bool:
+            calls.append(stored)
+            return verifier.verify(stored, password)
+
+    monkeypatch.setattr(passwords, "_verifier", Counted())
+    return calls
+
+
+def test_a_good_password_check_is_remembered_until_it_expires(monkeypatch):
+    import time
+
+    from gateway.passwords import PasswordChecker, hash_password
+
+    calls = _counted_checks(monkeypatch)
+    stored = hash_password("s3cret", CHEAP)
+    checker = PasswordChecker(cache_ttl=0.5)
+    assert checker.verify(stored, "s3cret") and checker.verify(stored, "s3cret")
+    assert len(calls) == 1
+    assert not checker.verify(stored, "wrong") and not checker.verify(stored, "wrong") and len(calls) == 3
+    changed = hash_password("s3cret", CHEAP)  # a new hash (a password change) is never answered from the cache
+    assert checker.verify(changed, "s3cret") and len(calls) == 4
+    time.sleep(0.6)
+    assert checker.verify(stored, "s3cret") and len(calls) == 5
+
+
+def test_the_password_cache_is_bounded_and_can_be_off(monkeypatch):
+    from gateway.passwords import PasswordChecker, hash_password
+
+    calls = _counted_checks(monkeypatch)
+    stored = [hash_password(f"pw{i}", CHEAP) for i in range(3)]
+    bounded = PasswordChecker(cache_ttl=300, max_entries=2)
+    for i in (0, 1, 2, 0):
+        assert bounded.verify(stored[i], f"pw{i}")
+    assert len(calls) == 4  # the oldest check made room for the third
+    off = PasswordChecker(cache_ttl=0)
+    assert off.verify(stored[1], "pw1") and off.verify(stored[1], "pw1") and len(calls) == 6

@@ -76,6 +76,16 @@ def test_body_over_maxlength_is_a_413(client, db):
 
 
 @pytest.mark.transport_only
+@pytest.mark.parametrize("length", ["1_0", "+10", "-1", "0x10"])
+def test_a_content_length_that_is_no_plain_number_is_a_400(client, length):
+    # int() would read "1_0" as 10 and "+10" as 10; HTTP's Content-Length is 1*DIGIT
+    response = client.post(f"{REST}/Session", data=b"{}", environ_overrides={"CONTENT_LENGTH": length},
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["faultstring"] == "Invalid Content-Length."
+
+
+@pytest.mark.transport_only
 def test_soap_body_over_the_server_limit_is_a_413(gateway, client):
     gateway.wsgi.max_size = 1000
     response = client.post(SOAP, data=ENVELOPE.format(login="x" * 2000).encode(), content_type="text/xml")
@@ -86,6 +96,8 @@ def test_soap_body_over_the_server_limit_is_a_413(gateway, client):
 @pytest.mark.parametrize(("path", "status"), [
     ("/otrs/nph-genericinterface.pl/Webservice/NoSuchWebservice/Session", 404),
     ("/otrs/nph-genericinterface.pl/WebserviceID/999/Session", 404),
+    ("/otrs/nph-genericinterface.pl/WebserviceID/0/Session", 404),
+    (f"/otrs/nph-genericinterface.pl/WebserviceID/{2**70}/Session", 404),
     ("/otrs/nph-genericinterface.pl", 404),
     ("/somewhere/else", 404),
     (f"{REST}/NoSuchRoute", 404),

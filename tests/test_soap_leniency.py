@@ -79,3 +79,14 @@ def test_an_alias_operation_answers_under_its_own_name(client, settings, db, tmp
     answer = soap_body(response.data)
     assert answer.tag == "{urn:example:tickets}LoginResponse"
     assert len(local_tree(answer)["SessionID"]) == 32
+
+
+def test_a_soap_with_attachments_request_is_read(client):
+    """SwA (multipart/related) as some Java clients send it: the Content-Type's boundary parameter is read."""
+    part = STYLES["zeep (unqualified children)"]
+    body = (b'--MIME_boundary\r\nContent-Type: text/xml; charset=UTF-8\r\nContent-ID: <envelope>\r\n\r\n'
+            + part + b"\r\n--MIME_boundary--\r\n")
+    response = client.post(SOAP, data=body, content_type='multipart/related; type="text/xml";'
+                                                         ' boundary="MIME_boundary"; start="<envelope>"')
+    assert response.status_code == 200
+    assert len(local_tree(soap_body(response.data))["SessionID"]) == 32

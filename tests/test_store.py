@@ -55,3 +55,17 @@ def test_a_failed_transaction_leaves_nothing(db):
         tx.execute("INSERT INTO ticket_type (name) VALUES (?)", ["Problem"])
         raise RuntimeError("abort")
     assert rows(db, "SELECT COUNT(*) FROM ticket_type WHERE name = 'Problem'") == [(0,)]
+
+
+def test_placeholders_and_percent_signs_mean_the_same_on_both_backends(db):
+    with db.transaction(write=False) as tx:
+        assert tx.value("SELECT COUNT(*) FROM queue WHERE name LIKE '%a%' AND id > ?", [0]) \
+            == tx.value("SELECT COUNT(*) FROM queue WHERE name LIKE ? AND id > ?", ["%a%", 0]) > 0
+        assert tx.value("SELECT 'it''s 100%' || ?", ["!"]) == "it's 100%!"
+
+
+@pytest.mark.parametrize("sql", ["SELECT '?' || ?", 'SELECT 1 AS "why?"', "SELECT 1 -- what?\n", "SELECT 'open"])
+def test_a_question_mark_that_is_no_placeholder_is_refused_on_both_backends(db, sql):
+    """SQLite leaves such a '?' alone, the rewrite for PostgreSQL would not: the statement is a bug everywhere."""
+    with pytest.raises(ValueError, match="inside quotes"), db.transaction(write=False) as tx:
+        tx.value(sql, ["x"])

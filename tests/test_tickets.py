@@ -52,6 +52,13 @@ def count(db, table: str) -> int:
     ({"Article": {**ARTICLE, "CommunicationChannel": "Fax"}}, "InvalidParameter",
      "Article->CommunicationChannel or Article->CommunicationChannelID parameter is invalid or not supported!"),
     ({"Article": {**ARTICLE, "From": "not an address"}}, "InvalidParameter", "Article->From parameter is invalid!"),
+    ({"Article": {**ARTICLE, "From": "a@example.com, not an address"}}, "InvalidParameter",
+     "Article->From parameter is invalid!"),
+    ({"Article": {**ARTICLE, "From": "a..b@example.com"}}, "InvalidParameter", "Article->From parameter is invalid!"),
+    ({"Ticket": {"CustomerUser": '"a,b"@example.com'}}, "InvalidParameter",
+     "Ticket->CustomerUser parameter is invalid!"),
+    ({"Ticket": {"CustomerUser": "Jane <jane@example.com>"}}, "InvalidParameter",
+     "Ticket->CustomerUser parameter is invalid!"),
     ({"DynamicField": {"Name": "NoSuchField", "Value": "x"}}, "InvalidParameter",
      "DynamicField->Name parameter is invalid!"),
     ({"DynamicField": {"Name": "OracleDropdown", "Value": "gamma"}}, "InvalidParameter",
@@ -103,6 +110,67 @@ def test_create_with_everything_and_read_it_back(client):
     assert ticket["Article"][1]["TimeUnit"] == 1.5 and ticket["TimeUnit"] == 1.5
     assert base64.b64decode(ticket["Article"][0]["Attachment"][0]["Content"]) == b"\x00binary\xff"
     assert ticket["Article"][0]["From"] == '"Cust Omer" <customer1@oracle.test>'
+
+
+@pytest.mark.parametrize(("content_type", "stored", "charset"), [
+    ('text/plain; charset="utf-8"', 'text/plain; charset="utf-8"', "utf-8"),
+    ("text/plain;charset=ISO-8859-15", "text/plain;charset=iso-8859-15", "iso-8859-15"),
+    ("TEXT/PLAIN;  CHARSET=UTF-8", "text/plain; charset=utf-8", "utf-8"),
+    ("text/plain; charset='utf8'", "text/plain; charset='utf8'", "utf8"),
+    # Znuny's charset ends at the next parameter, and one before it is no obstacle
+    ("text/plain; charset=utf-8; format=flowed", "text/plain; charset=utf-8; format=flowed", "utf-8"),
+    ("text/plain; format=flowed; charset=utf-8", "text/plain; format=flowed; charset=utf-8", "utf-8"),
+])
+def test_an_articles_content_type_is_read_as_znuny_reads_it(client, content_type, stored, charset):
+    """TicketCreate keeps the Content-Type lowercased, as Znuny does; TicketGet reads MimeType and Charset from it."""
+    created = create(client, article={**ARTICLE, "ContentType": content_type})
+    article = get(client, created["TicketID"], AllArticles=1)["Ticket"][0]["Article"][0]
+    assert (article["ContentType"], article["MimeType"], article["Charset"], article["ContentCharset"]) == \
+        (stored, "text/plain", charset, charset)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "text/plain; charset=", "text/plain; charset = utf-8",
+                                          "text/plain; charset=no-such-charset", "; charset=utf-8"])
+def test_a_content_type_without_a_known_charset_is_invalid(client, content_type):
+    error = create(client, article={**ARTICLE, "ContentType": content_type})["Error"]
+    assert error == {"ErrorCode": "TicketCreate.InvalidParameter",
+                     "ErrorMessage": "TicketCreate: Article->ContentType is invalid!"}
+
+
+def test_an_article_without_a_charset_answers_empty_ones(client, db):
+    """Articles Znuny itself writes without a charset (and the welcome ticket) answer Charset ""."""
+    created = create(client)
+    with db.transaction() as tx:
+        tx.execute("UPDATE article_data_mime SET a_content_type = ? WHERE article_id = ?",
+                   ["text/plain", created["ArticleID"]])
+    article = get(client, created["TicketID"], AllArticles=1)["Ticket"][0]["Article"][0]
+    assert (article["ContentType"], article["MimeType"], article["Charset"], article["ContentCharset"]) == \
+        ("text/plain", "text/plain", "", "")
+
+
+@pytest.mark.parametrize("sender", ['"Doe, John" <john@example.com>', "Help Desk <hello@example.org>",
+                                    "hello@example.org", "Jürgen Müller <juergen@example.com>"])
+def test_from_takes_what_an_address_header_takes(client, sender):
+    created = create(client, article={**ARTICLE, "From": sender})
+    assert get(client, created["TicketID"], AllArticles=1)["Ticket"][0]["Article"][0]["From"] == sender
+
+
+@pytest.mark.parametrize("address", ["jane@example.com", "jane.doe+tickets@mail.example.com", "root@localhost"])
+def test_an_unknown_customer_user_may_be_an_address(client, address):
+    created = create(client, ticket={"CustomerUser": address})
+    assert get(client, created["TicketID"])["Ticket"][0]["CustomerUserID"] == address
+
+
+def test_a_customers_name_with_quotes_is_one_display_name(client, db, settings):
+    """Znuny's `"Full Name" <address>`; a quote or backslash in the name is escaped, so the name reads back whole."""
+    import email.utils
+
+    directory.add_customer_company(db, "QUOTES", "Quotes Inc.")
+    directory.add_customer_user(db, settings, "quoted", 'Jo "JJ"', "O\\Neil", "quoted@example.com", "QUOTES", "pw")
+    created = create(client, ticket={"CustomerUser": "quoted"})
+    sender = get(client, created["TicketID"], AllArticles=1)["Ticket"][0]["Article"][0]["From"]
+    assert sender == '"Jo \\"JJ\\" O\\\\Neil" <quoted@example.com>'
+    assert email.utils.parseaddr(sender) == ('Jo "JJ" O\\Neil', "quoted@example.com")
 
 
 def test_pending_time_as_a_string(client):

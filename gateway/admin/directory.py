@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Sequence
 
 from gateway.errors import AdminError
+from gateway.mail.address import is_address
 from gateway.passwords import UNUSABLE, hash_password
 from gateway.settings import Settings
 from gateway.store import agents, catalog, customers
@@ -19,7 +20,6 @@ from gateway.store.database import Database, Row, Transaction
 
 FIELD_TYPES = ("Text", "TextArea", "Dropdown", "Multiselect", "Checkbox", "Date", "DateTime")
 OBJECT_TYPES = ("Ticket", "Article")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _NAME = re.compile(r"^[A-Za-z0-9]+$")
 
 
@@ -39,7 +39,7 @@ def _group(tx: Transaction, name: str) -> Row:
 def add_user(db: Database, settings: Settings, login: str, first_name: str, last_name: str, email: str, password: str,
              groups: Sequence[str] = ()) -> int:
     login = require(login, "user name")
-    if not _EMAIL.match(email or ""):
+    if not is_address(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
     require(password, "password")
     pw_hash = hash_password(password, settings)
@@ -130,7 +130,7 @@ def add_customer_company(db: Database, customer_id: str, name: str) -> None:
 def add_customer_user(db: Database, settings: Settings, login: str, first_name: str, last_name: str, email: str,
                       customer_id: str, password: str) -> int:
     login = require(login, "user name")
-    if not _EMAIL.match(email or ""):
+    if not is_address(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
     pw_hash = hash_password(require(password, "password"), settings)
     with db.transaction() as tx:

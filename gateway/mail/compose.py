@@ -56,9 +56,9 @@ def compose(letter: Letter, crypto: Crypto, plan: Plan | None = None) -> bytes:
     body = letter.body
     if plan is not None and plan.inline:
         if letter.html:
-            raise ComposeError("Article->Sign/Crypt SubType Inline needs a text/plain body; use Detached!")
+            raise ComposeError(ComposeError.INLINE_HTML)
         if plan.crypt is not None and plan.crypt.subtype == "Inline" and letter.attachments:
-            raise ComposeError("Article->Crypt SubType Inline cannot encrypt attachments; use Detached!")
+            raise ComposeError(ComposeError.INLINE_ATTACHMENTS)
         body = crypto.encrypt_text(plan, body) if plan.crypt is not None and plan.crypt.type == "PGP" \
             and plan.crypt.subtype == "Inline" else crypto.clearsign(plan, body)
     entity = _entity(body, letter.html, letter.attachments)
@@ -95,8 +95,7 @@ def _text(text: str, subtype: str) -> bytes:
 
 def _attachment(attachment: Attachment) -> bytes:
     filename, content_type, content, disposition = attachment
-    mime_type, _, rest = content_type.partition(";")
-    charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
+    mime_type, charset = mime.content_type_parts(content_type)
     disposition = "inline" if disposition == "inline" else "attachment"
     name = filename.replace("\\", "").replace('"', "")
     if name.isascii() and name.isprintable():

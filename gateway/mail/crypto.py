@@ -32,6 +32,7 @@ from M2Crypto import BIO, EVP, SMIME, X509
 
 from gateway.errors import CryptoError
 from gateway.mail import mime
+from gateway.mail.address import address_of
 from gateway.settings import Settings
 
 PGP, SMIME_TYPE = "PGP", "SMIME"
@@ -48,7 +49,6 @@ PASSPHRASE_DIR = "gateway-passphrases"
 AGENT_CONF = "default-cache-ttl 0\nmax-cache-ttl 0\nallow-loopback-pinentry\ns2k-count 65536\n"
 _KEY_ID = re.compile(r"^(?:0X)?([0-9A-F]{8}|[0-9A-F]{16}|[0-9A-F]{40})$")
 _SMIME_KEY = re.compile(r"^([0-9a-f]{8})(?:\.(\d+))?$")
-_EMAIL = re.compile(r"<([^<>\s]+@[^<>\s]+)>|^([^<>\s]+@[^<>\s]+)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,12 +157,7 @@ class PgpKey:
         return self.state(now) == "valid" and any(sub.usable(cap, now) for sub in self.subkeys)
 
     def addresses(self) -> set[str]:
-        found = set()
-        for uid in self.uids:
-            match = _EMAIL.search(uid.strip())
-            if match:
-                found.add((match.group(1) or match.group(2)).lower())
-        return found
+        return {address.lower() for address in map(address_of, self.uids) if address}
 
 
 def _epoch(value: str) -> int | None:
@@ -273,7 +268,7 @@ def _load_certificate(data: bytes) -> X509.X509:
     try:
         return X509.load_cert_string(data) if b"-----BEGIN" in data else X509.load_cert_der_string(data)
     except (X509.X509Error, ValueError) as error:
-        raise CryptoError(f"not an X.509 certificate: {error}") from None
+        raise CryptoError(CryptoError.STORE, f"not an X.509 certificate: {error}") from None
 
 
 def _describe_certificate(filename: str, cert: X509.X509) -> SmimeCertificate:
@@ -351,7 +346,8 @@ def _load_private_key(pem: bytes, passphrase: str) -> EVP.PKey:
     try:
         return EVP.load_key_string(pem, callback=_passphrase_callback(passphrase))
     except (EVP.EVPError, ValueError, TypeError):
-        raise CryptoError("the passphrase does not open the private key (or it is not a PEM private key)") from None
+        raise CryptoError(CryptoError.STORE,
+                          "the passphrase does not open the private key (or it is not a PEM private key)") from None
 
 
 # -- MIME --------------------------------------------------------------------------------------------
@@ -386,8 +382,7 @@ class Crypto:
         sign = _normalise("Sign", sign)
         crypt = _normalise("Crypt", crypt)
         if crypt and crypt.pgp_inline and sign and not sign.pgp_inline:
-            raise CryptoError("Article->Crypt: PGP Inline encryption works on the body text; it cannot"
-                              " carry a Detached or S/MIME signature (sign PGP Inline too, or encrypt Detached)!")
+            raise CryptoError(CryptoError.INLINE_CONFLICT, field="Crypt", scheme=PGP)
         signer = None
         if sign:
             signer = self._pgp_signer(sign.key) if sign.type == PGP else self._smime_signer(sign.key)
@@ -398,57 +393,54 @@ class Crypto:
         return Plan(sign, crypt, signer, found)
 
     def _pgp_signer(self, ref: str) -> Signer:
-        what = f"Article->Sign->Key {ref}"
-        key = self._pgp_find(ref, what)
-        _require_pgp(key, "s", what, "cannot sign")
+        key = self._pgp_find(ref, "Sign")
+        _require_pgp(key, "s", "Sign", ref)
         if not key.secret:
-            raise CryptoError(f"{what} has no secret key!")
+            raise CryptoError(CryptoError.NO_SECRET, field="Sign", scheme=PGP, key=ref)
         return Signer(key.fingerprint, self._stored_passphrase(key.fingerprint))
 
     def _pgp_recipients(self, ref: str, recipients: Sequence[str]) -> tuple[str, ...]:
         if ref:
-            what = f"Article->Crypt->Key {ref}"
-            key = self._pgp_find(ref, what)
-            _require_pgp(key, "e", what, "cannot encrypt")
+            key = self._pgp_find(ref, "Crypt")
+            _require_pgp(key, "e", "Crypt", ref)
             return (key.fingerprint,)
         if not recipients:
-            raise CryptoError("Article->Crypt: no recipients to encrypt to!")
+            raise CryptoError(CryptoError.NO_RECIPIENTS, field="Crypt", scheme=PGP)
         now = time.time()
         keys = self._pgp_keys()
         found = []
         for address in recipients:
             usable = [key for key in keys if address.lower() in key.addresses() and key.can("e", now)]
             if not usable:
-                raise CryptoError(f"Article->Crypt: no PGP key for recipient {address}!")
+                raise CryptoError(CryptoError.NO_RECIPIENT_KEY, address, field="Crypt", scheme=PGP)
             found.append(max(usable, key=lambda key: key.created).fingerprint)
         return tuple(dict.fromkeys(found))
 
     def _smime_signer(self, ref: str) -> Signer:
-        what = f"Article->Sign->Key {ref}"
-        cert = self._smime_find(ref, what)
+        cert = self._smime_find(ref, "Sign")
         private = self.private_dir / cert.filename
         if not private.exists():
-            raise CryptoError(f"{what} has no private key!")
+            raise CryptoError(CryptoError.NO_SECRET, field="Sign", scheme=SMIME_TYPE, key=ref)
         passphrase = self._smime_passphrase(cert.filename)
         st = private.stat()
         try:
             key = _open_private_key(str(private), st.st_mtime_ns, st.st_size, passphrase)
         except CryptoError:
-            raise CryptoError(f"{what}: the stored passphrase does not open its private key!") from None
+            raise CryptoError(CryptoError.BAD_PASSPHRASE, field="Sign", scheme=SMIME_TYPE, key=ref) from None
         return Signer(cert.filename, passphrase, cert.pem, key)
 
     def _smime_recipients(self, ref: str, recipients: Sequence[str]) -> tuple[bytes, ...]:
         if ref:
-            return (self._smime_find(ref, f"Article->Crypt->Key {ref}").pem,)
+            return (self._smime_find(ref, "Crypt").pem,)
         if not recipients:
-            raise CryptoError("Article->Crypt: no recipients to encrypt to!")
+            raise CryptoError(CryptoError.NO_RECIPIENTS, field="Crypt", scheme=SMIME_TYPE)
         now = datetime.datetime.now(datetime.UTC)
         by_email = _CERTIFICATES.get(self.cert_dir).by_email
         found = []
         for address in recipients:
             usable = [cert for cert in by_email.get(address.lower(), []) if cert.state(now) == "valid"]
             if not usable:
-                raise CryptoError(f"Article->Crypt: no S/MIME certificate for recipient {address}!")
+                raise CryptoError(CryptoError.NO_RECIPIENT_KEY, address, field="Crypt", scheme=SMIME_TYPE)
             found.append(max(usable, key=lambda cert: cert.not_after).pem)
         return tuple(dict.fromkeys(found))
 
@@ -460,7 +452,7 @@ class Crypto:
             raise ValueError("clearsign() needs a plan with Sign PGP Inline")
         _, signer = plan.signing
         result = self.gpg.sign(text.encode(), keyid=signer.ident, passphrase=signer.passphrase, clearsign=True)
-        _check_gpg(result, "Article->Sign", "sign")
+        _check_gpg(result, "Sign", "sign")
         signed: str = result.data.decode()
         return signed
 
@@ -477,7 +469,7 @@ class Crypto:
         result = self.gpg.encrypt(text.encode(), list(plan.recipients), always_trust=True, armor=True,
                                   sign=signer.ident if signer else None,
                                   passphrase=signer.passphrase if signer else None)
-        _check_gpg(result, "Article->Crypt", "encrypt")
+        _check_gpg(result, "Crypt", "encrypt")
         encrypted: str = result.data.decode()
         return encrypted
 
@@ -497,10 +489,11 @@ class Crypto:
         _, signer = plan.signing
         result = self.gpg.sign(entity, keyid=signer.ident, passphrase=signer.passphrase, detach=True,
                                clearsign=False)
-        _check_gpg(result, "Article->Sign", "sign")
+        _check_gpg(result, "Sign", "sign")
         micalg = PGP_HASHES.get(str(result.hash_algo))
         if micalg is None:
-            raise CryptoError(f"Article->Sign: gpg used hash algorithm {result.hash_algo}, unknown to PGP/MIME!")
+            raise CryptoError(CryptoError.FAILED, f"gpg used hash algorithm {result.hash_algo}, unknown to PGP/MIME!",
+                              field="Sign", scheme=PGP)
         signature = (b"Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n"
                      b"Content-Description: OpenPGP digital signature\r\n"
                      b"Content-Disposition: attachment; filename=\"signature.asc\"\r\n\r\n") + mime.crlf(result.data)
@@ -511,7 +504,7 @@ class Crypto:
     def _pgp_encrypt(self, plan: Plan, entity: bytes) -> bytes:
         """RFC 3156 multipart/encrypted (trust model always: see encrypt_text)."""
         result = self.gpg.encrypt(entity, list(plan.recipients), always_trust=True, armor=True)
-        _check_gpg(result, "Article->Crypt", "encrypt")
+        _check_gpg(result, "Crypt", "encrypt")
         control = (b"Content-Type: application/pgp-encrypted\r\n"
                    b"Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n")
         payload = (b"Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"
@@ -533,7 +526,8 @@ class Crypto:
         try:
             der = _p7_der(smime.sign(BIO.MemoryBuffer(entity), flags=flags, algo=SMIME_DIGEST))
         except SMIME.SMIME_Error as error:
-            raise CryptoError(f"Article->Sign: S/MIME signing failed: {error}") from None
+            raise CryptoError(CryptoError.FAILED, f"S/MIME signing failed: {error}", field="Sign",
+                              scheme=SMIME_TYPE) from None
         if not detached:
             return _pkcs7_part("signed-data", der)
         signature = (b"Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
@@ -553,7 +547,8 @@ class Crypto:
         try:
             der = _p7_der(smime.encrypt(BIO.MemoryBuffer(entity), flags=SMIME.PKCS7_BINARY))
         except SMIME.SMIME_Error as error:
-            raise CryptoError(f"Article->Crypt: S/MIME encryption failed: {error}") from None
+            raise CryptoError(CryptoError.FAILED, f"S/MIME encryption failed: {error}", field="Crypt",
+                              scheme=SMIME_TYPE) from None
         return _pkcs7_part("enveloped-data", der)
 
     # -- PGP key store -------------------------------------------------------------------------------
@@ -568,14 +563,14 @@ class Crypto:
     def _pgp_keys(self) -> list[PgpKey]:
         return _LISTINGS.get(self.gnupghome, self.gpg)
 
-    def _pgp_find(self, ref: str, what: str) -> PgpKey:
-        wanted = _pgp_ref(ref, what)
+    def _pgp_find(self, ref: str, field: str) -> PgpKey:
+        wanted = _pgp_ref(ref, field)
         matches = [key for key in self._pgp_keys()
                    if any(sub.fingerprint.endswith(wanted) for sub in key.subkeys)]
         if not matches:
-            raise CryptoError(f"{what} is not in the key store!")
+            raise CryptoError(CryptoError.UNKNOWN_KEY, field=field, scheme=PGP, key=ref)
         if len(matches) > 1:
-            raise CryptoError(f"{what} is ambiguous (give the 40-digit fingerprint)!")
+            raise CryptoError(CryptoError.AMBIGUOUS_KEY, field=field, scheme=PGP, key=ref)
         return matches[0]
 
     def _passphrase_file(self, fingerprint: str) -> Path:
@@ -593,7 +588,7 @@ class Crypto:
         secret_fingerprints = _check_import(data, passphrase)
         result = self.gpg.import_keys(data)
         if not result.fingerprints:
-            raise CryptoError(f"gpg could not import the keys: {_gpg_problem(result)}")
+            raise CryptoError(CryptoError.STORE, f"gpg could not import the keys: {_gpg_problem(result)}")
         for fingerprint in secret_fingerprints:
             path = self._passphrase_file(fingerprint)
             if passphrase is None:
@@ -609,14 +604,15 @@ class Crypto:
 
     def pgp_delete(self, key: str) -> None:
         """Delete a key, its secret part and its stored passphrase."""
-        found = self._pgp_find(key, f"PGP key {key}")
+        found = self._pgp_find(key, "")
         if found.secret:
             result = self.gpg.delete_keys(found.fingerprint, secret=True, expect_passphrase=False)
             if str(result) != "ok":
-                raise CryptoError(f"gpg could not delete the secret key {found.fingerprint}: {result}")
+                raise CryptoError(CryptoError.STORE,
+                                  f"gpg could not delete the secret key {found.fingerprint}: {result}")
         result = self.gpg.delete_keys(found.fingerprint)
         if str(result) != "ok":
-            raise CryptoError(f"gpg could not delete the key {found.fingerprint}: {result}")
+            raise CryptoError(CryptoError.STORE, f"gpg could not delete the key {found.fingerprint}: {result}")
         self._passphrase_file(found.fingerprint).unlink(missing_ok=True)
 
     # -- S/MIME store --------------------------------------------------------------------------------
@@ -624,19 +620,19 @@ class Crypto:
     def _smime_certificates(self) -> list[SmimeCertificate]:
         return _CERTIFICATES.get(self.cert_dir).certs
 
-    def _smime_find(self, ref: str, what: str) -> SmimeCertificate:
+    def _smime_find(self, ref: str, field: str) -> SmimeCertificate:
         """The certificate Key names: hash.N exactly, or among hash.* the valid one lasting longest."""
         match = _SMIME_KEY.match(ref.strip().lower())
         if not match:
-            raise CryptoError(f"{what} is not an S/MIME certificate hash!")
+            raise CryptoError(CryptoError.MALFORMED_KEY, field=field, scheme=SMIME_TYPE, key=ref)
         candidates = [cert for cert in _CERTIFICATES.get(self.cert_dir).by_hash.get(match.group(1), [])
                       if cert.filename == match.group(0) or match.group(2) is None]
         if not candidates:
-            raise CryptoError(f"{what} is not in the certificate store!")
+            raise CryptoError(CryptoError.UNKNOWN_KEY, field=field, scheme=SMIME_TYPE, key=ref)
         now = datetime.datetime.now(datetime.UTC)
         cert = max(candidates, key=lambda cert: (cert.state(now) == "valid", cert.not_after))
         if cert.state(now) != "valid":
-            raise CryptoError(f"{what} is {cert.state(now)}!")
+            raise CryptoError(CryptoError.UNUSABLE_KEY, cert.state(now), field=field, scheme=SMIME_TYPE, key=ref)
         return cert
 
     def _smime_passphrase(self, filename: str) -> str:
@@ -653,7 +649,7 @@ class Crypto:
         cert, subject_hash = _describe_certificate("", x509), _subject_hash(x509)
         for known in self._smime_certificates():
             if known.pem == cert.pem:
-                raise CryptoError(f"the certificate is already in the store as {known.filename}")
+                raise CryptoError(CryptoError.STORE, f"the certificate is already in the store as {known.filename}")
         os.makedirs(self.cert_dir, mode=0o700, exist_ok=True)
         index = 0
         while (self.cert_dir / f"{subject_hash}.{index}").exists():
@@ -664,12 +660,12 @@ class Crypto:
     def smime_add_private_key(self, data: bytes, passphrase: str) -> str:
         """Store a private key beside its certificate (same file name) and its passphrase in hash.N.P."""
         if b"-----BEGIN" not in data:
-            raise CryptoError("the private key must be PEM")
+            raise CryptoError(CryptoError.STORE, "the private key must be PEM")
         public_key = _load_private_key(data, passphrase).as_der()
         matches = [cert for cert in self._smime_certificates() if cert.public_key == public_key]
         if not matches:
-            raise CryptoError("no certificate in the store matches this private key;"
-                              " add it first (gateway smime add-certificate)")
+            raise CryptoError(CryptoError.STORE, "no certificate in the store matches this private key;"
+                                       " add it first (gateway smime add-certificate)")
         os.makedirs(self.private_dir, mode=0o700, exist_ok=True)
         for cert in matches:
             _write_private(self.private_dir / cert.filename, data)
@@ -689,31 +685,32 @@ def _normalise(op: str, protection: Protection | None) -> Protection | None:
     if protection is None:
         return None
     if protection.type not in (PGP, SMIME_TYPE):
-        raise CryptoError(f"Article->{op}->Type parameter is invalid!")
+        raise CryptoError(CryptoError.INVALID_TYPE, protection.type, field=op)
     subtype = protection.subtype or DETACHED
     if subtype not in (INLINE, DETACHED):
-        raise CryptoError(f"Article->{op}->SubType parameter is invalid!")
+        raise CryptoError(CryptoError.INVALID_SUBTYPE, subtype, field=op, scheme=protection.type)
     key = (protection.key or "").strip()
     if op == "Sign" and not key:
-        raise CryptoError(f"Article->{op}->Key parameter is missing!")
+        raise CryptoError(CryptoError.NO_KEY_GIVEN, field=op, scheme=protection.type)
     return Protection(protection.type, subtype, key)
 
 
-def _pgp_ref(ref: str, what: str) -> str:
+def _pgp_ref(ref: str, field: str) -> str:
     """A key ID (8 or 16 hex digits, optional 0x) or a fingerprint (40 hex digits, spaces allowed)."""
     match = _KEY_ID.match(re.sub(r"\s+", "", ref).upper())
     if not match:
-        raise CryptoError(f"{what} is not a PGP key ID or fingerprint!")
+        raise CryptoError(CryptoError.MALFORMED_KEY, field=field, scheme=PGP, key=ref)
     return match.group(1)
 
 
-def _require_pgp(key: PgpKey, cap: str, what: str, incapable: str) -> None:
+def _require_pgp(key: PgpKey, cap: str, field: str, ref: str) -> None:
     now = time.time()
     state = key.state(now)
     if state != "valid":
-        raise CryptoError(f"{what} is {state}!")
+        raise CryptoError(CryptoError.UNUSABLE_KEY, state, field=field, scheme=PGP, key=ref)
     if not key.can(cap, now):
-        raise CryptoError(f"{what} {incapable}!")
+        raise CryptoError(CryptoError.INCAPABLE_KEY, "sign" if cap == "s" else "encrypt", field=field, scheme=PGP,
+                          key=ref)
 
 
 def _key_row(key: PgpKey) -> KeyRow:
@@ -728,9 +725,9 @@ def _gpg_problem(result: object) -> str:
     return getattr(result, "status", None) or (lines[-1] if lines else "unknown error")
 
 
-def _check_gpg(result: object, op: str, verb: str) -> None:
+def _check_gpg(result: object, field: str, verb: str) -> None:
     if not result:
-        raise CryptoError(f"{op}: gpg could not {verb}: {_gpg_problem(result)}!")
+        raise CryptoError(CryptoError.FAILED, f"gpg could not {verb}: {_gpg_problem(result)}!", field=field, scheme=PGP)
 
 
 def _check_import(data: bytes, passphrase: str | None) -> list[str]:
@@ -741,10 +738,10 @@ def _check_import(data: bytes, passphrase: str | None) -> list[str]:
         gpg = _new_gpg(home)
         result = gpg.import_keys(data)
         if not result.fingerprints:
-            raise CryptoError("no OpenPGP key found in the file")
+            raise CryptoError(CryptoError.STORE, "no OpenPGP key found in the file")
         secret = list(gpg.list_keys(secret=True))
         if passphrase is not None and not secret:
-            raise CryptoError("a passphrase was given, but the file holds no secret key")
+            raise CryptoError(CryptoError.STORE, "a passphrase was given, but the file holds no secret key")
         for raw in secret:
             key = _parse_key(raw, True)
             if not key.can("s", time.time()):
@@ -752,7 +749,7 @@ def _check_import(data: bytes, passphrase: str | None) -> list[str]:
             signed = gpg.sign(b"passphrase check", keyid=key.fingerprint, passphrase=passphrase, detach=True,
                               clearsign=False)
             if not signed:
-                raise CryptoError(f"the passphrase does not unlock the secret key {key.fingerprint}"
+                raise CryptoError(CryptoError.STORE, f"the passphrase does not unlock the secret key {key.fingerprint}"
                                   if passphrase is not None else
                                   f"the secret key {key.fingerprint} is protected: give its passphrase (--passphrase)")
         return [raw["fingerprint"] for raw in secret]

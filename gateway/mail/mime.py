@@ -14,7 +14,19 @@ import re
 import secrets
 from collections.abc import Sequence
 
+from werkzeug.http import parse_options_header
+
 POLICY = email.policy.SMTP  # CRLF, 78-column folding, RFC 2047 for non-ASCII headers
+
+
+def content_type_parts(content_type: str | None) -> tuple[str, str]:
+    """The MIME type and the charset of a Content-Type ("" for none), for every caller alike.
+
+    Quotes around the charset go, single ones too, and parameters after it are no part of it:
+    Znuny reads `text/plain; charset='utf-8'; format=flowed` as utf-8. The type is kept as written.
+    """
+    mime_type, parameters = parse_options_header(content_type or "")
+    return mime_type, parameters.get("charset", "").strip("'")
 
 
 def crlf(data: bytes) -> bytes:

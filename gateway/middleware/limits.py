@@ -27,6 +27,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gateway.environ import REQUEST_ID
 from gateway.faults import WriteBody, json_fault
+from gateway.wirenumbers import integer
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -48,11 +49,8 @@ class RequestLimits:
         def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> WriteBody:
             return start_response(status, [*headers, ("X-Request-ID", request_id)], exc_info)
 
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if length < 0:
+        length = integer(environ.get("CONTENT_LENGTH") or 0)
+        if length is None:
             return json_fault(start, "400 Bad Request", "Client.BadRequest", "Invalid Content-Length.")
         if length > self.max_size:
             return json_fault(start, "413 Request Entity Too Large", "Client.RequestTooLong",

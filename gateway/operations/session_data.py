@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from gateway.mail.address import display_address
 from gateway.principal import AGENT
 from gateway.store import agents, customers
 from gateway.store.database import Row, Transaction, as_datetime
@@ -69,7 +70,7 @@ def session_data(tx: Transaction, session: Row) -> dict[str, str | None]:
         data.update({"UserID": user["login"], "UserCustomerID": user["customer_id"], "CustomerID": user["customer_id"],
                      "UserPhone": user["phone"] or "", "UserMobile": user["mobile"] or "",
                      "UserTitle": user["title"] or "", "CreateBy": "1", "ChangeBy": "1",
-                     "UserMailString": f'"{user["first_name"]} {user["last_name"]}" <{user["email"]}>'})
+                     "UserMailString": display_address(f"{user['first_name']} {user['last_name']}", user["email"])})
         company = customers.company_data(tx, user["customer_id"])
         if company is not None:
             data.update({

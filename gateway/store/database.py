@@ -2,6 +2,9 @@
 
 SQL in this package is written once, with ``?`` placeholders; for PostgreSQL it is
 rewritten to psycopg's ``%s`` style (and literal ``%`` escaped) once per statement.
+No library spares the rewrite: psycopg knows no ``?`` (its RawCursor takes ``$1``), and
+SQLite reads ``$1`` only as a named parameter, which Python 3.12+ refuses to bind from a
+sequence. The rewrite is safe because a ``?`` it cannot tell from a placeholder is refused.
 Connections are opened lazily in the process that uses them, so a gunicorn master
 that imports the app with ``--preload`` never hands a connection to its workers.
 """
@@ -12,6 +15,7 @@ import contextlib
 import datetime as dt
 import functools
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -47,8 +51,23 @@ def as_datetime(value: str | dt.datetime | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value)
 
 
+# what SQLite and PostgreSQL (standard_conforming_strings, the default) read as no SQL: string
+# literals ('it''s' is two of them, back to back), quoted names, comments
+_NOT_SQL = re.compile(r"'[^']*'|\"[^\"]*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
 @functools.lru_cache(maxsize=4096)
 def _pg_sql(sql: str) -> str:
+    """psycopg's form of a statement; checked once per statement on both backends.
+
+    Every ``%`` may be doubled (psycopg reads ``%%`` as ``%`` inside literals too), but a ``?``
+    inside a literal, a quoted name or a comment is no placeholder to SQLite and would become
+    one here: such a statement, or one with an unclosed quote, is a bug and refused. Values
+    belong in the parameters.
+    """
+    rest = _NOT_SQL.sub("", sql)
+    if any("?" in found for found in _NOT_SQL.findall(sql)) or "'" in rest or '"' in rest or "/*" in rest:
+        raise ValueError(f"SQL with a '?' inside quotes or a comment, or an unclosed quote: {sql!r}")
     return sql.replace("%", "%%").replace("?", "%s")
 
 
@@ -68,6 +87,7 @@ class Transaction:
         if self.dialect == "postgresql":
             self._cursor.execute(_pg_sql(sql), params)
         else:
+            _pg_sql(sql)  # a statement PostgreSQL would get wrong fails on SQLite too
             self._cursor.execute(sql, _sqlite_params(params))
         return self._cursor
 
@@ -75,6 +95,7 @@ class Transaction:
         if self.dialect == "postgresql":
             self._cursor.executemany(_pg_sql(sql), rows)
         else:
+            _pg_sql(sql)
             self._cursor.executemany(sql, [_sqlite_params(row) for row in rows])
 
     def one(self, sql: str, params: Params = ()) -> Row | None:

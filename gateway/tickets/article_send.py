@@ -15,6 +15,7 @@ import re
 import socket
 
 from gateway.mail import compose, htmltext
+from gateway.mail.address import display_address
 from gateway.mail.crypto import Crypto
 from gateway.settings import Settings
 from gateway.store import agents, ticket_rows
@@ -66,8 +67,7 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
         else:
             article.body += htmltext.to_ascii(signature) if signature_html else signature
     if not article.from_:
-        realname = identity["realname"].replace("\\", "").replace('"', "")
-        article.from_ = f'"{realname}" <{identity["email"]}>'  # Znuny's form, quoted
+        article.from_ = display_address(identity["realname"], identity["email"])
     now = dt.datetime.now(dt.UTC)
     article.message_id = compose.message_id(settings.fqdn or _machine_fqdn(), now)
     previous = ticket_rows.last_message(tx, ticket_id)

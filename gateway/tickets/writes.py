@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.mail import htmltext, outbox
+from gateway.mail.mime import content_type_parts
 from gateway.principal import Principal
 from gateway.store import ticket_rows
 from gateway.store.database import Row, Transaction, Value, utcnow
@@ -133,8 +134,3 @@ def number_text(value: float | Decimal) -> str:
     number = float(value)
     return str(int(number)) if number.is_integer() else f"{number:g}"
 
-
-def content_type_parts(content_type: str) -> tuple[str, str]:
-    mime, _, rest = (content_type or "").partition(";")
-    charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
-    return mime.strip(), charset

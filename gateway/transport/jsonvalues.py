@@ -20,7 +20,7 @@ from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, 
 from spyne.error import ValidationError
 
 from gateway.jsonquirks import AS_GIVEN, ID_OR_EMPTY, NULLABLE, NUMBER, ONE_OR_MANY
-from gateway.wirenumbers import integer
+from gateway.wirenumbers import MAX_BIGINT, integer
 
 _COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY, _AS_GIVEN = range(8)
 
@@ -128,10 +128,10 @@ def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
             raise ValidationError(value, f"{where}: NUL characters are not allowed in %r")
         return value if isinstance(value, str) else str(value)
     if kind in (_INT, _BOOL):
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ValidationError(value, f"{where}: a whole number is expected, got %r") from None
+        number = int(value) if isinstance(value, bool) else integer(value, low=-MAX_BIGINT)
+        if number is None:
+            raise ValidationError(value, f"{where}: a whole number is expected, got %r")
+        return number
     return value
 
 

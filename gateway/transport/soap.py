@@ -18,7 +18,6 @@ An empty answer is `xsi:nil`, as Znuny's.
 
 from __future__ import annotations
 
-import cgi
 import re
 from typing import Any
 
@@ -27,6 +26,7 @@ from spyne import ComplexModelBase, Fault
 from spyne.error import RequestNotAllowed, RequestTooLongError
 from spyne.protocol.soap import Soap11
 from spyne.protocol.soap.mime import collapse_swa
+from werkzeug.http import parse_options_header
 
 from gateway.environ import OPERATION, REQUEST_HAS_DATA
 from gateway.transport import soapenc, unserializable
@@ -102,8 +102,10 @@ class ZnunySoap11(Soap11):
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         if ctx.transport.get_request_method() != "POST":
             raise RequestNotAllowed("SOAP requests must be sent with POST.")
-        content_type = cgi.parse_header(ctx.transport.get_request_content_type() or "text/xml")
-        body = b"".join(collapse_swa(ctx, content_type, self.ns_soap_env))
+        content_type = parse_options_header(ctx.transport.get_request_content_type() or "text/xml")
+        # spyne gives the envelope of a multipart/related (SwA) request back as text, read as ASCII
+        body = b"".join(part.encode("ascii", "surrogateescape") if isinstance(part, str) else part
+                        for part in collapse_swa(ctx, content_type, self.ns_soap_env))
         if not body.strip():
             raise Fault("Client.XMLSyntaxError", "Error deserializing message: the request body is empty")
         ctx.in_document = (parse_xml(body), {})

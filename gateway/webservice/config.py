@@ -14,6 +14,7 @@ from urllib.parse import unquote
 import yaml
 
 from gateway.errors import ConfigError
+from gateway.wirenumbers import integer
 
 REST, SOAP = "HTTP::REST", "HTTP::SOAP"
 
@@ -85,10 +86,9 @@ def parse(webservice_id: int, name: str, text: str, max_request_size: int) -> We
         if transport_type == REST else ()
     if transport_type == SOAP and not transport_config.get("NameSpace"):
         raise ConfigError("a SOAP provider needs Provider.Transport.Config.NameSpace")
-    try:
-        max_length = int(transport_config.get("MaxLength") or max_request_size)
-    except (TypeError, ValueError):
-        raise ConfigError("MaxLength must be a number") from None
+    max_length = integer(transport_config.get("MaxLength") or max_request_size, low=1)
+    if max_length is None:
+        raise ConfigError("MaxLength must be a number")
     debugger = data.get("Debugger") or {}
     return WebserviceConfig(
         id=webservice_id, name=name, text=text, transport=transport_type, operations=operations,

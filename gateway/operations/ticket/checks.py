@@ -15,8 +15,10 @@ import re
 from typing import Any
 
 from gateway.errors import ComposeError, CryptoError
+from gateway.mail.address import is_address
 from gateway.mail.compose import addresses
 from gateway.mail.crypto import Crypto, Protection
+from gateway.mail.mime import content_type_parts
 from gateway.operations.common import OperationError
 from gateway.operations.ticket.models import Article, Attachment, DynamicField, PendingTime
 from gateway.principal import Principal
@@ -27,7 +29,6 @@ from gateway.tickets import article_send
 from gateway.tickets.article import NewArticle, Outgoing
 from gateway.wirenumbers import decimal, identifier, integer, timestamp
 
-EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 TIME_UNIT_LIMIT = 10**8  # time_unit is DECIMAL(10,2)
 CHANNELS = {"Email": 1, "Phone": 2, "Internal": 3}
@@ -100,7 +101,7 @@ class Checks:
         row = customers.by_login(tx, value)
         if row is not None and row["valid_id"] == 1:
             return row["login"], row
-        if EMAIL.match(value):
+        if is_address(value):
             return value, None
         raise self.invalid("Ticket->CustomerUser parameter is invalid!")
 
@@ -145,7 +146,7 @@ class Checks:
         auto_response = article.AutoResponseType if _given(article.AutoResponseType) else defaults["AutoResponseType"]
         if auto_response not in AUTO_RESPONSE_TYPES:
             raise self.invalid("Article->AutoResponseType parameter is invalid!")
-        if _given(article.From) and not EMAIL.match(_first_address(article.From)):
+        if _given(article.From) and not _valid_addresses(article.From):
             raise self.invalid("Article->From parameter is invalid!")
         send = None
         if _given(article.ArticleSend) and str(article.ArticleSend).strip() != "0":
@@ -200,7 +201,7 @@ class Checks:
             try:
                 plan = crypto.plan(sign, crypt, recipients)
             except CryptoError as error:
-                raise self.invalid(str(error)) from None
+                raise self.invalid(crypto_message(error)) from None
         return Outgoing(to=to, cc=cc, bcc=bcc, plan=plan, recipients=recipients)
 
     def send(self, tx: Transaction, runtime: Runtime, by: int, ticket_id: int, number: str, queue_id: int,
@@ -210,7 +211,9 @@ class Checks:
         try:
             article_send.prepare(tx, runtime.settings, runtime.crypto, by, ticket_id, number, queue_id, article)
         except ComposeError as error:
-            raise self.invalid(str(error)) from None
+            raise self.invalid(COMPOSE_MESSAGES[error.kind]) from None
+        except CryptoError as error:  # gpg or OpenSSL failing while protecting
+            raise self.invalid(crypto_message(error)) from None
 
     def _channel(self, tx: Transaction, article: Article) -> int:
         if _given(article.CommunicationChannelID):
@@ -239,9 +242,8 @@ class Checks:
     def _content_type(self, article: Article) -> str:
         if _given(article.ContentType):
             content_type = " ".join(str(article.ContentType).lower().split())
-            mime, _, rest = content_type.partition(";")
-            charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
-            if not MIME_TYPE.match(mime.strip()) or not _known_charset(charset):
+            mime, charset = content_type_parts(content_type)
+            if not MIME_TYPE.match(mime) or not _known_charset(charset):
                 raise self.invalid("Article->ContentType is invalid!")
             return content_type
         if _given(article.MimeType) and not _given(article.Charset):
@@ -261,9 +263,8 @@ class Checks:
         for key in ("Content", "ContentType", "Filename"):
             if not _given(getattr(attachment, key)):
                 raise self.missing(f"Attachment->{key}  parameter is missing!")
-        mime, _, rest = attachment.ContentType.partition(";")
-        charset = rest.split("charset=", 1)[1].strip().strip('"') if "charset=" in rest else ""
-        if not MIME_TYPE.match(mime.strip()) or (charset and not _known_charset(charset)):
+        mime, charset = content_type_parts(attachment.ContentType)
+        if not MIME_TYPE.match(mime) or (charset and not _known_charset(charset)):
             raise self.invalid("Attachment->ContentType is invalid!")
         try:
             content = base64.b64decode("".join(attachment.Content.split()), validate=True)
@@ -308,7 +309,35 @@ def _valid_addresses(value: str) -> bool:
         return False
     header = ADDRESS_LIST("To", value)
     return not header.defects and bool(header.addresses) \
-        and all(EMAIL.match(address.addr_spec) for address in header.addresses)
+        and all(is_address(address.addr_spec) for address in header.addresses)
+
+
+COMPOSE_MESSAGES = {
+    ComposeError.INLINE_HTML: "Article->Sign/Crypt SubType Inline needs a text/plain body; use Detached!",
+    ComposeError.INLINE_ATTACHMENTS: "Article->Crypt SubType Inline cannot encrypt attachments; use Detached!",
+}
+_CRYPTO_MESSAGES = {
+    CryptoError.INVALID_TYPE: "Article->{field}->Type parameter is invalid!",
+    CryptoError.INVALID_SUBTYPE: "Article->{field}->SubType parameter is invalid!",
+    CryptoError.NO_KEY_GIVEN: "Article->{field}->Key parameter is missing!",
+    CryptoError.INLINE_CONFLICT: "Article->Crypt: PGP Inline encryption works on the body text; it cannot carry a"
+                                 " Detached or S/MIME signature (sign PGP Inline too, or encrypt Detached)!",
+    CryptoError.MALFORMED_KEY: "Article->{field}->Key {key} is not {malformed}!",
+    CryptoError.UNKNOWN_KEY: "Article->{field}->Key {key} is not in the {store}!",
+    CryptoError.AMBIGUOUS_KEY: "Article->{field}->Key {key} is ambiguous (give the 40-digit fingerprint)!",
+    CryptoError.UNUSABLE_KEY: "Article->{field}->Key {key} is {detail}!",
+    CryptoError.INCAPABLE_KEY: "Article->{field}->Key {key} cannot {detail}!",
+    CryptoError.NO_SECRET: "Article->{field}->Key {key} has no {secret}!",
+    CryptoError.BAD_PASSPHRASE: "Article->{field}->Key {key}: the stored passphrase does not open its private key!",
+    CryptoError.NO_RECIPIENTS: "Article->Crypt: no recipients to encrypt to!",
+    CryptoError.NO_RECIPIENT_KEY: "Article->Crypt: no {noun} for recipient {detail}!",
+    CryptoError.FAILED: "Article->{field}: {detail}",
+}
+
+
+def crypto_message(error: CryptoError) -> str:
+    """Znuny's words (and ours, in its style, where Znuny has none) for a Sign/Crypt the mail layer refuses."""
+    return _CRYPTO_MESSAGES.get(error.kind, "Article->{field}: {detail}").format(**error.words())
 
 
 def _protection(value: Any) -> Protection | None:
@@ -317,12 +346,6 @@ def _protection(value: Any) -> Protection | None:
         return None
     fields = [str(getattr(value, key, None) or "").strip() for key in ("Type", "SubType", "Key")]
     return Protection(*fields) if any(fields) else None
-
-
-def _first_address(value: str) -> str:
-    first = value.split(",")[0].strip()
-    found = re.search(r"<([^>]+)>", first)
-    return found.group(1).strip() if found else first
 
 
 def _known_charset(charset: str) -> bool:

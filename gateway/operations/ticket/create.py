@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from gateway.auth import Credentials
+from gateway.mail.address import display_address
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
 from gateway.operations.ticket.models import TicketCreateRequest, TicketCreateResponse, TicketCreateTicket
@@ -138,7 +139,7 @@ def _customer_address(customer_user: str, row: Row | None) -> str:
     """An article's default From: a known customer as "Full Name" <email>, else the value itself."""
     if row is None:
         return customer_user
-    return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>'
+    return display_address(f"{row['first_name']} {row['last_name']}", row["email"])
 
 
 def _ticket_data(tx: Transaction, ticket_id: int, with_attachments: bool) -> dict[str, Any]:

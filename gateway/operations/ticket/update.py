@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TypedDict
 
+from gateway.mail.address import display_address
 from gateway.operations.common import Call, OperationError
 from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
 from gateway.operations.ticket.create import authenticate
@@ -263,4 +264,4 @@ def _from(tx: Transaction, principal: Principal, named: str) -> str:
             raise LookupError(f"no agent {principal.user_id}")
         return f"{agent['first_name']} {agent['last_name']}"
     row = customers.by_login(tx, named) if named else None
-    return f'"{row["first_name"]} {row["last_name"]}" <{row["email"]}>' if row else named
+    return display_address(f"{row['first_name']} {row['last_name']}", row["email"]) if row else named

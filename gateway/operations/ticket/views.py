@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.mail import outbox
+from gateway.mail.mime import content_type_parts
 from gateway.store import ticket_rows
 from gateway.store.database import Row, Transaction, as_datetime, utcnow
-from gateway.tickets.writes import HTML_BODY_FILE, content_type_parts, number_text
+from gateway.tickets.writes import HTML_BODY_FILE, number_text
 
 
 def _time(value: str | dt.datetime | None) -> str:
