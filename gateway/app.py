@@ -32,8 +32,12 @@ class Gateway:
         # advertises DEFAULT_BIND, and says so
         if not settings.public_url:
             log.warning("public_url is not set: the WSDL and OpenAPI documents name %s", advertised_url(""))
-        registry = Registry(self.runtime.db, advertised_url(settings.public_url), settings.max_request_size,
-                            settings.webservice_refresh_interval)
+        registry = Registry(
+            self.runtime.db,
+            advertised_url(settings.public_url),
+            settings.max_request_size,
+            settings.webservice_refresh_interval,
+        )
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
         app: WSGIApplication = Dispatcher(self.runtime, registry, self.commlog)
         app = HeaderCredentials(app)

@@ -24,8 +24,7 @@ from gateway.store import agents, customers, sessions
 from gateway.store.database import Database, Row, Transaction, as_datetime, utcnow
 from gateway.tickets.access import Access
 
-CREDENTIAL_KEYS = ("UserLogin", "CustomerUserLogin", "Password", "SessionID", "TwoFactorToken",
-                   "ImpersonateAsUser")
+CREDENTIAL_KEYS = ("UserLogin", "CustomerUserLogin", "Password", "SessionID", "TwoFactorToken", "ImpersonateAsUser")
 _SESSION_ALPHABET = string.ascii_letters + string.digits
 # a session's last-request time is written at most this often, so reads stay reads
 _TOUCH_INTERVAL = dt.timedelta(seconds=60)
@@ -63,8 +62,13 @@ class Authenticator:
 
     # -- the Auth() of every operation ---------------------------------------------------------------
 
-    def authenticate(self, creds: Credentials, remote_addr: str = "", tx: Transaction | None = None,
-                     deferred: list[Callable[[], None]] | None = None) -> Principal | None:
+    def authenticate(
+        self,
+        creds: Credentials,
+        remote_addr: str = "",
+        tx: Transaction | None = None,
+        deferred: list[Callable[[], None]] | None = None,
+    ) -> Principal | None:
         """Znuny's Auth(); None when the caller is not authenticated.
 
         With `tx`, it reads in the operation's own transaction (no second round of BEGIN and
@@ -104,13 +108,22 @@ class Authenticator:
         session_id = "".join(secrets.choice(_SESSION_ALPHABET) for _ in range(32))
         now = utcnow()
         with self.db.transaction() as tx:
-            sessions.add(tx, session_key(session_id), principal.user_type, principal.login,
-                         principal.user_id, remote_addr, user_agent)
+            sessions.add(
+                tx,
+                session_key(session_id),
+                principal.user_type,
+                principal.login,
+                principal.user_id,
+                remote_addr,
+                user_agent,
+            )
             if principal.is_agent and principal.user_id is not None:
                 agents.record_login(tx, principal.user_id)
             sessions.delete_expired(
-                tx, now - dt.timedelta(seconds=self.settings.session_max_idle_time),
-                now - dt.timedelta(seconds=self.settings.session_max_time))
+                tx,
+                now - dt.timedelta(seconds=self.settings.session_max_idle_time),
+                now - dt.timedelta(seconds=self.settings.session_max_time),
+            )
         return session_id
 
     def session(self, tx: Transaction, session_id: str) -> Row | None:
@@ -120,8 +133,9 @@ class Authenticator:
 
     def _expired(self, row: Row) -> bool:
         now = utcnow()
-        return (now - as_datetime(row["last_request"])).total_seconds() > self.settings.session_max_idle_time \
-            or (now - as_datetime(row["create_time"])).total_seconds() > self.settings.session_max_time
+        return (now - as_datetime(row["last_request"])).total_seconds() > self.settings.session_max_idle_time or (
+            now - as_datetime(row["create_time"])
+        ).total_seconds() > self.settings.session_max_time
 
     def remove_session(self, tx: Transaction, session_id: str) -> bool:
         return sessions.delete(tx, session_key(session_id))
@@ -148,12 +162,12 @@ class Authenticator:
             keys.append(f"addr:{remote_addr}")
         return keys
 
-    def _check(self, tx: Transaction, user_type: str, login: str, password: str,
-               remote_addr: str) -> tuple[Principal | None, bool]:
+    def _check(
+        self, tx: Transaction, user_type: str, login: str, password: str, remote_addr: str
+    ) -> tuple[Principal | None, bool]:
         """Password check; returns the principal and whether failure counters need a write."""
         window_start = utcnow() - dt.timedelta(seconds=self.settings.login_failure_window)
-        counts = [sessions.failures(tx, key, window_start)
-                  for key in self._failure_keys(user_type, login, remote_addr)]
+        counts = [sessions.failures(tx, key, window_start) for key in self._failure_keys(user_type, login, remote_addr)]
         if max(counts) >= self.settings.login_failure_limit:
             return None, False
         if user_type == AGENT:

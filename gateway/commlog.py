@@ -70,15 +70,34 @@ def redact(text: str) -> str:
     return redact_query(text)
 
 
-def _stored(webservice_id: int, communication_id: str, remote_ip: str, operation: str, http_status: int,
-            duration_ms: int, request_line: str, query: str, request_body: bytes, response_body: bytes,
-            created: dt.datetime) -> commlog.Record:
+def _stored(
+    webservice_id: int,
+    communication_id: str,
+    remote_ip: str,
+    operation: str,
+    http_status: int,
+    duration_ms: int,
+    request_line: str,
+    query: str,
+    request_body: bytes,
+    response_body: bytes,
+    created: dt.datetime,
+) -> commlog.Record:
     """A queued exchange as the row the log keeps: redacted, then cut to size."""
     query = f"?{redact_query(query)}" if query else ""
     request = f"{redact_path(request_line)}{query}\n\n{redact(request_body.decode('utf-8', 'replace'))}"
     response = redact(response_body.decode("utf-8", "replace"))
-    return (webservice_id, communication_id, remote_ip, operation, http_status, duration_ms,
-            request[:MAX_STORED], response[:MAX_STORED], created)
+    return (
+        webservice_id,
+        communication_id,
+        remote_ip,
+        operation,
+        http_status,
+        duration_ms,
+        request[:MAX_STORED],
+        response[:MAX_STORED],
+        created,
+    )
 
 
 class CommunicationLog:
@@ -100,12 +119,35 @@ class CommunicationLog:
         self._next_purge = 0.0
         atexit.register(self.close)
 
-    def record(self, webservice_id: int, communication_id: str, remote_ip: str, operation: str,
-               http_status: int, duration_ms: int, request_line: str, query: str, request_body: bytes,
-               response_body: bytes) -> None:
+    def record(
+        self,
+        webservice_id: int,
+        communication_id: str,
+        remote_ip: str,
+        operation: str,
+        http_status: int,
+        duration_ms: int,
+        request_line: str,
+        query: str,
+        request_body: bytes,
+        response_body: bytes,
+    ) -> None:
         """Queue one exchange; redaction happens on the writer thread, off the request's path."""
-        self._queue.append((webservice_id, communication_id, remote_ip, operation, http_status, duration_ms,
-                            request_line, query, request_body[:MAX_QUEUED], response_body[:MAX_QUEUED], utcnow()))
+        self._queue.append(
+            (
+                webservice_id,
+                communication_id,
+                remote_ip,
+                operation,
+                http_status,
+                duration_ms,
+                request_line,
+                query,
+                request_body[:MAX_QUEUED],
+                response_body[:MAX_QUEUED],
+                utcnow(),
+            )
+        )
         self._ensure_thread()
 
     def flush(self) -> None:

@@ -45,10 +45,26 @@ COMPANIES = [
     ("demo-umbrella", "Umbrella Logistics", "umbrella.example"),
 ]
 PEOPLE = [
-    ("Anna", "Schmidt"), ("Ben", "Okafor"), ("Carla", "Rossi"), ("David", "Nguyen"), ("Eva", "Lindqvist"),
-    ("Farid", "Haddad"), ("Grace", "Miller"), ("Hiro", "Tanaka"), ("Ines", "Moreau"), ("Jonas", "Weber"),
-    ("Kemal", "Yilmaz"), ("Lena", "Kowalski"), ("Marco", "Silva"), ("Nora", "Berg"), ("Oscar", "Fischer"),
-    ("Priya", "Sharma"), ("Quentin", "Dubois"), ("Rosa", "Garcia"), ("Sven", "Larsen"), ("Tara", "Walsh"),
+    ("Anna", "Schmidt"),
+    ("Ben", "Okafor"),
+    ("Carla", "Rossi"),
+    ("David", "Nguyen"),
+    ("Eva", "Lindqvist"),
+    ("Farid", "Haddad"),
+    ("Grace", "Miller"),
+    ("Hiro", "Tanaka"),
+    ("Ines", "Moreau"),
+    ("Jonas", "Weber"),
+    ("Kemal", "Yilmaz"),
+    ("Lena", "Kowalski"),
+    ("Marco", "Silva"),
+    ("Nora", "Berg"),
+    ("Oscar", "Fischer"),
+    ("Priya", "Sharma"),
+    ("Quentin", "Dubois"),
+    ("Rosa", "Garcia"),
+    ("Sven", "Larsen"),
+    ("Tara", "Walsh"),
 ]
 
 # Znuny's default catalogue rows by name, with how often demo tickets use them
@@ -60,13 +76,23 @@ STATE_WEIGHTS = [(3, (50, 30, 10, 10)), (30, (10, 35, 15, 40)), (None, (3, 7, 5,
 TIME_UNITS = (5, 10, 15, 20, 30, 45, 60, 90)
 
 TITLES = [
-    "{device} on floor {floor} not working", "{device} in meeting room {room} not working",
-    "VPN access for new hire in {team}", "Cannot log in to {app}", "{app} is very slow since this morning",
-    "Request: new {device} for {team}", "Password reset for {app}", "{app} shows error {code} when saving",
-    "Invoice {number} missing in {app}", "Access to shared folder {team}-{room} for {team}",
-    "Mailbox full: cannot send e-mails", "{device} keeps disconnecting from the Wi-Fi",
-    "Order {number} not delivered yet", "Licence renewal for {app}", "{app} crashes after the latest update",
-    "Move {device} to floor {floor}", "Two-factor authentication for {app} lost",
+    "{device} on floor {floor} not working",
+    "{device} in meeting room {room} not working",
+    "VPN access for new hire in {team}",
+    "Cannot log in to {app}",
+    "{app} is very slow since this morning",
+    "Request: new {device} for {team}",
+    "Password reset for {app}",
+    "{app} shows error {code} when saving",
+    "Invoice {number} missing in {app}",
+    "Access to shared folder {team}-{room} for {team}",
+    "Mailbox full: cannot send e-mails",
+    "{device} keeps disconnecting from the Wi-Fi",
+    "Order {number} not delivered yet",
+    "Licence renewal for {app}",
+    "{app} crashes after the latest update",
+    "Move {device} to floor {floor}",
+    "Two-factor authentication for {app} lost",
 ]
 DEVICES = ["Printer", "Laptop", "Monitor", "Docking station", "Scanner", "Desk phone", "Projector", "Headset"]
 APPS = ["the VPN", "ERP", "CRM", "Outlook", "Teams", "SharePoint", "the HR portal", "the timesheet app", "the wiki"]
@@ -92,8 +118,10 @@ NOTES = [
     "Workaround applied; permanent fix planned for the next maintenance window.",
 ]
 FOLLOW_UPS = [
-    "thanks, it works again.", "the problem is back since this morning.",
-    "attached you find the screenshot you asked for.", "any news on this? It is getting urgent.",
+    "thanks, it works again.",
+    "the problem is back since this morning.",
+    "attached you find the screenshot you asked for.",
+    "any news on this? It is getting urgent.",
 ]
 
 
@@ -106,8 +134,10 @@ class Summary:
     seconds: float
 
     def line(self) -> str:
-        return (f"Added {self.tickets} demo tickets with {self.articles} articles ({self.time_accounted} with time"
-                f" accounted) for {self.customer_users} demo customer users in {self.seconds:.1f} s.")
+        return (
+            f"Added {self.tickets} demo tickets with {self.articles} articles ({self.time_accounted} with time"
+            f" accounted) for {self.customer_users} demo customer users in {self.seconds:.1f} s."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,32 +182,83 @@ class _Rows:
 # per table: (column, PostgreSQL type) in the order _Rows holds them
 _COLUMNS: dict[str, list[tuple[str, str]]] = {
     "ticket": [
-        ("id", "bigint"), ("tn", "text"), ("title", "text"), ("queue_id", "int"), ("ticket_lock_id", "int"),
-        ("type_id", "int"), ("user_id", "int"), ("responsible_user_id", "int"), ("ticket_priority_id", "int"),
-        ("ticket_state_id", "int"), ("customer_id", "text"), ("customer_user_id", "text"), ("timeout", "bigint"),
-        ("until_time", "bigint"), ("create_time", "timestamp"), ("create_by", "int"), ("change_time", "timestamp"),
-        ("change_by", "int")],
+        ("id", "bigint"),
+        ("tn", "text"),
+        ("title", "text"),
+        ("queue_id", "int"),
+        ("ticket_lock_id", "int"),
+        ("type_id", "int"),
+        ("user_id", "int"),
+        ("responsible_user_id", "int"),
+        ("ticket_priority_id", "int"),
+        ("ticket_state_id", "int"),
+        ("customer_id", "text"),
+        ("customer_user_id", "text"),
+        ("timeout", "bigint"),
+        ("until_time", "bigint"),
+        ("create_time", "timestamp"),
+        ("create_by", "int"),
+        ("change_time", "timestamp"),
+        ("change_by", "int"),
+    ],
     "article": [
-        ("id", "bigint"), ("ticket_id", "bigint"), ("article_sender_type_id", "int"),
-        ("communication_channel_id", "int"), ("is_visible_for_customer", "smallint"), ("create_time", "timestamp"),
-        ("create_by", "int"), ("change_time", "timestamp"), ("change_by", "int")],
+        ("id", "bigint"),
+        ("ticket_id", "bigint"),
+        ("article_sender_type_id", "int"),
+        ("communication_channel_id", "int"),
+        ("is_visible_for_customer", "smallint"),
+        ("create_time", "timestamp"),
+        ("create_by", "int"),
+        ("change_time", "timestamp"),
+        ("change_by", "int"),
+    ],
     "article_data_mime": [
-        ("article_id", "bigint"), ("a_from", "text"), ("a_reply_to", "text"), ("a_to", "text"), ("a_cc", "text"),
-        ("a_bcc", "text"), ("a_subject", "text"), ("a_message_id", "text"), ("a_in_reply_to", "text"),
-        ("a_references", "text"), ("a_content_type", "text"), ("a_body", "text"), ("incoming_time", "int")],
+        ("article_id", "bigint"),
+        ("a_from", "text"),
+        ("a_reply_to", "text"),
+        ("a_to", "text"),
+        ("a_cc", "text"),
+        ("a_bcc", "text"),
+        ("a_subject", "text"),
+        ("a_message_id", "text"),
+        ("a_in_reply_to", "text"),
+        ("a_references", "text"),
+        ("a_content_type", "text"),
+        ("a_body", "text"),
+        ("incoming_time", "int"),
+    ],
     "ticket_history": [
-        ("name", "text"), ("history_type_id", "int"), ("ticket_id", "bigint"), ("type_id", "int"),
-        ("queue_id", "int"), ("owner_id", "int"), ("priority_id", "int"), ("state_id", "int"),
-        ("create_time", "timestamp"), ("create_by", "int")],
+        ("name", "text"),
+        ("history_type_id", "int"),
+        ("ticket_id", "bigint"),
+        ("type_id", "int"),
+        ("queue_id", "int"),
+        ("owner_id", "int"),
+        ("priority_id", "int"),
+        ("state_id", "int"),
+        ("create_time", "timestamp"),
+        ("create_by", "int"),
+    ],
     "time_accounting": [
-        ("ticket_id", "bigint"), ("article_id", "bigint"), ("time_unit", "numeric"), ("create_time", "timestamp"),
-        ("create_by", "int")],
+        ("ticket_id", "bigint"),
+        ("article_id", "bigint"),
+        ("time_unit", "numeric"),
+        ("create_time", "timestamp"),
+        ("create_by", "int"),
+    ],
 }
 
 
-def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, settings: Settings,
-         span: dt.timedelta = dt.timedelta(days=365), now: dt.datetime | None = None,
-         seed: int | None = None) -> Summary:
+def load(
+    db: Database,
+    tickets: int,
+    articles_per_ticket: int = 2,
+    *,
+    settings: Settings,
+    span: dt.timedelta = dt.timedelta(days=365),
+    now: dt.datetime | None = None,
+    seed: int | None = None,
+) -> Summary:
     """Add `tickets` demo tickets created within `span` before `now` (naive UTC, as the store keeps time),
     each with `articles_per_ticket` articles.
 
@@ -195,8 +276,10 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, settings: 
     demo_customers = _ensure_customers(db, settings)
     with db.transaction(write=False) as tx:
         catalogue = _catalogue(tx)
-        agents = [_Agent(row["id"], display_address(f"{row['first_name']} {row['last_name']}", row["email"])) for row in
-                  tx.all("SELECT id, first_name, last_name, email FROM users WHERE valid_id = 1 ORDER BY id")]
+        agents = [
+            _Agent(row["id"], display_address(f"{row['first_name']} {row['last_name']}", row["email"]))
+            for row in tx.all("SELECT id, first_name, last_name, email FROM users WHERE valid_id = 1 ORDER BY id")
+        ]
     if not agents:
         raise AdminError("demo data needs at least one valid agent to own the tickets")
     seconds = int(span.total_seconds())
@@ -205,13 +288,23 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, settings: 
     time_accounted = 0
     with db.transaction() as tx:
         for start in range(0, tickets, CHUNK):
-            chunk = created[start:start + CHUNK]
+            chunk = created[start : start + CHUNK]
             ticket_ids = _new_ids(tx, "ticket", len(chunk))
             article_ids = _new_ids(tx, "article", len(chunk) * articles_per_ticket)
             rows = _Rows()
             for i, (ticket_id, create_time) in enumerate(zip(ticket_ids, chunk, strict=True)):
-                _ticket(rows, rng, catalogue, demo_customers, agents, now, ticket_id, numbers[start + i],
-                        create_time, article_ids[i * articles_per_ticket:(i + 1) * articles_per_ticket])
+                _ticket(
+                    rows,
+                    rng,
+                    catalogue,
+                    demo_customers,
+                    agents,
+                    now,
+                    ticket_id,
+                    numbers[start + i],
+                    create_time,
+                    article_ids[i * articles_per_ticket : (i + 1) * articles_per_ticket],
+                )
             for table, table_rows in vars(rows).items():
                 _insert(tx, table, _COLUMNS[table], table_rows)
             time_accounted += len(rows.time_accounting)
@@ -221,17 +314,21 @@ def load(db: Database, tickets: int, articles_per_ticket: int = 2, *, settings: 
             tx.execute(f"ANALYZE {', '.join(_COLUMNS)}")
         else:
             tx.execute("ANALYZE")
-    return Summary(tickets, tickets * articles_per_ticket, time_accounted, len(demo_customers),
-                   time.monotonic() - started)
+    return Summary(
+        tickets, tickets * articles_per_ticket, time_accounted, len(demo_customers), time.monotonic() - started
+    )
 
 
 # -- set-up --------------------------------------------------------------------------------------------------
 
+
 def _ensure_customers(db: Database, settings: Settings) -> list[_Customer]:
     """The demo companies and customer users, added where missing; the password is hashed once (Argon2 is slow)."""
-    wanted = [(customer_id, name, domain, first, last)
-              for index, (customer_id, name, domain) in enumerate(COMPANIES)
-              for first, last in PEOPLE[index * 4:(index + 1) * 4]]
+    wanted = [
+        (customer_id, name, domain, first, last)
+        for index, (customer_id, name, domain) in enumerate(COMPANIES)
+        for first, last in PEOPLE[index * 4 : (index + 1) * 4]
+    ]
     logins = {_login(first, last, domain) for _, _, domain, first, last in wanted}
     with db.transaction(write=False) as tx:
         missing = logins - {login for login in logins if customers.by_login(tx, login)}
@@ -248,9 +345,17 @@ def _ensure_customers(db: Database, settings: Settings) -> list[_Customer]:
         found = [row for row in (customers.by_login(tx, login) for login in sorted(logins)) if row is not None]
         companies = {row["customer_id"]: customers.company(tx, row["customer_id"]) for row in found}
         names = {customer_id: company["name"] for customer_id, company in companies.items() if company is not None}
-    return [_Customer(row["login"], row["customer_id"], names[row["customer_id"]],
-                      display_address(f"{row['first_name']} {row['last_name']}", row["email"]), row["first_name"],
-                      row["last_name"]) for row in found]
+    return [
+        _Customer(
+            row["login"],
+            row["customer_id"],
+            names[row["customer_id"]],
+            display_address(f"{row['first_name']} {row['last_name']}", row["email"]),
+            row["first_name"],
+            row["last_name"],
+        )
+        for row in found
+    ]
 
 
 def _login(first: str, last: str, domain: str) -> str:
@@ -268,11 +373,14 @@ def _catalogue(tx: Transaction) -> _Catalogue:
         return {name: found[name] for name in names}
 
     return _Catalogue(
-        queues=ids("queue", QUEUES), priorities=ids("ticket_priority", PRIORITIES), states=ids("ticket_state", STATES),
+        queues=ids("queue", QUEUES),
+        priorities=ids("ticket_priority", PRIORITIES),
+        states=ids("ticket_state", STATES),
         sender_types=ids("article_sender_type", ("agent", "customer")),
         channels=ids("communication_channel", ("Email", "Phone", "Internal")),
         ticket_type=ids("ticket_type", ("Unclassified",))["Unclassified"],
-        new_ticket_history=ids("ticket_history_type", ("NewTicket",))["NewTicket"])
+        new_ticket_history=ids("ticket_history_type", ("NewTicket",))["NewTicket"],
+    )
 
 
 def _reserve_numbers(db: Database, created: Sequence[dt.datetime], system_id: str) -> list[str]:
@@ -284,7 +392,8 @@ def _reserve_numbers(db: Database, created: Sequence[dt.datetime], system_id: st
             last = tx.value(
                 "INSERT INTO ticket_number_counter (counter_date, counter) VALUES (?, ?) ON CONFLICT (counter_date)"
                 " DO UPDATE SET counter = ticket_number_counter.counter + excluded.counter RETURNING counter",
-                [day, count])
+                [day, count],
+            )
             next_counter[day] = int(last) - count + 1
     numbers = []
     for moment in created:
@@ -302,8 +411,11 @@ def _new_ids(tx: Transaction, table: str, count: int) -> Sequence[int]:
         sequence = tx.value("SELECT pg_get_serial_sequence(?, 'id')", [table])
         rows = tx.execute("SELECT nextval(?::regclass) AS id FROM generate_series(1, ?)", [sequence, count])
         return [row["id"] for row in rows.fetchall()]
-    last = tx.value(f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {table}), 0),"
-                    " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))", [table])
+    last = tx.value(
+        f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {table}), 0),"
+        " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))",
+        [table],
+    )
     return range(int(last) + 1, int(last) + 1 + count)
 
 
@@ -318,12 +430,14 @@ def _insert(tx: Transaction, table: str, columns: Sequence[tuple[str, str]], row
         return
     record = ", ".join(f"{name} {kind}" for name, kind in columns)
     for start in range(0, len(rows), PG_BATCH):
-        batch = json.dumps([dict(zip(names, row, strict=True)) for row in rows[start:start + PG_BATCH]], default=str)
-        tx.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM json_to_recordset(?::json) AS r({record})",
-                   [batch])
+        batch = json.dumps([dict(zip(names, row, strict=True)) for row in rows[start : start + PG_BATCH]], default=str)
+        tx.execute(
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM json_to_recordset(?::json) AS r({record})", [batch]
+        )
 
 
 # -- one ticket ----------------------------------------------------------------------------------------------
+
 
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), list(weights.values()))[0]
@@ -331,18 +445,32 @@ def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
 
 def _title(rng: random.Random) -> str:
     return rng.choice(TITLES).format(
-        device=rng.choice(DEVICES), app=rng.choice(APPS), team=rng.choice(TEAMS), floor=rng.randint(1, 9),
-        room=rng.choice("ABCDEF") + str(rng.randint(1, 20)), code=rng.randint(100, 999),
-        number=rng.randint(100000, 999999))
+        device=rng.choice(DEVICES),
+        app=rng.choice(APPS),
+        team=rng.choice(TEAMS),
+        floor=rng.randint(1, 9),
+        room=rng.choice("ABCDEF") + str(rng.randint(1, 20)),
+        code=rng.randint(100, 999),
+        number=rng.randint(100000, 999999),
+    )
 
 
 def _epoch(moment: dt.datetime) -> int:
     return int(moment.replace(tzinfo=dt.UTC).timestamp())
 
 
-def _ticket(rows: _Rows, rng: random.Random, catalogue: _Catalogue, demo_customers: Sequence[_Customer],
-            agents: Sequence[_Agent], now: dt.datetime, ticket_id: int, number: str, created: dt.datetime,
-            article_ids: Sequence[int]) -> None:
+def _ticket(
+    rows: _Rows,
+    rng: random.Random,
+    catalogue: _Catalogue,
+    demo_customers: Sequence[_Customer],
+    agents: Sequence[_Agent],
+    now: dt.datetime,
+    ticket_id: int,
+    number: str,
+    created: dt.datetime,
+    article_ids: Sequence[int],
+) -> None:
     """Append one ticket's rows: the ticket, its articles (customer first, then agent and customer
     alternating, some internal notes), a NewTicket history line and time accounted on agent articles."""
     customer, agent = rng.choice(demo_customers), rng.choice(agents)
@@ -359,29 +487,86 @@ def _ticket(rows: _Rows, rng: random.Random, catalogue: _Catalogue, demo_custome
             channel = "Phone" if n == 0 and rng.random() < 0.3 else "Email"
             sender, by = "customer", CUSTOMER_PANEL_USER_ID
             visible, from_, to = 1, customer.address, queue
-            body = (f"Hello,\n\n{title}: {rng.choice(PROBLEMS if n == 0 else FOLLOW_UPS)}\n\nBest regards,\n"
-                    f"{customer.first_name} {customer.last_name}\n{customer.company}\n")
+            body = (
+                f"Hello,\n\n{title}: {rng.choice(PROBLEMS if n == 0 else FOLLOW_UPS)}\n\nBest regards,\n"
+                f"{customer.first_name} {customer.last_name}\n{customer.company}\n"
+            )
         else:
             sender, by, channel = "agent", agent.id, rng.choice(("Internal", "Internal", "Email", "Email", "Phone"))
             visible, from_, to = int(channel != "Internal"), agent.address, customer.address
-            body = (rng.choice(NOTES) if channel == "Internal"
-                    else f"Hello {customer.first_name},\n\n{rng.choice(REPLIES)}\n\nYour Ticket-Team\n")
+            body = (
+                rng.choice(NOTES)
+                if channel == "Internal"
+                else f"Hello {customer.first_name},\n\n{rng.choice(REPLIES)}\n\nYour Ticket-Team\n"
+            )
         subject = title if n == 0 else f"RE: [Ticket#{number}] {title}"
         message_ids.append(f"<{number}.{n + 1}@demo.gateway.example>")
-        rows.article.append((article_id, ticket_id, catalogue.sender_types[sender], catalogue.channels[channel],
-                             visible, moment, by, moment, by))
-        rows.article_data_mime.append((
-            article_id, from_, "", to, "", "", subject, message_ids[-1], message_ids[-2] if n else "",
-            " ".join(message_ids[:-1]), "text/plain; charset=utf-8", body, _epoch(moment)))
+        rows.article.append(
+            (
+                article_id,
+                ticket_id,
+                catalogue.sender_types[sender],
+                catalogue.channels[channel],
+                visible,
+                moment,
+                by,
+                moment,
+                by,
+            )
+        )
+        rows.article_data_mime.append(
+            (
+                article_id,
+                from_,
+                "",
+                to,
+                "",
+                "",
+                subject,
+                message_ids[-1],
+                message_ids[-2] if n else "",
+                " ".join(message_ids[:-1]),
+                "text/plain; charset=utf-8",
+                body,
+                _epoch(moment),
+            )
+        )
         if sender == "agent" and rng.random() < 0.6:
             rows.time_accounting.append((ticket_id, article_id, rng.choice(TIME_UNITS), moment, by))
-    queue_id, priority_id, state_id = (catalogue.queues[queue], catalogue.priorities[priority],
-                                       catalogue.states[state])
-    rows.ticket.append((
-        ticket_id, number, title, queue_id, LOCK_LOCK if locked else LOCK_UNLOCK, catalogue.ticket_type, agent.id,
-        agent.id, priority_id, state_id, customer.customer_id, customer.login, _epoch(created), until, created,
-        CUSTOMER_PANEL_USER_ID, moment, agent.id))
-    rows.ticket_history.append((
-        f"%%{number}%%{queue}%%{priority}%%{state}%%{ticket_id}", catalogue.new_ticket_history, ticket_id,
-        catalogue.ticket_type, queue_id, agent.id, priority_id, state_id, created, CUSTOMER_PANEL_USER_ID))
-
+    queue_id, priority_id, state_id = (catalogue.queues[queue], catalogue.priorities[priority], catalogue.states[state])
+    rows.ticket.append(
+        (
+            ticket_id,
+            number,
+            title,
+            queue_id,
+            LOCK_LOCK if locked else LOCK_UNLOCK,
+            catalogue.ticket_type,
+            agent.id,
+            agent.id,
+            priority_id,
+            state_id,
+            customer.customer_id,
+            customer.login,
+            _epoch(created),
+            until,
+            created,
+            CUSTOMER_PANEL_USER_ID,
+            moment,
+            agent.id,
+        )
+    )
+    rows.ticket_history.append(
+        (
+            f"%%{number}%%{queue}%%{priority}%%{state}%%{ticket_id}",
+            catalogue.new_ticket_history,
+            ticket_id,
+            catalogue.ticket_type,
+            queue_id,
+            agent.id,
+            priority_id,
+            state_id,
+            created,
+            CUSTOMER_PANEL_USER_ID,
+        )
+    )

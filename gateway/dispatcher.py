@@ -37,8 +37,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_PATH = re.compile(r"^/(?:otrs|znuny)/nph-genericinterface\.pl(?:/(?:Webservice/(?P<name>[^/]+)"
-                   r"|WebserviceID/(?P<id>[0-9]+))(?P<rest>/.*)?)?$")
+_PATH = re.compile(
+    r"^/(?:otrs|znuny)/nph-genericinterface\.pl(?:/(?:Webservice/(?P<name>[^/]+)"
+    r"|WebserviceID/(?P<id>[0-9]+))(?P<rest>/.*)?)?$"
+)
+
+
 class _Tee:
     """Keeps the first bytes of the request body for the communication log while spyne reads it."""
 
@@ -70,37 +74,68 @@ class Dispatcher:
             return self._health(start_response)
         found = _PATH.match(path)
         if found is None or not (found["name"] or found["id"]):
-            return json_fault(start_response, "404 Not Found", "Client.NotFound",
-                              f"'{path}' is no web service path: use /otrs/nph-genericinterface.pl/"
-                              "Webservice/<Name>/... or .../WebserviceID/<ID>/...")
+            return json_fault(
+                start_response,
+                "404 Not Found",
+                "Client.NotFound",
+                f"'{path}' is no web service path: use /otrs/nph-genericinterface.pl/"
+                "Webservice/<Name>/... or .../WebserviceID/<ID>/...",
+            )
         try:
-            endpoint = self.registry.by_name(unquote(found["name"])) if found["name"] \
+            endpoint = (
+                self.registry.by_name(unquote(found["name"]))
+                if found["name"]
                 else self.registry.by_id(identifier(found["id"]) or 0)
+            )
         except Exception:
             log.exception("web services could not be loaded")
-            return json_fault(start_response, "503 Service Unavailable", "Server.Unavailable",
-                              "The web services cannot be loaded: the database is unreachable.")
+            return json_fault(
+                start_response,
+                "503 Service Unavailable",
+                "Server.Unavailable",
+                "The web services cannot be loaded: the database is unreachable.",
+            )
         if endpoint is None or endpoint.app is None:
             what = f"'{unquote(found['name'])}'" if found["name"] else f"with ID {found['id']}"
-            return json_fault(start_response, "404 Not Found", "Client.WebserviceNotFound",
-                              f"There is no web service {what} with a provider on this server.")
+            return json_fault(
+                start_response,
+                "404 Not Found",
+                "Client.WebserviceNotFound",
+                f"There is no web service {what} with a provider on this server.",
+            )
         environ[WEBSERVICE] = endpoint.config
         environ[SOAP_FAULTS] = endpoint.config.transport == SOAP
         rest = found["rest"] or ""
-        if endpoint.wsdl is not None and environ["REQUEST_METHOD"] == "GET" and (
-                rest in ("/wsdl", "/wsdl/") or environ.get("QUERY_STRING", "").lower().startswith("wsdl")):
+        if (
+            endpoint.wsdl is not None
+            and environ["REQUEST_METHOD"] == "GET"
+            and (rest in ("/wsdl", "/wsdl/") or environ.get("QUERY_STRING", "").lower().startswith("wsdl"))
+        ):
             return respond(start_response, "200 OK", endpoint.wsdl, "text/xml; charset=utf-8")
         if endpoint.openapi is not None and rest == "/openapi.json" and environ["REQUEST_METHOD"] == "GET":
             return respond(start_response, "200 OK", endpoint.openapi, "application/json")
-        if not buffer_body(environ, endpoint.config.max_length) \
-                or int(environ["CONTENT_LENGTH"]) > endpoint.config.max_length:
-            return fault(environ, start_response, "413 Request Entity Too Large", "Client.RequestTooLong",
-                         f"The request body exceeds this web service's MaxLength of"
-                         f" {endpoint.config.max_length} bytes.")
+        if (
+            not buffer_body(environ, endpoint.config.max_length)
+            or int(environ["CONTENT_LENGTH"]) > endpoint.config.max_length
+        ):
+            return fault(
+                environ,
+                start_response,
+                "413 Request Entity Too Large",
+                "Client.RequestTooLong",
+                f"The request body exceeds this web service's MaxLength of {endpoint.config.max_length} bytes.",
+            )
         return self._serve(endpoint, endpoint.app, environ, start_response, path, rest)
 
-    def _serve(self, endpoint: Endpoint, app: WSGIApplication, environ: WSGIEnvironment,
-               start_response: StartResponse, path: str, rest: str) -> list[bytes]:
+    def _serve(
+        self,
+        endpoint: Endpoint,
+        app: WSGIApplication,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        path: str,
+        rest: str,
+    ) -> list[bytes]:
         started = time.monotonic()
         environ[RUNTIME] = self.runtime
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[: len(path) - len(rest)]
@@ -119,15 +154,24 @@ class Dispatcher:
             answered = True
         finally:  # an exchange that broke is logged too, as the 500 UnexpectedErrors answers
             self.commlog.record(
-                endpoint.config.id, environ.get(REQUEST_ID, ""), environ.get("REMOTE_ADDR", ""),
-                environ.get(OPERATION, ""), int(status[0][:3]) if answered and status else 500,
-                int((time.monotonic() - started) * 1000), f"{environ['REQUEST_METHOD']} {rest or '/'}",
-                environ.get("QUERY_STRING", ""), bytes(tee.data), b"".join(body))
+                endpoint.config.id,
+                environ.get(REQUEST_ID, ""),
+                environ.get("REMOTE_ADDR", ""),
+                environ.get(OPERATION, ""),
+                int(status[0][:3]) if answered and status else 500,
+                int((time.monotonic() - started) * 1000),
+                f"{environ['REQUEST_METHOD']} {rest or '/'}",
+                environ.get("QUERY_STRING", ""),
+                bytes(tee.data),
+                b"".join(body),
+            )
         return body
 
     def _health(self, start_response: StartResponse) -> list[bytes]:
         healthy = self.runtime.db.ping()
-        body = json.dumps({"Database": "ok" if healthy else "unreachable", "Version": __version__},
-                          separators=(",", ":")).encode()
-        return respond(start_response, "200 OK" if healthy else "503 Service Unavailable", body,
-                        "application/json; charset=UTF-8")
+        body = json.dumps(
+            {"Database": "ok" if healthy else "unreachable", "Version": __version__}, separators=(",", ":")
+        ).encode()
+        return respond(
+            start_response, "200 OK" if healthy else "503 Service Unavailable", body, "application/json; charset=UTF-8"
+        )

@@ -93,10 +93,17 @@ class CryptoError(MailError):
         """The facts and the nouns of their scheme, for the sentences that word them."""
         pgp = self.scheme != "SMIME"
         noun = "PGP key" if pgp else "S/MIME certificate"
-        return {"kind": self.kind, "detail": self.detail, "field": self.field, "key": self.key, "noun": noun,
-                "subject": f"{noun} {self.key}", "store": "key store" if pgp else "certificate store",
-                "secret": "secret key" if pgp else "private key",
-                "malformed": "a PGP key ID or fingerprint" if pgp else "an S/MIME certificate hash"}
+        return {
+            "kind": self.kind,
+            "detail": self.detail,
+            "field": self.field,
+            "key": self.key,
+            "noun": noun,
+            "subject": f"{noun} {self.key}",
+            "store": "key store" if pgp else "certificate store",
+            "secret": "secret key" if pgp else "private key",
+            "malformed": "a PGP key ID or fingerprint" if pgp else "an S/MIME certificate hash",
+        }
 
 
 class CSVError(GatewayError):

@@ -31,8 +31,7 @@ def respond(start_response: StartResponse, status: str, body: bytes, content_typ
 
 def json_fault(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
     """Znuny's REST fault shape, {"faultcode": ..., "faultstring": ...}, with a status that says what happened."""
-    body = json.dumps({"faultcode": code, "faultstring": message}, ensure_ascii=False,
-                      separators=(",", ":")).encode()
+    body = json.dumps({"faultcode": code, "faultstring": message}, ensure_ascii=False, separators=(",", ":")).encode()
     return respond(start_response, status, body, "application/json; charset=UTF-8")
 
 

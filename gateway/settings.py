@@ -136,8 +136,10 @@ def advertised_url(public_url: str, bind: str = DEFAULT_BIND) -> str:
     if public_url:
         return public_url
     if bind.startswith(("unix:", "fd://")):
-        raise SettingsError(f"--bind {bind}: a socket has no address clients can use;"
-                         " set public_url to the address of the proxy in front of it")
+        raise SettingsError(
+            f"--bind {bind}: a socket has no address clients can use;"
+            " set public_url to the address of the proxy in front of it"
+        )
     host, colon, port = bind.rpartition(":") if not bind.endswith("]") else (bind, "", "")
     if not colon or integer(port, high=65535) is None:
         host, port = bind, "8000"
@@ -193,11 +195,13 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.smtp_security not in ("none", "starttls", "ssl"):
         raise SettingsError(f"setting smtp_security: {settings.smtp_security!r} is not none, starttls or ssl")
     if settings.password_time_cost < 1 or settings.password_memory_cost < MIN_PASSWORD_MEMORY_COST:
-        raise SettingsError(f"settings password_time_cost and password_memory_cost: at least 1 and"
-                         f" {MIN_PASSWORD_MEMORY_COST} (KiB)")
+        raise SettingsError(
+            f"settings password_time_cost and password_memory_cost: at least 1 and {MIN_PASSWORD_MEMORY_COST} (KiB)"
+        )
     if settings.ticket_subject_format not in ("Left", "Right", "None"):
-        raise SettingsError(f"setting ticket_subject_format: {settings.ticket_subject_format!r}"
-                         " is not Left, Right or None")
+        raise SettingsError(
+            f"setting ticket_subject_format: {settings.ticket_subject_format!r} is not Left, Right or None"
+        )
     base = home(environ)
     key_stores: dict[str, Any] = {key: _absolute(getattr(settings, key), base) for key in KEY_STORES}
     return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url, base), **key_stores)
@@ -215,8 +219,8 @@ def _absolute(path: str, base: Path) -> str:
 def _absolute_sqlite(url: str, base: Path) -> str:
     """sqlite:///var/x.db is relative to the installation's directory, so every command finds the same file."""
     prefix = "sqlite:///"
-    if url.startswith(prefix) and not url[len(prefix):].startswith("/") and url != "sqlite:///:memory:":
-        return prefix + str(base / url[len(prefix):])
+    if url.startswith(prefix) and not url[len(prefix) :].startswith("/") and url != "sqlite:///:memory:":
+        return prefix + str(base / url[len(prefix) :])
     return url
 
 
@@ -226,9 +230,13 @@ def documentation() -> dict[str, str]:
     assert isinstance(tree, ast.ClassDef)
     docs = {}
     for field, after in zip(tree.body, tree.body[1:], strict=False):
-        if (isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name)
-                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)):
+        if (
+            isinstance(field, ast.AnnAssign)
+            and isinstance(field.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
             docs[field.target.id] = inspect.cleandoc(after.value.value)
     return docs
 
@@ -242,16 +250,21 @@ def as_ini(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     path = config_path(environ)
     docs = documentation()
-    lines = ["; gateway's settings: each one's documentation, its default and the value in force here.",
-             f"; Read from: the defaults (gateway/settings.py), then {path}"
-             f"{'' if path.exists() else ' (absent)'}, then GATEWAY_<KEY> variables (upper case).",
-             f"; Relative paths are relative to {home(environ)} (GATEWAY_HOME, else the working directory).",
-             "[gateway]"]
+    lines = [
+        "; gateway's settings: each one's documentation, its default and the value in force here.",
+        f"; Read from: the defaults (gateway/settings.py), then {path}"
+        f"{'' if path.exists() else ' (absent)'}, then GATEWAY_<KEY> variables (upper case).",
+        f"; Relative paths are relative to {home(environ)} (GATEWAY_HOME, else the working directory).",
+        "[gateway]",
+    ]
     for field in dataclasses.fields(Settings):
         value = getattr(settings, field.name)
-        lines += ["", *(f"; {line}".rstrip() for line in docs.get(field.name, "").splitlines()),
-                  f"; default: {_shown(field.name, field.default)}".rstrip(),
-                  f"{field.name} = {_shown(field.name, value)}".rstrip()]
+        lines += [
+            "",
+            *(f"; {line}".rstrip() for line in docs.get(field.name, "").splitlines()),
+            f"; default: {_shown(field.name, field.default)}".rstrip(),
+            f"{field.name} = {_shown(field.name, value)}".rstrip(),
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -51,8 +51,12 @@ os.environ.update({f"GATEWAY_{key.upper()}": str(value) for key, value in CHEAP_
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A `transport_only` test keeps its SQLite instance: the PostgreSQL one would test nothing more."""
-    twice = {item for item in items if item.get_closest_marker("transport_only")
-             and "postgresql" in getattr(getattr(item, "callspec", None), "params", {}).values()}
+    twice = {
+        item
+        for item in items
+        if item.get_closest_marker("transport_only")
+        and "postgresql" in getattr(getattr(item, "callspec", None), "params", {}).values()
+    }
     if twice:
         config.hook.pytest_deselected(items=[item for item in items if item in twice])
         items[:] = [item for item in items if item not in twice]
@@ -104,13 +108,22 @@ def load_fixture(db: Database, settings: Settings) -> None:
     webservices.ensure_presets(db, settings)
     directory.set_user_password(db, settings, "root@localhost", "root")
     directory.add_user(db, settings, "agent1", "Agent", "One", "agent1@example.test", "agent1", ["users"])
-    directory.add_user(db, settings, "tauser", "Time", "Accounter", "tauser@example.test", "tauser",
-                   ["users", "timeaccounting_webservice"])
+    directory.add_user(
+        db,
+        settings,
+        "tauser",
+        "Time",
+        "Accounter",
+        "tauser@example.test",
+        "tauser",
+        ["users", "timeaccounting_webservice"],
+    )
     directory.add_customer_company(db, "ACME", "ACME Inc.")
     directory.add_customer_user(db, settings, "customer1", "Cust", "Omer", "customer1@oracle.test", "ACME", "customer1")
     directory.add_dynamic_field(db, "OracleText", "Oracle Text", "Text", "Ticket")
-    directory.add_dynamic_field(db, "OracleDropdown", "Oracle Dropdown", "Dropdown", "Ticket",
-                            {"alpha": "Alpha", "beta": "Beta"})
+    directory.add_dynamic_field(
+        db, "OracleDropdown", "Oracle Dropdown", "Dropdown", "Ticket", {"alpha": "Alpha", "beta": "Beta"}
+    )
     dev_rest = ZNUNY / "development" / "GenericTicketConnectorREST.yml"
     if dev_rest.exists():
         webservices.add_webservice(db, settings, "GenericTicketConnectorRESTDev", source_path=str(dev_rest))
@@ -148,8 +161,13 @@ def _fill(url: str) -> None:
 
 
 def test_settings(database_url: str, **overrides: object) -> Settings:
-    return dataclasses.replace(Settings(), database_url=database_url, public_url="http://gateway.test:8080",
-                               webservice_refresh_interval=0.5, **{**CHEAP_PASSWORDS, **overrides})
+    return dataclasses.replace(
+        Settings(),
+        database_url=database_url,
+        public_url="http://gateway.test:8080",
+        webservice_refresh_interval=0.5,
+        **{**CHEAP_PASSWORDS, **overrides},
+    )
 
 
 test_settings.__test__ = False  # a helper, not a test
@@ -162,8 +180,9 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     for drop in concurrent.futures.as_completed(_drops):
         drop.result()
     if found.pg_template:
-        _pg_execute(os.environ["GATEWAY_TEST_POSTGRES_URL"],
-                    f"DROP DATABASE IF EXISTS {found.pg_template} WITH (FORCE)")
+        _pg_execute(
+            os.environ["GATEWAY_TEST_POSTGRES_URL"], f"DROP DATABASE IF EXISTS {found.pg_template} WITH (FORCE)"
+        )
 
 
 def copy_database(backend: str, templates: Templates, directory: Path) -> tuple[str, callable]:
@@ -223,6 +242,7 @@ def client(gateway: Gateway) -> Client:
 
 # -- the console ------------------------------------------------------------------------------------------
 
+
 def run_console(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`gateway ARGS` run in this process by click's CliRunner, with `env` as the whole environment.
 
@@ -257,6 +277,7 @@ def real_console(*args: str | Path, env: dict[str, str] | None = None) -> subpro
 
 # -- gateway under gunicorn ------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -287,13 +308,24 @@ def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
     """
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "GATEWAY_PUBLIC_URL"}
-    env.update({"GATEWAY_DATABASE_URL": database_url, "GATEWAY_WEBSERVICE_REFRESH_INTERVAL": "1",
-                "GATEWAY_WORKERS": "2", **extra_env})
+    env.update(
+        {
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_WEBSERVICE_REFRESH_INTERVAL": "1",
+            "GATEWAY_WORKERS": "2",
+            **extra_env,
+        }
+    )
     descriptor, log_name = tempfile.mkstemp(prefix="gateway-serve-", suffix=".log")
     log_path = Path(log_name)
     with os.fdopen(descriptor, "wb") as log:
-        process = subprocess.Popen([str(GATEWAY_BIN), "serve", "--bind", f"127.0.0.1:{port}"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        process = subprocess.Popen(
+            [str(GATEWAY_BIN), "serve", "--bind", f"127.0.0.1:{port}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -317,8 +349,9 @@ def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, templates: Templates, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     url, drop = copy_database(request.param, templates, tmp_path_factory.mktemp("server"))
     try:
         with serving(url) as running:
@@ -328,6 +361,7 @@ def server(request: pytest.FixtureRequest, templates: Templates, tmp_path_factor
 
 
 # -- PGP keys and S/MIME certificates (tests/keys.py) ----------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def keys() -> Iterator[object]:

@@ -50,12 +50,15 @@ class Case:
 
     def send(self, client: Any, target: str | None = None) -> Any:
         """Replay the request through a werkzeug test client, headers and body unchanged."""
-        headers = {k: v for k, v in self.request.headers.items()
-                   if k not in ("host", "content-length", "content-type")}
-        return client.open(target or self.target, method=self.method, headers=headers,
-                           environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                           data=self.request.body if self.method != "GET" else None,
-                           content_type=self.request.headers.get("content-type"))
+        headers = {k: v for k, v in self.request.headers.items() if k not in ("host", "content-length", "content-type")}
+        return client.open(
+            target or self.target,
+            method=self.method,
+            headers=headers,
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            data=self.request.body if self.method != "GET" else None,
+            content_type=self.request.headers.get("content-type"),
+        )
 
 
 def case(stem: str) -> Case:

@@ -126,8 +126,9 @@ def _fingerprint(home: Path, address: str) -> str:
     raise RuntimeError(f"no key for {address} in {home}")
 
 
-def _pgp_key(home: Path, out: Path, name: str, address: str, passphrase: str, *spec: str,
-             faked_time: str | None = None) -> PgpIdentity:
+def _pgp_key(
+    home: Path, out: Path, name: str, address: str, passphrase: str, *spec: str, faked_time: str | None = None
+) -> PgpIdentity:
     faked = ["--faked-system-time", faked_time] if faked_time else []
     gpg(home, *faked, "--passphrase", passphrase, "--quick-gen-key", f"{name} <{address}>", *spec)
     fingerprint = _fingerprint(home, address)
@@ -151,26 +152,63 @@ def _pgp(directory: Path) -> tuple[Path, PgpIdentity, PgpIdentity, PgpIdentity, 
     maker, recipient_home = new_home(directory, "g"), new_home(directory, "r")
     try:
         signer = _pgp_key(maker, out, "Gateway Signer", "signer@gateway.test", "signer-secret", "ed25519", "sign", "0")
-        expired = _pgp_key(maker, out, "Expired Key", "expired@example.test", "", "future-default", "default", "1d",
-                           faked_time="20200101T000000")
-        revoked = _revoke(maker, _pgp_key(maker, out, "Revoked Key", "revoked@example.test", "", "future-default",
-                                          "default", "0"))
+        expired = _pgp_key(
+            maker,
+            out,
+            "Expired Key",
+            "expired@example.test",
+            "",
+            "future-default",
+            "default",
+            "1d",
+            faked_time="20200101T000000",
+        )
+        revoked = _revoke(
+            maker, _pgp_key(maker, out, "Revoked Key", "revoked@example.test", "", "future-default", "default", "0")
+        )
     finally:
         kill_agent(maker)
-    recipient = _pgp_key(recipient_home, out, "Rita Recipient", "recipient@example.test", "", "future-default",
-                         "default", "0")
+    recipient = _pgp_key(
+        recipient_home, out, "Rita Recipient", "recipient@example.test", "", "future-default", "default", "0"
+    )
     gpg(recipient_home, "--import", signer.public_file)
     return recipient_home, signer, recipient, expired, revoked
 
 
-def _smime_identity(ca_dir: Path, name: str, address: str, passphrase: str | None,
-                    validity: tuple[str, ...] = ("-days", "365")) -> SmimeIdentity:
+def _smime_identity(
+    ca_dir: Path, name: str, address: str, passphrase: str | None, validity: tuple[str, ...] = ("-days", "365")
+) -> SmimeIdentity:
     stem = ca_dir / address
     protect = ["-passout", f"pass:{passphrase}"] if passphrase else ["-nodes"]
-    run("openssl", "req", "-new", "-newkey", "rsa:2048", *protect, "-keyout", f"{stem}.key", "-out", f"{stem}.csr",
-        "-subj", f"/CN={name}/emailAddress={address}")
-    run("openssl", "ca", "-batch", "-notext", "-config", ca_dir / "ca.cnf", "-extensions", "smime", *validity,
-        "-in", f"{stem}.csr", "-out", f"{stem}.pem")
+    run(
+        "openssl",
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        *protect,
+        "-keyout",
+        f"{stem}.key",
+        "-out",
+        f"{stem}.csr",
+        "-subj",
+        f"/CN={name}/emailAddress={address}",
+    )
+    run(
+        "openssl",
+        "ca",
+        "-batch",
+        "-notext",
+        "-config",
+        ca_dir / "ca.cnf",
+        "-extensions",
+        "smime",
+        *validity,
+        "-in",
+        f"{stem}.csr",
+        "-out",
+        f"{stem}.pem",
+    )
     subject_hash = run("openssl", "x509", "-hash", "-noout", "-in", f"{stem}.pem").decode().strip()
     return SmimeIdentity(address, Path(f"{stem}.pem"), Path(f"{stem}.key"), subject_hash, passphrase)
 
@@ -181,13 +219,35 @@ def _smime(directory: Path) -> tuple[Path, SmimeIdentity, SmimeIdentity, SmimeId
     (ca_dir / "index.txt").write_text("")
     (ca_dir / "serial").write_text("1000\n")
     (ca_dir / "ca.cnf").write_text(CA_CONFIG.format(dir=ca_dir))
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_dir / "ca.key",
-        "-out", ca_dir / "ca.pem", "-days", "3650", "-subj", "/CN=Gateway Test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        ca_dir / "ca.key",
+        "-out",
+        ca_dir / "ca.pem",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=Gateway Test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
     signer = _smime_identity(ca_dir, "Gateway Signer", "signer@gateway.test", "smime-secret")
     recipient = _smime_identity(ca_dir, "Rita Recipient", "recipient@example.test", None)
-    expired = _smime_identity(ca_dir, "Expired Certificate", "expired@example.test", None,
-                              ("-startdate", "20200101000000Z", "-enddate", "20200102000000Z"))
+    expired = _smime_identity(
+        ca_dir,
+        "Expired Certificate",
+        "expired@example.test",
+        None,
+        ("-startdate", "20200101000000Z", "-enddate", "20200102000000Z"),
+    )
     return ca_dir / "ca.pem", signer, recipient, expired
 
 
@@ -195,13 +255,26 @@ def generate(directory: Path) -> KeyMaterial:
     """Everything the crypto tests need, in directory (short: it holds GNUPGHOMEs)."""
     recipient_home, signer, recipient, expired, revoked = _pgp(directory)
     ca_cert, smime_signer, smime_recipient, smime_expired = _smime(directory)
-    return KeyMaterial(directory, recipient_home, signer, recipient, expired, revoked, ca_cert, smime_signer,
-                       smime_recipient, smime_expired)
+    return KeyMaterial(
+        directory,
+        recipient_home,
+        signer,
+        recipient,
+        expired,
+        revoked,
+        ca_cert,
+        smime_signer,
+        smime_recipient,
+        smime_expired,
+    )
 
 
 def store_settings(directory: Path) -> Settings:
-    return Settings(gnupghome=str(directory / "gnupg"), smime_cert_dir=str(directory / "smime" / "certs"),
-                    smime_private_dir=str(directory / "smime" / "private"))
+    return Settings(
+        gnupghome=str(directory / "gnupg"),
+        smime_cert_dir=str(directory / "smime" / "certs"),
+        smime_private_dir=str(directory / "smime" / "private"),
+    )
 
 
 def make_stores(keys: KeyMaterial, directory: Path) -> Settings:
@@ -220,15 +293,19 @@ def make_stores(keys: KeyMaterial, directory: Path) -> Settings:
 def copy_stores(template: Settings, directory: Path) -> Settings:
     """A copy of populated stores (cheaper than importing again); gpg starts its own agent for it."""
     settings = store_settings(directory)
-    shutil.copytree(template.gnupghome, settings.gnupghome,
-                    ignore=shutil.ignore_patterns("S.*", "*.lock", ".#*", "random_seed"))
+    shutil.copytree(
+        template.gnupghome, settings.gnupghome, ignore=shutil.ignore_patterns("S.*", "*.lock", ".#*", "random_seed")
+    )
     shutil.copytree(Path(template.smime_cert_dir).parent, Path(settings.smime_cert_dir).parent)
     return settings
 
 
 def store_env(settings: Settings) -> dict[str, str]:
-    return {"GATEWAY_GNUPGHOME": settings.gnupghome, "GATEWAY_SMIME_CERT_DIR": settings.smime_cert_dir,
-            "GATEWAY_SMIME_PRIVATE_DIR": settings.smime_private_dir}
+    return {
+        "GATEWAY_GNUPGHOME": settings.gnupghome,
+        "GATEWAY_SMIME_CERT_DIR": settings.smime_cert_dir,
+        "GATEWAY_SMIME_PRIVATE_DIR": settings.smime_private_dir,
+    }
 
 
 def remove_stores(settings: Settings) -> None:
@@ -244,4 +321,3 @@ def short_tempdir(prefix: str) -> Path:
 def remove_material(keys: KeyMaterial) -> None:
     kill_agent(keys.recipient_home)
     shutil.rmtree(keys.directory, ignore_errors=True)
-

@@ -47,11 +47,26 @@ def part_body(part: bytes) -> bytes:
     return part.split(b"\r\n\r\n", 1)[1]
 
 
-def recipient_gpg(keys: KeyMaterial, tmp_path: Path, *args: str | Path, stdin: bytes | None = None
-                  ) -> subprocess.CompletedProcess:
-    return subprocess.run(["gpg", "--homedir", str(keys.recipient_home), "--batch", "--pinentry-mode", "loopback",
-                           "--status-fd", "2", *map(str, args)], input=stdin, capture_output=True, timeout=60,
-                          cwd=tmp_path)
+def recipient_gpg(
+    keys: KeyMaterial, tmp_path: Path, *args: str | Path, stdin: bytes | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            "gpg",
+            "--homedir",
+            str(keys.recipient_home),
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--status-fd",
+            "2",
+            *map(str, args),
+        ],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
 
 
 def openssl(*args: str | Path, stdin: bytes) -> subprocess.CompletedProcess:
@@ -87,8 +102,9 @@ def decrypt_pgp_mime(keys: KeyMaterial, tmp_path: Path, encrypted: bytes) -> byt
 
 
 def smime_decrypt(keys: KeyMaterial, message: bytes) -> bytes:
-    done = openssl("smime", "-decrypt", "-recip", keys.smime_recipient.cert, "-inkey", keys.smime_recipient.key,
-                   stdin=message)
+    done = openssl(
+        "smime", "-decrypt", "-recip", keys.smime_recipient.cert, "-inkey", keys.smime_recipient.key, stdin=message
+    )
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout
 

@@ -12,9 +12,11 @@ from tests.golden import local_tree, soap_body
 
 def soap(operation: str, **fields: str) -> bytes:
     children = "".join(f"<{k}>{v}</{k}>" for k, v in fields.items())
-    return (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-            f'<tic:{operation} xmlns:tic="{TICKET_NS}">{children}</tic:{operation}></soapenv:Body>'
-            "</soapenv:Envelope>").encode()
+    return (
+        f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+        f'<tic:{operation} xmlns:tic="{TICKET_NS}">{children}</tic:{operation}></soapenv:Body>'
+        "</soapenv:Envelope>"
+    ).encode()
 
 
 def session_user(client, session_id: str) -> str | None:
@@ -23,21 +25,29 @@ def session_user(client, session_id: str) -> str | None:
 
 
 def test_header_credentials_alone_work_over_rest(client):
-    response = client.post(f"{REST}/Session", data="{}", headers={
-        "X-OTRS-Header-UserLogin": "root@localhost", "X-OTRS-Header-Password": "root"})
+    response = client.post(
+        f"{REST}/Session",
+        data="{}",
+        headers={"X-OTRS-Header-UserLogin": "root@localhost", "X-OTRS-Header-Password": "root"},
+    )
     assert session_user(client, response.json["SessionID"]) == "root@localhost"
 
 
 def test_header_credentials_alone_work_over_soap(client):
-    response = client.post(SOAP, data=soap("SessionCreate"), content_type="text/xml", headers={
-        "X-OTRS-Header-UserLogin": "agent1", "X-OTRS-Header-Password": "agent1"})
+    response = client.post(
+        SOAP,
+        data=soap("SessionCreate"),
+        content_type="text/xml",
+        headers={"X-OTRS-Header-UserLogin": "agent1", "X-OTRS-Header-Password": "agent1"},
+    )
     session_id = local_tree(soap_body(response.data))["SessionID"]
     assert session_user(client, session_id) == "agent1"
 
 
 def test_header_wins_over_body_and_query(client):
-    response = client.post(f"{REST}/Session?UserLogin=agent1&Password=wrong", json=ROOT,
-                           headers={"X-OTRS-Header-Password": "agent1"})
+    response = client.post(
+        f"{REST}/Session?UserLogin=agent1&Password=wrong", json=ROOT, headers={"X-OTRS-Header-Password": "agent1"}
+    )
     assert session_user(client, response.json["SessionID"]) == "agent1"
 
 
@@ -48,10 +58,12 @@ def test_query_wins_over_body_as_in_znuny(client):
 
 def test_wrong_header_password_fails_like_a_wrong_body_password(client):
     for response in (
-        client.post(f"{REST}/Session", json={"UserLogin": "root@localhost"},
-                    headers={"X-OTRS-Header-Password": "wrong"}),
-        client.post(SOAP, data=soap("SessionCreate", UserLogin="root@localhost", Password="wrong"),
-                    content_type="text/xml"),
+        client.post(
+            f"{REST}/Session", json={"UserLogin": "root@localhost"}, headers={"X-OTRS-Header-Password": "wrong"}
+        ),
+        client.post(
+            SOAP, data=soap("SessionCreate", UserLogin="root@localhost", Password="wrong"), content_type="text/xml"
+        ),
     ):
         body = response.json if response.is_json else local_tree(soap_body(response.data))
         assert body["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
@@ -59,16 +71,18 @@ def test_wrong_header_password_fails_like_a_wrong_body_password(client):
 
 def test_customer_user_gets_a_customer_session(client):
     response = client.post(f"{REST}/Session", json={"CustomerUserLogin": "customer1", "Password": "customer1"})
-    data = {i["Key"]: i["Value"] for i in client.get(f"{REST}/Session/{response.json['SessionID']}").json[
-        "SessionData"]}
+    data = {
+        i["Key"]: i["Value"] for i in client.get(f"{REST}/Session/{response.json['SessionID']}").json["SessionData"]
+    }
     assert data["UserType"] == "Customer" and data["UserCustomerID"] == "ACME"
 
 
 def test_invalid_session_id_fails_even_with_a_valid_password(client):
     """Znuny's Auth(): a given SessionID decides alone."""
     target = client.post(f"{REST}/Session", json=ROOT).json["SessionID"]
-    response = client.delete(f"{REST}/Session/{target}", json=ROOT,
-                             headers={"X-OTRS-Header-SessionID": "not-a-session"})
+    response = client.delete(
+        f"{REST}/Session/{target}", json=ROOT, headers={"X-OTRS-Header-SessionID": "not-a-session"}
+    )
     assert response.json["Error"]["ErrorCode"] == "SessionRemove.AuthFail"
     assert session_user(client, target) == "root@localhost"
 
@@ -76,8 +90,9 @@ def test_invalid_session_id_fails_even_with_a_valid_password(client):
 def test_session_remove_needs_admin_for_another_agents_session(client):
     roots = client.post(f"{REST}/Session", json=ROOT).json["SessionID"]
     denied = client.delete(f"{REST}/Session/{roots}", json={"UserLogin": "agent1", "Password": "agent1"})
-    assert denied.json["Error"]["ErrorMessage"] == \
-        "SessionRemove: Authorization failed! User needs to be in group admin."
+    assert (
+        denied.json["Error"]["ErrorMessage"] == "SessionRemove: Authorization failed! User needs to be in group admin."
+    )
     agents = client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"}).json["SessionID"]
     assert client.delete(f"{REST}/Session/{agents}", json=ROOT).json == {"Success": 1}
     assert session_user(client, agents) is None
@@ -85,8 +100,9 @@ def test_session_remove_needs_admin_for_another_agents_session(client):
 
 def test_a_removed_session_no_longer_authenticates(client):
     session_id = client.post(f"{REST}/Session", json=ROOT).json["SessionID"]
-    assert client.delete(f"{REST}/Session/{session_id}",
-                         headers={"X-OTRS-Header-SessionID": session_id}).json == {"Success": 1}
+    assert client.delete(f"{REST}/Session/{session_id}", headers={"X-OTRS-Header-SessionID": session_id}).json == {
+        "Success": 1
+    }
     assert client.get(f"{REST}/Session/{session_id}").json["Error"]["ErrorCode"] == "SessionGet.SessionInvalid"
 
 
@@ -96,10 +112,13 @@ def test_impersonation_works_for_an_admin_agent(client):
 
 
 def test_impersonation_fails_for_anyone_else(client):
-    for creds in ({"UserLogin": "agent1", "Password": "agent1"},
-                  {"CustomerUserLogin": "customer1", "Password": "customer1"}):
-        response = client.post(f"{REST}/Session", json=creds,
-                               headers={"X-OTRS-Header-ImpersonateAsUser": "root@localhost"})
+    for creds in (
+        {"UserLogin": "agent1", "Password": "agent1"},
+        {"CustomerUserLogin": "customer1", "Password": "customer1"},
+    ):
+        response = client.post(
+            f"{REST}/Session", json=creds, headers={"X-OTRS-Header-ImpersonateAsUser": "root@localhost"}
+        )
         assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
 
 
@@ -144,8 +163,7 @@ def test_an_impersonated_write_names_both_logins_in_the_history(client):
     ticket = {"Title": "On behalf", "Queue": "Raw", "State": "new", "Priority": "3 normal", "CustomerUser": "customer1"}
     article = {"Subject": "s", "Body": "b", "ContentType": "text/plain; charset=utf8"}
     created = client.post(f"{REST}/Ticket", json={**ROOT, "Ticket": ticket, "Article": article}, headers=headers).json
-    client.patch(f"{REST}/Ticket/{created['TicketID']}", json={**ROOT, "Ticket": {"Title": "Renamed"}},
-                 headers=headers)
+    client.patch(f"{REST}/Ticket/{created['TicketID']}", json={**ROOT, "Ticket": {"Title": "Renamed"}}, headers=headers)
     history = client.get(f"{REST}/Ticket/History/{created['TicketID']}", query_string=ROOT).json
     lines = history["TicketHistory"][0]["History"]
     marks = [line for line in lines if line["Name"] == "%%Impersonation%%root@localhost acting as agent1"]

@@ -39,17 +39,30 @@ def create_tickets(url: str, client: int, start: Any, results: Any) -> None:
         title = f"{TITLE} {client}-{n}"
         if not hasattr(local, "session"):
             local.session = requests.Session()
-        body = {"UserLogin": "root@localhost", "Password": "root",
-                "Ticket": {"Title": title, "Queue": "Raw", "State": "open", "Priority": "3 normal",
-                           "CustomerUser": "customer1"},
-                "Article": {"Subject": title, "Body": "b", "ContentType": "text/plain; charset=utf8"}}
+        body = {
+            "UserLogin": "root@localhost",
+            "Password": "root",
+            "Ticket": {
+                "Title": title,
+                "Queue": "Raw",
+                "State": "open",
+                "Priority": "3 normal",
+                "CustomerUser": "customer1",
+            },
+            "Article": {"Subject": title, "Body": "b", "ContentType": "text/plain; charset=utf8"},
+        }
         try:
             response = local.session.post(f"{url}{REST}/Ticket", json=body, timeout=(5, 30))
             data = response.json()
         except (requests.RequestException, ValueError) as error:
             return title, 0, "", "", repr(error)
-        return (title, response.status_code, str(data.get("TicketID", "")), data.get("TicketNumber", ""),
-                str(data.get("Error", "")))
+        return (
+            title,
+            response.status_code,
+            str(data.get("TicketID", "")),
+            data.get("TicketNumber", ""),
+            str(data.get("Error", "")),
+        )
 
     start.wait(timeout=60)
     with ThreadPoolExecutor(THREADS_PER_PROCESS) as pool:
@@ -62,8 +75,10 @@ def test_concurrent_ticket_create_from_four_processes(server):
         last_id = tx.value("SELECT MAX(id) FROM ticket")
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(PROCESSES), context.Queue()
-    clients = [context.Process(target=create_tickets, args=(server.url, i, start, results), daemon=True)
-               for i in range(PROCESSES)]
+    clients = [
+        context.Process(target=create_tickets, args=(server.url, i, start, results), daemon=True)
+        for i in range(PROCESSES)
+    ]
     started = time.monotonic()
     for process in clients:
         process.start()
@@ -72,8 +87,9 @@ def test_concurrent_ticket_create_from_four_processes(server):
         for _ in clients:
             answers += results.get(timeout=120)
     except queue.Empty:
-        raise AssertionError(f"clients did not finish: {len(answers)} answers in {time.monotonic() - started:.0f} s"
-                             ) from None
+        raise AssertionError(
+            f"clients did not finish: {len(answers)} answers in {time.monotonic() - started:.0f} s"
+        ) from None
     finally:
         for process in clients:
             process.join(timeout=10)
@@ -91,8 +107,11 @@ def test_concurrent_ticket_create_from_four_processes(server):
     assert all(number[-1] == str(check_digit(number[:-1])) for _, number in by_title.values())
 
     with database.transaction(write=False) as tx:
-        stored = tx.all("SELECT t.id, t.tn, t.title, (SELECT COUNT(*) FROM article a WHERE a.ticket_id = t.id)"
-                        " AS articles FROM ticket t WHERE t.id > ?", [last_id])
+        stored = tx.all(
+            "SELECT t.id, t.tn, t.title, (SELECT COUNT(*) FROM article a WHERE a.ticket_id = t.id)"
+            " AS articles FROM ticket t WHERE t.id > ?",
+            [last_id],
+        )
     database.close()
     assert {row["title"]: (row["id"], row["tn"]) for row in stored} == by_title
     assert len(stored) == total and all(row["articles"] == 1 for row in stored)

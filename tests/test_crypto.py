@@ -37,23 +37,27 @@ from tests.recipient import (
 
 # "Grüße aus Köln", a line beginning "From " and one with trailing spaces, quoted-printable as composed
 TEXT = "Grüße aus Köln\nFrom the gateway, with love\ntrailing spaces   \n-- \nEnde\n"
-ENTITY = (b"Content-Type: text/plain; charset=utf-8\r\n"
-          b"Content-Transfer-Encoding: quoted-printable\r\n"
-          b"\r\n"
-          b"Gr=C3=BC=C3=9Fe aus K=C3=B6ln\r\n"
-          b"=46rom the gateway, with love\r\n"
-          b"trailing spaces  =20\r\n"
-          b"--=20\r\n"
-          b"Ende\r\n")
+ENTITY = (
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n"
+    b"\r\n"
+    b"Gr=C3=BC=C3=9Fe aus K=C3=B6ln\r\n"
+    b"=46rom the gateway, with love\r\n"
+    b"trailing spaces  =20\r\n"
+    b"--=20\r\n"
+    b"Ende\r\n"
+)
 RECIPIENTS = ["recipient@example.test"]
 
 
 def wrap(entity: bytes) -> bytes:
     """The message as sent: envelope headers, MIME-Version, then the entity's headers in the same block."""
-    return (b"From: Gateway Signer <signer@gateway.test>\r\n"
-            b"To: Rita Recipient <recipient@example.test>\r\n"
-            b"Subject: crypto test\r\n"
-            b"MIME-Version: 1.0\r\n") + entity
+    return (
+        b"From: Gateway Signer <signer@gateway.test>\r\n"
+        b"To: Rita Recipient <recipient@example.test>\r\n"
+        b"Subject: crypto test\r\n"
+        b"MIME-Version: 1.0\r\n"
+    ) + entity
 
 
 @pytest.fixture
@@ -61,12 +65,17 @@ def crypto(crypto_settings: Settings) -> Crypto:
     return Crypto(crypto_settings)
 
 
-def plan(crypto: Crypto, sign: tuple[str, str, str] | None = None, crypt: tuple[str, str, str] | None = None,
-         recipients: list[str] = RECIPIENTS) -> Plan:
+def plan(
+    crypto: Crypto,
+    sign: tuple[str, str, str] | None = None,
+    crypt: tuple[str, str, str] | None = None,
+    recipients: list[str] = RECIPIENTS,
+) -> Plan:
     return crypto.plan(Protection(*sign) if sign else None, Protection(*crypt) if crypt else None, recipients)
 
 
 # -- PGP -------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("subtype", ["Detached", ""])
 def test_pgp_detached_signature_verifies(crypto: Crypto, keys: KeyMaterial, tmp_path: Path, subtype: str) -> None:
@@ -122,9 +131,9 @@ def test_pgp_inline_encryption(crypto: Crypto, keys: KeyMaterial, tmp_path: Path
 
 # -- S/MIME ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("key_suffix", ["", ".0"])
-def test_smime_detached_signature_verifies(crypto: Crypto, keys: KeyMaterial, tmp_path: Path, key_suffix: str
-                                           ) -> None:
+def test_smime_detached_signature_verifies(crypto: Crypto, keys: KeyMaterial, tmp_path: Path, key_suffix: str) -> None:
     the_plan = plan(crypto, sign=("SMIME", "Detached", keys.smime_signer.hash + key_suffix))
     message = wrap(crypto.protect(the_plan, ENTITY))
     check_wire(message)
@@ -137,8 +146,20 @@ def test_smime_detached_signature_verifies(crypto: Crypto, keys: KeyMaterial, tm
     # the signature covers part 1 byte for byte: checked in binary mode on the cut-out bytes
     (tmp_path / "part1").write_bytes(first)
     (tmp_path / "smime.p7s").write_bytes(base64.b64decode(part_body(signature)))
-    done = openssl("cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "smime.p7s",
-                   "-content", tmp_path / "part1", "-CAfile", keys.ca_cert, stdin=b"")
+    done = openssl(
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        tmp_path / "smime.p7s",
+        "-content",
+        tmp_path / "part1",
+        "-CAfile",
+        keys.ca_cert,
+        stdin=b"",
+    )
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == ENTITY
 
@@ -186,6 +207,7 @@ def test_pgp_inline_signature_inside_smime_encryption(crypto: Crypto, keys: KeyM
 
 # -- refusals --------------------------------------------------------------------------------------------
 
+
 def refusals(keys: KeyMaterial) -> list[tuple[dict, str]]:
     pgp, smime = keys.pgp_signer.keyid, keys.smime_signer.hash
     return [
@@ -199,24 +221,36 @@ def refusals(keys: KeyMaterial) -> list[tuple[dict, str]]:
         ({"sign": ("PGP", "", "81877F5E")}, "Article->Sign->Key 81877F5E is not in the key store!"),
         ({"sign": ("PGP", "", keys.pgp_expired.keyid)}, f"Article->Sign->Key {keys.pgp_expired.keyid} is expired!"),
         ({"crypt": ("PGP", "", keys.pgp_expired.keyid)}, "is expired!"),
-        ({"crypt": ("PGP", "", keys.pgp_revoked.fingerprint)},
-         f"Article->Crypt->Key {keys.pgp_revoked.fingerprint} is revoked!"),
+        (
+            {"crypt": ("PGP", "", keys.pgp_revoked.fingerprint)},
+            f"Article->Crypt->Key {keys.pgp_revoked.fingerprint} is revoked!",
+        ),
         ({"sign": ("PGP", "", keys.pgp_revoked.keyid)}, "is revoked!"),
         ({"sign": ("PGP", "", keys.pgp_recipient.keyid)}, f"Sign->Key {keys.pgp_recipient.keyid} has no secret key!"),
         ({"crypt": ("PGP", "", pgp)}, f"Article->Crypt->Key {pgp} cannot encrypt!"),
-        ({"crypt": ("PGP", "", ""), "recipients": ["recipient@example.test", "nobody@example.test"]},
-         "Article->Crypt: no PGP key for recipient nobody@example.test!"),
-        ({"crypt": ("PGP", "", ""), "recipients": ["expired@example.test"]},
-         "Article->Crypt: no PGP key for recipient expired@example.test!"),
+        (
+            {"crypt": ("PGP", "", ""), "recipients": ["recipient@example.test", "nobody@example.test"]},
+            "Article->Crypt: no PGP key for recipient nobody@example.test!",
+        ),
+        (
+            {"crypt": ("PGP", "", ""), "recipients": ["expired@example.test"]},
+            "Article->Crypt: no PGP key for recipient expired@example.test!",
+        ),
         ({"crypt": ("PGP", "Inline", ""), "sign": ("PGP", "Detached", pgp)}, "PGP Inline encryption"),
         ({"crypt": ("PGP", "Inline", ""), "sign": ("SMIME", "Inline", smime)}, "PGP Inline encryption"),
-        ({"crypt": ("SMIME", "", ""), "recipients": ["nobody@example.test"]},
-         "Article->Crypt: no S/MIME certificate for recipient nobody@example.test!"),
-        ({"crypt": ("SMIME", "", ""), "recipients": ["expired@example.test"]},
-         "no S/MIME certificate for recipient expired@example.test!"),
+        (
+            {"crypt": ("SMIME", "", ""), "recipients": ["nobody@example.test"]},
+            "Article->Crypt: no S/MIME certificate for recipient nobody@example.test!",
+        ),
+        (
+            {"crypt": ("SMIME", "", ""), "recipients": ["expired@example.test"]},
+            "no S/MIME certificate for recipient expired@example.test!",
+        ),
         ({"crypt": ("SMIME", "", keys.smime_expired.hash)}, f"Crypt->Key {keys.smime_expired.hash} is expired!"),
-        ({"sign": ("SMIME", "", keys.smime_recipient.hash)},
-         f"Sign->Key {keys.smime_recipient.hash} has no private key!"),
+        (
+            {"sign": ("SMIME", "", keys.smime_recipient.hash)},
+            f"Sign->Key {keys.smime_recipient.hash} has no private key!",
+        ),
         ({"sign": ("SMIME", "", "3b630c80")}, "Article->Sign->Key 3b630c80 is not in the certificate store!"),
         ({"sign": ("SMIME", "", "3b630c8")}, "is not an S/MIME certificate hash!"),
     ]
@@ -245,8 +279,10 @@ def test_key_listing_is_cached_until_the_keyring_changes(crypto: Crypto, keys: K
 def test_store_files_are_private(crypto_settings: Settings, keys: KeyMaterial) -> None:
     assert stat.S_IMODE(os.stat(crypto_settings.gnupghome).st_mode) == 0o700
     private = Path(crypto_settings.smime_private_dir)
-    assert sorted(path.name for path in private.iterdir()) == [f"{keys.smime_signer.hash}.0",
-                                                                f"{keys.smime_signer.hash}.0.P"]
+    assert sorted(path.name for path in private.iterdir()) == [
+        f"{keys.smime_signer.hash}.0",
+        f"{keys.smime_signer.hash}.0.P",
+    ]
     passphrases = Path(crypto_settings.gnupghome, "gateway-passphrases")
     files = [*private.iterdir(), *Path(crypto_settings.smime_cert_dir).iterdir(), *passphrases.iterdir()]
     assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files)
@@ -255,13 +291,18 @@ def test_store_files_are_private(crypto_settings: Settings, keys: KeyMaterial) -
 
 # -- console ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[Callable[..., subprocess.CompletedProcess]]:
     """`gateway` on empty key stores of its own."""
     stores = store_settings(short_tempdir("gwc"))
-    env = {**os.environ, "GATEWAY_GNUPGHOME": stores.gnupghome, "GATEWAY_SMIME_CERT_DIR": stores.smime_cert_dir,
-           "GATEWAY_SMIME_PRIVATE_DIR": stores.smime_private_dir,
-           "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path}/absent/never-opened.db"}
+    env = {
+        **os.environ,
+        "GATEWAY_GNUPGHOME": stores.gnupghome,
+        "GATEWAY_SMIME_CERT_DIR": stores.smime_cert_dir,
+        "GATEWAY_SMIME_PRIVATE_DIR": stores.smime_private_dir,
+        "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path}/absent/never-opened.db",
+    }
 
     def run(*args: str | Path) -> subprocess.CompletedProcess:
         return run_console(*args, env=env)
@@ -272,18 +313,23 @@ def console(tmp_path: Path) -> Iterator[Callable[..., subprocess.CompletedProces
 
 def test_console_pgp(console: Callable[..., subprocess.CompletedProcess], keys: KeyMaterial) -> None:
     signer = keys.pgp_signer
-    refused(console("pgp", "import", "--file", signer.secret_file, "--passphrase", "wrong"),
-            f"the passphrase does not unlock the secret key {signer.fingerprint}")
+    refused(
+        console("pgp", "import", "--file", signer.secret_file, "--passphrase", "wrong"),
+        f"the passphrase does not unlock the secret key {signer.fingerprint}",
+    )
     refused(console("pgp", "import", "--file", signer.secret_file), "is protected: give its passphrase")
-    refused(console("pgp", "import", "--file", keys.pgp_recipient.public_file, "--passphrase", "x"),
-            "the file holds no secret key")
+    refused(
+        console("pgp", "import", "--file", keys.pgp_recipient.public_file, "--passphrase", "x"),
+        "the file holds no secret key",
+    )
     refused(console("pgp", "import", "--file", keys.ca_cert), "no OpenPGP key found")
     assert console("pgp", "list").stdout == ""  # refusals wrote nothing
 
     done = console("pgp", "import", "--file", signer.secret_file, "--passphrase", signer.passphrase)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (f"Imported {signer.fingerprint}\t{signer.keyid}\tGateway Signer <signer@gateway.test>"
-                           "\tsecret: yes\n")
+    assert done.stdout == (
+        f"Imported {signer.fingerprint}\t{signer.keyid}\tGateway Signer <signer@gateway.test>\tsecret: yes\n"
+    )
     for key in (keys.pgp_recipient, keys.pgp_expired, keys.pgp_revoked):
         done = console("pgp", "import", "--file", key.public_file)
         assert done.returncode == 0 and done.stdout.endswith("\tsecret: no\n"), done.stderr
@@ -304,14 +350,18 @@ def test_console_pgp(console: Callable[..., subprocess.CompletedProcess], keys: 
 
 def test_console_smime(console: Callable[..., subprocess.CompletedProcess], keys: KeyMaterial) -> None:
     signer = keys.smime_signer
-    refused(console("smime", "add-private-key", "--file", signer.key, "--passphrase", signer.passphrase),
-            "no certificate in the store matches this private key")
+    refused(
+        console("smime", "add-private-key", "--file", signer.key, "--passphrase", signer.passphrase),
+        "no certificate in the store matches this private key",
+    )
     done = console("smime", "add-certificate", "--file", signer.cert)
     assert done.stdout == f"Added certificate {signer.hash}.0\t/CN=Gateway Signer/emailAddress={signer.address}\n"
     refused(console("smime", "add-certificate", "--file", signer.cert), f"already in the store as {signer.hash}.0")
     refused(console("smime", "add-certificate", "--file", keys.pgp_signer.public_file), "not an X.509 certificate")
-    refused(console("smime", "add-private-key", "--file", signer.key, "--passphrase", "wrong"),
-            "the passphrase does not open the private key")
+    refused(
+        console("smime", "add-private-key", "--file", signer.key, "--passphrase", "wrong"),
+        "the passphrase does not open the private key",
+    )
     done = console("smime", "add-private-key", "--file", signer.key, "--passphrase", signer.passphrase)
     assert done.returncode == 0, done.stderr
     assert console("smime", "add-certificate", "--file", keys.smime_expired.cert).returncode == 0

@@ -13,10 +13,12 @@ from gateway.tickets.numbers import check_digit
 from tests.conftest import REST, run_console
 
 DEMO = "t.customer_id LIKE 'demo-%'"
-NEW_TICKET = {"UserLogin": "root@localhost", "Password": "root",
-              "Ticket": {"Title": "t", "Queue": "Raw", "State": "open", "Priority": "3 normal",
-                         "CustomerUser": "customer1"},
-              "Article": {"Subject": "s", "Body": "b", "ContentType": "text/plain; charset=utf8"}}
+NEW_TICKET = {
+    "UserLogin": "root@localhost",
+    "Password": "root",
+    "Ticket": {"Title": "t", "Queue": "Raw", "State": "open", "Priority": "3 normal", "CustomerUser": "customer1"},
+    "Article": {"Subject": "s", "Body": "b", "ContentType": "text/plain; charset=utf8"},
+}
 
 
 def demo_tickets(db: Database) -> list[dict]:
@@ -29,26 +31,30 @@ def demo_tickets(db: Database) -> list[dict]:
             " (SELECT COUNT(*) FROM ticket_history h JOIN ticket_history_type ht ON ht.id = h.history_type_id"
             "  WHERE h.ticket_id = t.id AND ht.name = 'NewTicket') AS new_ticket_history"
             f" FROM ticket t JOIN ticket_state s ON s.id = t.ticket_state_id JOIN queue q ON q.id = t.queue_id"
-            f" WHERE {DEMO} ORDER BY t.id")
+            f" WHERE {DEMO} ORDER BY t.id"
+        )
 
 
 def counters(db: Database) -> dict[str, int]:
     with db.transaction(write=False) as tx:
-        return {row["counter_date"]: row["counter"]
-                for row in tx.all("SELECT counter_date, counter FROM ticket_number_counter")}
+        return {
+            row["counter_date"]: row["counter"]
+            for row in tx.all("SELECT counter_date, counter FROM ticket_number_counter")
+        }
 
 
 def assert_date_checksum(number: str, created: object, system_id: str) -> None:
     assert number[:8] == as_datetime(created).strftime("%Y%m%d")
-    assert number[8:8 + len(system_id)] == system_id
+    assert number[8 : 8 + len(system_id)] == system_id
     assert number[-1] == str(check_digit(number[:-1]))
 
 
 def test_demo_tickets_are_served_and_ticket_create_continues_their_numbering(db, client, settings):
     """All created today: the block taken from today's counter is what TicketCreate must continue after."""
     now = utcnow()
-    summary = demo.load(db, 50, 3, settings=settings, now=now,
-                            span=now - now.replace(hour=0, minute=0, second=0), seed=1)
+    summary = demo.load(
+        db, 50, 3, settings=settings, now=now, span=now - now.replace(hour=0, minute=0, second=0), seed=1
+    )
     assert (summary.tickets, summary.articles, summary.customer_users) == (50, 150, 20)
 
     rows = demo_tickets(db)
@@ -102,9 +108,11 @@ def test_demo_tickets_look_like_a_helpdesk_year_and_repeated_loads_never_collide
     stored = counters(db)
     assert all(stored[day] == counter for day, counter in highest.items())
     with db.transaction(write=False) as tx:
-        accounted = tx.all(f"SELECT s.name FROM time_accounting ta JOIN article a ON a.id = ta.article_id"
-                           f" JOIN article_sender_type s ON s.id = a.article_sender_type_id"
-                           f" JOIN ticket t ON t.id = ta.ticket_id WHERE {DEMO}")
+        accounted = tx.all(
+            f"SELECT s.name FROM time_accounting ta JOIN article a ON a.id = ta.article_id"
+            f" JOIN article_sender_type s ON s.id = a.article_sender_type_id"
+            f" JOIN ticket t ON t.id = ta.ticket_id WHERE {DEMO}"
+        )
     assert accounted and {row["name"] for row in accounted} == {"agent"}
     assert first.time_accounted + second.time_accounted == len(accounted)
 

@@ -86,8 +86,12 @@ def test_pyotrs_creates_a_session_on_the_imported_development_sample(server):
 
 @pytest.mark.transport_only
 def test_header_credentials_through_gunicorn(server):
-    response = requests.post(f"{server.url}{REST}/Session", json={}, timeout=5, headers={
-        "X-OTRS-Header-UserLogin": "agent1", "X-OTRS-Header-Password": "agent1"})
+    response = requests.post(
+        f"{server.url}{REST}/Session",
+        json={},
+        timeout=5,
+        headers={"X-OTRS-Header-UserLogin": "agent1", "X-OTRS-Header-Password": "agent1"},
+    )
     assert response.status_code == 200 and "SessionID" in response.json()
 
 
@@ -104,8 +108,7 @@ def test_a_web_service_added_by_the_console_is_served_within_5_seconds(server):
 
 
 def test_the_console_shows_the_communication_log(server):
-    requests.post(f"{server.url}{REST}/Session", json={"UserLogin": "tauser", "Password": "tauser-secret"},
-                  timeout=5)
+    requests.post(f"{server.url}{REST}/Session", json={"UserLogin": "tauser", "Password": "tauser-secret"}, timeout=5)
 
     def logged() -> bool:
         out = server.gateway("webservice", "log", "--name", "GenericTicketConnectorREST", "--limit", "5").stdout

@@ -21,9 +21,26 @@ from tests.conftest import znuny_file
 from tests.golden import Case, case, shape
 
 # time-dependent values: equal in kind (checked by shape), not in value
-VOLATILE = {"SessionID", "Age", "Created", "Changed", "CreateTime", "ChangeTime", "IncomingTime",
-            "UnlockTimeout", "UntilTime", "RealTillTimeNotUsed", "LastViewedTime", "UserLastLogin",
-            "UserLastLoginTimestamp", "ChallengeToken", "MessageID", "Start", "End", "PendingTime"}
+VOLATILE = {
+    "SessionID",
+    "Age",
+    "Created",
+    "Changed",
+    "CreateTime",
+    "ChangeTime",
+    "IncomingTime",
+    "UnlockTimeout",
+    "UntilTime",
+    "RealTillTimeNotUsed",
+    "LastViewedTime",
+    "UserLastLogin",
+    "UserLastLoginTimestamp",
+    "ChallengeToken",
+    "MessageID",
+    "Start",
+    "End",
+    "PendingTime",
+}
 
 
 class Mapping:
@@ -38,16 +55,24 @@ class Mapping:
     def learn(self, theirs: Any, ours: Any) -> None:
         if not (isinstance(theirs, dict) and isinstance(ours, dict)) or "Error" in theirs or "Error" in ours:
             return
-        for key, table in (("SessionID", self.sessions), ("TicketID", self.tickets),
-                           ("ArticleID", self.articles), ("TicketNumber", self.numbers)):
+        for key, table in (
+            ("SessionID", self.sessions),
+            ("TicketID", self.tickets),
+            ("ArticleID", self.articles),
+            ("TicketNumber", self.numbers),
+        ):
             if key in theirs and key in ours:
-                pairs = zip(theirs[key], ours[key], strict=False) if isinstance(theirs[key], list) \
+                pairs = (
+                    zip(theirs[key], ours[key], strict=False)
+                    if isinstance(theirs[key], list)
                     else [(theirs[key], ours[key])]
+                )
                 for their, our in pairs:
                     table[str(their)] = str(our)
 
     def request(self, golden: Case) -> None:
         """Znuny's recorded values in a request become ours."""
+
         def ids(text: str) -> str:
             for theirs, ours in {**self.sessions, **self.numbers}.items():
                 text = text.replace(theirs, ours)
@@ -57,8 +82,11 @@ class Mapping:
         golden.request.first_line = ids(golden.request.first_line)
         golden.request.headers = {k: ids(v) for k, v in golden.request.headers.items()}
         golden.request.body = ids(golden.request.body.decode()).encode()
-        golden.request.body = re.sub(rb"(<(?:\w+:)?TicketID>)(\d+)<", lambda m: m[1] + self.tickets.get(
-            m[2].decode(), m[2].decode()).encode() + b"<", golden.request.body)
+        golden.request.body = re.sub(
+            rb"(<(?:\w+:)?TicketID>)(\d+)<",
+            lambda m: m[1] + self.tickets.get(m[2].decode(), m[2].decode()).encode() + b"<",
+            golden.request.body,
+        )
 
     def answer(self, value: Any, key: str = "") -> Any:
         """Our answer in Znuny's values, so that it compares with the recording."""
@@ -75,23 +103,37 @@ class Mapping:
                     value = value.replace(ours, theirs)
                     if key == "Name":  # NewTicket: %%number%%queue%%priority%%state%%TicketID
                         head, _, ticket = value.rpartition("%%")
-                        value = f"{head}%%{inverse.get(ticket, ticket)}" if (
-                            inverse := {v: k for k, v in self.tickets.items()}) else value
+                        value = (
+                            f"{head}%%{inverse.get(ticket, ticket)}"
+                            if (inverse := {v: k for k, v in self.tickets.items()})
+                            else value
+                        )
         return value
 
 
 # session keys that change with every login
-SESSION_VOLATILE = {"ChangeTime", "CreateTime", "UserLastLogin", "UserLastLoginTimestamp", "UserLastPwChangeTime",
-                    "UserLastRequest", "UserSessionStart"}
+SESSION_VOLATILE = {
+    "ChangeTime",
+    "CreateTime",
+    "UserLastLogin",
+    "UserLastLoginTimestamp",
+    "UserLastPwChangeTime",
+    "UserLastRequest",
+    "UserSessionStart",
+}
 # what SessionGet keeps to itself (decisions.md): a password hash, the customer backends' configuration
 SESSION_SECRETS = {"UserPassword", "Config", "CompanyConfig"}
 
 
 def stable(value: Any, key: str = "") -> Any:
     if key == "SessionData":
-        return [{**item, "Value": f"<volatile {type(item.get('Value')).__name__}>"}
-                if item["Key"] in SESSION_VOLATILE else item
-                for item in value if item["Key"] not in SESSION_SECRETS]
+        return [
+            {**item, "Value": f"<volatile {type(item.get('Value')).__name__}>"}
+            if item["Key"] in SESSION_VOLATILE
+            else item
+            for item in value
+            if item["Key"] not in SESSION_SECRETS
+        ]
     if key in VOLATILE and not isinstance(value, (dict, list)):
         return f"<volatile {type(value).__name__}>"
     if isinstance(value, dict):
@@ -119,17 +161,20 @@ def xml_tree(element: etree._Element) -> Any:
 
 def fault(status: int, code: str):
     """Where Znuny closes the connection or answers a bare 500, we answer `status` with a fault naming the problem."""
+
     def check(response) -> str | None:
         if response.status_code != status:
             return f"status {response.status_code} != {status}: {response.data[:300]!r}"
         if code not in response.get_data(as_text=True):
             return f"no {code} in {response.data[:300]!r}"
         return None
+
     return check
 
 
 def answers_like(stem: str, *keys: str):
     """Where Znuny refuses a request it could have served, we answer as Znuny answers `stem`."""
+
     def check(response) -> str | None:
         theirs = case(stem).response
         if response.status_code != 200:
@@ -139,6 +184,7 @@ def answers_like(stem: str, *keys: str):
         else:
             ours, expected = response.json, theirs.json()
         return None if shape(ours) == shape(expected) else f"shape {ours} != {expected}"
+
     return check
 
 
@@ -147,16 +193,19 @@ def error(code: str):
         if response.status_code != 200 or response.json.get("Error", {}).get("ErrorCode") != code:
             return f"{response.status_code} {response.data[:300]!r} is not {code}"
         return None
+
     return check
 
 
 def csv_fault(stem: str):
     """Znuny's message for a CSV it cannot use, as a 400 instead of its 500."""
+
     def check(response) -> str | None:
         message = case(stem).response.json()["faultstring"].rstrip(".")
         if response.status_code != 400 or message not in response.json.get("faultstring", ""):
             return f"{response.status_code} {response.data[:300]!r} does not say {message!r}"
         return None
+
     return check
 
 
@@ -224,8 +273,9 @@ def extend_fixture(db, settings) -> None:
     directory.link_user_group(db, "root@localhost", "restricted", "rw")
     directory.add_queue(db, "Restricted", "restricted")
     directory.add_customer_company(db, "GLOBEX", "Globex Corp.")
-    directory.add_customer_user(db, settings, "customer2", "Second", "Customer", "customer2@oracle.test", "GLOBEX",
-                            "customer2")
+    directory.add_customer_user(
+        db, settings, "customer2", "Second", "Customer", "customer2@oracle.test", "GLOBEX", "customer2"
+    )
 
 
 def differences(client, db, settings) -> list[str]:
@@ -281,8 +331,14 @@ def diff(ours: Any, theirs: Any, path: str = "") -> list[str]:
     if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
         return [line for i, (a, b) in enumerate(zip(ours, theirs, strict=True)) for line in diff(a, b, f"{path}[{i}]")]
     if isinstance(ours, list) and isinstance(theirs, list):
-        lines = difflib.unified_diff([json.dumps(v, sort_keys=True) for v in theirs],
-                                     [json.dumps(v, sort_keys=True) for v in ours], "Znuny", "ours", lineterm="", n=0)
+        lines = difflib.unified_diff(
+            [json.dumps(v, sort_keys=True) for v in theirs],
+            [json.dumps(v, sort_keys=True) for v in ours],
+            "Znuny",
+            "ours",
+            lineterm="",
+            n=0,
+        )
         return [f"{path}: {len(ours)} items != Znuny's {len(theirs)}", *lines]
     if ours != theirs or type(ours) is not type(theirs):
         return [f"{path}: {json.dumps(ours)[:300]} != Znuny's {json.dumps(theirs)[:300]}"]

@@ -18,8 +18,10 @@ def create_session(client) -> str:
     return response.json["SessionID"]
 
 
-@pytest.mark.parametrize("stem", ["01_rest_session_create_ok", "47_err_wrong_content_type_text_plain",
-                                  "56_rest_session_create_by_webservice_id"])
+@pytest.mark.parametrize(
+    "stem",
+    ["01_rest_session_create_ok", "47_err_wrong_content_type_text_plain", "56_rest_session_create_by_webservice_id"],
+)
 def test_session_create_answers_like_znuny(client, stem):
     golden = case(stem)
     response = golden.send(client)
@@ -29,8 +31,7 @@ def test_session_create_answers_like_znuny(client, stem):
     assert len(response.json["SessionID"]) == len(golden.response.json()["SessionID"])
 
 
-@pytest.mark.parametrize("stem", ["02_rest_session_create_bad_password", "49_err_empty_body",
-                                  "51_err_json_array_body"])
+@pytest.mark.parametrize("stem", ["02_rest_session_create_bad_password", "49_err_empty_body", "51_err_json_array_body"])
 def test_session_create_errors_are_znunys(client, stem):
     golden = case(stem)
     response = golden.send(client)
@@ -50,8 +51,17 @@ def test_session_get_has_znunys_shape_and_no_secrets(client, db):
     assert keys == sorted(keys)
     values = {item["Key"]: item["Value"] for item in ours}
     theirs_by_key = {item["Key"]: item["Value"] for item in theirs}
-    for key in ("UserLogin", "UserID", "UserType", "UserEmail", "UserFirstname", "UserLastname",
-                "UserFullname", "SessionSource", "ValidID"):
+    for key in (
+        "UserLogin",
+        "UserID",
+        "UserType",
+        "UserEmail",
+        "UserFirstname",
+        "UserLastname",
+        "UserFullname",
+        "SessionSource",
+        "ValidID",
+    ):
         assert values[key] == theirs_by_key[key], key
     assert not {"UserPw", "UserPassword", "Config", "CompanyConfig"} & set(keys)
     with db.transaction(write=False) as tx:
@@ -59,8 +69,9 @@ def test_session_get_has_znunys_shape_and_no_secrets(client, db):
     assert stored_hash and not any(stored_hash in str(value) or session_id in str(value) for value in values.values())
 
 
-@pytest.mark.parametrize("stem", ["36_soap_session_create", "44_soap_session_create_no_soapaction",
-                                  "37_soap_session_create_bad_password"])
+@pytest.mark.parametrize(
+    "stem", ["36_soap_session_create", "44_soap_session_create_no_soapaction", "37_soap_session_create_bad_password"]
+)
 def test_soap_session_create_answers_like_znuny(client, stem):
     golden = case(stem)
     response = golden.send(client)
@@ -85,10 +96,13 @@ def test_soap_wsdl_style_soapaction_is_accepted(client):
     assert "SessionID" in local_tree(soap_body(response.data))
 
 
-@pytest.mark.parametrize(("stem", "status", "element", "words"), [
-    ("45_soap_invalid_xml", 400, "faultcode", "Client"),
-    ("46_soap_unknown_operation", 500, "faultstring", "NoSuchOp"),
-])
+@pytest.mark.parametrize(
+    ("stem", "status", "element", "words"),
+    [
+        ("45_soap_invalid_xml", 400, "faultcode", "Client"),
+        ("46_soap_unknown_operation", 500, "faultstring", "NoSuchOp"),
+    ],
+)
 def test_soap_errors_are_standard_faults(client, stem, status, element, words):
     """Znuny answers both with a non-standard Fault in its own namespace; zeep and .NET need soap:Fault."""
     response = case(stem).send(client)
@@ -105,11 +119,14 @@ def test_form_content_type_is_still_json(client):
     assert response.status_code == 200 and "SessionID" in response.json
 
 
-@pytest.mark.parametrize(("stem", "status", "words"), [
-    ("50_err_invalid_json", 400, "decoding request content"),
-    ("53_err_unknown_route", 404, "/NoSuchRoute"),
-    ("54_err_wrong_method", 405, "GET"),
-])
+@pytest.mark.parametrize(
+    ("stem", "status", "words"),
+    [
+        ("50_err_invalid_json", 400, "decoding request content"),
+        ("53_err_unknown_route", 404, "/NoSuchRoute"),
+        ("54_err_wrong_method", 405, "GET"),
+    ],
+)
 def test_rest_transport_errors_say_what_went_wrong(client, stem, status, words):
     golden = case(stem)
     response = golden.send(client)

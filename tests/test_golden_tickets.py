@@ -10,8 +10,17 @@ import re
 
 from tests.golden import case, local_tree, shape, soap_body
 
-VOLATILE = {"SessionID", "TicketNumber", "Age", "Created", "Changed", "CreateTime", "ChangeTime", "IncomingTime",
-            "UnlockTimeout"}
+VOLATILE = {
+    "SessionID",
+    "TicketNumber",
+    "Age",
+    "Created",
+    "Changed",
+    "CreateTime",
+    "ChangeTime",
+    "IncomingTime",
+    "UnlockTimeout",
+}
 
 
 def stable(value):
@@ -25,10 +34,10 @@ def stable(value):
 
 def with_session(golden, session_id: str) -> None:
     """Znuny's recorded SessionID is replaced by one of ours, in the body and in the URL."""
-    golden.request.body = re.sub(rb'"SessionID": "[^"]+"', f'"SessionID": "{session_id}"'.encode(),
-                                 golden.request.body)
-    golden.request.body = re.sub(rb"<(\w+:)?SessionID>[^<]+<", f"<\\1SessionID>{session_id}<".encode(),
-                                 golden.request.body)
+    golden.request.body = re.sub(rb'"SessionID": "[^"]+"', f'"SessionID": "{session_id}"'.encode(), golden.request.body)
+    golden.request.body = re.sub(
+        rb"<(\w+:)?SessionID>[^<]+<", f"<\\1SessionID>{session_id}<".encode(), golden.request.body
+    )
     golden.request.first_line = re.sub(r"SessionID=[^& ]+", f"SessionID={session_id}", golden.request.first_line)
 
 
@@ -36,22 +45,34 @@ def replay(client, stem: str, session_id: str, ticket_id: str | None = None):
     golden = case(stem)
     with_session(golden, session_id)
     if ticket_id:
-        golden.request.body = re.sub(rb"<(\w+:)?TicketID>\d+<", f"<\\1TicketID>{ticket_id}<".encode(),
-                                     golden.request.body)
+        golden.request.body = re.sub(
+            rb"<(\w+:)?TicketID>\d+<", f"<\\1TicketID>{ticket_id}<".encode(), golden.request.body
+        )
     response = golden.send(client)
     assert response.status_code == golden.status, (stem, response.data)
     return golden, response
 
 
 def test_znunys_ticket_exchanges_in_order(client):
-    session_id = client.post("/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
-                             json={"UserLogin": "root@localhost", "Password": "root"}).json["SessionID"]
-    for stem in ["04_rest_ticket_create_minimal", "05_rest_ticket_create_missing_title",
-                 "06_rest_ticket_create_bad_queue", "07_rest_ticket_create_header_auth",
-                 "08_rest_ticket_create_full_session", "09_rest_ticket_get", "10_rest_ticket_get_all_articles",
-                 "11_rest_ticket_get_dynamic_fields", "12_rest_ticket_get_all_articles_dynamic_fields_attachments",
-                 "13_rest_ticket_get_session", "14_rest_ticket_get_multiple_ids", "15_rest_ticket_get_nonexistent",
-                 "16_rest_ticket_get_no_auth"]:
+    session_id = client.post(
+        "/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
+        json={"UserLogin": "root@localhost", "Password": "root"},
+    ).json["SessionID"]
+    for stem in [
+        "04_rest_ticket_create_minimal",
+        "05_rest_ticket_create_missing_title",
+        "06_rest_ticket_create_bad_queue",
+        "07_rest_ticket_create_header_auth",
+        "08_rest_ticket_create_full_session",
+        "09_rest_ticket_get",
+        "10_rest_ticket_get_all_articles",
+        "11_rest_ticket_get_dynamic_fields",
+        "12_rest_ticket_get_all_articles_dynamic_fields_attachments",
+        "13_rest_ticket_get_session",
+        "14_rest_ticket_get_multiple_ids",
+        "15_rest_ticket_get_nonexistent",
+        "16_rest_ticket_get_no_auth",
+    ]:
         golden, response = replay(client, stem, session_id)
         theirs = golden.response.json()
         assert shape(response.json) == shape(theirs), stem
@@ -59,8 +80,10 @@ def test_znunys_ticket_exchanges_in_order(client):
 
 
 def test_znunys_soap_ticket_exchanges(client):
-    session_id = client.post("/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
-                             json={"UserLogin": "root@localhost", "Password": "root"}).json["SessionID"]
+    session_id = client.post(
+        "/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
+        json={"UserLogin": "root@localhost", "Password": "root"},
+    ).json["SessionID"]
     golden, response = replay(client, "38_soap_ticket_create", session_id)
     created = local_tree(soap_body(response.data))
     assert set(created) == set(local_tree(soap_body(golden.response.body))) == {"ArticleID", "TicketID", "TicketNumber"}
@@ -78,13 +101,23 @@ def keys(tree) -> object:
 
 
 def test_znunys_searches_find_the_same_tickets(client):
-    session_id = client.post("/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
-                             json={"UserLogin": "root@localhost", "Password": "root"}).json["SessionID"]
-    for stem in ["04_rest_ticket_create_minimal", "07_rest_ticket_create_header_auth",
-                 "08_rest_ticket_create_full_session", "17_rest_ticket_update_state_article"]:
+    session_id = client.post(
+        "/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
+        json={"UserLogin": "root@localhost", "Password": "root"},
+    ).json["SessionID"]
+    for stem in [
+        "04_rest_ticket_create_minimal",
+        "07_rest_ticket_create_header_auth",
+        "08_rest_ticket_create_full_session",
+        "17_rest_ticket_update_state_article",
+    ]:
         replay(client, stem, session_id)
-    for stem in ["19_rest_ticket_search_by_title", "21_rest_ticket_search_none_found",
-                 "22_rest_ticket_search_title_wildcard_sorted", "23_restdev_ticket_search_get_query"]:
+    for stem in [
+        "19_rest_ticket_search_by_title",
+        "21_rest_ticket_search_none_found",
+        "22_rest_ticket_search_title_wildcard_sorted",
+        "23_restdev_ticket_search_get_query",
+    ]:
         golden, response = replay(client, stem, session_id)
         assert response.json == golden.response.json(), stem
     # the development sample's TicketGetList: TicketGet under another name, TicketID repeated in the query
@@ -104,8 +137,10 @@ def test_znunys_searches_find_the_same_tickets(client):
 
 
 def test_znunys_update_and_history(client):
-    session_id = client.post("/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
-                             json={"UserLogin": "root@localhost", "Password": "root"}).json["SessionID"]
+    session_id = client.post(
+        "/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session",
+        json={"UserLogin": "root@localhost", "Password": "root"},
+    ).json["SessionID"]
     for stem in ["04_rest_ticket_create_minimal", "07_rest_ticket_create_header_auth"]:
         replay(client, stem, session_id)
     golden, response = replay(client, "17_rest_ticket_update_state_article", session_id)
@@ -117,7 +152,9 @@ def test_znunys_update_and_history(client):
     theirs = golden.response.json()["TicketHistory"][0]
     assert shape(response.json) == shape(golden.response.json())
     number = ours["History"][0]["Name"].split("%%")[1]
-    assert [(h["HistoryType"], h["Name"]) for h in ours["History"]] == \
-        [(h["HistoryType"], h["Name"].replace("2026112810000021", number)) for h in theirs["History"]]
-    assert [(h["CreateBy"], h["StateID"], h["OwnerID"], h["QueueID"]) for h in ours["History"]] == \
-        [(h["CreateBy"], h["StateID"], h["OwnerID"], h["QueueID"]) for h in theirs["History"]]
+    assert [(h["HistoryType"], h["Name"]) for h in ours["History"]] == [
+        (h["HistoryType"], h["Name"].replace("2026112810000021", number)) for h in theirs["History"]
+    ]
+    assert [(h["CreateBy"], h["StateID"], h["OwnerID"], h["QueueID"]) for h in ours["History"]] == [
+        (h["CreateBy"], h["StateID"], h["OwnerID"], h["QueueID"]) for h in theirs["History"]
+    ]

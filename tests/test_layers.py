@@ -15,8 +15,17 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "gateway"
 
 # modules every layer may import: they import nothing of ours but each other
-LEAVES = {"gateway", "gateway.errors", "gateway.environ", "gateway.jsonquirks", "gateway.settings",
-          "gateway.wirenumbers", "gateway.passwords", "gateway.faults", "gateway.principal"}
+LEAVES = {
+    "gateway",
+    "gateway.errors",
+    "gateway.environ",
+    "gateway.jsonquirks",
+    "gateway.settings",
+    "gateway.wirenumbers",
+    "gateway.passwords",
+    "gateway.faults",
+    "gateway.principal",
+}
 # the one-way chain, lowest first: a layer imports only from itself and the layers before it
 CHAIN = [
     ("store", ("gateway.store",)),
@@ -72,8 +81,11 @@ def _layer(module: str) -> str | None:
 
 def _sources() -> dict[str, tuple[str, bool]]:
     """Module name -> (source, is a package), for every module of gateway but its migrations."""
-    return {_module_name(p): (p.read_text(encoding="utf-8"), p.name == "__init__.py")
-            for p in sorted(PACKAGE.rglob("*.py")) if "migrations" not in p.parts}
+    return {
+        _module_name(p): (p.read_text(encoding="utf-8"), p.name == "__init__.py")
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if "migrations" not in p.parts
+    }
 
 
 def _ours(imported: str) -> str | None:
@@ -81,8 +93,10 @@ def _ours(imported: str) -> str | None:
     if imported != "gateway" and not imported.startswith("gateway."):
         return None
     candidate = imported
-    while candidate and not ((PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").exists()
-                             or (PACKAGE.parent / candidate.replace(".", "/") / "__init__.py").exists()):
+    while candidate and not (
+        (PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").exists()
+        or (PACKAGE.parent / candidate.replace(".", "/") / "__init__.py").exists()
+    ):
         candidate = candidate.rpartition(".")[0]
     return candidate or None
 
@@ -125,18 +139,23 @@ def test_imports_run_one_way():
 
 
 def test_spyne_stays_in_operations_transport_and_webservice():
-    outside = [f"{name}:{line}" for name, (source, is_package) in _sources().items()
-               if not name.startswith(SPYNE_ALLOWED)
-               for line, imported in _imports(name, source, is_package)
-               if imported == "spyne" or imported.startswith("spyne.")]
+    outside = [
+        f"{name}:{line}"
+        for name, (source, is_package) in _sources().items()
+        if not name.startswith(SPYNE_ALLOWED)
+        for line, imported in _imports(name, source, is_package)
+        if imported == "spyne" or imported.startswith("spyne.")
+    ]
     assert outside == []
 
 
 def test_no_module_imports_itself_through_others():
     """Within a layer too: a cycle (even one hidden in a function or under TYPE_CHECKING) is a knot."""
     sources = _sources()
-    graph = {name: {t for _, imported in _imports(name, *source) if (t := _ours(imported)) and t != name}
-             for name, source in sources.items()}
+    graph = {
+        name: {t for _, imported in _imports(name, *source) if (t := _ours(imported)) and t != name}
+        for name, source in sources.items()
+    }
     cycles = [component for component in _components(graph) if len(component) > 1]
     assert cycles == []
 
@@ -172,14 +191,27 @@ def _components(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-@pytest.mark.parametrize(("importer", "source", "expected"), [
-    ("gateway.mail.probe", "from gateway.tickets import writes\n", "gateway.mail.probe imports gateway.tickets.writes"),
-    ("gateway.transport.probe", "def f():\n    from gateway import operations\n",
-     "gateway.transport.probe imports gateway.operations"),
-    ("gateway.store.probe", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..admin import keys\n",
-     "gateway.store.probe imports gateway.admin.keys"),
-    ("gateway.settings", "from gateway.store import database\n", "gateway.settings imports gateway.store.database"),
-])
+@pytest.mark.parametrize(
+    ("importer", "source", "expected"),
+    [
+        (
+            "gateway.mail.probe",
+            "from gateway.tickets import writes\n",
+            "gateway.mail.probe imports gateway.tickets.writes",
+        ),
+        (
+            "gateway.transport.probe",
+            "def f():\n    from gateway import operations\n",
+            "gateway.transport.probe imports gateway.operations",
+        ),
+        (
+            "gateway.store.probe",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..admin import keys\n",
+            "gateway.store.probe imports gateway.admin.keys",
+        ),
+        ("gateway.settings", "from gateway.store import database\n", "gateway.settings imports gateway.store.database"),
+    ],
+)
 def test_a_wrong_way_import_is_caught(importer, source, expected):
     """The check itself: an import against the direction, even inside a function, is reported."""
     assert [line.split(": ", 1)[1] for line in violations({importer: (source, False)})] == [expected]

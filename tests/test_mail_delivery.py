@@ -26,8 +26,7 @@ from tests.smtp import Smtp, start_smtp
 
 pytestmark = pytest.mark.slow
 
-TICKET = {"Title": "Signed mail", "Queue": "Raw", "State": "open", "Priority": "3 normal",
-          "CustomerUser": "customer1"}
+TICKET = {"Title": "Signed mail", "Queue": "Raw", "State": "open", "Priority": "3 normal", "CustomerUser": "customer1"}
 BODY = "Dear customer,\nFrom today your printer works again.\nGrüße"
 
 
@@ -38,9 +37,18 @@ class MailSetup:
     keys: KeyMaterial
 
     def create(self, **article) -> dict:
-        body = {**ROOT, "Ticket": TICKET, "Article": {
-            "Subject": "Your printer", "Body": BODY, "ContentType": "text/plain; charset=utf8", "ArticleSend": 1,
-            "To": f"Rita <{self.keys.pgp_recipient.address}>", **article}}
+        body = {
+            **ROOT,
+            "Ticket": TICKET,
+            "Article": {
+                "Subject": "Your printer",
+                "Body": BODY,
+                "ContentType": "text/plain; charset=utf8",
+                "ArticleSend": 1,
+                "To": f"Rita <{self.keys.pgp_recipient.address}>",
+                **article,
+            },
+        }
         return requests.post(f"{self.server.url}{REST}/Ticket", json=body, timeout=60).json()
 
     def deliver(self) -> str:
@@ -65,8 +73,9 @@ class MailSetup:
         return matching[0].content
 
     def articles(self, ticket_id: str) -> list[dict]:
-        answer = requests.get(f"{self.server.url}{REST}/Ticket/{ticket_id}",
-                              params={**ROOT, "AllArticles": 1}, timeout=60).json()
+        answer = requests.get(
+            f"{self.server.url}{REST}/Ticket/{ticket_id}", params={**ROOT, "AllArticles": 1}, timeout=60
+        ).json()
         return answer["Ticket"][0]["Article"]
 
     def count(self, table: str) -> int:
@@ -79,8 +88,13 @@ def mail(request: pytest.FixtureRequest, templates, tmp_path_factory, keys) -> I
     stores = make_stores(keys, short_tempdir("gwd"))
     with start_smtp() as smtp:
         try:
-            with serving(url, **store_env(stores), GATEWAY_SMTP_HOST="127.0.0.1", GATEWAY_SMTP_PORT=str(smtp.port),
-                         GATEWAY_SMTP_TIMEOUT="5") as server:
+            with serving(
+                url,
+                **store_env(stores),
+                GATEWAY_SMTP_HOST="127.0.0.1",
+                GATEWAY_SMTP_PORT=str(smtp.port),
+                GATEWAY_SMTP_TIMEOUT="5",
+            ) as server:
                 yield MailSetup(server, smtp, keys)
         finally:
             remove_stores(stores)
@@ -122,8 +136,9 @@ def test_pgp_signatures_verify_with_gpg(mail: MailSetup, tmp_path: Path) -> None
 
 
 def test_pgp_sign_and_encrypt_decrypts_for_the_recipient(mail: MailSetup, tmp_path: Path) -> None:
-    answer = mail.create(Sign={"Type": "PGP", "Key": mail.keys.pgp_signer.fingerprint},
-                         Crypt={"Type": "PGP", "SubType": "Detached"})
+    answer = mail.create(
+        Sign={"Type": "PGP", "Key": mail.keys.pgp_signer.fingerprint}, Crypt={"Type": "PGP", "SubType": "Detached"}
+    )
     assert "Error" not in answer, answer
     mail.deliver()
     message = mail.received(answer["ArticleID"])
@@ -141,8 +156,11 @@ def test_smime_signatures_verify_with_openssl(mail: MailSetup, subtype: str) -> 
 
 
 def test_smime_sign_and_encrypt_decrypts_for_the_recipient(mail: MailSetup) -> None:
-    answer = mail.create(To=mail.keys.smime_recipient.address, Crypt={"Type": "SMIME"},
-                         Sign={"Type": "SMIME", "Key": mail.keys.smime_signer.hash})
+    answer = mail.create(
+        To=mail.keys.smime_recipient.address,
+        Crypt={"Type": "SMIME"},
+        Sign={"Type": "SMIME", "Key": mail.keys.smime_signer.hash},
+    )
     assert "Error" not in answer, answer
     mail.deliver()
     message = mail.received(answer["ArticleID"])
@@ -153,17 +171,23 @@ def test_smime_sign_and_encrypt_decrypts_for_the_recipient(mail: MailSetup) -> N
 def refusals(keys: KeyMaterial) -> list[tuple[dict, str]]:
     return [
         ({"Sign": {"Type": "GPG", "Key": keys.pgp_signer.keyid}}, "Article->Sign->Type parameter is invalid!"),
-        ({"Sign": {"Type": "PGP", "SubType": "Attached", "Key": keys.pgp_signer.keyid}},
-         "Article->Sign->SubType parameter is invalid!"),
+        (
+            {"Sign": {"Type": "PGP", "SubType": "Attached", "Key": keys.pgp_signer.keyid}},
+            "Article->Sign->SubType parameter is invalid!",
+        ),
         ({"Sign": {"Type": "PGP", "Key": "DEADBEEF"}}, "DEADBEEF is not in the key store!"),
         ({"Sign": {"Type": "PGP", "Key": keys.pgp_recipient.keyid}}, "has no secret key!"),
         ({"Crypt": {"Type": "PGP", "Key": keys.pgp_expired.keyid}}, "is expired!"),
         ({"Crypt": {"Type": "PGP", "Key": keys.pgp_revoked.keyid}}, "is revoked!"),
-        ({"Crypt": {"Type": "SMIME"}, "To": "nobody@example.test"},
-         "Article->Crypt: no S/MIME certificate for recipient nobody@example.test!"),
+        (
+            {"Crypt": {"Type": "SMIME"}, "To": "nobody@example.test"},
+            "Article->Crypt: no S/MIME certificate for recipient nobody@example.test!",
+        ),
         ({"Sign": {"Type": "SMIME", "Key": keys.smime_expired.hash}}, "is expired!"),
-        ({"Crypt": {"Type": "PGP", "SubType": "Inline"}, "ContentType": "text/html; charset=utf-8"},
-         "SubType Inline needs a text/plain body"),
+        (
+            {"Crypt": {"Type": "PGP", "SubType": "Inline"}, "ContentType": "text/html; charset=utf-8"},
+            "SubType Inline needs a text/plain body",
+        ),
     ]
 
 
@@ -196,10 +220,17 @@ def test_smtp_down_delays_the_mail_and_a_550_shows_in_ticket_get(mail: MailSetup
 def test_soap_client_from_our_wsdl_sends_a_signed_mail(mail: MailSetup, tmp_path: Path) -> None:
     client = zeep.Client(f"{mail.server.url}{SOAP}?wsdl")
     answer = client.service.TicketCreate(
-        **ROOT, Ticket=TICKET,
-        Article={"Subject": "via SOAP", "Body": BODY, "ContentType": "text/plain; charset=utf8", "ArticleSend": "1",
-                 "To": mail.keys.pgp_recipient.address,
-                 "Sign": {"Type": "PGP", "SubType": "Detached", "Key": mail.keys.pgp_signer.keyid}})
+        **ROOT,
+        Ticket=TICKET,
+        Article={
+            "Subject": "via SOAP",
+            "Body": BODY,
+            "ContentType": "text/plain; charset=utf8",
+            "ArticleSend": "1",
+            "To": mail.keys.pgp_recipient.address,
+            "Sign": {"Type": "PGP", "SubType": "Detached", "Key": mail.keys.pgp_signer.keyid},
+        },
+    )
     assert answer.Error is None and answer.ArticleID, answer
     mail.deliver()
     verify_pgp_detached(mail.keys, tmp_path, mail.received(answer.ArticleID[0]))
@@ -209,15 +240,23 @@ def test_soap_client_from_our_wsdl_sends_a_signed_mail(mail: MailSetup, tmp_path
 
 def test_html_with_attachments_signed_both_ways_verifies(mail: MailSetup, tmp_path: Path) -> None:
     """The multipart entity (alternative inside mixed) is what the signature covers, byte for byte."""
-    rich = {"ContentType": "text/html; charset=utf-8", "Body": "<p>Dear customer,<br/>From today: <b>fixed</b></p>",
-            "Attachment": {"Content": base64.b64encode(b"\x00\x01 log \xff").decode(), "ContentType":
-                           "application/octet-stream", "Filename": "drücker.log"}}
+    rich = {
+        "ContentType": "text/html; charset=utf-8",
+        "Body": "<p>Dear customer,<br/>From today: <b>fixed</b></p>",
+        "Attachment": {
+            "Content": base64.b64encode(b"\x00\x01 log \xff").decode(),
+            "ContentType": "application/octet-stream",
+            "Filename": "drücker.log",
+        },
+    }
     pgp = mail.create(**rich, Sign={"Type": "PGP", "Key": mail.keys.pgp_signer.keyid})
     smime = mail.create(**rich, Sign={"Type": "SMIME", "Key": mail.keys.smime_signer.hash})
     assert "Error" not in pgp and "Error" not in smime, (pgp, smime)
     mail.deliver()
-    for signed in (verify_pgp_detached(mail.keys, tmp_path, mail.received(pgp["ArticleID"])),
-                   smime_verify(mail.keys, mail.received(smime["ArticleID"]))):
+    for signed in (
+        verify_pgp_detached(mail.keys, tmp_path, mail.received(pgp["ArticleID"])),
+        smime_verify(mail.keys, mail.received(smime["ArticleID"])),
+    ):
         entity = email.message_from_bytes(signed, policy=email.policy.default)
         assert entity.get_content_type() == "multipart/mixed"
         assert "From today: fixed" in entity.get_body(("plain",)).get_content()

@@ -18,8 +18,9 @@ def conforms(value, schema) -> bool:
     if JSON_TYPES[type(value)] != schema.get("type", JSON_TYPES[type(value)]):
         return False
     if isinstance(value, dict):
-        return all(key in schema["properties"] and conforms(item, schema["properties"][key])
-                   for key, item in value.items())
+        return all(
+            key in schema["properties"] and conforms(item, schema["properties"][key]) for key, item in value.items()
+        )
     if isinstance(value, list):
         return all(conforms(item, schema["items"]) for item in value)
     return True
@@ -28,8 +29,9 @@ def conforms(value, schema) -> bool:
 def test_document_lists_the_implemented_routes(client, settings):
     doc = client.get(f"{REST}/openapi.json").json
     assert doc["openapi"].startswith("3.")
-    assert doc["servers"] == [{"url": f"{settings.public_url}/znuny/nph-genericinterface.pl/Webservice/"
-                                      "GenericTicketConnectorREST"}]
+    assert doc["servers"] == [
+        {"url": f"{settings.public_url}/znuny/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST"}
+    ]
     assert sorted(doc["paths"]["/Session/{SessionID}"]) == ["delete", "get"]
     get = doc["paths"]["/Session/{SessionID}"]["get"]
     assert {"name": "SessionID", "in": "path", "required": True, "schema": {"type": "string"}} in get["parameters"]
@@ -39,7 +41,8 @@ def test_document_lists_the_implemented_routes(client, settings):
 def test_answers_match_the_documented_types(client):
     doc = client.get(f"{REST}/openapi.json").json
     response_schema = lambda path, verb: doc["paths"][path][verb]["responses"]["200"]["content"][  # noqa: E731
-        "application/json"]["schema"]
+        "application/json"
+    ]["schema"]
     login = {"UserLogin": "root@localhost", "Password": "root"}
     created = client.post(f"{REST}/Session", json=login).json
     refused = client.post(f"{REST}/Session", json={**login, "Password": "x"}).json

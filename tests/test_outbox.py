@@ -51,21 +51,34 @@ def smtp(start_smtp) -> Smtp:
 
 @pytest.fixture
 def worker_settings(settings, smtp):
-    return dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_timeout=5.0,
-                               mail_retry_delay=60.0, mail_poll_interval=0.2)
+    return dataclasses.replace(
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_timeout=5.0,
+        mail_retry_delay=60.0,
+        mail_poll_interval=0.2,
+    )
 
 
 def console_env(database_url: str, port: int, **overrides: object) -> dict[str, str]:
-    env = {**os.environ, "GATEWAY_DATABASE_URL": database_url, "GATEWAY_SMTP_HOST": "127.0.0.1",
-           "GATEWAY_SMTP_PORT": str(port), "GATEWAY_SMTP_TIMEOUT": "5", "GATEWAY_MAIL_POLL_INTERVAL": "0.2"}
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_SMTP_HOST": "127.0.0.1",
+        "GATEWAY_SMTP_PORT": str(port),
+        "GATEWAY_SMTP_TIMEOUT": "5",
+        "GATEWAY_MAIL_POLL_INTERVAL": "0.2",
+    }
     env.update({f"GATEWAY_{key.upper()}": str(value) for key, value in overrides.items()})
     return env
 
 
 @pytest.fixture
 def console(database_url, smtp):
-    def run(*args: str, port: int | None = None, env: dict[str, str] | None = None,
-            **overrides: object) -> subprocess.CompletedProcess:
+    def run(
+        *args: str, port: int | None = None, env: dict[str, str] | None = None, **overrides: object
+    ) -> subprocess.CompletedProcess:
         return run_console(*args, env={**console_env(database_url, port or smtp.port, **overrides), **(env or {})})
 
     return run
@@ -76,9 +89,13 @@ def spawn(database_url, smtp):
     processes = []
 
     def start(*args: str, port: int | None = None, **overrides: object) -> subprocess.Popen:
-        process = subprocess.Popen([str(GATEWAY_BIN), *args], env=console_env(database_url, port or smtp.port,
-                                                                               **overrides),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [str(GATEWAY_BIN), *args],
+            env=console_env(database_url, port or smtp.port, **overrides),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         processes.append(process)
         return process
 
@@ -91,23 +108,51 @@ def spawn(database_url, smtp):
 
 def raw_message(number: int, to: str = "customer@example.test", final_crlf: bool = True) -> bytes:
     """Synthetic bytes with what SMTP transparency and mbox habits could damage."""
-    lines = [f"From: Support <{SENDER}>", f"To: {to}", f"Subject: Outbox test {number}",
-             f"Message-ID: <{number}@gateway.test>", "MIME-Version: 1.0", "Content-Type: text/plain; charset=us-ascii",
-             "", "From here on the body starts.", ".a line starting with a dot", "..two dots", ".",
-             "  trailing spaces  ", "", "-- ", "Support"]
+    lines = [
+        f"From: Support <{SENDER}>",
+        f"To: {to}",
+        f"Subject: Outbox test {number}",
+        f"Message-ID: <{number}@gateway.test>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=us-ascii",
+        "",
+        "From here on the body starts.",
+        ".a line starting with a dot",
+        "..two dots",
+        ".",
+        "  trailing spaces  ",
+        "",
+        "-- ",
+        "Support",
+    ]
     return "\r\n".join(lines).encode("ascii") + (b"\r\n" if final_crlf else b"")
 
 
 def new_article(db: Database) -> int:
     with db.transaction() as tx:
-        ticket_id = ticket_rows.insert_ticket(tx, {
-            "tn": f"{time.time_ns()}", "title": "Outbox", "queue_id": tx.value("SELECT MIN(id) FROM queue"),
-            "ticket_lock_id": tx.value("SELECT MIN(id) FROM ticket_lock_type"), "user_id": 1,
-            "responsible_user_id": 1, "ticket_priority_id": tx.value("SELECT MIN(id) FROM ticket_priority"),
-            "ticket_state_id": tx.value("SELECT MIN(id) FROM ticket_state"), "create_by": 1})
-        return ticket_rows.insert_article(tx, ticket_id, tx.value("SELECT MIN(id) FROM article_sender_type"),
-                                      tx.value("SELECT MIN(id) FROM communication_channel"), 1, 1,
-                                      {"content_type": "text/plain"})
+        ticket_id = ticket_rows.insert_ticket(
+            tx,
+            {
+                "tn": f"{time.time_ns()}",
+                "title": "Outbox",
+                "queue_id": tx.value("SELECT MIN(id) FROM queue"),
+                "ticket_lock_id": tx.value("SELECT MIN(id) FROM ticket_lock_type"),
+                "user_id": 1,
+                "responsible_user_id": 1,
+                "ticket_priority_id": tx.value("SELECT MIN(id) FROM ticket_priority"),
+                "ticket_state_id": tx.value("SELECT MIN(id) FROM ticket_state"),
+                "create_by": 1,
+            },
+        )
+        return ticket_rows.insert_article(
+            tx,
+            ticket_id,
+            tx.value("SELECT MIN(id) FROM article_sender_type"),
+            tx.value("SELECT MIN(id) FROM communication_channel"),
+            1,
+            1,
+            {"content_type": "text/plain"},
+        )
 
 
 def enqueue(db: Database, number: int, recipients: tuple[str, ...] = ("customer@example.test",), **kwargs) -> int:
@@ -146,6 +191,7 @@ def stop(process: subprocess.Popen) -> str:
 
 # -- what is stored is what is sent ------------------------------------------------------------------
 
+
 def test_the_server_receives_the_stored_bytes_and_bcc_only_in_the_envelope(console, db, smtp):
     plain = enqueue(db, 1)
     bcc = enqueue(db, 2, ("to@example.test", "cc@example.test", "hidden@example.test"), final_crlf=False)
@@ -174,17 +220,28 @@ def test_delivery_state_of_many_articles_in_one_call(db, worker_settings, smtp):
     articles = {row["id"]: row["article_id"] for row in rows(db, "SELECT id, article_id FROM mail_queue")}
     smtp.handler.data_replies = [None, "554 5.7.1 Spam detected"]
     with db.transaction() as tx:  # deferred far into the future
-        tx.execute("UPDATE mail_queue SET due_time = ? WHERE article_id = ?", [utcnow().replace(year=2999),
-                                                                                queued_article])
+        tx.execute(
+            "UPDATE mail_queue SET due_time = ? WHERE article_id = ?", [utcnow().replace(year=2999), queued_article]
+        )
     assert outbox.Worker(worker_settings, db).run_once() == (1, 1, 0)
     with db.transaction(write=False) as tx:
         state = outbox.delivery(tx, [articles[sent_id], articles[failed_id], queued_article, 999999])
     assert set(state) == {articles[sent_id], articles[failed_id], queued_article}
     assert state[articles[sent_id]]["State"] == "sent" and state[articles[sent_id]]["SMTPCode"] == 250
-    assert state[articles[failed_id]] == {**state[articles[failed_id]], "State": "failed", "Attempts": 1,
-                                          "SMTPCode": 554, "SMTPMessage": "DATA: 5.7.1 Spam detected"}
-    assert state[queued_article] == {"State": "queued", "Attempts": 0, "SMTPCode": None, "SMTPMessage": "",
-                                     "Time": state[queued_article]["Time"]}
+    assert state[articles[failed_id]] == {
+        **state[articles[failed_id]],
+        "State": "failed",
+        "Attempts": 1,
+        "SMTPCode": 554,
+        "SMTPMessage": "DATA: 5.7.1 Spam detected",
+    }
+    assert state[queued_article] == {
+        "State": "queued",
+        "Attempts": 0,
+        "SMTPCode": None,
+        "SMTPMessage": "",
+        "Time": state[queued_article]["Time"],
+    }
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", state[queued_article]["Time"])
 
 
@@ -199,6 +256,7 @@ def test_a_message_is_stored_only_with_its_article(db):
 
 
 # -- failures: temporary, permanent, partial -----------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_smtp_down_defers_and_a_running_worker_delivers_once_it_is_back(console, spawn, db, start_smtp):
@@ -245,7 +303,9 @@ def test_recipients_refused_all_or_in_part(db, worker_settings, smtp):
     row = message(db, held_back)  # accepted by ok@, to be tried again for full@ alone
     assert (row["state"], row["recipient"], row["last_smtp_code"]) == ("queued", "full@example.test", 250)
     assert sorted((number_of(r), tuple(r.rcpt_tos)) for r in smtp.handler.received) == [
-        (2, ("ok@example.test",)), (3, ("ok@example.test",))]
+        (2, ("ok@example.test",)),
+        (3, ("ok@example.test",)),
+    ]
 
 
 def make_due(db: Database, mail_id: int) -> None:
@@ -273,7 +333,8 @@ def test_451_is_retried_with_growing_delays_then_sent(db, worker_settings, smtp)
     make_due(db, mail_id)
     assert worker.run_once() == (1, 0, 0)
     assert [(a["smtp_code"], a["smtp_message"]) for a in attempts(db, mail_id)] == [
-        (451, "DATA: 4.3.0 Try again later")] * 2 + [(250, "2.0.0 Ok: queued")]
+        (451, "DATA: 4.3.0 Try again later")
+    ] * 2 + [(250, "2.0.0 Ok: queued")]
     assert message(db, mail_id)["attempts"] == 3 and len(smtp.handler.received) == 1
 
 
@@ -298,6 +359,7 @@ def test_a_connection_closed_mid_batch_releases_the_rest(db, worker_settings, sm
 
 
 # -- several workers, and workers that die -------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_batch_loses_nothing(spawn, db, smtp):
@@ -350,20 +412,43 @@ def test_three_workers_deliver_each_of_60_messages_once(spawn, db, smtp):
 
 # -- TLS and authentication ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
 def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
     # handled=False: aiosmtpd answers a failure with 535 itself
-    return AuthResult(success=(auth_data.login, auth_data.password) == (USER.encode(), PASSWORD.encode()),
-                      handled=False)
+    return AuthResult(
+        success=(auth_data.login, auth_data.password) == (USER.encode(), PASSWORD.encode()), handled=False
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -379,8 +464,7 @@ def test_tls_with_login_delivers_and_never_shows_the_password(console, db, start
     server = start_smtp(authenticator=authenticate, auth_required=True, **tls)
     mail_id = enqueue(db, 1)
     # the worker verifies the server against the system's CAs; here that is the test's own certificate
-    settings = {"port": server.port, "env": {"SSL_CERT_FILE": str(cert)}, "smtp_security": security,
-                "smtp_user": USER}
+    settings = {"port": server.port, "env": {"SSL_CERT_FILE": str(cert)}, "smtp_security": security, "smtp_user": USER}
     wrong = console("mail-worker", "--once", **settings, smtp_password="wrong-" + PASSWORD)
     assert wrong.stdout.strip() == "sent 0, failed 0, deferred 1"
     assert attempts(db, mail_id)[0]["smtp_code"] == 535
@@ -395,13 +479,17 @@ def test_tls_with_login_delivers_and_never_shows_the_password(console, db, start
 
 # -- administration ---------------------------------------------------------------------------------------
 
+
 def test_mail_queue_list_retry_and_purge(console, db, smtp, worker_settings):
     sent, failed, deferred = (enqueue(db, number) for number in (1, 2, 3))
     smtp.handler.data_replies = [None, "550 5.1.1 No such user", "451 4.3.0 Later"]
     worker = outbox.Worker(worker_settings, db)
     assert worker.run_once() == (1, 1, 1)
     assert [line.split("\t")[2] for line in console("mail-queue", "list").stdout.splitlines()] == [
-        "sent", "failed", "queued"]
+        "sent",
+        "failed",
+        "queued",
+    ]
     article_id = message(db, failed)["article_id"]
     [line] = console("mail-queue", "list", "--article-id", str(article_id)).stdout.splitlines()
     assert line.startswith(f"{failed}\t{article_id}\tfailed\t1 attempts\tfailed ")
@@ -414,7 +502,9 @@ def test_mail_queue_list_retry_and_purge(console, db, smtp, worker_settings):
     assert console("mail-queue", "retry", "--id", str(deferred)).stdout.strip() == "1 message(s) due now."
     assert console("mail-queue", "retry").stdout.strip() == "1 message(s) due now."
     assert [(message(db, mail_id)["state"], message(db, mail_id)["attempts"]) for mail_id in (failed, deferred)] == [
-        ("queued", 0), ("queued", 0)]
+        ("queued", 0),
+        ("queued", 0),
+    ]
 
     assert console("mail-queue", "purge").stdout.strip() == "Purged 1 sent message(s)."
     assert rows(db, "SELECT id FROM mail_queue ORDER BY id") == [{"id": failed}, {"id": deferred}]

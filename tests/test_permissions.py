@@ -55,7 +55,8 @@ def test_an_invalid_group_grants_agents_nothing(client, db, secret):
     assert ticket_id not in found(client, OUTSIDER)
     assert create(client, OUTSIDER, ticket={"Queue": "Secret"})["Error"] == {
         "ErrorCode": "TicketCreate.AccessDenied",
-        "ErrorMessage": "TicketCreate: Can not create tickets in given Queue or QueueID!"}
+        "ErrorMessage": "TicketCreate: Can not create tickets in given Queue or QueueID!",
+    }
     update = client.patch(f"{REST}/Ticket/{ticket_id}", json={**OUTSIDER, "Article": ARTICLE})
     assert update.json["Error"]["ErrorCode"] == "TicketUpdate.AccessDenied"
     history = client.get(f"{REST}/Ticket/History/{ticket_id}", query_string=OUTSIDER).json
@@ -86,8 +87,7 @@ def grant_customer(db, table: str, who: str, group: str, key: str) -> None:
     column = "user_id" if table == "group_customer_user" else "customer_id"
     with db.transaction() as tx:
         group_id = tx.value("SELECT id FROM permission_groups WHERE name = ?", [group])
-        tx.execute(f"INSERT INTO {table} ({column}, group_id, permission_key) VALUES (?, ?, ?)",
-                   [who, group_id, key])
+        tx.execute(f"INSERT INTO {table} ({column}, group_id, permission_key) VALUES (?, ?, ?)", [who, group_id, key])
 
 
 def test_customer_group_support(settings, db, secret):
@@ -97,8 +97,7 @@ def test_customer_group_support(settings, db, secret):
     try:
         client = Client(app)
         assert "TicketID" in create(client, CUSTOMER)
-        assert create(client, CUSTOMER, ticket={"Queue": "Secret"})["Error"]["ErrorCode"] == \
-            "TicketCreate.AccessDenied"
+        assert create(client, CUSTOMER, ticket={"Queue": "Secret"})["Error"]["ErrorCode"] == "TicketCreate.AccessDenied"
         grant_customer(db, "group_customer_user", "customer1", "secret", "create")
         mine = create(client, CUSTOMER, ticket={"Queue": "Secret"})["TicketID"]
         # create is not ro: their own ticket stays out of reach until they may read the group
@@ -110,8 +109,7 @@ def test_customer_group_support(settings, db, secret):
         invalidate(db, "secret")
         assert get(client, mine, CUSTOMER)["Error"]["ErrorCode"] == "TicketGet.AccessDenied"
         assert mine not in found(client, CUSTOMER)
-        assert create(client, CUSTOMER, ticket={"Queue": "Secret"})["Error"]["ErrorCode"] == \
-            "TicketCreate.AccessDenied"
+        assert create(client, CUSTOMER, ticket={"Queue": "Secret"})["Error"]["ErrorCode"] == "TicketCreate.AccessDenied"
     finally:
         app.close()
 
@@ -124,10 +122,14 @@ def test_an_invalid_admin_group_grants_no_admin_operation(client, db):
     assert client.post(OOO, json={**ROOT, "OutOfOfficeEntriesCSVString": AWAY}).json["Success"] == 1
     invalidate(db, "admin")
     removal = client.delete(f"{REST}/Session/{agents}", json=ROOT).json
-    assert removal["Error"] == {"ErrorCode": "SessionRemove.AuthFail",
-                                "ErrorMessage": "SessionRemove: Authorization failed! User needs to be in group admin."}
+    assert removal["Error"] == {
+        "ErrorCode": "SessionRemove.AuthFail",
+        "ErrorMessage": "SessionRemove: Authorization failed! User needs to be in group admin.",
+    }
     assert client.post(OOO, json={**ROOT, "OutOfOfficeEntriesCSVString": AWAY}).json["Error"] == {
-        "ErrorCode": "OutOfOffice.AuthFail", "ErrorMessage": "OutOfOffice: User needs to be in group admin."}
+        "ErrorCode": "OutOfOffice.AuthFail",
+        "ErrorMessage": "OutOfOffice: User needs to be in group admin.",
+    }
     impersonated = client.post(f"{REST}/Session", json=ROOT, headers={"X-OTRS-Header-ImpersonateAsUser": "agent1"})
     assert impersonated.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
 
@@ -136,7 +138,9 @@ def test_an_invalid_time_accounting_group_grants_no_time_accounting(client, db):
     assert "Error" not in client.post(TA_REST, json={**TAUSER, **YEAR}).json
     invalidate(db, "timeaccounting_webservice")
     assert client.post(TA_REST, json={**TAUSER, **YEAR}).json["Error"] == {
-        "ErrorCode": "TimeAccountingGet.NoPermission", "ErrorMessage": "TimeAccountingGet: No permission!"}
+        "ErrorCode": "TimeAccountingGet.NoPermission",
+        "ErrorMessage": "TimeAccountingGet: No permission!",
+    }
 
 
 def test_the_search_predicate_and_the_check_agree(client, db, settings):
@@ -161,9 +165,11 @@ def test_the_search_predicate_and_the_check_agree(client, db, settings):
     create(client, ticket={"Queue": "G_NONE", "Owner": "mixer"})
     create(client, ticket={"Queue": "G_INVALID", "Responsible": "mixer"})
     invalidate(db, "g_invalid")
-    principals = [auth.Principal(auth.AGENT, "mixer", user_id=directory_id(db, "mixer")),
-                  auth.Principal(auth.CUSTOMER, "customer1", customer_id="ACME"),
-                  auth.Principal(auth.CUSTOMER, "stranger", customer_id="OTHER")]
+    principals = [
+        auth.Principal(auth.AGENT, "mixer", user_id=directory_id(db, "mixer")),
+        auth.Principal(auth.CUSTOMER, "customer1", customer_id="ACME"),
+        auth.Principal(auth.CUSTOMER, "stranger", customer_id="OTHER"),
+    ]
     with db.transaction(write=False) as tx:
         rows = ticket_rows.tickets(tx, [row["id"] for row in tx.all("SELECT id FROM ticket")])
         for principal in principals:

@@ -132,4 +132,3 @@ def test_php_with_our_wsdl(server, php, tmp_path):
     assert result["found"] == {"TicketID": created["TicketID"]}
     # Znuny's xsi:nil answer: PHP code written for Znuny tests `$result === null` or `empty($result)`
     assert result["none"] is None and result["none_is_null"] and result["none_is_empty"]
-

@@ -45,12 +45,22 @@ def test_gateway_config_names_the_file_and_a_missing_one_is_an_error(tmp_path):
 
 
 def test_environment_overrides_each_key():
-    settings = load(environ={"GATEWAY_DATABASE_URL": "postgresql:///gateway", "GATEWAY_SYSTEM_ID": "42",
-                             "GATEWAY_PUBLIC_URL": "https://help.example.test", "GATEWAY_TIMEZONE": "Europe/Berlin",
-                             "GATEWAY_SESSION_MAX_IDLE_TIME": "60"})
-    assert (settings.database_url, settings.system_id, settings.public_url, settings.timezone,
-            settings.session_max_idle_time) == ("postgresql:///gateway", "42", "https://help.example.test",
-                                                "Europe/Berlin", 60)
+    settings = load(
+        environ={
+            "GATEWAY_DATABASE_URL": "postgresql:///gateway",
+            "GATEWAY_SYSTEM_ID": "42",
+            "GATEWAY_PUBLIC_URL": "https://help.example.test",
+            "GATEWAY_TIMEZONE": "Europe/Berlin",
+            "GATEWAY_SESSION_MAX_IDLE_TIME": "60",
+        }
+    )
+    assert (
+        settings.database_url,
+        settings.system_id,
+        settings.public_url,
+        settings.timezone,
+        settings.session_max_idle_time,
+    ) == ("postgresql:///gateway", "42", "https://help.example.test", "Europe/Berlin", 60)
 
 
 def test_a_typo_in_the_file_is_an_error(tmp_path):
@@ -97,8 +107,9 @@ def test_gateway_settings_prints_an_ini_that_reads_back_as_the_settings_in_force
 
 
 def test_gateway_settings_shows_no_secret(tmp_path):
-    printed = _settings_command(tmp_path, GATEWAY_SMTP_PASSWORD="hunter2",
-                                GATEWAY_DATABASE_URL="postgresql://gw:s3cret@db.example.test/gateway")
+    printed = _settings_command(
+        tmp_path, GATEWAY_SMTP_PASSWORD="hunter2", GATEWAY_DATABASE_URL="postgresql://gw:s3cret@db.example.test/gateway"
+    )
     assert "hunter2" not in printed and "s3cret" not in printed
     assert "database_url = postgresql://gw:***@db.example.test/gateway\n" in printed
 
@@ -109,7 +120,11 @@ def test_passwords_are_hashed_at_argon2s_recommended_cost_unless_configured():
     for settings in (load(environ={}), Settings()):
         made = argon2.extract_parameters(hash_password("secret", settings))
         assert (made.type, made.time_cost, made.memory_cost, made.parallelism) == (
-            argon2.Type.ID, recommended.time_cost, recommended.memory_cost, recommended.parallelism)
+            argon2.Type.ID,
+            recommended.time_cost,
+            recommended.memory_cost,
+            recommended.parallelism,
+        )
 
 
 def test_a_stored_hash_is_checked_at_its_own_cost_whatever_is_configured():
@@ -127,14 +142,17 @@ def test_a_password_cost_below_argon2s_least_is_an_error(environ):
         load(environ=environ)
 
 
-@pytest.mark.parametrize(("bind", "url"), [
-    ("127.0.0.1:9123", "http://127.0.0.1:9123"),
-    ("gw.example.test:80", "http://gw.example.test:80"),
-    ("[::1]:8080", "http://[::1]:8080"),
-    ("localhost", "http://localhost:8000"),  # gunicorn's default port
-    ("0.0.0.0:8080", f"http://{socket.gethostname()}:8080"),
-    ("[::]:8080", f"http://{socket.gethostname()}:8080"),
-])
+@pytest.mark.parametrize(
+    ("bind", "url"),
+    [
+        ("127.0.0.1:9123", "http://127.0.0.1:9123"),
+        ("gw.example.test:80", "http://gw.example.test:80"),
+        ("[::1]:8080", "http://[::1]:8080"),
+        ("localhost", "http://localhost:8000"),  # gunicorn's default port
+        ("0.0.0.0:8080", f"http://{socket.gethostname()}:8080"),
+        ("[::]:8080", f"http://{socket.gethostname()}:8080"),
+    ],
+)
 def test_without_public_url_the_bind_address_is_advertised(bind, url):
     assert advertised_url("", bind) == url
 

@@ -21,9 +21,9 @@ PHP_ENVELOPE = (
     ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:ns2="http://xml.apache.org/xml-soap"'
     ' xmlns:SOAP-ENC="http://schemas.xmlsoap.org/soap/encoding/"'
     ' SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><SOAP-ENV:Body>{}</SOAP-ENV:Body>'
-    "</SOAP-ENV:Envelope>")
-LOGIN = ('<UserLogin xsi:type="xsd:string">root@localhost</UserLogin>'
-         '<Password xsi:type="xsd:string">root</Password>')
+    "</SOAP-ENV:Envelope>"
+)
+LOGIN = '<UserLogin xsi:type="xsd:string">root@localhost</UserLogin><Password xsi:type="xsd:string">root</Password>'
 
 
 def envelope(operation: str) -> bytes:
@@ -58,7 +58,8 @@ TICKET_CREATE = (
     '<item><key xsi:type="xsd:string">Content</key><value xsi:type="xsd:string">YXR0YWNoZWQh</value></item>'
     '<item><key xsi:type="xsd:string">ContentType</key><value xsi:type="xsd:string">text/plain</value></item>'
     '<item><key xsi:type="xsd:string">Filename</key><value xsi:type="xsd:string">a.txt</value></item>'
-    '</Attachment></ns1:TicketCreate>')
+    "</Attachment></ns1:TicketCreate>"
+)
 
 # TicketGet: TicketID => [1001, 1002], DynamicFields => 1, Attachments => true, AllArticles => true
 TICKET_GET = (
@@ -68,7 +69,8 @@ TICKET_GET = (
     '<item xsi:type="xsd:int">{first}</item><item xsi:type="xsd:int">{second}</item></TicketID>'
     '<DynamicFields xsi:type="xsd:int">1</DynamicFields>'
     '<Attachments xsi:type="xsd:boolean">{attachments}</Attachments>'
-    '<AllArticles xsi:type="xsd:boolean">true</AllArticles></ns1:TicketGet>')
+    '<AllArticles xsi:type="xsd:boolean">true</AllArticles></ns1:TicketGet>'
+)
 
 # Ticket => [Title, 'PendingTime' => ['Year' => 2026, 'Month' => 1], 'Nil' => null, 'Bool' => false],
 # DynamicField => [[Name, 'Value' => ['alpha', 'beta']]], Empty => [], Sparse => [1 => 'a', 5 => 'b'],
@@ -91,7 +93,8 @@ SHAPES = (
     '</item><item><key xsi:type="xsd:int">5</key><value xsi:type="xsd:string">b</value></item></Sparse>'
     '<Mixed SOAP-ENC:arrayType="xsd:ur-type[3]" xsi:type="SOAP-ENC:Array">'
     '<item xsi:type="xsd:string">a</item><item xsi:type="xsd:int">2</item><item xsi:nil="true"/></Mixed>'
-    '</ns1:TicketCreate>')
+    "</ns1:TicketCreate>"
+)
 
 # TicketCreate: DynamicField => [null, [Name, Value]], Attachment => [null]
 WITH_NULLS = (
@@ -111,14 +114,16 @@ WITH_NULLS = (
     '<value xsi:type="xsd:string">OracleText</value></item><item><key xsi:type="xsd:string">Value</key>'
     '<value xsi:type="xsd:string">kept</value></item></item></DynamicField>'
     '<Attachment SOAP-ENC:arrayType="xsi:nil[1]" xsi:type="SOAP-ENC:Array"><item xsi:nil="true"/>'
-    '</Attachment></ns1:TicketCreate>')
+    "</Attachment></ns1:TicketCreate>"
+)
 
 # TicketSearch: Title => ['no such ticket']
 TICKET_SEARCH_NONE = (
     '<ns1:TicketSearch><UserLogin xsi:type="xsd:string">root@localhost</UserLogin>'
     '<Password xsi:type="xsd:string">root</Password>'
     '<Title SOAP-ENC:arrayType="xsd:string[1]" xsi:type="SOAP-ENC:Array">'
-    '<item xsi:type="xsd:string">no such ticket</item></Title></ns1:TicketSearch>')
+    '<item xsi:type="xsd:string">no such ticket</item></Title></ns1:TicketSearch>'
+)
 
 
 def plain(element: etree._Element) -> object:
@@ -136,24 +141,50 @@ def unfolded(operation: str) -> object:
 
 def post(client, operation: str):
     name = etree.QName(soap_body(envelope(operation))).localname
-    return client.post(SOAP, data=envelope(operation), content_type="text/xml; charset=utf-8",
-                       headers={"SOAPAction": f'"{TICKET_NS}#{name}"'})
+    return client.post(
+        SOAP,
+        data=envelope(operation),
+        content_type="text/xml; charset=utf-8",
+        headers={"SOAPAction": f'"{TICKET_NS}#{name}"'},
+    )
 
 
 def test_maps_become_children_and_arrays_repeated_elements():
     assert unfolded(TICKET_CREATE) == [
-        ["UserLogin", "root@localhost"], ["Password", "root"],
-        ["Ticket", [["Title", "From PHP"], ["Queue", "Raw"], ["State", "new"], ["Priority", "3 normal"],
-                    ["CustomerUser", "customer1"]]],  # 'Type' => null: no Type at all
-        ["Article", [["Subject", "PHP article"], ["Body", "Sent as a Map"], ["ContentType", "text/plain; charset=utf8"],
-                     ["IsVisibleForCustomer", "1"]]],
+        ["UserLogin", "root@localhost"],
+        ["Password", "root"],
+        [
+            "Ticket",
+            [
+                ["Title", "From PHP"],
+                ["Queue", "Raw"],
+                ["State", "new"],
+                ["Priority", "3 normal"],
+                ["CustomerUser", "customer1"],
+            ],
+        ],  # 'Type' => null: no Type at all
+        [
+            "Article",
+            [
+                ["Subject", "PHP article"],
+                ["Body", "Sent as a Map"],
+                ["ContentType", "text/plain; charset=utf8"],
+                ["IsVisibleForCustomer", "1"],
+            ],
+        ],
         ["DynamicField", [["Name", "OracleText"], ["Value", "php text"]]],
         ["DynamicField", [["Name", "OracleDropdown"], ["Value", "beta"]]],
         ["Attachment", [["Content", "YXR0YWNoZWQh"], ["ContentType", "text/plain"], ["Filename", "a.txt"]]],
     ]
     assert unfolded(TICKET_GET.format(first=7, second=8, attachments="false")) == [
-        ["UserLogin", "root@localhost"], ["Password", "root"], ["TicketID", "7"], ["TicketID", "8"],
-        ["DynamicFields", "1"], ["Attachments", "0"], ["AllArticles", "1"]]
+        ["UserLogin", "root@localhost"],
+        ["Password", "root"],
+        ["TicketID", "7"],
+        ["TicketID", "8"],
+        ["DynamicFields", "1"],
+        ["Attachments", "0"],
+        ["AllArticles", "1"],
+    ]
 
 
 def test_nested_maps_arrays_in_maps_nil_empty_and_sparse():
@@ -163,15 +194,21 @@ def test_nested_maps_arrays_in_maps_nil_empty_and_sparse():
         # Empty => [] is no element at all; a PHP array with gaps is a Map keyed by numbers, which
         # name no field: nothing is left of it; null, in a Map or a list, is left out like a missing value
         ["Sparse", None],
-        ["Mixed", "a"], ["Mixed", "2"],
+        ["Mixed", "a"],
+        ["Mixed", "2"],
     ]
 
 
 def test_plain_and_struct_encoded_requests_are_left_as_they_are():
-    struct = ('<ns1:TicketCreate>' + LOGIN + '<Ticket xsi:type="SOAP-ENC:Struct"><Title xsi:type="xsd:string">x'
-              '</Title><Queue>Raw</Queue></Ticket></ns1:TicketCreate>')
-    assert unfolded(struct) == [["UserLogin", "root@localhost"], ["Password", "root"],
-                                ["Ticket", [["Title", "x"], ["Queue", "Raw"]]]]
+    struct = (
+        "<ns1:TicketCreate>" + LOGIN + '<Ticket xsi:type="SOAP-ENC:Struct"><Title xsi:type="xsd:string">x'
+        "</Title><Queue>Raw</Queue></Ticket></ns1:TicketCreate>"
+    )
+    assert unfolded(struct) == [
+        ["UserLogin", "root@localhost"],
+        ["Password", "root"],
+        ["Ticket", [["Title", "x"], ["Queue", "Raw"]]],
+    ]
 
 
 def test_php_ticket_create_and_get(client):
@@ -182,8 +219,10 @@ def test_php_ticket_create_and_get(client):
     assert [t.findtext(f"{{{TICKET_NS}}}Title") for t in tickets] == ["From PHP", "Welcome to Znuny!"]
     ticket = local_tree(tickets[0])
     assert ticket["Type"] == "Unclassified"  # Type => null is no type: the default
-    fields = {f.findtext(f"{{{TICKET_NS}}}Name"): f.findtext(f"{{{TICKET_NS}}}Value")
-              for f in tickets[0].findall(f"{{{TICKET_NS}}}DynamicField")}
+    fields = {
+        f.findtext(f"{{{TICKET_NS}}}Name"): f.findtext(f"{{{TICKET_NS}}}Value")
+        for f in tickets[0].findall(f"{{{TICKET_NS}}}DynamicField")
+    }
     assert fields == {"OracleText": "php text", "OracleDropdown": "beta"}
     article = ticket["Article"]
     assert article["Body"] == "Sent as a Map" and article["IsVisibleForCustomer"] == "1"
@@ -199,7 +238,8 @@ PLAIN_NULLS = (
     "</Title><Queue>Raw</Queue><State>new</State><Priority>3 normal</Priority><CustomerUser>customer1</CustomerUser>"
     "</Ticket><Article><Subject>s</Subject><Body>b</Body><ContentType>text/plain; charset=utf8</ContentType>"
     '</Article><DynamicField xsi:nil="true"/><DynamicField><Name>OracleText</Name><Value>kept</Value></DynamicField>'
-    '<Attachment xsi:nil="true"/></ns1:TicketCreate>')
+    '<Attachment xsi:nil="true"/></ns1:TicketCreate>'
+)
 
 
 @pytest.mark.parametrize("request_xml", [WITH_NULLS, PLAIN_NULLS], ids=["PHP", "plain"])
@@ -218,8 +258,10 @@ def nested_maps(depth: int) -> str:
     value = '<value xsi:type="xsd:string">deep</value>'
     for _ in range(depth):
         value = f'<value xsi:type="ns2:Map"><item><key>Title</key>{value}</item></value>'
-    return f'<ns1:TicketCreate>{LOGIN}<Ticket xsi:type="ns2:Map"><item><key>Title</key>{value}</item></Ticket>' \
-           "</ns1:TicketCreate>"
+    return (
+        f'<ns1:TicketCreate>{LOGIN}<Ticket xsi:type="ns2:Map"><item><key>Title</key>{value}</item></Ticket>'
+        "</ns1:TicketCreate>"
+    )
 
 
 def test_absurdly_deep_nesting_is_a_client_fault(client):

@@ -21,13 +21,16 @@ pytestmark = [pytest.mark.transport_only, pytest.mark.slow]
 
 @pytest.fixture(autouse=True)
 def soap_lite() -> None:
-    missing = shutil.which("perl") is None or subprocess.run(["perl", "-MSOAP::Lite", "-MJSON::PP", "-e", "1"],
-                                                             capture_output=True).returncode != 0
+    missing = (
+        shutil.which("perl") is None
+        or subprocess.run(["perl", "-MSOAP::Lite", "-MJSON::PP", "-e", "1"], capture_output=True).returncode != 0
+    )
     if missing:
         message = "Perl's SOAP::Lite (Debian libsoap-lite-perl) is missing; `make test` installs it"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
 
 PROLOGUE = r"""
 use strict; use warnings;
@@ -47,14 +50,18 @@ sub call {
 def perl(server, tmp_path, script: str) -> dict:
     path = tmp_path / "client.pl"
     path.write_text(PROLOGUE + script)
-    done = subprocess.run(["perl", str(path), f"{server.url}{SOAP}", TICKET_NS], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        ["perl", str(path), f"{server.url}{SOAP}", TICKET_NS], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
 def test_znunys_documented_requester_with_raw_xml(server, tmp_path):
-    answer = perl(server, tmp_path, r"""
+    answer = perl(
+        server,
+        tmp_path,
+        r"""
 my $created = call('TicketCreate', SOAP::Data->type('xml' => '
     <UserLogin>root@localhost</UserLogin><Password>root</Password>
     <Ticket><Title>From SOAP::Lite</Title><Queue>Raw</Queue><State>new</State><Priority>3 normal</Priority>
@@ -66,7 +73,8 @@ my $got = call('TicketGet', SOAP::Data->type('xml' => "<UserLogin>root\@localhos
     <Password>root</Password><TicketID>$created->{TicketID}</TicketID><DynamicFields>1</DynamicFields>
     <AllArticles>1</AllArticles>"));
 print encode_json({created => $created, ticket => $got->{Ticket}});
-""")
+""",
+    )
     assert answer["created"]["TicketID"].isdigit() and answer["created"]["TicketNumber"]
     ticket = answer["ticket"]
     assert ticket["Title"] == "From SOAP::Lite" and ticket["CustomerUserID"] == "customer1"
@@ -75,7 +83,10 @@ print encode_json({created => $created, ticket => $got->{Ticket}});
 
 
 def test_native_perl_data_with_types_structs_and_arrays(server, tmp_path):
-    answer = perl(server, tmp_path, r"""
+    answer = perl(
+        server,
+        tmp_path,
+        r"""
 my @login = (SOAP::Data->name(UserLogin => 'root@localhost'), SOAP::Data->name(Password => 'root'));
 my $session = call('SessionCreate', @login)->{SessionID};
 my @ids;
@@ -92,7 +103,8 @@ my $found = call('TicketSearch', SOAP::Data->name(SessionID => $session), SOAP::
                  SOAP::Data->name(QueueIDs => [2, 3]));
 print encode_json({ids => \@ids, titles => [map { $_->{Title} } @{ $got->{Ticket} }],
                    units => [map { $_->{TimeUnit} } @{ $got->{Ticket} }], found => $found->{TicketID}});
-""")
+""",
+    )
     assert answer["titles"] == ["Perl one", "Perl two"]
     assert answer["units"] == ["1.5", "1.5"]
     assert sorted(answer["found"]) == sorted(answer["ids"])

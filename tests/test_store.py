@@ -19,26 +19,52 @@ def test_migrations_are_applied_and_idempotent(database_url):
 
 def test_znunys_ids_for_the_default_rows(db):
     assert rows(db, "SELECT id, name FROM ticket_state WHERE id IN (1, 2, 4, 6) ORDER BY id") == [
-        (1, "new"), (2, "closed successful"), (4, "open"), (6, "pending reminder")]
+        (1, "new"),
+        (2, "closed successful"),
+        (4, "open"),
+        (6, "pending reminder"),
+    ]
     assert rows(db, "SELECT id, name FROM ticket_priority ORDER BY id") == [
-        (1, "1 very low"), (2, "2 low"), (3, "3 normal"), (4, "4 high"), (5, "5 very high")]
+        (1, "1 very low"),
+        (2, "2 low"),
+        (3, "3 normal"),
+        (4, "4 high"),
+        (5, "5 very high"),
+    ]
     assert rows(db, "SELECT id, name FROM queue WHERE id <= 4 ORDER BY id") == [
-        (1, "Postmaster"), (2, "Raw"), (3, "Junk"), (4, "Misc")]
+        (1, "Postmaster"),
+        (2, "Raw"),
+        (3, "Junk"),
+        (4, "Misc"),
+    ]
     assert rows(db, "SELECT id, name FROM ticket_type") == [(1, "Unclassified")]
     assert rows(db, "SELECT name FROM permission_groups WHERE id <= 4 ORDER BY id") == [
-        ("users",), ("admin",), ("stats",), ("timeaccounting_webservice",)]
-    assert rows(db, "SELECT g.name FROM group_user gu JOIN permission_groups g ON g.id = gu.group_id"
-                    " WHERE gu.user_id = 1 AND gu.permission_key = 'rw' ORDER BY g.id") == [
-        ("users",), ("admin",), ("stats",)]
+        ("users",),
+        ("admin",),
+        ("stats",),
+        ("timeaccounting_webservice",),
+    ]
+    assert rows(
+        db,
+        "SELECT g.name FROM group_user gu JOIN permission_groups g ON g.id = gu.group_id"
+        " WHERE gu.user_id = 1 AND gu.permission_key = 'rw' ORDER BY g.id",
+    ) == [("users",), ("admin",), ("stats",)]
     assert rows(db, "SELECT id, login FROM users WHERE id = 1") == [(1, "root@localhost")]
     assert rows(db, "SELECT id, name FROM communication_channel WHERE id = 3") == [(3, "Internal")]
     assert rows(db, "SELECT id, name FROM ticket_history_type WHERE id IN (1, 15, 20, 27)") == [
-        (1, "NewTicket"), (15, "AddNote"), (20, "TimeAccounting"), (27, "StateUpdate")]
+        (1, "NewTicket"),
+        (15, "AddNote"),
+        (20, "TimeAccounting"),
+        (27, "StateUpdate"),
+    ]
 
 
 def test_the_welcome_ticket_exists(db):
-    welcome = rows(db, "SELECT t.id, t.title, q.name AS queue, s.name AS state FROM ticket t"
-                       " JOIN queue q ON q.id = t.queue_id JOIN ticket_state s ON s.id = t.ticket_state_id")
+    welcome = rows(
+        db,
+        "SELECT t.id, t.title, q.name AS queue, s.name AS state FROM ticket t"
+        " JOIN queue q ON q.id = t.queue_id JOIN ticket_state s ON s.id = t.ticket_state_id",
+    )
     assert welcome == [(1, "Welcome to Znuny!", "Raw", "new")]
     assert rows(db, "SELECT COUNT(*) FROM article WHERE ticket_id = 1") == [(1,)]
 
@@ -59,8 +85,11 @@ def test_a_failed_transaction_leaves_nothing(db):
 
 def test_placeholders_and_percent_signs_mean_the_same_on_both_backends(db):
     with db.transaction(write=False) as tx:
-        assert tx.value("SELECT COUNT(*) FROM queue WHERE name LIKE '%a%' AND id > ?", [0]) \
-            == tx.value("SELECT COUNT(*) FROM queue WHERE name LIKE ? AND id > ?", ["%a%", 0]) > 0
+        assert (
+            tx.value("SELECT COUNT(*) FROM queue WHERE name LIKE '%a%' AND id > ?", [0])
+            == tx.value("SELECT COUNT(*) FROM queue WHERE name LIKE ? AND id > ?", ["%a%", 0])
+            > 0
+        )
         assert tx.value("SELECT 'it''s 100%' || ?", ["!"]) == "it's 100%!"
 
 

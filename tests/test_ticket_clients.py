@@ -20,8 +20,9 @@ def test_pyotrs_round_trip(server):
     config = {**pyotrs.lib.TICKET_CONNECTOR_CONFIG_DEFAULT, "Name": "GenericTicketConnectorRESTDev"}
     client = pyotrs.Client(server.url, "root@localhost", "root", webservice_config_ticket=config)
     assert client.session_create()
-    ticket = pyotrs.Ticket.create_basic(Title="pyotrs round trip", Queue="Raw", State="new", Priority="3 normal",
-                                        CustomerUser="customer1")
+    ticket = pyotrs.Ticket.create_basic(
+        Title="pyotrs round trip", Queue="Raw", State="new", Priority="3 normal", CustomerUser="customer1"
+    )
     article = pyotrs.Article({"Subject": "From pyotrs", "Body": "Hello from pyotrs"})
     attachment = pyotrs.Attachment.create_basic(base64.b64encode(b"attached!").decode(), "text/plain", "a.txt")
     field = pyotrs.DynamicField("OracleText", value="from pyotrs")
@@ -40,8 +41,9 @@ def test_pyotrs_round_trip(server):
     assert client.ticket_search(Title="pyotrs round trip") == [str(ticket_id)]
     assert client.ticket_search(Title="no such ticket anywhere") == []
 
-    update = client.ticket_update(ticket_id, article=pyotrs.Article({"Subject": "Update", "Body": "Now open"}),
-                                  State="open")
+    update = client.ticket_update(
+        ticket_id, article=pyotrs.Article({"Subject": "Update", "Body": "Now open"}), State="open"
+    )
     assert update["TicketID"] == str(ticket_id)
     assert client.ticket_get_by_id(ticket_id).field_get("State") == "open"
     history = client.ticket_history_get_by_id(ticket_id)
@@ -50,29 +52,44 @@ def test_pyotrs_round_trip(server):
 
 
 def ticket_request() -> dict:
-    return {"UserLogin": "root@localhost", "Password": "root",
-            "Ticket": {"Title": "zeep ticket", "Queue": "Raw", "State": "new", "Priority": "3 normal",
-                       "CustomerUser": "customer1"},
-            "Article": {"Subject": "zeep", "Body": "via SOAP", "ContentType": "text/plain; charset=utf8",
-                        "IsVisibleForCustomer": 1},
-            "DynamicField": [{"Name": "OracleText", "Value": "soap"}]}
+    return {
+        "UserLogin": "root@localhost",
+        "Password": "root",
+        "Ticket": {
+            "Title": "zeep ticket",
+            "Queue": "Raw",
+            "State": "new",
+            "Priority": "3 normal",
+            "CustomerUser": "customer1",
+        },
+        "Article": {
+            "Subject": "zeep",
+            "Body": "via SOAP",
+            "ContentType": "text/plain; charset=utf8",
+            "IsVisibleForCustomer": 1,
+        },
+        "DynamicField": [{"Name": "OracleText", "Value": "soap"}],
+    }
 
 
 def test_zeep_with_znunys_wsdl_creates_reads_searches_updates(server):
-    client = zeep.Client(str(znuny_file("development/GenericTicketConnectorSOAP.wsdl")),
-                         settings=zeep.Settings(strict=False))
+    client = zeep.Client(
+        str(znuny_file("development/GenericTicketConnectorSOAP.wsdl")), settings=zeep.Settings(strict=False)
+    )
     service = client.create_service(BINDING, f"{server.url}{SOAP}")
     created = service.TicketCreate(**ticket_request())
     assert created.TicketID and created.TicketNumber
-    got = service.TicketGet(UserLogin="root@localhost", Password="root", TicketID=created.TicketID,
-                            AllArticles=1, DynamicFields=1)
+    got = service.TicketGet(
+        UserLogin="root@localhost", Password="root", TicketID=created.TicketID, AllArticles=1, DynamicFields=1
+    )
     # Znuny's WSDL gives TicketGetResponse a single (repeated) child: zeep returns the list itself
     assert got[0].Title == "zeep ticket" and got[0].TimeUnit is not None  # in WSDL order: nothing lost
     # ... and declares one TicketID in TicketSearchResponse: zeep returns the first
     found = service.TicketSearch(UserLogin="root@localhost", Password="root", Title="zeep ticket")
     assert str(found) == str(created.TicketID)
-    updated = service.TicketUpdate(UserLogin="root@localhost", Password="root", TicketID=created.TicketID,
-                                   Ticket={"State": "open"})
+    updated = service.TicketUpdate(
+        UserLogin="root@localhost", Password="root", TicketID=created.TicketID, Ticket={"State": "open"}
+    )
     assert str(updated.TicketID) == str(created.TicketID)
 
 
@@ -80,8 +97,9 @@ def test_zeep_strict_with_our_wsdl(server):
     client = zeep.Client(f"{server.url}{SOAP}?wsdl")
     created = client.service.TicketCreate(**ticket_request())
     assert created.Error is None and created.ArticleID
-    got = client.service.TicketGet(UserLogin="root@localhost", Password="root", TicketID=[created.TicketID],
-                                   AllArticles="1", DynamicFields="1")
+    got = client.service.TicketGet(
+        UserLogin="root@localhost", Password="root", TicketID=[created.TicketID], AllArticles="1", DynamicFields="1"
+    )
     ticket = got.Ticket[0]
     assert ticket.Title == "zeep ticket" and ticket.Article[0].Body == "via SOAP"
     assert ticket.DynamicField[0].Name == "OracleText"
@@ -89,8 +107,7 @@ def test_zeep_strict_with_our_wsdl(server):
     assert created.TicketID in found.TicketID
     none = client.service.TicketSearch(UserLogin="root@localhost", Password="root", Title=["no such"])
     assert none.TicketID == [] and none.Error is None
-    history = client.service.TicketHistoryGet(UserLogin="root@localhost", Password="root",
-                                              TicketID=[created.TicketID])
+    history = client.service.TicketHistoryGet(UserLogin="root@localhost", Password="root", TicketID=[created.TicketID])
     assert history.TicketHistory[0].History[0].HistoryType == "NewTicket"
     refused = client.service.TicketGet(UserLogin="root@localhost", Password="wrong", TicketID=["1"])
     assert refused.Error.ErrorCode == "TicketGet.AuthFail"

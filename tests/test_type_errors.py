@@ -29,8 +29,13 @@ NUMBER = re.compile(r"(ID|IDs|Limit|Minutes|TimeUnit|Year|Month|Day|Hour|Minute|
 DATE = re.compile(r"(Date|TimeAccountingStart|TimeAccountingEnd)$")
 TEXT = {"SessionID", "CustomerID", "CustomerIDRaw"}  # named like IDs, but free text in Znuny
 BAD_NUMBERS = ["²", "٣", "１", str(2**70), str(2**63), "1e3", "0x10", "1_000", "1.5.0", "NaN", "one"]
-BAD_DATES = ["٢٠٣٠-01-01 00:00:00", "２０３０-01-01 00:00:00", "2030-02-30 00:00:00", "99999-01-01 00:00:00",
-             "tomorrow"]
+BAD_DATES = [
+    "٢٠٣٠-01-01 00:00:00",
+    "２０３０-01-01 00:00:00",
+    "2030-02-30 00:00:00",
+    "99999-01-01 00:00:00",
+    "tomorrow",
+]
 WHOLE = {"PendingTime"}  # structures Znuny judges as a whole: its message names them, not their part
 # fields where Znuny reads a non-number as "not given" and answers with data: so do we
 LENIENT = {("TicketGet", "ArticleLimit")}
@@ -43,15 +48,19 @@ OUT_OF_OFFICE_NS = "http://www.znuny.org/OutOfOffice/"
 WEBSERVICE = "/otrs/nph-genericinterface.pl/Webservice"
 TA = f"{WEBSERVICE}/TimeAccounting"
 # OutOfOffice without the CSV mapping takes the parsed entries, whose dates are what is tested here
-ENTRIES_YAML = """
+ENTRIES_YAML = (
+    """
 Provider:
   Operation:
     OutOfOffice: {{Type: User::OutOfOffice}}
   Transport:
     Type: HTTP::{transport}
-    Config: {{NameSpace: '""" + OUT_OF_OFFICE_NS + """', MaxLength: '1000000',
+    Config: {{NameSpace: '"""
+    + OUT_OF_OFFICE_NS
+    + """', MaxLength: '1000000',
              RouteOperationMapping: {{OutOfOffice: {{Route: /OutOfOffice, RequestMethod: [POST]}}}}}}
 """
+)
 
 
 def number_fields(model: type, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -79,16 +88,28 @@ def base(operation: str, ticket_id: str) -> dict[str, Any]:
     """A request of the operation that succeeds, so that the field under test is what fails it."""
     return {
         "TicketCreate": lambda: {**ROOT, "Ticket": dict(TICKET), "Article": dict(ARTICLE)},
-        "TicketUpdate": lambda: {**ROOT, "TicketID": ticket_id, "Ticket": {"Title": "Changed"},
-                                 "Article": dict(ARTICLE)},
+        "TicketUpdate": lambda: {
+            **ROOT,
+            "TicketID": ticket_id,
+            "Ticket": {"Title": "Changed"},
+            "Article": dict(ARTICLE),
+        },
         "TicketGet": lambda: {**ROOT, "TicketID": ticket_id, "AllArticles": "1"},
         "TicketHistoryGet": lambda: {**ROOT, "TicketID": ticket_id},
         "TicketSearch": lambda: {**ROOT},
-        "TimeAccountingGet": lambda: {"UserLogin": "tauser", "Password": "tauser", "TimeAccountingUserLogin": "tauser",
-                                      "TimeAccountingStart": "2026-01-01 00:00:00",
-                                      "TimeAccountingEnd": "2026-12-31 23:59:59"},
-        "OutOfOffice": lambda: {**ROOT, "OutOfOfficeEntries": [{"UserLogin": "agent1", "OutOfOffice": "1",
-                                                                "StartDate": "2030-01-01", "EndDate": "2030-01-02"}]},
+        "TimeAccountingGet": lambda: {
+            "UserLogin": "tauser",
+            "Password": "tauser",
+            "TimeAccountingUserLogin": "tauser",
+            "TimeAccountingStart": "2026-01-01 00:00:00",
+            "TimeAccountingEnd": "2026-12-31 23:59:59",
+        },
+        "OutOfOffice": lambda: {
+            **ROOT,
+            "OutOfOfficeEntries": [
+                {"UserLogin": "agent1", "OutOfOffice": "1", "StartDate": "2030-01-01", "EndDate": "2030-01-02"}
+            ],
+        },
     }[operation]()
 
 
@@ -105,8 +126,11 @@ def with_value(request: dict[str, Any], path: tuple[str, ...], value: str, many:
 
 
 def is_list(operation: str, path: tuple[str, ...]) -> bool:
-    model = next(operations.descriptor(t).in_message for t in operations.OPERATION_TYPES
-                 if operations.descriptor(t).name == operation)
+    model = next(
+        operations.descriptor(t).in_message
+        for t in operations.OPERATION_TYPES
+        if operations.descriptor(t).name == operation
+    )
     for name in path:
         field = model.get_flat_type_info(model)[name]
         model = field
@@ -134,21 +158,28 @@ def send_rest(client, operation: str, request: dict[str, Any]) -> tuple[int, Any
 
 
 def xml(data: dict[str, Any]) -> str:
-    return "".join(f"<{key}>{xml(item) if isinstance(item, dict) else escape(str(item))}</{key}>"
-                   for key, value in data.items() for item in (value if isinstance(value, list) else [value]))
+    return "".join(
+        f"<{key}>{xml(item) if isinstance(item, dict) else escape(str(item))}</{key}>"
+        for key, value in data.items()
+        for item in (value if isinstance(value, list) else [value])
+    )
 
 
 def send_soap(client, operation: str, request: dict[str, Any]) -> tuple[int, Any]:
-    namespace, url = {"TimeAccountingGet": (TIME_ACCOUNTING_NS, f"{TA}SOAP"),
-                      "OutOfOffice": (OUT_OF_OFFICE_NS, f"{WEBSERVICE}/EntriesSOAP")}.get(operation, (TICKET_NS, SOAP))
-    envelope = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:o="{namespace}">'
-                f"<soapenv:Body><o:{operation}>{xml(request)}</o:{operation}></soapenv:Body></soapenv:Envelope>")
+    namespace, url = {
+        "TimeAccountingGet": (TIME_ACCOUNTING_NS, f"{TA}SOAP"),
+        "OutOfOffice": (OUT_OF_OFFICE_NS, f"{WEBSERVICE}/EntriesSOAP"),
+    }.get(operation, (TICKET_NS, SOAP))
+    envelope = (
+        f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:o="{namespace}">'
+        f"<soapenv:Body><o:{operation}>{xml(request)}</o:{operation}></soapenv:Body></soapenv:Envelope>"
+    )
     response = client.post(url, data=envelope.encode(), content_type="text/xml; charset=utf-8")
     return response.status_code, local_tree(soap_body(response.data))
 
 
 def answer_kind(operation: str, status: int, body: Any) -> str:
-    """"error" (the operation's Error, or a client fault), "data" (success), or what went wrong."""
+    """ "error" (the operation's Error, or a client fault), "data" (success), or what went wrong."""
     if status == 200 and isinstance(body, dict) and "Error" in body:
         code = body["Error"]["ErrorCode"]
         return "error" if re.fullmatch(rf"{operation}\.\w+", code) else f"foreign code {code}"
@@ -175,12 +206,20 @@ def ticket_id(client, db, settings, tmp_path) -> str:
 def test_the_models_have_such_fields():
     """The enumeration finds what the issue lists (it would pass vacuously if it found nothing)."""
     found = {(operation, ".".join(path)) for operation, path, _ in CASES}
-    assert {("TicketSearch", "QueueIDs"), ("TicketCreate", "Ticket.OwnerID"), ("TicketCreate", "Article.TimeUnit"),
-            ("TicketUpdate", "Ticket.PendingTime.Diff"), ("TicketGet", "ArticleLimit"), ("TicketGet", "TicketID"),
-            ("TicketHistoryGet", "TicketID"), ("TicketSearch", "TicketCreateTimeOlderMinutes"),
-            ("TicketSearch", "Limit"), ("TimeAccountingGet", "TimeAccountingStart"),
-            ("TicketCreate", "Article.ForceNotificationToUserID"),
-            ("OutOfOffice", "OutOfOfficeEntries.StartDate")} <= found
+    assert {
+        ("TicketSearch", "QueueIDs"),
+        ("TicketCreate", "Ticket.OwnerID"),
+        ("TicketCreate", "Article.TimeUnit"),
+        ("TicketUpdate", "Ticket.PendingTime.Diff"),
+        ("TicketGet", "ArticleLimit"),
+        ("TicketGet", "TicketID"),
+        ("TicketHistoryGet", "TicketID"),
+        ("TicketSearch", "TicketCreateTimeOlderMinutes"),
+        ("TicketSearch", "Limit"),
+        ("TimeAccountingGet", "TimeAccountingStart"),
+        ("TicketCreate", "Article.ForceNotificationToUserID"),
+        ("OutOfOffice", "OutOfOfficeEntries.StartDate"),
+    } <= found
     assert not any(path[-1] in TEXT for _, path, _ in CASES)
 
 
@@ -208,15 +247,17 @@ def test_no_number_field_takes_a_non_number(client, ticket_id, operation, transp
         if name != operation:
             continue
         many = is_list(operation, path)
-        expected = "data" if (operation, path[-1]) in LENIENT else "skipped" if operation == "OutOfOffice" \
-            else "error"
+        expected = "data" if (operation, path[-1]) in LENIENT else "skipped" if operation == "OutOfOffice" else "error"
         for value in BAD_NUMBERS if kind == "number" else BAD_DATES:
             status, body = send(client, operation, with_value(base(operation, ticket_id), path, value, many))
             got = answer_kind(operation, status, body)
             if got != expected:
                 wrong.append(f"{'.'.join(path)}={value!r}: {got}")
-            elif got == "error" and str(body.get("Error", {}).get("ErrorCode")).endswith(".InvalidParameter") \
-                    and not any(name in body["Error"]["ErrorMessage"] for name in path if name in (path[-1], *WHOLE)):
+            elif (
+                got == "error"
+                and str(body.get("Error", {}).get("ErrorCode")).endswith(".InvalidParameter")
+                and not any(name in body["Error"]["ErrorMessage"] for name in path if name in (path[-1], *WHOLE))
+            ):
                 wrong.append(f"{'.'.join(path)}={value!r}: the message does not name it: {body['Error']}")
     assert not wrong, "\n".join(wrong)
 
@@ -237,33 +278,54 @@ def test_a_date_field_takes_only_dates(client, db, ticket_id, value):
 
 # -- structures: a string, number or list where Znuny expects an object ----------------------------------
 
+
 def test_golden_115_ticket_as_a_string_is_znunys_business_error(client, ticket_id):
     golden = case("115_rest_tu_ticket_not_hash")  # PATCH /Ticket/2: the fixture's first ticket is 2, as there
     response = golden.send(client)
     assert ticket_id == "2"
-    assert (response.status_code, response.json) == (golden.status, golden.response.json()) == (200, {"Error": {
-        "ErrorCode": "TicketUpdate.InvalidParameter", "ErrorMessage": "TicketUpdate: Ticket parameter is not valid!"}})
+    assert (
+        (response.status_code, response.json)
+        == (golden.status, golden.response.json())
+        == (
+            200,
+            {
+                "Error": {
+                    "ErrorCode": "TicketUpdate.InvalidParameter",
+                    "ErrorMessage": "TicketUpdate: Ticket parameter is not valid!",
+                }
+            },
+        )
+    )
 
 
-@pytest.mark.parametrize(("change", "code", "message"), [
-    ({"Ticket": "open"}, "MissingParameter", "Ticket parameter is missing or not valid!"),
-    ({"Ticket": ["a", "b"]}, "MissingParameter", "Ticket parameter is missing or not valid!"),
-    ({"Ticket": 7}, "MissingParameter", "Ticket parameter is missing or not valid!"),
-    ({"Article": "x"}, "MissingParameter", "Article parameter is missing or not valid!"),
-    ({"Article": {}}, "MissingParameter", "Article parameter is missing or not valid!"),
-    ({"Article": [ARTICLE, 3]}, "MissingParameter", "Article parameter is missing or not valid!"),
-    ({"DynamicField": "x"}, "MissingParameter", "DynamicField parameter is missing or not valid!"),
-    ({"Attachment": 5}, "MissingParameter", "Attachment parameter is missing or not valid!"),
-    ({"Attachment": []}, "MissingParameter", "Attachment parameter is missing or not valid!"),
-    ({"DynamicField": {}}, "MissingParameter", "DynamicField parameter is missing or not valid!"),
-    # a list with an item that is no object: Znuny checks each item (TicketCreate.pm, Ticket->...)
-    ({"Attachment": ["x"]}, "InvalidParameter", "Ticket->Attachment parameter is invalid!"),
-    ({"DynamicField": [{"Name": "OracleText", "Value": "v"}, {}]}, "InvalidParameter",
-     "Ticket->DynamicField parameter is invalid!"),
-    ({"Ticket": {**TICKET, "PendingTime": 5}}, "InvalidParameter", "Ticket->PendingTime parameter is invalid!"),
-    ({"Ticket": {**TICKET, "PendingTime": ["a", "b"]}}, "InvalidParameter",
-     "Ticket->PendingTime parameter is invalid!"),
-])
+@pytest.mark.parametrize(
+    ("change", "code", "message"),
+    [
+        ({"Ticket": "open"}, "MissingParameter", "Ticket parameter is missing or not valid!"),
+        ({"Ticket": ["a", "b"]}, "MissingParameter", "Ticket parameter is missing or not valid!"),
+        ({"Ticket": 7}, "MissingParameter", "Ticket parameter is missing or not valid!"),
+        ({"Article": "x"}, "MissingParameter", "Article parameter is missing or not valid!"),
+        ({"Article": {}}, "MissingParameter", "Article parameter is missing or not valid!"),
+        ({"Article": [ARTICLE, 3]}, "MissingParameter", "Article parameter is missing or not valid!"),
+        ({"DynamicField": "x"}, "MissingParameter", "DynamicField parameter is missing or not valid!"),
+        ({"Attachment": 5}, "MissingParameter", "Attachment parameter is missing or not valid!"),
+        ({"Attachment": []}, "MissingParameter", "Attachment parameter is missing or not valid!"),
+        ({"DynamicField": {}}, "MissingParameter", "DynamicField parameter is missing or not valid!"),
+        # a list with an item that is no object: Znuny checks each item (TicketCreate.pm, Ticket->...)
+        ({"Attachment": ["x"]}, "InvalidParameter", "Ticket->Attachment parameter is invalid!"),
+        (
+            {"DynamicField": [{"Name": "OracleText", "Value": "v"}, {}]},
+            "InvalidParameter",
+            "Ticket->DynamicField parameter is invalid!",
+        ),
+        ({"Ticket": {**TICKET, "PendingTime": 5}}, "InvalidParameter", "Ticket->PendingTime parameter is invalid!"),
+        (
+            {"Ticket": {**TICKET, "PendingTime": ["a", "b"]}},
+            "InvalidParameter",
+            "Ticket->PendingTime parameter is invalid!",
+        ),
+    ],
+)
 def test_ticket_create_structures_that_are_no_objects(client, db, change, code, message):
     def tickets() -> int:
         with db.transaction(write=False) as tx:
@@ -271,54 +333,77 @@ def test_ticket_create_structures_that_are_no_objects(client, db, change, code, 
 
     before = tickets()
     response = client.post(f"{REST}/Ticket", json={**ROOT, "Ticket": TICKET, "Article": ARTICLE, **change})
-    assert (response.status_code, response.json) == (200, {"Error": {
-        "ErrorCode": f"TicketCreate.{code}", "ErrorMessage": f"TicketCreate: {message}"}})
+    assert (response.status_code, response.json) == (
+        200,
+        {"Error": {"ErrorCode": f"TicketCreate.{code}", "ErrorMessage": f"TicketCreate: {message}"}},
+    )
     assert tickets() == before
 
 
-@pytest.mark.parametrize(("change", "code", "message"), [
-    ({"Ticket": "open"}, "InvalidParameter", "Ticket parameter is not valid!"),
-    ({"Ticket": []}, "InvalidParameter", "Ticket parameter is not valid!"),
-    ({"Article": "x"}, "InvalidParameter", "Article parameter is not valid!"),
-    ({"Article": [ARTICLE, "x"]}, "InvalidParameter", "Article parameter is not valid!"),
-    ({"Article": []}, "InvalidParameter", "Article parameter is not valid!"),
-    ({"DynamicField": []}, "MissingParameter", "DynamicField parameter is missing or not valid!"),
-    ({"Attachment": [{"Filename": "a.txt", "Content": "YQ==", "ContentType": "text/plain"}, 3]},
-     "InvalidParameter", "Ticket->Attachment parameter is invalid!"),
-    ({"DynamicField": 1}, "MissingParameter", "DynamicField parameter is missing or not valid!"),
-    ({"Attachment": "file.txt"}, "MissingParameter", "Attachment parameter is missing or not valid!"),
-    ({"Ticket": {"PendingTime": "soon"}}, "InvalidParameter", "Ticket->PendingTime parameter is invalid!"),
-])
+@pytest.mark.parametrize(
+    ("change", "code", "message"),
+    [
+        ({"Ticket": "open"}, "InvalidParameter", "Ticket parameter is not valid!"),
+        ({"Ticket": []}, "InvalidParameter", "Ticket parameter is not valid!"),
+        ({"Article": "x"}, "InvalidParameter", "Article parameter is not valid!"),
+        ({"Article": [ARTICLE, "x"]}, "InvalidParameter", "Article parameter is not valid!"),
+        ({"Article": []}, "InvalidParameter", "Article parameter is not valid!"),
+        ({"DynamicField": []}, "MissingParameter", "DynamicField parameter is missing or not valid!"),
+        (
+            {"Attachment": [{"Filename": "a.txt", "Content": "YQ==", "ContentType": "text/plain"}, 3]},
+            "InvalidParameter",
+            "Ticket->Attachment parameter is invalid!",
+        ),
+        ({"DynamicField": 1}, "MissingParameter", "DynamicField parameter is missing or not valid!"),
+        ({"Attachment": "file.txt"}, "MissingParameter", "Attachment parameter is missing or not valid!"),
+        ({"Ticket": {"PendingTime": "soon"}}, "InvalidParameter", "Ticket->PendingTime parameter is invalid!"),
+    ],
+)
 def test_ticket_update_structures_that_are_no_objects_change_nothing(client, ticket_id, change, code, message):
     request = {**ROOT, "Ticket": {"Title": "Changed"}, "Article": ARTICLE, **change}
     response = client.patch(f"{REST}/Ticket/{ticket_id}", json=request)
-    assert (response.status_code, response.json) == (200, {"Error": {
-        "ErrorCode": f"TicketUpdate.{code}", "ErrorMessage": f"TicketUpdate: {message}"}})
+    assert (response.status_code, response.json) == (
+        200,
+        {"Error": {"ErrorCode": f"TicketUpdate.{code}", "ErrorMessage": f"TicketUpdate: {message}"}},
+    )
     ticket = client.get(f"{REST}/Ticket/{ticket_id}", query_string={**ROOT, "AllArticles": 1}).json["Ticket"][0]
     assert ticket["Title"] == "Types" and len(ticket["Article"]) == 1
 
 
 def test_soap_structures_that_are_no_objects(client, ticket_id):
     status, body = send_soap(client, "TicketUpdate", {**ROOT, "TicketID": ticket_id, "Ticket": "open"})
-    assert (status, body) == (200, {"Error": {"ErrorCode": "TicketUpdate.InvalidParameter",
-                                              "ErrorMessage": "TicketUpdate: Ticket parameter is not valid!"}})
+    assert (status, body) == (
+        200,
+        {
+            "Error": {
+                "ErrorCode": "TicketUpdate.InvalidParameter",
+                "ErrorMessage": "TicketUpdate: Ticket parameter is not valid!",
+            }
+        },
+    )
     status, body = send_soap(client, "TicketCreate", {**ROOT, "Ticket": TICKET, "Article": "x"})
     assert body["Error"]["ErrorMessage"] == "TicketCreate: Article parameter is missing or not valid!"
 
 
 def test_ticket_get_tells_a_malformed_id_from_an_unknown_one(client, ticket_id):
     """Znuny 7.1.7's TicketGet checks the IDs' form first (WrongStructure), then access (golden 15)."""
+
     def error(value: str) -> dict[str, str]:
         return client.get(f"{REST}/Ticket/{quote(value)}", query_string=ROOT).json["Error"]
 
-    assert error("٣") == {"ErrorCode": "TicketGet.WrongStructure",
-                          "ErrorMessage": "TicketGet: Invalid ticket ID parameter(s) found!"}
+    assert error("٣") == {
+        "ErrorCode": "TicketGet.WrongStructure",
+        "ErrorMessage": "TicketGet: Invalid ticket ID parameter(s) found!",
+    }
     assert error(f"{ticket_id},x")["ErrorCode"] == "TicketGet.WrongStructure"
-    assert error(str(2**70)) == {"ErrorCode": "TicketGet.AccessDenied",
-                                 "ErrorMessage": "TicketGet: User does not have access to the ticket!"}
+    assert error(str(2**70)) == {
+        "ErrorCode": "TicketGet.AccessDenied",
+        "ErrorMessage": "TicketGet: User does not have access to the ticket!",
+    }
 
 
 # -- the body itself ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("body", ['"abc"', "42", "true", "null", "1.5"])
 def test_a_json_body_that_is_no_object_is_a_400(client, body):

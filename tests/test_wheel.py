@@ -33,8 +33,7 @@ SOURCES = ("setup.cfg", "setup.py", "pyproject.toml", "README.rst")
 
 
 def run(*args: str | Path, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(arg) for arg in args], env=env, cwd=cwd, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([str(arg) for arg in args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
     return result
 
@@ -43,14 +42,30 @@ def run(*args: str | Path, env: dict[str, str], cwd: Path) -> subprocess.Complet
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str], Path]]:
     """A fresh venv with the wheel installed; the environment to run its commands in."""
     tmp = tmp_path_factory.mktemp("wheel")
-    env = {key: value for key, value in os.environ.items()
-           if key != "PYTHONPATH" and not key.startswith(("GATEWAY_", "PIP_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "PYTHONPATH" and not key.startswith(("GATEWAY_", "PIP_"))
+    }
     source = tmp / "src"
     shutil.copytree(CHECKOUT / "gateway", source / "gateway", ignore=shutil.ignore_patterns("__pycache__"))
     for name in SOURCES:
         shutil.copy(CHECKOUT / name, source / name)
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-        "--wheel-dir", tmp / "dist", source, env=env, cwd=tmp)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--wheel-dir",
+        tmp / "dist",
+        source,
+        env=env,
+        cwd=tmp,
+    )
     (wheel,) = (tmp / "dist").glob("gateway-*.whl")
     assert wheel.name == f"gateway-{__version__}-py3-none-any.whl"
 
@@ -58,10 +73,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     run(sys.executable, "-m", "venv", "--without-pip", venv, env=env, cwd=tmp)
     python = venv / "bin" / "python"
     # this environment's pip installs into the fresh venv, before it can see any other gateway
-    run(sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", "--no-index", wheel,
-        env=env, cwd=tmp)
-    site_packages = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-                        env=env, cwd=tmp).stdout.strip()
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-index",
+        wheel,
+        env=env,
+        cwd=tmp,
+    )
+    site_packages = run(
+        python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", env=env, cwd=tmp
+    ).stdout.strip()
     outer = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
     (Path(site_packages) / "test-dependencies.pth").write_text("".join(f"{path}\n" for path in outer))
     home = tmp / "home"
@@ -71,10 +99,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 
 def test_the_installed_package_is_the_wheels_own(installed):
     venv, env, home = installed
-    found = run(venv / "bin" / "python", "-c",
-                "import gateway, gateway.webservice.presets as p, gateway.store.migrate as m;"
-                " print(gateway.__file__); print(len(p.available()), len(list(m.MIGRATIONS_DIR.glob('0*.py'))))",
-                env=env, cwd=home).stdout.split()
+    found = run(
+        venv / "bin" / "python",
+        "-c",
+        "import gateway, gateway.webservice.presets as p, gateway.store.migrate as m;"
+        " print(gateway.__file__); print(len(p.available()), len(list(m.MIGRATIONS_DIR.glob('0*.py'))))",
+        env=env,
+        cwd=home,
+    ).stdout.split()
     assert Path(found[0]).is_relative_to(venv) and not Path(found[0]).is_relative_to(CHECKOUT)
     presets = len(list((CHECKOUT / "gateway" / "webservice" / "presets").glob("*.yml")))
     migrations = len(list((CHECKOUT / "gateway" / "store" / "migrations").glob("0*.py")))
@@ -93,8 +125,14 @@ def test_setup_and_a_served_request_from_the_wheel(installed):
     port = free_port()
     log = home / "serve.log"
     with log.open("wb") as err:
-        server = subprocess.Popen([venv / "bin" / "gateway", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-                                  env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        server = subprocess.Popen(
+            [venv / "bin" / "gateway", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            env=env,
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -106,8 +144,9 @@ def test_setup_and_a_served_request_from_the_wheel(installed):
                 assert server.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
                 time.sleep(0.2)
         assert health.json() == {"Database": "ok", "Version": __version__}
-        session = requests.post(f"{base}{REST}/Session", json={"UserLogin": "root@localhost", "Password": password},
-                                timeout=30)
+        session = requests.post(
+            f"{base}{REST}/Session", json={"UserLogin": "root@localhost", "Password": password}, timeout=30
+        )
         assert session.status_code == 200 and "SessionID" in session.json(), session.text
         ticket = requests.get(f"{base}{REST}/Ticket/1", params={"SessionID": session.json()["SessionID"]}, timeout=30)
         assert ticket.json()["Ticket"][0]["Title"] == "Welcome to Znuny!", ticket.text  # the welcome ticket

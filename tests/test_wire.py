@@ -32,12 +32,15 @@ from tests.golden import soap_body
 
 ROOT = {"X-OTRS-Header-UserLogin": "root@localhost", "X-OTRS-Header-Password": "root"}
 SOAP_FAULT = "{http://schemas.xmlsoap.org/soap/envelope/}Fault"
-SESSION_CREATE = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-                  f'<SessionCreate xmlns="{TICKET_NS}"><UserLogin>root@localhost</UserLogin>'
-                  "<Password>root</Password></SessionCreate></soapenv:Body></soapenv:Envelope>")
+SESSION_CREATE = (
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+    f'<SessionCreate xmlns="{TICKET_NS}"><UserLogin>root@localhost</UserLogin>'
+    "<Password>root</Password></SessionCreate></soapenv:Body></soapenv:Envelope>"
+)
 
 
 # -- sending exactly these bytes -----------------------------------------------------------------------------
+
 
 def raw(server, request: str) -> tuple[int, dict[str, str], bytes]:
     """Send a request byte for byte (http.client and requests add a Content-Length to every POST)."""
@@ -59,7 +62,7 @@ def chunked(server, path: str, body: bytes, content_type: str, chunk: int = 1000
     """POST `body` with Transfer-Encoding: chunked, as Java's and .NET's SOAP stacks do by default."""
     address = urlsplit(server.url)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-    pieces = (body[i:i + chunk] for i in range(0, len(body), chunk))
+    pieces = (body[i : i + chunk] for i in range(0, len(body), chunk))
     connection.request("POST", path, body=pieces, headers={"Content-Type": content_type}, encode_chunked=True)
     response = connection.getresponse()
     response.data = response.read()
@@ -68,31 +71,44 @@ def chunked(server, path: str, body: bytes, content_type: str, chunk: int = 1000
 
 
 def session(server) -> str:
-    response = requests.post(f"{server.url}{REST}/Session", json={"UserLogin": "root@localhost", "Password": "root"},
-                             timeout=10)
+    response = requests.post(
+        f"{server.url}{REST}/Session", json={"UserLogin": "root@localhost", "Password": "root"}, timeout=10
+    )
     return response.json()["SessionID"]
 
 
 def ticket_create(session_id: str, title: str, attachment: bytes = b"") -> bytes:
-    request = {"SessionID": session_id,
-               "Ticket": {"Title": title, "Queue": "Raw", "State": "new", "Priority": "3 normal",
-                          "CustomerUser": "someone@example.test"},
-               "Article": {"Subject": "Help", "Body": "It burns", "ContentType": "text/plain; charset=utf8"}}
+    request = {
+        "SessionID": session_id,
+        "Ticket": {
+            "Title": title,
+            "Queue": "Raw",
+            "State": "new",
+            "Priority": "3 normal",
+            "CustomerUser": "someone@example.test",
+        },
+        "Article": {"Subject": "Help", "Body": "It burns", "ContentType": "text/plain; charset=utf8"},
+    }
     if attachment:
-        request["Attachment"] = {"Content": base64.b64encode(attachment).decode(), "ContentType": "text/plain",
-                                 "Filename": "big.txt"}
+        request["Attachment"] = {
+            "Content": base64.b64encode(attachment).decode(),
+            "ContentType": "text/plain",
+            "Filename": "big.txt",
+        }
     return json.dumps(request).encode()
 
 
 def titled(server, session_id: str, title: str) -> list[str]:
     """TicketIDs of tickets with this title."""
-    found = requests.post(f"{server.url}{REST}/Ticket/Search", json={"SessionID": session_id, "Title": title},
-                          timeout=10).json()
+    found = requests.post(
+        f"{server.url}{REST}/Ticket/Search", json={"SessionID": session_id, "Title": title}, timeout=10
+    ).json()
     assert "Error" not in found, found
     return found.get("TicketID", [])
 
 
 # -- bodies: none, empty, chunked ---------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.transport_only
@@ -109,8 +125,19 @@ def test_a_bodiless_post_with_header_credentials_creates_a_session(server):
 @pytest.mark.transport_only
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
 def test_the_real_curl_creates_a_session_without_a_body(server):
-    result = subprocess.run(["curl", "-sS", "-X", "POST", *(f for k, v in ROOT.items() for f in ("-H", f"{k}: {v}")),
-                             f"{server.url}{REST}/Session"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-X",
+            "POST",
+            *(f for k, v in ROOT.items() for f in ("-H", f"{k}: {v}")),
+            f"{server.url}{REST}/Session",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert len(json.loads(result.stdout)["SessionID"]) == 32
 
 
@@ -157,9 +184,23 @@ def test_a_chunked_soap_session_create(server):
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
 def test_the_real_curl_sends_soap_chunked_after_100_continue(server):
     """What .NET's HttpWebRequest does by default: Expect: 100-continue, then a chunked body."""
-    result = subprocess.run(["curl", "-sS", "-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue",
-                             "-H", "Content-Type: text/xml; charset=utf-8", "--data-binary", SESSION_CREATE,
-                             f"{server.url}{SOAP}"], capture_output=True, timeout=30)
+    result = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-H",
+            "Transfer-Encoding: chunked",
+            "-H",
+            "Expect: 100-continue",
+            "-H",
+            "Content-Type: text/xml; charset=utf-8",
+            "--data-binary",
+            SESSION_CREATE,
+            f"{server.url}{SOAP}",
+        ],
+        capture_output=True,
+        timeout=30,
+    )
     assert len(soap_body(result.stdout).findtext(f"{{{TICKET_NS}}}SessionID")) == 32
 
 
@@ -184,12 +225,15 @@ def small_webservice(server, tmp_path_factory) -> str:
 @pytest.mark.transport_only
 def test_a_chunked_body_over_maxlength_is_a_413_and_writes_nothing(server, small_webservice):
     session_id = session(server)
-    small = chunked(server, f"{small_webservice}/Ticket", ticket_create(session_id, "Small enough"),
-                    "application/json")
+    small = chunked(server, f"{small_webservice}/Ticket", ticket_create(session_id, "Small enough"), "application/json")
     assert small.status == 200  # the web service works for a body within its MaxLength
     assert titled(server, session_id, "Small enough") == [str(json.loads(small.data)["TicketID"])]
-    response = chunked(server, f"{small_webservice}/Ticket",
-                       ticket_create(session_id, "Too long in chunks", b"x" * 30000), "application/json")
+    response = chunked(
+        server,
+        f"{small_webservice}/Ticket",
+        ticket_create(session_id, "Too long in chunks", b"x" * 30000),
+        "application/json",
+    )
     assert response.status == 413
     assert json.loads(response.data)["faultcode"] == "Client.RequestTooLong"
     assert titled(server, session_id, "Too long in chunks") == []
@@ -209,21 +253,25 @@ def limited_server(request, templates, tmp_path_factory) -> Iterator:
 @pytest.mark.transport_only
 def test_a_chunked_body_over_max_request_size_is_a_413_and_writes_nothing(limited_server):
     session_id = session(limited_server)
-    response = chunked(limited_server, f"{REST}/Ticket",
-                       ticket_create(session_id, "Over the server's limit", b"x" * 100_000), "application/json")
+    response = chunked(
+        limited_server,
+        f"{REST}/Ticket",
+        ticket_create(session_id, "Over the server's limit", b"x" * 100_000),
+        "application/json",
+    )
     assert response.status == 413 and b"65536" in response.data
-    soap = chunked(limited_server, SOAP, SESSION_CREATE.encode().replace(b"root@localhost", b"r" * 70_000),
-                   "text/xml")
+    soap = chunked(limited_server, SOAP, SESSION_CREATE.encode().replace(b"root@localhost", b"r" * 70_000), "text/xml")
     assert soap.status == 413 and soap_body(soap.data).tag == SOAP_FAULT
     assert titled(limited_server, session_id, "Over the server's limit") == []
 
 
 # -- unexpected errors: a fault naming the request id, the traceback in the log -----------------------------
 
+
 def names_request_id(message: str, headers: dict[str, str], log: str) -> str:
     request_id = headers["X-Request-ID"]
     assert f"request id {request_id}" in message
-    logged = log[log.index(f"request {request_id}: unexpected error"):]
+    logged = log[log.index(f"request {request_id}: unexpected error") :]
     assert logged.splitlines()[1] == "Traceback (most recent call last):"
     return logged
 
@@ -242,16 +290,18 @@ def test_a_character_xml_cannot_carry_is_replaced_in_soap_answers(server):
     """A control character is valid in JSON but not in XML: SOAP answers carry U+FFFD in its place
     instead of failing for that ticket ever after, REST shows the value as stored."""
     session_id = session(server)
-    created = requests.post(f"{server.url}{REST}/Ticket", data=ticket_create(session_id, "bell \u0007 title"),
-                            timeout=10).json()
-    envelope = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-                f'<TicketGet xmlns="{TICKET_NS}"><SessionID>{session_id}</SessionID>'
-                f"<TicketID>{created['TicketID']}</TicketID></TicketGet></soapenv:Body></soapenv:Envelope>")
+    created = requests.post(
+        f"{server.url}{REST}/Ticket", data=ticket_create(session_id, "bell \u0007 title"), timeout=10
+    ).json()
+    envelope = (
+        f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+        f'<TicketGet xmlns="{TICKET_NS}"><SessionID>{session_id}</SessionID>'
+        f"<TicketID>{created['TicketID']}</TicketID></TicketGet></soapenv:Body></soapenv:Envelope>"
+    )
     response = requests.post(f"{server.url}{SOAP}", data=envelope, headers={"Content-Type": "text/xml"}, timeout=10)
     assert response.status_code == 200
     assert soap_body(response.content).find(f".//{{{TICKET_NS}}}Title").text == "bell \ufffd title"
-    got = requests.get(f"{server.url}{REST}/Ticket/{created['TicketID']}", params={"SessionID": session_id},
-                       timeout=10)
+    got = requests.get(f"{server.url}{REST}/Ticket/{created['TicketID']}", params={"SessionID": session_id}, timeout=10)
     assert got.json()["Ticket"][0]["Title"] == "bell \u0007 title"
 
 
@@ -269,16 +319,20 @@ def test_a_broken_database_is_a_fault_naming_the_request_id(backend, templates, 
             with db.transaction() as tx:
                 tx.execute("DROP TABLE sessions")
             db.close()
-            rest = requests.post(f"{running.url}{REST}/Session", timeout=10,
-                                 json={"UserLogin": "root@localhost", "Password": "root"})
+            rest = requests.post(
+                f"{running.url}{REST}/Session", timeout=10, json={"UserLogin": "root@localhost", "Password": "root"}
+            )
             assert rest.status_code == 500 and rest.headers["Content-Type"].startswith("application/json")
             assert set(rest.json()) == {"faultcode", "faultstring"} and rest.json()["faultcode"] == "Server"
-            soap = requests.post(f"{running.url}{SOAP}", data=SESSION_CREATE, headers={"Content-Type": "text/xml"},
-                                 timeout=10)
+            soap = requests.post(
+                f"{running.url}{SOAP}", data=SESSION_CREATE, headers={"Content-Type": "text/xml"}, timeout=10
+            )
             assert soap.status_code == 500 and soap_body(soap.content).tag == SOAP_FAULT
             log = until_logged(running, f"request {soap.headers['X-Request-ID']}")
-            for response, message in ((rest, rest.json()["faultstring"]),
-                                      (soap, soap_body(soap.content).findtext("faultstring"))):
+            for response, message in (
+                (rest, rest.json()["faultstring"]),
+                (soap, soap_body(soap.content).findtext("faultstring")),
+            ):
                 assert "sessions" in names_request_id(message, response.headers, log)
                 assert "sessions" not in message  # no SQL or table names for the client
     finally:
@@ -286,12 +340,16 @@ def test_a_broken_database_is_a_fault_naming_the_request_id(backend, templates, 
 
 
 @pytest.mark.transport_only
-@pytest.mark.parametrize(("path", "body", "content_type", "protocol"), [
-    (f"{REST}/Session", '{"UserLogin": "root@localhost", "Password": "root"}', "application/json", ZnunyRest),
-    (SOAP, SESSION_CREATE, "text/xml", ZnunySoap11),
-])
-def test_an_error_outside_the_operations_is_a_fault_in_the_web_services_shape(client, monkeypatch, caplog, path,
-                                                                            body, content_type, protocol):
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "protocol"),
+    [
+        (f"{REST}/Session", '{"UserLogin": "root@localhost", "Password": "root"}', "application/json", ZnunyRest),
+        (SOAP, SESSION_CREATE, "text/xml", ZnunySoap11),
+    ],
+)
+def test_an_error_outside_the_operations_is_a_fault_in_the_web_services_shape(
+    client, monkeypatch, caplog, path, body, content_type, protocol
+):
     """In-process, with a failing component injected: once the deep-JSON crash was fixed (now a 400), no
     input was left that breaks the stack outside an operation or a serializer."""
 
@@ -317,6 +375,7 @@ def test_an_error_outside_the_operations_is_a_fault_in_the_web_services_shape(cl
 @pytest.mark.transport_only
 def test_a_broken_exchange_is_logged_without_the_session_id(client, gateway, db, monkeypatch, caplog):
     """The server log names the path without a session ID in it; the communication log keeps the exchange."""
+
     def broken(*args):
         raise RuntimeError("the request parser is broken")
 
@@ -327,8 +386,11 @@ def test_a_broken_exchange_is_logged_without_the_session_id(client, gateway, db,
     assert record.getMessage() == f"request broken-get: unexpected error in GET {REST}/Session/***"
     assert "SecretSessionId42" not in caplog.text
     gateway.commlog.flush()
-    logged = next(row for row in webservices.webservice_log(db, "GenericTicketConnectorREST", 10)
-                  if row["communication_id"] == "broken-get")
+    logged = next(
+        row
+        for row in webservices.webservice_log(db, "GenericTicketConnectorREST", 10)
+        if row["communication_id"] == "broken-get"
+    )
     assert logged["http_status"] == 500 and "SecretSessionId42" not in logged["request"]
 
 
@@ -362,8 +424,9 @@ def test_an_error_after_the_answer_began_replaces_its_headers():
         start_response("200 OK", [("Content-Type", "application/json")])
         raise RuntimeError("after the answer began")
 
-    body = UnexpectedErrors(app)({"REQUEST_METHOD": "POST", "PATH_INFO": "/x", REQUEST_ID: "abc"},
-                                 server_start_response)
+    body = UnexpectedErrors(app)(
+        {"REQUEST_METHOD": "POST", "PATH_INFO": "/x", REQUEST_ID: "abc"}, server_start_response
+    )
     assert calls == ["200 OK", "500 Internal Server Error"]
     assert "request id abc" in json.loads(b"".join(body))["faultstring"]
 
@@ -375,6 +438,7 @@ def test_json_nested_deeper_than_python_can_parse_is_a_400(client):
 
 
 # -- the WSDL names the server it came from -------------------------------------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.transport_only
@@ -389,8 +453,9 @@ def test_zeep_strictly_from_the_wsdl_of_a_server_without_public_url(server):
     client = zeep.Client(f"{server.url}{SOAP}?wsdl")  # strict, and the service address from the WSDL alone
     session_id = client.service.SessionCreate(UserLogin="root@localhost", Password="root").SessionID
     assert len(session_id) == 32
-    created = requests.post(f"{server.url}{REST}/Ticket", data=ticket_create(session_id, "Seen by zeep"),
-                            timeout=10).json()
+    created = requests.post(
+        f"{server.url}{REST}/Ticket", data=ticket_create(session_id, "Seen by zeep"), timeout=10
+    ).json()
     got = client.service.TicketGet(SessionID=session_id, TicketID=created["TicketID"])
     assert got.Ticket[0].Title == "Seen by zeep" and got.Error is None
 

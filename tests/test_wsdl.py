@@ -26,7 +26,10 @@ def test_served_wsdl_names_the_configured_public_address(client, settings):
     for path in (f"{SOAP}?wsdl", f"{SOAP}/wsdl"):
         response = client.get(path, headers={"Host": "attacker.example"})
         assert response.status_code == 200
-        assert f'location="{settings.public_url}/znuny/nph-genericinterface.pl/Webservice/' \
-               f'GenericTicketConnectorSOAP"'.encode() in response.data
+        assert (
+            f'location="{settings.public_url}/znuny/nph-genericinterface.pl/Webservice/'
+            f'GenericTicketConnectorSOAP"'.encode()
+            in response.data
+        )
         assert b"attacker" not in response.data
         assert b'soapAction="http://www.otrs.org/TicketConnector/SessionCreate"' in response.data

@@ -36,8 +36,16 @@ def _group(tx: Transaction, name: str) -> Row:
     return group
 
 
-def add_user(db: Database, settings: Settings, login: str, first_name: str, last_name: str, email: str, password: str,
-             groups: Sequence[str] = ()) -> int:
+def add_user(
+    db: Database,
+    settings: Settings,
+    login: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    password: str,
+    groups: Sequence[str] = (),
+) -> int:
     login = require(login, "user name")
     if not is_address(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
@@ -47,8 +55,9 @@ def add_user(db: Database, settings: Settings, login: str, first_name: str, last
         if agents.by_login(tx, login):
             raise AdminError(f"an agent {login!r} already exists")
         group_ids = [_group(tx, g)["id"] for g in groups]
-        user_id = agents.add(tx, login, require(first_name, "first name"), require(last_name, "last name"),
-                             email, pw_hash)
+        user_id = agents.add(
+            tx, login, require(first_name, "first name"), require(last_name, "last name"), email, pw_hash
+        )
         for group_id in group_ids:
             agents.link_group(tx, user_id, group_id, "rw")
     return user_id
@@ -89,8 +98,16 @@ def show_user(db: Database, login: str) -> AgentView:
         values = [prefs.get(f"OutOfOffice{part}{unit}", "") for unit in ("Year", "Month", "Day")]
         return "-".join(values) if all(values) else None
 
-    return AgentView(user["login"], f"{user['first_name']} {user['last_name']}", user["email"], user["valid_id"] == 1,
-                     groups, prefs.get("OutOfOffice"), day("Start"), day("End"))
+    return AgentView(
+        user["login"],
+        f"{user['first_name']} {user['last_name']}",
+        user["email"],
+        user["valid_id"] == 1,
+        groups,
+        prefs.get("OutOfOffice"),
+        day("Start"),
+        day("End"),
+    )
 
 
 def add_group(db: Database, name: str, comments: str = "") -> int:
@@ -127,8 +144,16 @@ def add_customer_company(db: Database, customer_id: str, name: str) -> None:
         customers.add_company(tx, customer_id, name)
 
 
-def add_customer_user(db: Database, settings: Settings, login: str, first_name: str, last_name: str, email: str,
-                      customer_id: str, password: str) -> int:
+def add_customer_user(
+    db: Database,
+    settings: Settings,
+    login: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    customer_id: str,
+    password: str,
+) -> int:
     login = require(login, "user name")
     if not is_address(email or ""):
         raise AdminError(f"{email!r} is not an e-mail address")
@@ -138,8 +163,9 @@ def add_customer_user(db: Database, settings: Settings, login: str, first_name: 
             raise AdminError(f"a customer user {login!r} already exists")
         if customers.company(tx, customer_id) is None:
             raise AdminError(f"customer company {customer_id!r} does not exist")
-        return customers.add_user(tx, login, require(first_name, "first name"), require(last_name, "last name"),
-                                  email, customer_id, pw_hash)
+        return customers.add_user(
+            tx, login, require(first_name, "first name"), require(last_name, "last name"), email, customer_id, pw_hash
+        )
 
 
 def set_customer_password(db: Database, settings: Settings, login: str, password: str) -> None:
@@ -149,8 +175,14 @@ def set_customer_password(db: Database, settings: Settings, login: str, password
             raise AdminError(f"there is no customer user {login!r}")
 
 
-def add_dynamic_field(db: Database, name: str, label: str, field_type: str, object_type: str,
-                      possible_values: dict[str, str] | None = None) -> int:
+def add_dynamic_field(
+    db: Database,
+    name: str,
+    label: str,
+    field_type: str,
+    object_type: str,
+    possible_values: dict[str, str] | None = None,
+) -> int:
     if not _NAME.match(name or ""):
         raise AdminError(f"dynamic field name {name!r} must be letters and digits only")
     if field_type not in FIELD_TYPES:

@@ -23,8 +23,9 @@ def available_presets() -> dict[str, str]:
     return presets.available()
 
 
-def add_webservice(db: Database, settings: Settings, name: str, preset: str | None = None,
-                   source_path: str | None = None) -> int:
+def add_webservice(
+    db: Database, settings: Settings, name: str, preset: str | None = None, source_path: str | None = None
+) -> int:
     name = require(name, "web service name")
     if "/" in name or ".." in name:
         raise AdminError(f"web service name {name!r} must not contain '/' or '..'")

@@ -28,8 +28,9 @@ class Context:
             self._db = Database(self.settings.database_url, 1)
             pending = migrate.pending(self.settings.database_url)
             if pending:
-                raise AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
-                                       " run `gateway db upgrade`")
+                raise AdminError(
+                    f"the database is not up to date (pending: {', '.join(pending)}); run `gateway db upgrade`"
+                )
         return self._db
 
     def close(self) -> None:

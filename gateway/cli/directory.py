@@ -16,6 +16,7 @@ PERMISSIONS = click.Choice(["ro", "move_into", "create", "note", "owner", "prior
 
 # -- agents and groups -------------------------------------------------------------------------------
 
+
 @main.group()
 def user() -> None:
     """Agents."""
@@ -32,10 +33,18 @@ def person(fn: Callable[..., Any]) -> Callable[..., Any]:
 @person
 @click.option("--group", "groups", multiple=True, help="grants rw in this group; repeatable")
 @action
-def user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str, password: str,
-             groups: tuple[str, ...]) -> None:
-    user_id = directory.add_user(ctx.db, ctx.settings, user_name, first_name, last_name, email_address, password,
-                             list(groups))
+def user_add(
+    ctx: Context,
+    user_name: str,
+    first_name: str,
+    last_name: str,
+    email_address: str,
+    password: str,
+    groups: tuple[str, ...],
+) -> None:
+    user_id = directory.add_user(
+        ctx.db, ctx.settings, user_name, first_name, last_name, email_address, password, list(groups)
+    )
     click.echo(f"Added agent {user_name} (UserID {user_id}).")
 
 
@@ -58,8 +67,9 @@ def user_show(ctx: Context, user_name: str) -> None:
     click.echo(f"Name:           {agent.name}")
     click.echo(f"Email:          {agent.email}")
     click.echo(f"Valid:          {'yes' if agent.valid else 'no'}")
-    click.echo("Groups:         " + (", ".join(f"{name} ({', '.join(keys)})" for name, keys in agent.groups.items())
-                                     or "none"))
+    click.echo(
+        "Groups:         " + (", ".join(f"{name} ({', '.join(keys)})" for name, keys in agent.groups.items()) or "none")
+    )
     click.echo(f"Out of office:  {state}")
     click.echo(f"  Start:        {agent.out_of_office_start or '-'}")
     click.echo(f"  End:          {agent.out_of_office_end or '-'}")
@@ -105,6 +115,7 @@ def queue_add(ctx: Context, name: str, group: str) -> None:
 
 # -- customers ---------------------------------------------------------------------------------------
 
+
 @main.group("customer-company")
 def customer_company() -> None:
     """Customer companies."""
@@ -128,10 +139,12 @@ def customer_user() -> None:
 @person
 @click.option("--customer-id", required=True)
 @action
-def customer_user_add(ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str,
-                      customer_id: str, password: str) -> None:
-    directory.add_customer_user(ctx.db, ctx.settings, user_name, first_name, last_name, email_address, customer_id,
-                            password)
+def customer_user_add(
+    ctx: Context, user_name: str, first_name: str, last_name: str, email_address: str, customer_id: str, password: str
+) -> None:
+    directory.add_customer_user(
+        ctx.db, ctx.settings, user_name, first_name, last_name, email_address, customer_id, password
+    )
     click.echo(f"Added customer user {user_name}.")
 
 
@@ -145,6 +158,7 @@ def customer_user_set_password(ctx: Context, user_name: str, password: str) -> N
 
 
 # -- dynamic fields ----------------------------------------------------------------------------------
+
 
 def _possible_values(values: tuple[str, ...]) -> dict[str, str]:
     result = {}
@@ -168,8 +182,10 @@ def dynamic_field() -> None:
 @click.option("--object-type", required=True, type=click.Choice(directory.OBJECT_TYPES))
 @click.option("--possible-value", "possible_values", multiple=True, help="KEY=VALUE; repeatable")
 @action
-def dynamic_field_add(ctx: Context, name: str, label: str, field_type: str, object_type: str,
-                      possible_values: tuple[str, ...]) -> None:
-    field_id = directory.add_dynamic_field(ctx.db, name, label, field_type, object_type,
-                                       _possible_values(possible_values))
+def dynamic_field_add(
+    ctx: Context, name: str, label: str, field_type: str, object_type: str, possible_values: tuple[str, ...]
+) -> None:
+    field_id = directory.add_dynamic_field(
+        ctx.db, name, label, field_type, object_type, _possible_values(possible_values)
+    )
     click.echo(f"Added dynamic field {name} (ID {field_id}).")

@@ -20,6 +20,7 @@ GUNICORN_CONFIG = "python:gateway.gunicorn_config"
 
 # -- database ----------------------------------------------------------------------------------------
 
+
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -43,8 +44,9 @@ def setup(ctx: Context) -> None:
     password = directory.ensure_root_password(ctx.db, ctx.settings)
     if password:
         click.echo(f"Agent root@localhost has the password: {password}")
-        click.echo("  (shown once; change it with `gateway user set-password --user-name root@localhost"
-                   " --password ...`)")
+        click.echo(
+            "  (shown once; change it with `gateway user set-password --user-name root@localhost --password ...`)"
+        )
 
 
 @main.command("settings")
@@ -55,6 +57,7 @@ def show_settings(ctx: Context) -> None:
 
 
 # -- serving -----------------------------------------------------------------------------------------
+
 
 @main.command()
 @click.option("--bind", default=DEFAULT_BIND, show_default=True, help="HOST:PORT")
@@ -68,8 +71,7 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
     """
     pending = migrate.pending(ctx.settings.database_url)
     if pending:
-        raise AdminError(f"the database is not up to date (pending: {', '.join(pending)});"
-                               " run `gateway db upgrade`")
+        raise AdminError(f"the database is not up to date (pending: {', '.join(pending)}); run `gateway db upgrade`")
     os.environ["GATEWAY_PUBLIC_URL"] = advertised_url(ctx.settings.public_url, bind)
     args = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind]
     if workers:
@@ -92,6 +94,7 @@ def wsdl(ctx: Context, output_dir: str, public_url: str) -> None:
 
 
 # -- demo data ---------------------------------------------------------------------------------------
+
 
 @main.command("demo-data")
 @click.option("--tickets", required=True, type=click.IntRange(min=1))

@@ -15,6 +15,7 @@ from gateway.mail import outbox
 
 # -- key stores for signed and encrypted mail (settings only, no database) -----------------------------
 
+
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
@@ -37,8 +38,10 @@ def pgp_import(ctx: Context, key_file: BinaryIO, passphrase: str | None) -> None
 @action
 def pgp_list(ctx: Context) -> None:
     for key in keys.pgp_list(ctx.settings):
-        click.echo(f"{key['keyid']}\t{key['fingerprint']}\t{key['uid']}\t{'secret' if key['secret'] else 'public'}"
-                   f"\texpires {key['expires']}\t{key['state']}")
+        click.echo(
+            f"{key['keyid']}\t{key['fingerprint']}\t{key['uid']}\t{'secret' if key['secret'] else 'public'}"
+            f"\texpires {key['expires']}\t{key['state']}"
+        )
 
 
 @pgp.command("delete")
@@ -75,11 +78,14 @@ def smime_add_private_key(ctx: Context, key_file: BinaryIO, passphrase: str) -> 
 @action
 def smime_list(ctx: Context) -> None:
     for cert in keys.smime_list(ctx.settings):
-        click.echo(f"{cert['filename']}\t{cert['subject']}\t{','.join(cert['emails']) or '-'}\t"
-                   f"not after {cert['not_after']} ({cert['state']})\tprivate key: {_yes(cert['private'])}")
+        click.echo(
+            f"{cert['filename']}\t{cert['subject']}\t{','.join(cert['emails']) or '-'}\t"
+            f"not after {cert['not_after']} ({cert['state']})\tprivate key: {_yes(cert['private'])}"
+        )
 
 
 # -- outgoing mail -----------------------------------------------------------------------------------
+
 
 @main.command("mail-worker")
 @click.option("--once", is_flag=True, help="deliver what is due now, print a summary and exit")
@@ -118,14 +124,21 @@ def mail_queue_list(ctx: Context, state: str | None, article_id: int | None) -> 
     for row in mailqueue.list_messages(ctx.db, state, article_id):
         # a finished message's due_time is when it finished
         when = {"queued": "due ", "sent": "sent ", "failed": "failed "}[row["state"]] + str(row["due_time"])
-        click.echo(f"{row['id']}\t{row['article_id'] or '-'}\t{row['state']}\t{row['attempts']} attempts\t{when}"
-                   f"\t{', '.join(row['recipient'].splitlines())}"
-                   f"\t{row['last_smtp_code'] or '-'} {row['last_smtp_message'] or ''}".rstrip())
+        click.echo(
+            f"{row['id']}\t{row['article_id'] or '-'}\t{row['state']}\t{row['attempts']} attempts\t{when}"
+            f"\t{', '.join(row['recipient'].splitlines())}"
+            f"\t{row['last_smtp_code'] or '-'} {row['last_smtp_message'] or ''}".rstrip()
+        )
 
 
 @mail_queue.command("retry")
-@click.option("--id", "mail_ids", type=int, multiple=True, help="a failed or deferred message; repeatable;"
-              " default: every failed one")
+@click.option(
+    "--id",
+    "mail_ids",
+    type=int,
+    multiple=True,
+    help="a failed or deferred message; repeatable; default: every failed one",
+)
 @action
 def mail_queue_retry(ctx: Context, mail_ids: tuple[int, ...]) -> None:
     """Make failed or deferred messages due now, with a fresh attempt count."""

@@ -9,6 +9,7 @@ from gateway.cli.core import Context, action, main
 
 # -- web services ------------------------------------------------------------------------------------
 
+
 @main.group()
 def webservice() -> None:
     """Web services (Znuny's YAML configuration)."""
@@ -63,7 +64,9 @@ def webservice_presets(ctx: Context) -> None:
 @action
 def webservice_log(ctx: Context, name: str, limit: int) -> None:
     for row in webservices.webservice_log(ctx.db, name, limit):
-        click.echo(f"{row['create_time']}  {row['http_status']}  {row['operation'] or '-'}  "
-                   f"{row['duration_ms']} ms  {row['remote_ip']}  [{row['communication_id']}]")
+        click.echo(
+            f"{row['create_time']}  {row['http_status']}  {row['operation'] or '-'}  "
+            f"{row['duration_ms']} ms  {row['remote_ip']}  [{row['communication_id']}]"
+        )
         click.echo("  > " + (row["request"] or "").replace("\n", "\n  > "))
         click.echo("  < " + (row["response"] or "").replace("\n", "\n  < "))

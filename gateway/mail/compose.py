@@ -59,8 +59,11 @@ def compose(letter: Letter, crypto: Crypto, plan: Plan | None = None) -> bytes:
             raise ComposeError(ComposeError.INLINE_HTML)
         if plan.crypt is not None and plan.crypt.subtype == "Inline" and letter.attachments:
             raise ComposeError(ComposeError.INLINE_ATTACHMENTS)
-        body = crypto.encrypt_text(plan, body) if plan.crypt is not None and plan.crypt.type == "PGP" \
-            and plan.crypt.subtype == "Inline" else crypto.clearsign(plan, body)
+        body = (
+            crypto.encrypt_text(plan, body)
+            if plan.crypt is not None and plan.crypt.type == "PGP" and plan.crypt.subtype == "Inline"
+            else crypto.clearsign(plan, body)
+        )
     entity = _entity(body, letter.html, letter.attachments)
     if plan is not None:
         entity = crypto.protect(plan, entity)
@@ -69,11 +72,17 @@ def compose(letter: Letter, crypto: Crypto, plan: Plan | None = None) -> bytes:
 
 def _headers(letter: Letter) -> bytes:
     """The header block without its closing empty line; Bcc stays in the envelope only."""
-    headers = [("From", letter.from_), ("To", letter.to), ("Cc", letter.cc),
-               ("Subject", " ".join(letter.subject.split())),
-               ("Date", email.utils.format_datetime(letter.date or dt.datetime.now(dt.UTC))),
-               ("Message-ID", letter.message_id), ("In-Reply-To", letter.in_reply_to),
-               ("References", letter.references), ("MIME-Version", "1.0")]
+    headers = [
+        ("From", letter.from_),
+        ("To", letter.to),
+        ("Cc", letter.cc),
+        ("Subject", " ".join(letter.subject.split())),
+        ("Date", email.utils.format_datetime(letter.date or dt.datetime.now(dt.UTC))),
+        ("Message-ID", letter.message_id),
+        ("In-Reply-To", letter.in_reply_to),
+        ("References", letter.references),
+        ("MIME-Version", "1.0"),
+    ]
     return b"".join(mime.header(name, value) for name, value in headers if value)
 
 
@@ -89,8 +98,9 @@ def _alternative(body: str) -> bytes:
 
 
 def _text(text: str, subtype: str) -> bytes:
-    return (f"Content-Type: text/{subtype}; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode() + mime.quoted_printable(text)
+    return (
+        f"Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode() + mime.quoted_printable(text)
 
 
 def _attachment(attachment: Attachment) -> bytes:
@@ -102,6 +112,9 @@ def _attachment(attachment: Attachment) -> bytes:
         disposition += f'; filename="{name}"'
     else:  # RFC 2231: a parameter in UTF-8
         disposition += f"; filename*={email.utils.encode_rfc2231(filename, 'utf-8')}"
-    return (mime.header("Content-Type", mime_type.strip().lower() + (f'; charset="{charset}"' if charset else ""))
-            + mime.header("Content-Disposition", disposition)
-            + b"Content-Transfer-Encoding: base64\r\n\r\n" + mime.base64_lines(content))
+    return (
+        mime.header("Content-Type", mime_type.strip().lower() + (f'; charset="{charset}"' if charset else ""))
+        + mime.header("Content-Disposition", disposition)
+        + b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + mime.base64_lines(content)
+    )

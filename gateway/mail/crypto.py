@@ -38,8 +38,7 @@ from gateway.settings import Settings
 PGP, SMIME_TYPE = "PGP", "SMIME"
 INLINE, DETACHED = "Inline", "Detached"
 # gpg's hash algorithm numbers (RFC 4880 9.4) as RFC 3156 micalg names them
-PGP_HASHES = {"1": "md5", "2": "sha1", "3": "ripemd160", "8": "sha256", "9": "sha384", "10": "sha512",
-              "11": "sha224"}
+PGP_HASHES = {"1": "md5", "2": "sha1", "3": "ripemd160", "8": "sha256", "9": "sha384", "10": "sha512", "11": "sha224"}
 SMIME_DIGEST = "sha256"
 SMIME_CIPHER = "aes_256_cbc"  # OpenSSL 3 refuses RC2 and DES without the legacy provider
 PASSPHRASE_DIR = "gateway-passphrases"
@@ -122,6 +121,7 @@ class CertificateRow(TypedDict):
 
 # -- PGP key listing ---------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class PgpSubkey:
     fingerprint: str
@@ -165,15 +165,24 @@ def _epoch(value: str) -> int | None:
 
 
 def _parse_key(raw: Mapping[str, Any], secret: bool) -> PgpKey:  # python-gnupg's listing entry
-    primary = PgpSubkey(raw["fingerprint"], "".join(c for c in raw["cap"] if c.islower()),
-                        _epoch(raw["expires"]), raw["trust"] == "r")
+    primary = PgpSubkey(
+        raw["fingerprint"], "".join(c for c in raw["cap"] if c.islower()), _epoch(raw["expires"]), raw["trust"] == "r"
+    )
     subkeys = [primary]
     for keyid, _cap, fingerprint, _grip in raw.get("subkeys", []):
         info = raw.get("subkey_info", {}).get(keyid, {})
-        subkeys.append(PgpSubkey(fingerprint, info.get("cap") or "", _epoch(info.get("expires", "")),
-                                 info.get("trust") == "r"))
-    return PgpKey(raw["fingerprint"], tuple(raw["uids"]), int(raw["date"]), primary.expires, primary.revoked,
-                  secret, tuple(subkeys))
+        subkeys.append(
+            PgpSubkey(fingerprint, info.get("cap") or "", _epoch(info.get("expires", "")), info.get("trust") == "r")
+        )
+    return PgpKey(
+        raw["fingerprint"],
+        tuple(raw["uids"]),
+        int(raw["date"]),
+        primary.expires,
+        primary.revoked,
+        secret,
+        tuple(subkeys),
+    )
 
 
 _Stamp = tuple[tuple[str | int | None, ...], ...]  # (name, inode, mtime, size) of each keyring file
@@ -244,6 +253,7 @@ def _write_private(path: str | Path, data: bytes) -> None:
 
 # -- S/MIME store ------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class SmimeCertificate:
     filename: str  # hash.N, as in Znuny's certificate directory
@@ -273,16 +283,23 @@ def _load_certificate(data: bytes) -> X509.X509:
 
 def _describe_certificate(filename: str, cert: X509.X509) -> SmimeCertificate:
     subject = cert.get_subject()
-    emails = [entry.get_data().as_text().lower()
-              for entry in subject.get_entries_by_nid(X509.X509_Name.nid["emailAddress"])]
+    emails = [
+        entry.get_data().as_text().lower() for entry in subject.get_entries_by_nid(X509.X509_Name.nid["emailAddress"])
+    ]
     try:
         alt_names = cert.get_ext("subjectAltName").get_value()
     except LookupError:
         alt_names = ""
     emails += [name.strip()[6:].lower() for name in alt_names.split(",") if name.strip().startswith("email:")]
-    return SmimeCertificate(filename, cert.as_pem(), str(subject), tuple(dict.fromkeys(emails)),
-                            cert.get_not_before().get_datetime(), cert.get_not_after().get_datetime(),
-                            cert.get_pubkey().as_der())
+    return SmimeCertificate(
+        filename,
+        cert.as_pem(),
+        str(subject),
+        tuple(dict.fromkeys(emails)),
+        cert.get_not_before().get_datetime(),
+        cert.get_not_after().get_datetime(),
+        cert.get_pubkey().as_der(),
+    )
 
 
 def _subject_hash(cert: X509.X509) -> str:
@@ -332,8 +349,11 @@ class _CertificateCache:
             cached = self._entries.get(directory)
             if cached and cached[0] == stamp:
                 return cached[1]
-            certs = [_describe_certificate(path.name, _load_certificate(path.read_bytes()))
-                     for path in sorted(directory.iterdir()) if _SMIME_KEY.match(path.name) and path.is_file()]
+            certs = [
+                _describe_certificate(path.name, _load_certificate(path.read_bytes()))
+                for path in sorted(directory.iterdir())
+                if _SMIME_KEY.match(path.name) and path.is_file()
+            ]
             index = _CertificateIndex(certs)
             self._entries[directory] = (stamp, index)
             return index
@@ -346,16 +366,20 @@ def _load_private_key(pem: bytes, passphrase: str) -> EVP.PKey:
     try:
         return EVP.load_key_string(pem, callback=_passphrase_callback(passphrase))
     except (EVP.EVPError, ValueError, TypeError):
-        raise CryptoError(CryptoError.STORE,
-                          "the passphrase does not open the private key (or it is not a PEM private key)") from None
+        raise CryptoError(
+            CryptoError.STORE, "the passphrase does not open the private key (or it is not a PEM private key)"
+        ) from None
 
 
 # -- MIME --------------------------------------------------------------------------------------------
 
+
 def _pkcs7_part(smime_type: str, der: bytes) -> bytes:
-    return (f"Content-Type: application/pkcs7-mime; smime-type={smime_type};\r\n\tname=\"smime.p7m\"\r\n"
-            "Content-Transfer-Encoding: base64\r\n"
-            "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n").encode() + mime.base64_lines(der)
+    return (
+        f'Content-Type: application/pkcs7-mime; smime-type={smime_type};\r\n\tname="smime.p7m"\r\n'
+        "Content-Transfer-Encoding: base64\r\n"
+        'Content-Disposition: attachment; filename="smime.p7m"\r\n\r\n'
+    ).encode() + mime.base64_lines(der)
 
 
 def _p7_der(p7: SMIME.PKCS7) -> bytes:
@@ -365,6 +389,7 @@ def _p7_der(p7: SMIME.PKCS7) -> bytes:
 
 
 # -- the module's face -------------------------------------------------------------------------------
+
 
 class Crypto:
     """PGP and S/MIME for one installation's key stores; cheap to create (gpg starts on first use)."""
@@ -388,8 +413,11 @@ class Crypto:
             signer = self._pgp_signer(sign.key) if sign.type == PGP else self._smime_signer(sign.key)
         found: tuple[str, ...] | tuple[bytes, ...] = ()
         if crypt:
-            found = (self._pgp_recipients(crypt.key, recipients) if crypt.type == PGP
-                     else self._smime_recipients(crypt.key, recipients))
+            found = (
+                self._pgp_recipients(crypt.key, recipients)
+                if crypt.type == PGP
+                else self._smime_recipients(crypt.key, recipients)
+            )
         return Plan(sign, crypt, signer, found)
 
     def _pgp_signer(self, ref: str) -> Signer:
@@ -466,9 +494,14 @@ class Crypto:
         if not (plan.crypt and plan.crypt.pgp_inline):
             raise ValueError("encrypt_text() needs a plan with Crypt PGP Inline")
         signer = plan.signer if plan.sign and plan.sign.pgp_inline else None
-        result = self.gpg.encrypt(text.encode(), list(plan.recipients), always_trust=True, armor=True,
-                                  sign=signer.ident if signer else None,
-                                  passphrase=signer.passphrase if signer else None)
+        result = self.gpg.encrypt(
+            text.encode(),
+            list(plan.recipients),
+            always_trust=True,
+            armor=True,
+            sign=signer.ident if signer else None,
+            passphrase=signer.passphrase if signer else None,
+        )
         _check_gpg(result, "Crypt", "encrypt")
         encrypted: str = result.data.decode()
         return encrypted
@@ -487,32 +520,43 @@ class Crypto:
     def _pgp_sign(self, plan: Plan, entity: bytes) -> bytes:
         """RFC 3156 multipart/signed; the detached signature covers part 1 byte for byte (CRLF, headers)."""
         _, signer = plan.signing
-        result = self.gpg.sign(entity, keyid=signer.ident, passphrase=signer.passphrase, detach=True,
-                               clearsign=False)
+        result = self.gpg.sign(entity, keyid=signer.ident, passphrase=signer.passphrase, detach=True, clearsign=False)
         _check_gpg(result, "Sign", "sign")
         micalg = PGP_HASHES.get(str(result.hash_algo))
         if micalg is None:
-            raise CryptoError(CryptoError.FAILED, f"gpg used hash algorithm {result.hash_algo}, unknown to PGP/MIME!",
-                              field="Sign", scheme=PGP)
-        signature = (b"Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n"
-                     b"Content-Description: OpenPGP digital signature\r\n"
-                     b"Content-Disposition: attachment; filename=\"signature.asc\"\r\n\r\n") + mime.crlf(result.data)
-        content_type = f"multipart/signed; micalg=pgp-{micalg};\r\n\tprotocol=\"application/pgp-signature\""
-        return mime.multipart(content_type, [entity, signature],
-                              "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)")
+            raise CryptoError(
+                CryptoError.FAILED,
+                f"gpg used hash algorithm {result.hash_algo}, unknown to PGP/MIME!",
+                field="Sign",
+                scheme=PGP,
+            )
+        signature = (
+            b'Content-Type: application/pgp-signature; name="signature.asc"\r\n'
+            b"Content-Description: OpenPGP digital signature\r\n"
+            b'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n'
+        ) + mime.crlf(result.data)
+        content_type = f'multipart/signed; micalg=pgp-{micalg};\r\n\tprotocol="application/pgp-signature"'
+        return mime.multipart(
+            content_type, [entity, signature], "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)"
+        )
 
     def _pgp_encrypt(self, plan: Plan, entity: bytes) -> bytes:
         """RFC 3156 multipart/encrypted (trust model always: see encrypt_text)."""
         result = self.gpg.encrypt(entity, list(plan.recipients), always_trust=True, armor=True)
         _check_gpg(result, "Crypt", "encrypt")
-        control = (b"Content-Type: application/pgp-encrypted\r\n"
-                   b"Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n")
-        payload = (b"Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"
-                   b"Content-Description: OpenPGP encrypted message\r\n"
-                   b"Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n") + mime.crlf(result.data)
-        content_type = "multipart/encrypted;\r\n\tprotocol=\"application/pgp-encrypted\""
-        return mime.multipart(content_type, [control, payload],
-                              "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)")
+        control = (
+            b"Content-Type: application/pgp-encrypted\r\n"
+            b"Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n"
+        )
+        payload = (
+            b'Content-Type: application/octet-stream; name="encrypted.asc"\r\n'
+            b"Content-Description: OpenPGP encrypted message\r\n"
+            b'Content-Disposition: inline; filename="encrypted.asc"\r\n\r\n'
+        ) + mime.crlf(result.data)
+        content_type = 'multipart/encrypted;\r\n\tprotocol="application/pgp-encrypted"'
+        return mime.multipart(
+            content_type, [control, payload], "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)"
+        )
 
     def _smime_sign(self, plan: Plan, entity: bytes) -> bytes:
         """Detached: multipart/signed; Inline: opaque signed-data. Binary mode: the bytes are already canonical."""
@@ -526,15 +570,20 @@ class Crypto:
         try:
             der = _p7_der(smime.sign(BIO.MemoryBuffer(entity), flags=flags, algo=SMIME_DIGEST))
         except SMIME.SMIME_Error as error:
-            raise CryptoError(CryptoError.FAILED, f"S/MIME signing failed: {error}", field="Sign",
-                              scheme=SMIME_TYPE) from None
+            raise CryptoError(
+                CryptoError.FAILED, f"S/MIME signing failed: {error}", field="Sign", scheme=SMIME_TYPE
+            ) from None
         if not detached:
             return _pkcs7_part("signed-data", der)
-        signature = (b"Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
-                     b"Content-Transfer-Encoding: base64\r\n"
-                     b"Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n") + mime.base64_lines(der)
-        content_type = ("multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
-                        f"\tmicalg=\"{SMIME_DIGEST[:3]}-{SMIME_DIGEST[3:]}\"")
+        signature = (
+            b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n"
+            b'Content-Disposition: attachment; filename="smime.p7s"\r\n\r\n'
+        ) + mime.base64_lines(der)
+        content_type = (
+            'multipart/signed; protocol="application/pkcs7-signature";\r\n'
+            f'\tmicalg="{SMIME_DIGEST[:3]}-{SMIME_DIGEST[3:]}"'
+        )
         return mime.multipart(content_type, [entity, signature], "This is an S/MIME signed message")
 
     def _smime_encrypt(self, plan: Plan, entity: bytes) -> bytes:
@@ -547,8 +596,9 @@ class Crypto:
         try:
             der = _p7_der(smime.encrypt(BIO.MemoryBuffer(entity), flags=SMIME.PKCS7_BINARY))
         except SMIME.SMIME_Error as error:
-            raise CryptoError(CryptoError.FAILED, f"S/MIME encryption failed: {error}", field="Crypt",
-                              scheme=SMIME_TYPE) from None
+            raise CryptoError(
+                CryptoError.FAILED, f"S/MIME encryption failed: {error}", field="Crypt", scheme=SMIME_TYPE
+            ) from None
         return _pkcs7_part("enveloped-data", der)
 
     # -- PGP key store -------------------------------------------------------------------------------
@@ -565,8 +615,7 @@ class Crypto:
 
     def _pgp_find(self, ref: str, field: str) -> PgpKey:
         wanted = _pgp_ref(ref, field)
-        matches = [key for key in self._pgp_keys()
-                   if any(sub.fingerprint.endswith(wanted) for sub in key.subkeys)]
+        matches = [key for key in self._pgp_keys() if any(sub.fingerprint.endswith(wanted) for sub in key.subkeys)]
         if not matches:
             raise CryptoError(CryptoError.UNKNOWN_KEY, field=field, scheme=PGP, key=ref)
         if len(matches) > 1:
@@ -608,8 +657,9 @@ class Crypto:
         if found.secret:
             result = self.gpg.delete_keys(found.fingerprint, secret=True, expect_passphrase=False)
             if str(result) != "ok":
-                raise CryptoError(CryptoError.STORE,
-                                  f"gpg could not delete the secret key {found.fingerprint}: {result}")
+                raise CryptoError(
+                    CryptoError.STORE, f"gpg could not delete the secret key {found.fingerprint}: {result}"
+                )
         result = self.gpg.delete_keys(found.fingerprint)
         if str(result) != "ok":
             raise CryptoError(CryptoError.STORE, f"gpg could not delete the key {found.fingerprint}: {result}")
@@ -625,8 +675,11 @@ class Crypto:
         match = _SMIME_KEY.match(ref.strip().lower())
         if not match:
             raise CryptoError(CryptoError.MALFORMED_KEY, field=field, scheme=SMIME_TYPE, key=ref)
-        candidates = [cert for cert in _CERTIFICATES.get(self.cert_dir).by_hash.get(match.group(1), [])
-                      if cert.filename == match.group(0) or match.group(2) is None]
+        candidates = [
+            cert
+            for cert in _CERTIFICATES.get(self.cert_dir).by_hash.get(match.group(1), [])
+            if cert.filename == match.group(0) or match.group(2) is None
+        ]
         if not candidates:
             raise CryptoError(CryptoError.UNKNOWN_KEY, field=field, scheme=SMIME_TYPE, key=ref)
         now = datetime.datetime.now(datetime.UTC)
@@ -664,8 +717,10 @@ class Crypto:
         public_key = _load_private_key(data, passphrase).as_der()
         matches = [cert for cert in self._smime_certificates() if cert.public_key == public_key]
         if not matches:
-            raise CryptoError(CryptoError.STORE, "no certificate in the store matches this private key;"
-                                       " add it first (gateway smime add-certificate)")
+            raise CryptoError(
+                CryptoError.STORE,
+                "no certificate in the store matches this private key; add it first (gateway smime add-certificate)",
+            )
         os.makedirs(self.private_dir, mode=0o700, exist_ok=True)
         for cert in matches:
             _write_private(self.private_dir / cert.filename, data)
@@ -674,12 +729,22 @@ class Crypto:
 
     def smime_list(self) -> list[CertificateRow]:
         now = datetime.datetime.now(datetime.UTC)
-        return [{"filename": cert.filename, "hash": cert.hash, "subject": cert.subject, "emails": list(cert.emails),
-                 "not_after": cert.not_after.strftime("%Y-%m-%d %H:%M:%S"), "state": cert.state(now),
-                 "private": (self.private_dir / cert.filename).exists()} for cert in self._smime_certificates()]
+        return [
+            {
+                "filename": cert.filename,
+                "hash": cert.hash,
+                "subject": cert.subject,
+                "emails": list(cert.emails),
+                "not_after": cert.not_after.strftime("%Y-%m-%d %H:%M:%S"),
+                "state": cert.state(now),
+                "private": (self.private_dir / cert.filename).exists(),
+            }
+            for cert in self._smime_certificates()
+        ]
 
 
 # -- helpers -----------------------------------------------------------------------------------------
+
 
 def _normalise(op: str, protection: Protection | None) -> Protection | None:
     if protection is None:
@@ -709,19 +774,30 @@ def _require_pgp(key: PgpKey, cap: str, field: str, ref: str) -> None:
     if state != "valid":
         raise CryptoError(CryptoError.UNUSABLE_KEY, state, field=field, scheme=PGP, key=ref)
     if not key.can(cap, now):
-        raise CryptoError(CryptoError.INCAPABLE_KEY, "sign" if cap == "s" else "encrypt", field=field, scheme=PGP,
-                          key=ref)
+        raise CryptoError(
+            CryptoError.INCAPABLE_KEY, "sign" if cap == "s" else "encrypt", field=field, scheme=PGP, key=ref
+        )
 
 
 def _key_row(key: PgpKey) -> KeyRow:
     expires = time.strftime("%Y-%m-%d", time.gmtime(key.expires)) if key.expires else "never"
-    return {"fingerprint": key.fingerprint, "keyid": key.keyid, "uid": key.uids[0] if key.uids else "",
-            "uids": list(key.uids), "secret": key.secret, "expires": expires, "state": key.state(time.time())}
+    return {
+        "fingerprint": key.fingerprint,
+        "keyid": key.keyid,
+        "uid": key.uids[0] if key.uids else "",
+        "uids": list(key.uids),
+        "secret": key.secret,
+        "expires": expires,
+        "state": key.state(time.time()),
+    }
 
 
 def _gpg_problem(result: object) -> str:
-    lines = [line for line in (getattr(result, "stderr", "") or "").splitlines()
-             if line.startswith("gpg:") or "[GNUPG:] FAILURE" in line or "[GNUPG:] ERROR" in line]
+    lines = [
+        line
+        for line in (getattr(result, "stderr", "") or "").splitlines()
+        if line.startswith("gpg:") or "[GNUPG:] FAILURE" in line or "[GNUPG:] ERROR" in line
+    ]
     return getattr(result, "status", None) or (lines[-1] if lines else "unknown error")
 
 
@@ -746,14 +822,17 @@ def _check_import(data: bytes, passphrase: str | None) -> list[str]:
             key = _parse_key(raw, True)
             if not key.can("s", time.time()):
                 continue
-            signed = gpg.sign(b"passphrase check", keyid=key.fingerprint, passphrase=passphrase, detach=True,
-                              clearsign=False)
+            signed = gpg.sign(
+                b"passphrase check", keyid=key.fingerprint, passphrase=passphrase, detach=True, clearsign=False
+            )
             if not signed:
-                raise CryptoError(CryptoError.STORE, f"the passphrase does not unlock the secret key {key.fingerprint}"
-                                  if passphrase is not None else
-                                  f"the secret key {key.fingerprint} is protected: give its passphrase (--passphrase)")
+                raise CryptoError(
+                    CryptoError.STORE,
+                    f"the passphrase does not unlock the secret key {key.fingerprint}"
+                    if passphrase is not None
+                    else f"the secret key {key.fingerprint} is protected: give its passphrase (--passphrase)",
+                )
         return [raw["fingerprint"] for raw in secret]
     finally:
         _kill_agent(home)
         shutil.rmtree(home, ignore_errors=True)
-

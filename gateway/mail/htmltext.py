@@ -61,7 +61,7 @@ _LINK = re.compile(rf"<{_ci('a')}{_WS}.*?{_ci('href')}=(\"|')(.*?)\1.*?>")
 _BLOCKQUOTE_START = re.compile(f"<{_ci('blockquote')}")
 _BLOCKQUOTE = re.compile(f"<{_ci('blockquote')}([^>]*+)>(.+?)</{_ci('blockquote')}>", _S)
 _CITE_DIV_START = re.compile(f"<{_ci('div')}")
-_CITE_DIV = re.compile(f"<{_ci('div')}(?>[^>]+{_ci('type')}=\"{_ci('cite')}\"[^>]*+>)(.+?)</{_ci('div')}>", _S)
+_CITE_DIV = re.compile(f'<{_ci("div")}(?>[^>]+{_ci("type")}="{_ci("cite")}"[^>]*+>)(.+?)</{_ci("div")}>', _S)
 _DIV_CLOSE = re.compile(f"</{_ci('div')}>")
 _ONE2ONE_START = re.compile(f"<(?:{_ci('pre')}|{_ci('code')})")
 _ONE2ONE = re.compile(f"<({_ci('pre')}|{_ci('code')})([^>]*+)>(?>(.+?)</({_ci('pre')}|{_ci('code')}))([^>]*+)>", _S)
@@ -77,6 +77,7 @@ _CITE_KEY = re.compile("######Cite::[0-9]+######")
 def _sub(pattern: re.Pattern[str], replacement: Replacement, *closers: str) -> Callable[[str], str]:
     """`pattern.sub`; when every match ends with one of `closers`, not searched past the last of them,
     where each start would fail only after scanning the rest of the text."""
+
     def step(text: str) -> str:
         if not closers:
             return pattern.sub(replacement, text)
@@ -85,11 +86,17 @@ def _sub(pattern: re.Pattern[str], replacement: Replacement, *closers: str) -> C
             return text
         cut = max(ends)
         return pattern.sub(replacement, text[:cut]) + text[cut:]
+
     return step
 
 
-def _each(start: re.Pattern[str], whole: re.Pattern[str], text: str, replace: Callable[[re.Match[str]], str],
-          closer: re.Pattern[str] | None = None) -> str:
+def _each(
+    start: re.Pattern[str],
+    whole: re.Pattern[str],
+    text: str,
+    replace: Callable[[re.Match[str]], str],
+    closer: re.Pattern[str] | None = None,
+) -> str:
     """`whole.sub(replace, text)` for a pattern that, once it fails at a `start` for want of its closer,
     fails at every later one: the search ends there. With `closer`, a start may also fail for its tag
     (a <div> that is no cite): the search then goes on after that tag."""
@@ -105,10 +112,10 @@ def _each(start: re.Pattern[str], whole: re.Pattern[str], text: str, replace: Ca
         if found is None:
             if closer is None:
                 break
-            out.append(text[pos:tag_end + 1])
+            out.append(text[pos : tag_end + 1])
             pos = tag_end + 1
             continue
-        out += [text[pos:found.start()], replace(found)]
+        out += [text[pos : found.start()], replace(found)]
         pos = found.end()
     out.append(text[pos:])
     return "".join(out)
@@ -133,7 +140,7 @@ def _links(text: str, links: list[str]) -> str:
             pos = skip
             continue
         links.append(found[2])
-        out += [text[pos:found.start()], f"[{len(links)}]"]
+        out += [text[pos : found.start()], f"[{len(links)}]"]
         pos = found.end()
     out.append(text[pos:])
     return "".join(out)
@@ -223,7 +230,7 @@ def _break_line(found: re.Match[str]) -> str:
     pieces, pos = [], 0
     while (at := bisect.bisect_left(breaks, pos + 4)) < len(breaks):
         if breaks[at] > pos + LINE_LENGTH:  # no match before the start where that break is 78 ahead
-            pieces.append(line[pos:breaks[at] - LINE_LENGTH])
+            pieces.append(line[pos : breaks[at] - LINE_LENGTH])
             pos = breaks[at] - LINE_LENGTH
             continue
         end = breaks[bisect.bisect_right(breaks, pos + LINE_LENGTH) - 1]
@@ -241,13 +248,14 @@ def _quoted(markup: str) -> str:
     return "\n".join(f"> {line}" for line in body.split("\n")) + end
 
 
-def _keeper(kind: str, store: dict[str, str], value: Callable[[re.Match[str]], str]
-            ) -> Callable[[re.Match[str]], str]:
+def _keeper(kind: str, store: dict[str, str], value: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
     """A placeholder for a match, its text kept in `store` until Znuny puts it back."""
+
     def keep(found: re.Match[str]) -> str:
         key = f"######{kind}::{len(store) + 1}######"
         store[key] = value(found)
         return key
+
     return keep
 
 
@@ -256,14 +264,14 @@ def to_ascii(markup: str) -> str:
     text = _links(markup, links)
     cites: dict[str, str] = {}
     text = _each(_BLOCKQUOTE_START, _BLOCKQUOTE, text, _keeper("Cite", cites, lambda found: _quoted(found[2])))
-    text = _each(_CITE_DIV_START, _CITE_DIV, text, _keeper("Cite", cites, lambda found: _quoted(found[1])),
-                 closer=_DIV_CLOSE)
+    text = _each(
+        _CITE_DIV_START, _CITE_DIV, text, _keeper("Cite", cites, lambda found: _quoted(found[1])), closer=_DIV_CLOSE
+    )
     verbatim: dict[str, str] = {}
     text = _each(_ONE2ONE_START, _ONE2ONE, text, _keeper("One2One", verbatim, lambda found: found[3]))
     for step in _STEPS:
         text = step(text)
-    text = _ONE2ONE_KEY.sub(lambda found: f"\n\n\n{verbatim[found[0]]}\n\n" if found[0] in verbatim else found[0],
-                            text)
+    text = _ONE2ONE_KEY.sub(lambda found: f"\n\n\n{verbatim[found[0]]}\n\n" if found[0] in verbatim else found[0], text)
     text = _TAG(text)
     text = _DECIMAL.sub(_decimal, text)
     text = _HEX.sub(_hexadecimal, text)

@@ -63,7 +63,7 @@ def boundary(*contents: bytes) -> str:
 def multipart(content_type: str, parts: Sequence[bytes], preamble: str = "") -> bytes:
     """A multipart entity; each part goes in byte for byte (RFC 2046: the CRLF before a delimiter is not its)."""
     delimiter = boundary(*parts)
-    out = [f"Content-Type: {content_type};\r\n\tboundary=\"{delimiter}\"\r\n\r\n".encode()]
+    out = [f'Content-Type: {content_type};\r\n\tboundary="{delimiter}"\r\n\r\n'.encode()]
     if preamble:
         out.append(f"{preamble}\r\n".encode())
     for part in parts:

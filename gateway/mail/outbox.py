@@ -56,13 +56,17 @@ def delivery(tx: Transaction, article_ids: Sequence[int]) -> dict[int, Delivery]
     for row in mailqueue.delivery(tx, article_ids):
         when = as_datetime(row["last_attempt"]) or as_datetime(row["create_time"])
         result[row["article_id"]] = {
-            "State": row["state"], "Attempts": row["attempts"], "SMTPCode": row["last_smtp_code"],
-            "SMTPMessage": row["last_smtp_message"] or "", "Time": when.strftime(TIME_FORMAT),
+            "State": row["state"],
+            "Attempts": row["attempts"],
+            "SMTPCode": row["last_smtp_code"],
+            "SMTPMessage": row["last_smtp_message"] or "",
+            "Time": when.strftime(TIME_FORMAT),
         }
     return result
 
 
 # -- delivery -------------------------------------------------------------------------------------------
+
 
 class Counts(NamedTuple):
     """What delivery rounds came to: a plain (sent, failed, deferred) tuple that adds up."""
@@ -169,11 +173,17 @@ def connect(settings: Settings) -> smtplib.SMTP:
     """An SMTP session as configured: TLS verified against the system's CAs, login when a user is set."""
     local_hostname = settings.fqdn or None
     if settings.smtp_security == "ssl":
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, local_hostname=local_hostname,
-                                              timeout=settings.smtp_timeout, context=ssl.create_default_context())
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            settings.smtp_host,
+            settings.smtp_port,
+            local_hostname=local_hostname,
+            timeout=settings.smtp_timeout,
+            context=ssl.create_default_context(),
+        )
     else:
-        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, local_hostname=local_hostname,
-                            timeout=settings.smtp_timeout)
+        smtp = smtplib.SMTP(
+            settings.smtp_host, settings.smtp_port, local_hostname=local_hostname, timeout=settings.smtp_timeout
+        )
     try:
         smtp.ehlo()
         if settings.smtp_security == "starttls":
@@ -239,8 +249,7 @@ class Worker:
 
     def _claim(self, due_by: dt.datetime) -> list[Row]:
         with self.db.transaction() as tx:
-            return mailqueue.claim(tx, utcnow(), due_by, self._lease(), self._token,
-                                   self.settings.mail_batch_size)
+            return mailqueue.claim(tx, utcnow(), due_by, self._lease(), self._token, self.settings.mail_batch_size)
 
     def _deliver(self, batch: list[Row]) -> tuple[Counts, bool]:
         """Send a batch over one session; returns the counts and whether the server was reachable."""
@@ -259,7 +268,7 @@ class Worker:
                     counts += self._attempt(smtp, mail)
                 except ConnectionBrokenError as broken:
                     counts += self._record(mail, broken.outcome)
-                    self._release(batch[index + 1:])
+                    self._release(batch[index + 1 :])
                     break
         finally:
             _quit(smtp)
@@ -288,8 +297,9 @@ class Worker:
             counts = Counts(deferred=1)
         recipient = "\n".join(outcome.remaining) or mail["recipient"]
         with self.db.transaction() as tx:
-            mailqueue.record(tx, mail["id"], self._token, self.name, now, outcome.code, outcome.message, state,
-                             due, recipient)
+            mailqueue.record(
+                tx, mail["id"], self._token, self.name, now, outcome.code, outcome.message, state, due, recipient
+            )
         return counts
 
     def _release(self, batch: list[Row]) -> None:

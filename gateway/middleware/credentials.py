@@ -47,6 +47,7 @@ class HeaderCredentials:
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        environ[CREDENTIALS] = {key: environ[header].strip() for header, key in HEADERS.items()
-                                if environ.get(header, "").strip()}
+        environ[CREDENTIALS] = {
+            key: environ[header].strip() for header, key in HEADERS.items() if environ.get(header, "").strip()
+        }
         return self.app(environ, start_response)

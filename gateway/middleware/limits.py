@@ -53,8 +53,12 @@ class RequestLimits:
         if length is None:
             return json_fault(start, "400 Bad Request", "Client.BadRequest", "Invalid Content-Length.")
         if length > self.max_size:
-            return json_fault(start, "413 Request Entity Too Large", "Client.RequestTooLong",
-                              f"The request body exceeds {self.max_size} bytes.")
+            return json_fault(
+                start,
+                "413 Request Entity Too Large",
+                "Client.RequestTooLong",
+                f"The request body exceeds {self.max_size} bytes.",
+            )
         return self.app(environ, start)
 
 

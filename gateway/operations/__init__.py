@@ -40,7 +40,5 @@ def select(name: str, operation_types: set[str]) -> type[ServiceBase]:
     new class only narrows what the spyne Application, its WSDL and its dispatch can see.
     """
     selected: type[ServiceBase] = type(name, (ServiceBase,), {})
-    selected.public_methods = {
-        d.name: d for d in (descriptor(t) for t in sorted(operation_types)) if d is not None
-    }
+    selected.public_methods = {d.name: d for d in (descriptor(t) for t in sorted(operation_types)) if d is not None}
     return selected

@@ -72,8 +72,9 @@ class Call:
             return False
         if REQUEST_HAS_DATA in self.environ:
             return not self.environ[REQUEST_HAS_DATA]
-        return request is None or all(getattr(request, name, None) in (None, "", [])
-                                      for name in type(request)._type_info)
+        return request is None or all(
+            getattr(request, name, None) in (None, "", []) for name in type(request)._type_info
+        )
 
     def authenticate(self, creds: Credentials, tx: Transaction | None = None) -> Principal | None:
         """Auth(), in the operation's transaction when one is open."""
@@ -102,5 +103,3 @@ def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
                 job()
 
     return run
-
-

@@ -28,8 +28,14 @@ UNPARSABLE = "Error while parsing CSV string of parameter OutOfOfficeEntriesCSVS
 NO_ENTRIES = "CSV in parameter OutOfOfficeEntriesCSVString does not contain any entries."
 
 # canonical column -> the alias Znuny reads when the canonical column is absent
-_ALIASES = {"UserEmail": "EMail", "UserLogin": None, "UserSearch": None, "StartDate": "StartTime",
-            "EndDate": "EndTime", "OutOfOffice": "Enabled"}
+_ALIASES = {
+    "UserEmail": "EMail",
+    "UserLogin": None,
+    "UserSearch": None,
+    "StartDate": "StartTime",
+    "EndDate": "EndTime",
+    "OutOfOffice": "Enabled",
+}
 _DOTTED = re.compile(r"([0-9]{2}).([0-9]{2}).([0-9]{4}) [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 

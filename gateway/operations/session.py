@@ -15,8 +15,12 @@ from gateway.tickets.access import ADMIN_GROUP, Access
 
 class SessionCreateRequest(TicketConnectorModel):
     __type_name__ = "SessionCreate"
-    _type_info = [("UserLogin", Unicode), ("CustomerUserLogin", Unicode), ("Password", Unicode),
-                  ("TwoFactorToken", Unicode)]
+    _type_info = [
+        ("UserLogin", Unicode),
+        ("CustomerUserLogin", Unicode),
+        ("Password", Unicode),
+        ("TwoFactorToken", Unicode),
+    ]
 
 
 class SessionCreateResponse(TicketConnectorModel):
@@ -43,8 +47,13 @@ class SessionGetResponse(TicketConnectorModel):
 
 class SessionRemoveRequest(TicketConnectorModel):
     __type_name__ = "SessionRemove"
-    _type_info = [("SessionID", Unicode), ("UserLogin", Unicode), ("CustomerUserLogin", Unicode),
-                  ("Password", Unicode), ("TwoFactorToken", Unicode)]
+    _type_info = [
+        ("SessionID", Unicode),
+        ("UserLogin", Unicode),
+        ("CustomerUserLogin", Unicode),
+        ("Password", Unicode),
+        ("TwoFactorToken", Unicode),
+    ]
 
 
 class SessionRemoveResponse(TicketConnectorModel):
@@ -60,12 +69,17 @@ class SessionService(ServiceBase):
             raise OperationError("SessionCreate.MissingParameter", "SessionCreate: The request is empty!")
         creds = call.credentials(request)
         if not creds.Password:
-            raise OperationError("SessionCreate.MissingParameter",
-                                 "SessionCreate: Password parameter is missing!")
+            raise OperationError("SessionCreate.MissingParameter", "SessionCreate: Password parameter is missing!")
         # a session is created from a login, never from another session
-        principal = call.authenticate(Credentials(
-            UserLogin=creds.UserLogin, CustomerUserLogin=creds.CustomerUserLogin, Password=creds.Password,
-            TwoFactorToken=creds.TwoFactorToken, ImpersonateAsUser=creds.ImpersonateAsUser))
+        principal = call.authenticate(
+            Credentials(
+                UserLogin=creds.UserLogin,
+                CustomerUserLogin=creds.CustomerUserLogin,
+                Password=creds.Password,
+                TwoFactorToken=creds.TwoFactorToken,
+                ImpersonateAsUser=creds.ImpersonateAsUser,
+            )
+        )
         if principal is None:
             raise OperationError("SessionCreate.AuthFail", "SessionCreate: Authorization failing!")
         session_id = call.runtime.auth.create_session(principal, call.remote_addr, call.user_agent)
@@ -93,8 +107,7 @@ class SessionService(ServiceBase):
             raise OperationError("SessionRemove.MissingParameter", "SessionRemove: The request is empty!")
         target = request.SessionID
         if not target:
-            raise OperationError("SessionRemove.MissingParameter",
-                                 "SessionRemove: SessionID parameter is missing!")
+            raise OperationError("SessionRemove.MissingParameter", "SessionRemove: SessionID parameter is missing!")
         # the SessionID in the data names the session to remove; the caller authenticates otherwise
         # (login + password, or a session of its own in X-OTRS-Header-SessionID)
         request.SessionID = None
@@ -110,8 +123,9 @@ class SessionService(ServiceBase):
             if not own and principal.user_type == CUSTOMER:
                 raise OperationError("SessionRemove.AuthFail", "SessionRemove: Authorization failing!")
             if not own and principal.user_type == AGENT and not Access(tx, principal).in_group(ADMIN_GROUP):
-                raise OperationError("SessionRemove.AuthFail",
-                                     "SessionRemove: Authorization failed! User needs to be in group admin.")
+                raise OperationError(
+                    "SessionRemove.AuthFail", "SessionRemove: Authorization failed! User needs to be in group admin."
+                )
             if not auth.remove_session(tx, target):
                 raise OperationError("SessionRemove.Fail", "SessionRemove: Could not remove SessionID!")
         return SessionRemoveResponse(Success=1)

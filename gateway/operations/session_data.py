@@ -22,17 +22,34 @@ def _time(value: str | dt.datetime | None) -> str:
 
 # an agent's preferences as a fresh Znuny has them; stored preferences override them
 AGENT_DEFAULTS: dict[str, str | None] = {
-    "AdminCommunicationLogPageShown": "25", "AdminDynamicFieldsOverviewPageShown": "25",
-    "UserActivityLinkTarget": "_self", "UserCreateNextMask": "", "UserLastViewsLimit": "5",
-    "UserLastViewsPosition": "Avatar", "UserLoginFailed": "0", "UserMarkTicketSeenRedirectURL": "",
-    "UserMarkTicketUnseenRedirectURL": "", "UserRefreshTime": "0", "UserTicketOverviewMediumPageShown": "20",
-    "UserTicketOverviewPreviewPageShown": "15", "UserTicketOverviewSmallPageShown": "25",
+    "AdminCommunicationLogPageShown": "25",
+    "AdminDynamicFieldsOverviewPageShown": "25",
+    "UserActivityLinkTarget": "_self",
+    "UserCreateNextMask": "",
+    "UserLastViewsLimit": "5",
+    "UserLastViewsPosition": "Avatar",
+    "UserLoginFailed": "0",
+    "UserMarkTicketSeenRedirectURL": "",
+    "UserMarkTicketUnseenRedirectURL": "",
+    "UserRefreshTime": "0",
+    "UserTicketOverviewMediumPageShown": "20",
+    "UserTicketOverviewPreviewPageShown": "15",
+    "UserTicketOverviewSmallPageShown": "25",
 }
 CUSTOMER_DEFAULTS: dict[str, str | None] = {
-    "UserLastViewsLimit": "5", "UserLoginFailed": "0", "UserRefreshTime": "0", "UserShowTickets": "25",
-    "Source": "CustomerUser", "UserAuthBackend": "",
+    "UserLastViewsLimit": "5",
+    "UserLoginFailed": "0",
+    "UserRefreshTime": "0",
+    "UserShowTickets": "25",
+    "Source": "CustomerUser",
+    "UserAuthBackend": "",
     # fields of Znuny's customer_user table that gateway does not keep
-    "UserStreet": "", "UserZip": "", "UserCity": "", "UserCountry": "", "UserFax": "", "UserComment": "",
+    "UserStreet": "",
+    "UserZip": "",
+    "UserCity": "",
+    "UserCountry": "",
+    "UserFax": "",
+    "UserComment": "",
 }
 
 
@@ -67,27 +84,44 @@ def session_data(tx: Transaction, session: Row) -> dict[str, str | None]:
         if user is None:
             return data
         data.update(CUSTOMER_DEFAULTS)
-        data.update({"UserID": user["login"], "UserCustomerID": user["customer_id"], "CustomerID": user["customer_id"],
-                     "UserPhone": user["phone"] or "", "UserMobile": user["mobile"] or "",
-                     "UserTitle": user["title"] or "", "CreateBy": "1", "ChangeBy": "1",
-                     "UserMailString": display_address(f"{user['first_name']} {user['last_name']}", user["email"])})
+        data.update(
+            {
+                "UserID": user["login"],
+                "UserCustomerID": user["customer_id"],
+                "CustomerID": user["customer_id"],
+                "UserPhone": user["phone"] or "",
+                "UserMobile": user["mobile"] or "",
+                "UserTitle": user["title"] or "",
+                "CreateBy": "1",
+                "ChangeBy": "1",
+                "UserMailString": display_address(f"{user['first_name']} {user['last_name']}", user["email"]),
+            }
+        )
         company = customers.company_data(tx, user["customer_id"])
         if company is not None:
-            data.update({
-                "CustomerCompanyName": company["name"], "CustomerCompanyStreet": company["street"],
-                "CustomerCompanyZIP": company["zip"], "CustomerCompanyCity": company["city"],
-                "CustomerCompanyCountry": company["country"], "CustomerCompanyURL": company["url"],
-                "CustomerCompanyComment": company["comments"], "CustomerCompanyValidID": str(company["valid_id"]),
-            })
-    data.update({
-        "UserLogin": user["login"],
-        "UserEmail": user["email"],
-        "UserFirstname": user["first_name"],
-        "UserLastname": user["last_name"],
-        "UserFullname": f"{user['first_name']} {user['last_name']}",
-        "UserLastPwChangeTime": _epoch(user["change_time"]),
-        "ValidID": str(user["valid_id"]),
-        "CreateTime": _time(user["create_time"]),
-        "ChangeTime": _time(user["change_time"]),
-    })
+            data.update(
+                {
+                    "CustomerCompanyName": company["name"],
+                    "CustomerCompanyStreet": company["street"],
+                    "CustomerCompanyZIP": company["zip"],
+                    "CustomerCompanyCity": company["city"],
+                    "CustomerCompanyCountry": company["country"],
+                    "CustomerCompanyURL": company["url"],
+                    "CustomerCompanyComment": company["comments"],
+                    "CustomerCompanyValidID": str(company["valid_id"]),
+                }
+            )
+    data.update(
+        {
+            "UserLogin": user["login"],
+            "UserEmail": user["email"],
+            "UserFirstname": user["first_name"],
+            "UserLastname": user["last_name"],
+            "UserFullname": f"{user['first_name']} {user['last_name']}",
+            "UserLastPwChangeTime": _epoch(user["change_time"]),
+            "ValidID": str(user["valid_id"]),
+            "CreateTime": _time(user["create_time"]),
+            "ChangeTime": _time(user["change_time"]),
+        }
+    )
     return data

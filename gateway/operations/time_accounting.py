@@ -30,22 +30,35 @@ class TimeAccountingModel(ComplexModel):
 
 class TimeAccountingGetRequest(TimeAccountingModel):
     __type_name__ = "TimeAccountingGet"
-    _type_info = [("UserLogin", Unicode), ("CustomerUserLogin", Unicode), ("SessionID", Unicode),
-                  ("Password", Unicode), *((name, Unicode) for name in REQUIRED)]
+    _type_info = [
+        ("UserLogin", Unicode),
+        ("CustomerUserLogin", Unicode),
+        ("SessionID", Unicode),
+        ("Password", Unicode),
+        *((name, Unicode) for name in REQUIRED),
+    ]
 
 
 class TimeAccountingResult(TimeAccountingModel):
     """One accounted row; TimeUnit is a string with two decimals, as Znuny reads DECIMAL(10,2)."""
 
     __type_name__ = "OTRS_TimeAccountingResult"
-    _type_info = [("Created", Unicode), ("Queue", Unicode), ("TicketCustomerID", Unicode),
-                  ("TicketNumber", Unicode), ("TicketTitle", Unicode), ("TimeUnit", Unicode)]
+    _type_info = [
+        ("Created", Unicode),
+        ("Queue", Unicode),
+        ("TicketCustomerID", Unicode),
+        ("TicketNumber", Unicode),
+        ("TicketTitle", Unicode),
+        ("TimeUnit", Unicode),
+    ]
 
 
 class TimeAccountingGetResponse(TimeAccountingModel):
     __type_name__ = "TimeAccountingGetResponse"
-    _type_info = [("TimeAccountingResult", TimeAccountingResult.customize(max_occurs="unbounded")),
-                  ("Error", error_model(TIME_ACCOUNTING_NS))]
+    _type_info = [
+        ("TimeAccountingResult", TimeAccountingResult.customize(max_occurs="unbounded")),
+        ("Error", error_model(TIME_ACCOUNTING_NS)),
+    ]
 
 
 class TimeAccountingService(ServiceBase):
@@ -65,8 +78,7 @@ class TimeAccountingService(ServiceBase):
             start = to_utc(parse(request.TimeAccountingStart, "TimeAccountingStart"), zone)
             end = to_utc(parse(request.TimeAccountingEnd, "TimeAccountingEnd"), zone, latest=True)
             if start > end:
-                raise OperationError(f"{OP}.InvalidParameter",
-                                     f"{OP}: TimeAccountingStart is after TimeAccountingEnd!")
+                raise OperationError(f"{OP}.InvalidParameter", f"{OP}: TimeAccountingStart is after TimeAccountingEnd!")
             agent = agents.by_login(tx, request.TimeAccountingUserLogin)
             # an unknown agent has accounted nothing: Znuny answers {} as well
             rows = timeaccounting.search(tx, agent["id"], start, end) if agent else []
@@ -99,6 +111,11 @@ def to_utc(moment: dt.datetime, zone: ZoneInfo, latest: bool = False) -> dt.date
 
 def result(row: Row, zone: ZoneInfo) -> dict[str, str]:
     created = as_datetime(row["create_time"]).replace(tzinfo=dt.UTC).astimezone(zone)
-    return {"Created": created.strftime("%Y-%m-%d %H:%M:%S"), "Queue": row["queue"],
-            "TicketCustomerID": row["customer_id"] or "", "TicketNumber": row["tn"], "TicketTitle": row["title"],
-            "TimeUnit": f"{Decimal(str(row['time_unit'])):.2f}"}
+    return {
+        "Created": created.strftime("%Y-%m-%d %H:%M:%S"),
+        "Queue": row["queue"],
+        "TicketCustomerID": row["customer_id"] or "",
+        "TicketNumber": row["tn"],
+        "TicketTitle": row["title"],
+        "TimeUnit": f"{Decimal(str(row['time_unit'])):.2f}",
+    }

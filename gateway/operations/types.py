@@ -18,11 +18,15 @@ TICKET_CONNECTOR_NS = "http://www.otrs.org/TicketConnector/"
 @functools.cache
 def error_model(namespace: str) -> type[ComplexModel]:
     """Znuny's OTRS_Error, in the namespace of the service that returns it."""
-    return type("OTRS_Error", (ComplexModel,), {
-        "__namespace__": namespace,
-        "__type_name__": "OTRS_Error",
-        "_type_info": [("ErrorCode", Unicode), ("ErrorMessage", Unicode)],
-    })
+    return type(
+        "OTRS_Error",
+        (ComplexModel,),
+        {
+            "__namespace__": namespace,
+            "__type_name__": "OTRS_Error",
+            "_type_info": [("ErrorCode", Unicode), ("ErrorMessage", Unicode)],
+        },
+    )
 
 
 class TicketConnectorModel(ComplexModel):

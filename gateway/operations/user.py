@@ -51,15 +51,27 @@ class OutOfOfficeModel(ComplexModel):
 
 class OutOfOfficeEntry(OutOfOfficeModel):
     __type_name__ = "OutOfOfficeEntry"
-    _type_info = [("UserLogin", Unicode), ("UserEmail", Unicode), ("UserSearch", Unicode), ("StartDate", Unicode),
-                  ("EndDate", Unicode), ("OutOfOffice", Unicode)]
+    _type_info = [
+        ("UserLogin", Unicode),
+        ("UserEmail", Unicode),
+        ("UserSearch", Unicode),
+        ("StartDate", Unicode),
+        ("EndDate", Unicode),
+        ("OutOfOffice", Unicode),
+    ]
 
 
 class OutOfOfficeRequest(OutOfOfficeModel):
     __type_name__ = "OutOfOffice"
-    _type_info = [("SessionID", Unicode), ("UserLogin", Unicode), ("CustomerUserLogin", Unicode),
-                  ("Password", Unicode), ("TwoFactorToken", Unicode), ("OutOfOfficeEntriesCSVString", Unicode),
-                  ("OutOfOfficeEntries", OutOfOfficeEntry.customize(max_occurs="unbounded"))]
+    _type_info = [
+        ("SessionID", Unicode),
+        ("UserLogin", Unicode),
+        ("CustomerUserLogin", Unicode),
+        ("Password", Unicode),
+        ("TwoFactorToken", Unicode),
+        ("OutOfOfficeEntriesCSVString", Unicode),
+        ("OutOfOfficeEntries", OutOfOfficeEntry.customize(max_occurs="unbounded")),
+    ]
 
 
 class SkippedEntry(OutOfOfficeModel):
@@ -69,8 +81,12 @@ class SkippedEntry(OutOfOfficeModel):
 
 class OutOfOfficeResponse(OutOfOfficeModel):
     __type_name__ = "OutOfOfficeResponse"
-    _type_info = [("Success", Integer), ("Skipped", SkippedEntry.customize(max_occurs="unbounded")),
-                  ("IgnoredColumns", Unicode.customize(max_occurs="unbounded")), ("Error", _Error)]
+    _type_info = [
+        ("Success", Integer),
+        ("Skipped", SkippedEntry.customize(max_occurs="unbounded")),
+        ("IgnoredColumns", Unicode.customize(max_occurs="unbounded")),
+        ("Error", _Error),
+    ]
 
 
 class UserService(ServiceBase):
@@ -87,18 +103,26 @@ class UserService(ServiceBase):
             if not Access(tx, principal).in_group(ADMIN_GROUP):
                 raise OperationError("OutOfOffice.AuthFail", "OutOfOffice: User needs to be in group admin.")
             if not entries:
-                raise OperationError("OutOfOffice.WrongInputStructure",
-                                     "Payload does not contain out-of-office entries or they could not be parsed.")
+                raise OperationError(
+                    "OutOfOffice.WrongInputStructure",
+                    "Payload does not contain out-of-office entries or they could not be parsed.",
+                )
             values, skipped = _preferences(entries, _Agents(preferences.valid_agents(tx)))
             preferences.set_many(tx, values)
         if skipped:
-            log.warning("OutOfOffice: %d of %d entries skipped: %s", len(skipped), len(entries),
-                        "; ".join(f"line {line}: {reason}" for line, reason in skipped[:20]))
+            log.warning(
+                "OutOfOffice: %d of %d entries skipped: %s",
+                len(skipped),
+                len(entries),
+                "; ".join(f"line {line}: {reason}" for line, reason in skipped[:20]),
+            )
         if ignored:
             log.info("OutOfOffice: CSV columns ignored: %s", ", ".join(ignored[:20]))
-        return OutOfOfficeResponse(Success=1, Skipped=[{"Line": line, "Reason": reason}
-                                                       for line, reason in skipped] or None,
-                                   IgnoredColumns=ignored or None)
+        return OutOfOfficeResponse(
+            Success=1,
+            Skipped=[{"Line": line, "Reason": reason} for line, reason in skipped] or None,
+            IgnoredColumns=ignored or None,
+        )
 
 
 def _entries(call: Call, request: OutOfOfficeRequest) -> tuple[list[outofoffice_csv.Entry], list[str]]:
@@ -112,8 +136,10 @@ def _entries(call: Call, request: OutOfOfficeRequest) -> tuple[list[outofoffice_
         except CSVError as error:
             raise Fault("Client.InvalidCSV", error.message) from None
     fields = OutOfOfficeEntry.get_flat_type_info(OutOfOfficeEntry)
-    return [outofoffice_csv.Entry(position, **{name: getattr(entry, name) for name in fields})
-            for position, entry in enumerate(request.OutOfOfficeEntries or (), 1)], []
+    return [
+        outofoffice_csv.Entry(position, **{name: getattr(entry, name) for name in fields})
+        for position, entry in enumerate(request.OutOfOfficeEntries or (), 1)
+    ], []
 
 
 class _Agents:
@@ -182,8 +208,9 @@ def _date(entry: outofoffice_csv.Entry, name: str) -> tuple[dt.date | None, str]
         return None, f"{name} {value!r} is not a date (YYYY-MM-DD or DD.MM.YYYY HH:MM:SS)."
 
 
-def _preferences(entries: list[outofoffice_csv.Entry], agents: _Agents
-                 ) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
+def _preferences(
+    entries: list[outofoffice_csv.Entry], agents: _Agents
+) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
     """The preference rows to write (a later row for the same agent wins) and the skipped lines."""
     values: dict[tuple[int, str], str] = {}
     skipped: list[tuple[int, str]] = []

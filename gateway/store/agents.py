@@ -42,8 +42,7 @@ def group_by_name(tx: Transaction, name: str) -> Row | None:
 def add_group(tx: Transaction, name: str, comments: str = "") -> int:
     now = utcnow()
     return tx.insert(
-        "INSERT INTO permission_groups (name, comments, valid_id, create_time, change_time)"
-        " VALUES (?, ?, 1, ?, ?)",
+        "INSERT INTO permission_groups (name, comments, valid_id, create_time, change_time) VALUES (?, ?, 1, ?, ?)",
         [name, comments, now, now],
     )
 

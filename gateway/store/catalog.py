@@ -28,8 +28,9 @@ def dynamic_field_by_name(tx: Transaction, name: str) -> Row | None:
     )
 
 
-def add_dynamic_field(tx: Transaction, name: str, label: str, field_type: str, object_type: str,
-                      config: Mapping[str, object]) -> int:
+def add_dynamic_field(
+    tx: Transaction, name: str, label: str, field_type: str, object_type: str, config: Mapping[str, object]
+) -> int:
     now = utcnow()
     order = (tx.value("SELECT MAX(field_order) FROM dynamic_field") or 0) + 1
     return tx.insert(

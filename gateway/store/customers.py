@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from gateway.store.database import Row, Transaction, utcnow
 
-_COLUMNS = "id, login, email, customer_id, pw, title, first_name, last_name, phone, mobile, valid_id, " \
-           "create_time, change_time"
+_COLUMNS = (
+    "id, login, email, customer_id, pw, title, first_name, last_name, phone, mobile, valid_id, create_time, change_time"
+)
 
 
 def by_login(tx: Transaction, login: str) -> Row | None:
@@ -13,8 +14,11 @@ def by_login(tx: Transaction, login: str) -> Row | None:
 
 
 def company_data(tx: Transaction, customer_id: str) -> Row | None:
-    return tx.one("SELECT customer_id, name, street, zip, city, country, url, comments, valid_id FROM customer_company"
-                  " WHERE customer_id = ?", [customer_id])
+    return tx.one(
+        "SELECT customer_id, name, street, zip, city, country, url, comments, valid_id FROM customer_company"
+        " WHERE customer_id = ?",
+        [customer_id],
+    )
 
 
 def company(tx: Transaction, customer_id: str) -> Row | None:
@@ -24,14 +28,14 @@ def company(tx: Transaction, customer_id: str) -> Row | None:
 def add_company(tx: Transaction, customer_id: str, name: str) -> None:
     now = utcnow()
     tx.execute(
-        "INSERT INTO customer_company (customer_id, name, valid_id, create_time, change_time)"
-        " VALUES (?, ?, 1, ?, ?)",
+        "INSERT INTO customer_company (customer_id, name, valid_id, create_time, change_time) VALUES (?, ?, 1, ?, ?)",
         [customer_id, name, now, now],
     )
 
 
-def add_user(tx: Transaction, login: str, first_name: str, last_name: str, email: str, customer_id: str,
-             pw_hash: str) -> int:
+def add_user(
+    tx: Transaction, login: str, first_name: str, last_name: str, email: str, customer_id: str, pw_hash: str
+) -> int:
     now = utcnow()
     return tx.insert(
         "INSERT INTO customer_user (login, email, customer_id, pw, first_name, last_name, valid_id,"

@@ -126,7 +126,7 @@ class Database:
         scheme = urlsplit(url).scheme
         if scheme == "sqlite":
             self.dialect = "sqlite"
-            self.path = url[len("sqlite:///"):]
+            self.path = url[len("sqlite:///") :]
         elif scheme in ("postgresql", "postgres"):
             self.dialect = "postgresql"
             self.path = ""
@@ -206,8 +206,13 @@ class Database:
                     from psycopg_pool import ConnectionPool
 
                     self._pool = ConnectionPool(
-                        self.url, connection_class=Connection[Row], min_size=1, max_size=self.pool_size, open=True,
-                        kwargs={"row_factory": dict_row, "autocommit": True}, timeout=5,
+                        self.url,
+                        connection_class=Connection[Row],
+                        min_size=1,
+                        max_size=self.pool_size,
+                        open=True,
+                        kwargs={"row_factory": dict_row, "autocommit": True},
+                        timeout=5,
                     )
                     self._pool_pid = os.getpid()
         return self._pool

@@ -24,11 +24,13 @@ def add(tx: Transaction, article_id: int, sender: str, recipient: str, raw: byte
     return tx.insert(
         "INSERT INTO mail_queue (article_id, sender, recipient, raw_message, state, attempts, due_time, create_time)"
         " VALUES (?, ?, ?, ?, 'queued', 0, ?, ?)",
-        [article_id, sender, recipient, raw, now, now])
+        [article_id, sender, recipient, raw, now, now],
+    )
 
 
-def claim(tx: Transaction, now: dt.datetime, due_by: dt.datetime, lease_until: dt.datetime, token: str,
-          limit: int) -> list[Row]:
+def claim(
+    tx: Transaction, now: dt.datetime, due_by: dt.datetime, lease_until: dt.datetime, token: str, limit: int
+) -> list[Row]:
     """Lease up to `limit` due messages nobody holds; SKIP LOCKED lets concurrent claims pass each other
     on PostgreSQL, SQLite's write lock (BEGIN IMMEDIATE) serialises them."""
     skip = " FOR UPDATE SKIP LOCKED" if tx.dialect == "postgresql" else ""
@@ -37,33 +39,52 @@ def claim(tx: Transaction, now: dt.datetime, due_by: dt.datetime, lease_until: d
         " SELECT id FROM mail_queue WHERE state = 'queued' AND due_time <= ?"
         " AND (locked_until IS NULL OR locked_until <= ?) ORDER BY due_time, id LIMIT ?" + skip + ")"
         f" RETURNING {_MESSAGE}",
-        [lease_until, token, due_by, now, limit])
+        [lease_until, token, due_by, now, limit],
+    )
     return sorted(rows, key=lambda row: row["id"])
 
 
 def renew(tx: Transaction, mail_id: int, token: str, lease_until: dt.datetime) -> bool:
     """Extend the lease before sending; False when it expired and another worker holds it now."""
-    tx.execute("UPDATE mail_queue SET locked_until = ? WHERE id = ? AND locked_by = ? AND state = 'queued'",
-               [lease_until, mail_id, token])
+    tx.execute(
+        "UPDATE mail_queue SET locked_until = ? WHERE id = ? AND locked_by = ? AND state = 'queued'",
+        [lease_until, mail_id, token],
+    )
     return tx.rowcount == 1
 
 
 def release(tx: Transaction, mail_ids: Sequence[int], token: str) -> None:
     if mail_ids:
-        tx.execute(f"UPDATE mail_queue SET locked_until = NULL, locked_by = NULL WHERE id IN ({_marks(mail_ids)})"
-                   " AND locked_by = ?", [*mail_ids, token])
+        tx.execute(
+            f"UPDATE mail_queue SET locked_until = NULL, locked_by = NULL WHERE id IN ({_marks(mail_ids)})"
+            " AND locked_by = ?",
+            [*mail_ids, token],
+        )
 
 
-def record(tx: Transaction, mail_id: int, token: str, worker: str, now: dt.datetime, code: int | None,
-           message: str, state: str, due_time: dt.datetime, recipient: str) -> None:
+def record(
+    tx: Transaction,
+    mail_id: int,
+    token: str,
+    worker: str,
+    now: dt.datetime,
+    code: int | None,
+    message: str,
+    state: str,
+    due_time: dt.datetime,
+    recipient: str,
+) -> None:
     """One attempt, and its outcome on the message unless another worker's claim has replaced ours."""
-    tx.execute("INSERT INTO mail_attempt (mail_id, attempt_time, smtp_code, smtp_message, worker)"
-               " VALUES (?, ?, ?, ?, ?)", [mail_id, now, code, message, worker[:200]])
+    tx.execute(
+        "INSERT INTO mail_attempt (mail_id, attempt_time, smtp_code, smtp_message, worker) VALUES (?, ?, ?, ?, ?)",
+        [mail_id, now, code, message, worker[:200]],
+    )
     tx.execute(
         "UPDATE mail_queue SET state = ?, attempts = attempts + 1, due_time = ?, sent_time = ?, recipient = ?,"
         " last_smtp_code = ?, last_smtp_message = ?, locked_until = NULL, locked_by = NULL"
         " WHERE id = ? AND locked_by = ?",
-        [state, due_time, now if state == SENT else None, recipient, code, message, mail_id, token])
+        [state, due_time, now if state == SENT else None, recipient, code, message, mail_id, token],
+    )
 
 
 def delivery(tx: Transaction, article_ids: Sequence[int]) -> list[Row]:
@@ -74,7 +95,8 @@ def delivery(tx: Transaction, article_ids: Sequence[int]) -> list[Row]:
         "SELECT q.article_id, q.state, q.attempts, q.last_smtp_code, q.last_smtp_message, q.create_time,"
         " (SELECT MAX(a.attempt_time) FROM mail_attempt a WHERE a.mail_id = q.id) AS last_attempt"
         f" FROM mail_queue q WHERE q.article_id IN ({_marks(article_ids)}) ORDER BY q.id",
-        list(article_ids))
+        list(article_ids),
+    )
 
 
 def listing(tx: Transaction, state: str | None, article_id: int | None) -> list[Row]:
@@ -88,7 +110,9 @@ def listing(tx: Transaction, state: str | None, article_id: int | None) -> list[
         params.append(article_id)
     return tx.all(
         "SELECT id, article_id, state, attempts, due_time, sent_time, recipient, last_smtp_code, last_smtp_message"
-        " FROM mail_queue" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id", params)
+        " FROM mail_queue" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id",
+        params,
+    )
 
 
 def states(tx: Transaction, mail_ids: Sequence[int]) -> dict[int, str]:

@@ -12,10 +12,10 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def _yoyo_url(url: str) -> str:
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     if url.startswith("sqlite:///"):
         # the embedded database's folder (var/ by default) is made on first use
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     return url
 
 

@@ -21,12 +21,18 @@ def set_many(tx: Transaction, values: Sequence[tuple[int, str, str]]) -> None:
     runs in-process.
     """
     # an unchanged value is not rewritten (re-sending the same CSV writes nothing)
-    upsert = (" ON CONFLICT (user_id, preferences_key) DO UPDATE SET preferences_value = excluded.preferences_value"
-              " WHERE user_preferences.preferences_value IS DISTINCT FROM excluded.preferences_value")
+    upsert = (
+        " ON CONFLICT (user_id, preferences_key) DO UPDATE SET preferences_value = excluded.preferences_value"
+        " WHERE user_preferences.preferences_value IS DISTINCT FROM excluded.preferences_value"
+    )
     if tx.dialect == "postgresql":
-        tx.execute("INSERT INTO user_preferences (user_id, preferences_key, preferences_value)"
-                   " SELECT (row->>0)::integer, row->>1, row->>2 FROM jsonb_array_elements(?::jsonb) AS row" + upsert,
-                   [json.dumps(values)])
+        tx.execute(
+            "INSERT INTO user_preferences (user_id, preferences_key, preferences_value)"
+            " SELECT (row->>0)::integer, row->>1, row->>2 FROM jsonb_array_elements(?::jsonb) AS row" + upsert,
+            [json.dumps(values)],
+        )
     else:
-        tx.executemany("INSERT INTO user_preferences (user_id, preferences_key, preferences_value) VALUES (?, ?, ?)"
-                       + upsert, values)
+        tx.executemany(
+            "INSERT INTO user_preferences (user_id, preferences_key, preferences_value) VALUES (?, ?, ?)" + upsert,
+            values,
+        )

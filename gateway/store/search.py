@@ -15,14 +15,33 @@ from gateway.store.database import Transaction, Value
 
 # SortBy -> column; Znuny's names
 SORT_COLUMNS = {
-    "Age": "t.create_time", "Created": "t.create_time", "Changed": "t.change_time", "Ticket": "t.tn",
-    "TicketNumber": "t.tn", "Title": "t.title", "Queue": "t.queue_id", "Priority": "t.ticket_priority_id",
-    "State": "t.ticket_state_id", "Type": "t.type_id", "Lock": "t.ticket_lock_id", "Owner": "t.user_id",
-    "Responsible": "t.responsible_user_id", "CustomerID": "t.customer_id", "Service": "t.service_id",
-    "SLA": "t.sla_id", "PendingTime": "t.until_time", "TicketID": "t.id",
+    "Age": "t.create_time",
+    "Created": "t.create_time",
+    "Changed": "t.change_time",
+    "Ticket": "t.tn",
+    "TicketNumber": "t.tn",
+    "Title": "t.title",
+    "Queue": "t.queue_id",
+    "Priority": "t.ticket_priority_id",
+    "State": "t.ticket_state_id",
+    "Type": "t.type_id",
+    "Lock": "t.ticket_lock_id",
+    "Owner": "t.user_id",
+    "Responsible": "t.responsible_user_id",
+    "CustomerID": "t.customer_id",
+    "Service": "t.service_id",
+    "SLA": "t.sla_id",
+    "PendingTime": "t.until_time",
+    "TicketID": "t.id",
 }
-FIELD_OPERATORS = {"Equals": "=", "Like": "LIKE", "GreaterThan": ">", "GreaterThanEquals": ">=",
-                   "SmallerThan": "<", "SmallerThanEquals": "<="}
+FIELD_OPERATORS = {
+    "Equals": "=",
+    "Like": "LIKE",
+    "GreaterThan": ">",
+    "GreaterThanEquals": ">=",
+    "SmallerThan": "<",
+    "SmallerThanEquals": "<=",
+}
 TEXT_COLUMNS = {"From": "m.a_from", "To": "m.a_to", "Cc": "m.a_cc", "Subject": "m.a_subject", "Body": "m.a_body"}
 
 
@@ -76,31 +95,45 @@ def search(tx: Transaction, query: TicketQuery, permission: tuple[str, Sequence[
         params += [_like(n) for n in query.numbers]
     if query.titles:
         # case-insensitive either way; written as each backend's title index (migration 0003) can serve it
-        test = "LOWER(t.title) LIKE LOWER(?) ESCAPE '\\'" if tx.dialect == "postgresql" \
-            else "t.title LIKE ? ESCAPE '\\'"
+        test = (
+            "LOWER(t.title) LIKE LOWER(?) ESCAPE '\\'" if tx.dialect == "postgresql" else "t.title LIKE ? ESCAPE '\\'"
+        )
         where.append("(" + " OR ".join(test for _ in query.titles) + ")")
         params += [_like(title) for title in query.titles]
     for column, ids in query.ids.items():
         _any(f"t.{column}", ids, where, params)
     for table, names in query.names.items():
         if table == "queue" and query.sub_queues:
-            where.append("t.queue_id IN (SELECT id FROM queue WHERE " +
-                         " OR ".join("name = ? OR name LIKE ? ESCAPE '\\'" for _ in names) + ")")
+            where.append(
+                "t.queue_id IN (SELECT id FROM queue WHERE "
+                + " OR ".join("name = ? OR name LIKE ? ESCAPE '\\'" for _ in names)
+                + ")"
+            )
             for name in names:
                 params += [name, _like(name) + "::%"]
         elif table == "ticket_state_type":
-            where.append("t.ticket_state_id IN (SELECT s.id FROM ticket_state s JOIN ticket_state_type st"
-                         f" ON st.id = s.type_id WHERE st.name IN ({', '.join('?' * len(names))}))")
+            where.append(
+                "t.ticket_state_id IN (SELECT s.id FROM ticket_state s JOIN ticket_state_type st"
+                f" ON st.id = s.type_id WHERE st.name IN ({', '.join('?' * len(names))}))"
+            )
             params += names
         else:
-            column = {"queue": "queue_id", "ticket_state": "ticket_state_id", "ticket_priority": "ticket_priority_id",
-                      "ticket_type": "type_id", "service": "service_id", "sla": "sla_id",
-                      "ticket_lock_type": "ticket_lock_id"}[table]
+            column = {
+                "queue": "queue_id",
+                "ticket_state": "ticket_state_id",
+                "ticket_priority": "ticket_priority_id",
+                "ticket_type": "type_id",
+                "service": "service_id",
+                "sla": "sla_id",
+                "ticket_lock_type": "ticket_lock_id",
+            }[table]
             where.append(f"t.{column} IN (SELECT id FROM {table} WHERE name IN ({', '.join('?' * len(names))}))")
             params += names
     if query.state_type_ids:
-        where.append("t.ticket_state_id IN (SELECT id FROM ticket_state WHERE type_id IN"
-                     f" ({', '.join('?' * len(query.state_type_ids))}))")
+        where.append(
+            "t.ticket_state_id IN (SELECT id FROM ticket_state WHERE type_id IN"
+            f" ({', '.join('?' * len(query.state_type_ids))}))"
+        )
         params += query.state_type_ids
     if query.customer_ids:
         where.append("(" + " OR ".join("t.customer_id LIKE ? ESCAPE '\\'" for _ in query.customer_ids) + ")")
@@ -119,9 +152,11 @@ def search(tx: Transaction, query: TicketQuery, permission: tuple[str, Sequence[
             where.append(f"t.until_time > 0 AND t.until_time {op} ?")
             params.append(int(when.replace(tzinfo=dt.UTC).timestamp()))
         elif what == "close":
-            where.append("EXISTS (SELECT 1 FROM ticket_history h JOIN ticket_state s ON s.id = h.state_id"
-                         " JOIN ticket_state_type st ON st.id = s.type_id WHERE h.ticket_id = t.id"
-                         f" AND st.name = 'closed' AND h.create_time {op} ?)")
+            where.append(
+                "EXISTS (SELECT 1 FROM ticket_history h JOIN ticket_state s ON s.id = h.state_id"
+                " JOIN ticket_state_type st ON st.id = s.type_id WHERE h.ticket_id = t.id"
+                f" AND st.name = 'closed' AND h.create_time {op} ?)"
+            )
             params.append(when)
         elif what == "article":
             where.append(f"EXISTS (SELECT 1 FROM article a WHERE a.ticket_id = t.id AND a.create_time {op} ?)")
@@ -132,20 +167,26 @@ def search(tx: Transaction, query: TicketQuery, permission: tuple[str, Sequence[
             conditions.append(f"LOWER({TEXT_COLUMNS[key]}) LIKE LOWER(?) ESCAPE '\\'")
             params.append("%" + _like(pattern).strip("%") + "%")
         joiner = " OR " if query.text_or else " AND "
-        where.append("EXISTS (SELECT 1 FROM article a JOIN article_data_mime m ON m.article_id = a.id"
-                     f" WHERE a.ticket_id = t.id AND ({joiner.join(conditions)}))")
+        where.append(
+            "EXISTS (SELECT 1 FROM article a JOIN article_data_mime m ON m.article_id = a.id"
+            f" WHERE a.ticket_id = t.id AND ({joiner.join(conditions)}))"
+        )
     for condition in query.fields:
         if condition.operator == "Empty":
             empty = condition.values and condition.values[0] not in ("0", "")
-            where.append(("NOT " if empty else "") + "EXISTS (SELECT 1 FROM dynamic_field_value v WHERE"
-                         " v.object_id = t.id AND v.field_id = ? AND v.value_text <> '')")
+            where.append(
+                ("NOT " if empty else "") + "EXISTS (SELECT 1 FROM dynamic_field_value v WHERE"
+                " v.object_id = t.id AND v.field_id = ? AND v.value_text <> '')"
+            )
             params.append(condition.field_id)
             continue
         sql_op = FIELD_OPERATORS[condition.operator]
-        tests = " OR ".join(f"v.value_text {sql_op} ?" + (" ESCAPE '\\'" if sql_op == "LIKE" else "")
-                            for _ in condition.values)
-        where.append(f"EXISTS (SELECT 1 FROM dynamic_field_value v WHERE v.object_id = t.id AND v.field_id = ?"
-                     f" AND ({tests}))")
+        tests = " OR ".join(
+            f"v.value_text {sql_op} ?" + (" ESCAPE '\\'" if sql_op == "LIKE" else "") for _ in condition.values
+        )
+        where.append(
+            f"EXISTS (SELECT 1 FROM dynamic_field_value v WHERE v.object_id = t.id AND v.field_id = ? AND ({tests}))"
+        )
         params.append(condition.field_id)
         params += [_like(v) if sql_op == "LIKE" else v for v in condition.values]
     if query.archive != "all":
@@ -153,6 +194,8 @@ def search(tx: Transaction, query: TicketQuery, permission: tuple[str, Sequence[
         params.append(1 if query.archive == "only" else 0)
     order = ", ".join(f"{SORT_COLUMNS[key]} {'DESC' if desc else 'ASC'}" for key, desc in query.sort)
     last_desc = query.sort[-1][1] if query.sort else True
-    sql = (f"SELECT t.id FROM ticket t WHERE {' AND '.join(where) or '1 = 1'}"
-           f" ORDER BY {order + ', ' if order else ''}t.id {'DESC' if last_desc else 'ASC'} LIMIT ?")
+    sql = (
+        f"SELECT t.id FROM ticket t WHERE {' AND '.join(where) or '1 = 1'}"
+        f" ORDER BY {order + ', ' if order else ''}t.id {'DESC' if last_desc else 'ASC'} LIMIT ?"
+    )
     return [row["id"] for row in tx.all(sql, [*params, query.limit])]

@@ -7,8 +7,9 @@ import datetime as dt
 from gateway.store.database import Row, Transaction, utcnow
 
 
-def add(tx: Transaction, key: str, user_type: str, login: str, user_id: int | None, remote_addr: str,
-        user_agent: str) -> None:
+def add(
+    tx: Transaction, key: str, user_type: str, login: str, user_id: int | None, remote_addr: str, user_agent: str
+) -> None:
     now = utcnow()
     tx.execute(
         "INSERT INTO sessions (id, user_type, user_login, user_id, remote_addr, user_agent, create_time,"
@@ -32,7 +33,8 @@ def with_user(tx: Transaction, key: str) -> Row | None:
         " u.valid_id AS agent_valid, c.customer_id, c.valid_id AS customer_valid FROM sessions s"
         " LEFT JOIN users u ON s.user_type = 'User' AND u.login = s.user_login"
         " LEFT JOIN customer_user c ON s.user_type = 'Customer' AND c.login = s.user_login WHERE s.id = ?",
-        [key])
+        [key],
+    )
 
 
 def touch(tx: Transaction, key: str) -> None:
@@ -50,9 +52,9 @@ def delete_expired(tx: Transaction, idle_before: dt.datetime, created_before: dt
 
 
 def failures(tx: Transaction, key: str, since: dt.datetime) -> int:
-    return int(tx.value(
-        "SELECT failures FROM login_failure WHERE failure_key = ? AND window_start >= ?", [key, since]
-    ) or 0)
+    return int(
+        tx.value("SELECT failures FROM login_failure WHERE failure_key = ? AND window_start >= ?", [key, since]) or 0
+    )
 
 
 def add_failure(tx: Transaction, key: str, since: dt.datetime) -> None:

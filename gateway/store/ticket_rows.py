@@ -10,15 +10,28 @@ from gateway.store.database import Row, Transaction, Value, utcnow
 
 # catalogue tables a request may name by id or by name; valid_id where the table has one
 _CATALOGUES = {
-    "queue": True, "ticket_state": True, "ticket_priority": True, "ticket_type": True, "ticket_lock_type": False,
-    "service": True, "sla": True, "communication_channel": False, "article_sender_type": False,
-    "ticket_history_type": False, "ticket_state_type": False,
+    "queue": True,
+    "ticket_state": True,
+    "ticket_priority": True,
+    "ticket_type": True,
+    "ticket_lock_type": False,
+    "service": True,
+    "sla": True,
+    "communication_channel": False,
+    "article_sender_type": False,
+    "ticket_history_type": False,
+    "ticket_state_type": False,
 }
 
 
 # catalogues that are Znuny's fixed seed data (no admin path changes them): read once per process
-_FIXED = {"ticket_lock_type", "communication_channel", "article_sender_type", "ticket_history_type",
-          "ticket_state_type"}
+_FIXED = {
+    "ticket_lock_type",
+    "communication_channel",
+    "article_sender_type",
+    "ticket_history_type",
+    "ticket_state_type",
+}
 _fixed_cache: dict[tuple[str, int | None, str | None], Row] = {}
 
 
@@ -45,8 +58,12 @@ def _lookup(tx: Transaction, table: str, id: int | None, name: str | None) -> Ro
 
 def service_allowed(tx: Transaction, service_id: int, customer_user: str) -> bool:
     """Znuny's CustomerUserServiceMemberList, including the default services ('<DEFAULT>')."""
-    return bool(tx.value("SELECT 1 FROM service_customer_user WHERE service_id = ? AND customer_user_login IN (?, ?)",
-                         [service_id, customer_user, "<DEFAULT>"]))
+    return bool(
+        tx.value(
+            "SELECT 1 FROM service_customer_user WHERE service_id = ? AND customer_user_login IN (?, ?)",
+            [service_id, customer_user, "<DEFAULT>"],
+        )
+    )
 
 
 def sla_for_service(tx: Transaction, sla_id: int, service_id: int) -> bool:
@@ -55,9 +72,13 @@ def sla_for_service(tx: Transaction, sla_id: int, service_id: int) -> bool:
 
 def next_counter(tx: Transaction, day: str) -> int:
     """The day's next ticket counter: one atomic upsert, unique across processes and machines."""
-    return int(tx.value(
-        "INSERT INTO ticket_number_counter (counter_date, counter) VALUES (?, 1) ON CONFLICT (counter_date)"
-        " DO UPDATE SET counter = ticket_number_counter.counter + 1 RETURNING counter", [day]))
+    return int(
+        tx.value(
+            "INSERT INTO ticket_number_counter (counter_date, counter) VALUES (?, 1) ON CONFLICT (counter_date)"
+            " DO UPDATE SET counter = ticket_number_counter.counter + 1 RETURNING counter",
+            [day],
+        )
+    )
 
 
 def insert_ticket(tx: Transaction, values: Mapping[str, Value]) -> int:
@@ -73,55 +94,84 @@ def update_ticket(tx: Transaction, ticket_id: int, changes: Mapping[str, Value],
     tx.execute(f"UPDATE ticket SET {assignments} WHERE id = ?", [*changes.values(), ticket_id])
 
 
-def insert_article(tx: Transaction, ticket_id: int, sender_type_id: int, channel_id: int, visible: int, by: int,
-                   mime: Mapping[str, str]) -> int:
+def insert_article(
+    tx: Transaction,
+    ticket_id: int,
+    sender_type_id: int,
+    channel_id: int,
+    visible: int,
+    by: int,
+    mime: Mapping[str, str],
+) -> int:
     now = utcnow()
     article_id = tx.insert(
         "INSERT INTO article (ticket_id, article_sender_type_id, communication_channel_id, is_visible_for_customer,"
         " create_time, create_by, change_time, change_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [ticket_id, sender_type_id, channel_id, visible, now, by, now, by])
+        [ticket_id, sender_type_id, channel_id, visible, now, by, now, by],
+    )
     tx.execute(
         "INSERT INTO article_data_mime (article_id, a_from, a_reply_to, a_to, a_cc, a_bcc, a_subject, a_message_id,"
         " a_in_reply_to, a_references, a_content_type, a_body, incoming_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
         " ?, ?, ?)",
-        [article_id, mime.get("from", ""), mime.get("reply_to", ""), mime.get("to", ""), mime.get("cc", ""),
-         mime.get("bcc", ""), mime.get("subject", ""), mime.get("message_id", ""), mime.get("in_reply_to", ""),
-         mime.get("references", ""), mime["content_type"], mime.get("body", ""),
-         int(now.replace(tzinfo=dt.UTC).timestamp())])
+        [
+            article_id,
+            mime.get("from", ""),
+            mime.get("reply_to", ""),
+            mime.get("to", ""),
+            mime.get("cc", ""),
+            mime.get("bcc", ""),
+            mime.get("subject", ""),
+            mime.get("message_id", ""),
+            mime.get("in_reply_to", ""),
+            mime.get("references", ""),
+            mime["content_type"],
+            mime.get("body", ""),
+            int(now.replace(tzinfo=dt.UTC).timestamp()),
+        ],
+    )
     return article_id
 
 
-def insert_attachment(tx: Transaction, article_id: int, filename: str, content_type: str, content: bytes,
-                      disposition: str) -> None:
+def insert_attachment(
+    tx: Transaction, article_id: int, filename: str, content_type: str, content: bytes, disposition: str
+) -> None:
     tx.execute(
         "INSERT INTO article_data_mime_attachment (article_id, filename, content_size, content_type, content_id,"
         " content_alternative, disposition, content) VALUES (?, ?, ?, ?, '', '', ?, ?)",
-        [article_id, filename, str(len(content)), content_type, disposition, content])
+        [article_id, filename, str(len(content)), content_type, disposition, content],
+    )
 
 
 def set_field_values(tx: Transaction, field_id: int, object_id: int, values: Sequence[str]) -> None:
     tx.execute("DELETE FROM dynamic_field_value WHERE field_id = ? AND object_id = ?", [field_id, object_id])
-    tx.executemany("INSERT INTO dynamic_field_value (field_id, object_id, value_text) VALUES (?, ?, ?)",
-                   [(field_id, object_id, value) for value in values])
+    tx.executemany(
+        "INSERT INTO dynamic_field_value (field_id, object_id, value_text) VALUES (?, ?, ?)",
+        [(field_id, object_id, value) for value in values],
+    )
 
 
-def add_history(tx: Transaction, ticket_id: int, history_type: str, name: str, by: int,
-                article_id: int | None = None) -> None:
+def add_history(
+    tx: Transaction, ticket_id: int, history_type: str, name: str, by: int, article_id: int | None = None
+) -> None:
     """A history line with the ticket's state at that moment, as Znuny's HistoryAdd."""
     tx.execute(
         "INSERT INTO ticket_history (name, history_type_id, ticket_id, article_id, type_id, queue_id, owner_id,"
         " priority_id, state_id, create_time, create_by)"
         " SELECT ?, (SELECT id FROM ticket_history_type WHERE name = ?), id, ?, type_id, queue_id, user_id,"
         " ticket_priority_id, ticket_state_id, ?, ? FROM ticket WHERE id = ?",
-        [name[:200], history_type, article_id, utcnow(), by, ticket_id])
+        [name[:200], history_type, article_id, utcnow(), by, ticket_id],
+    )
 
 
 def add_time_accounting(tx: Transaction, ticket_id: int, article_id: int | None, time_unit: float, by: int) -> None:
-    tx.execute("INSERT INTO time_accounting (ticket_id, article_id, time_unit, create_time, create_by)"
-               " VALUES (?, ?, ?, ?, ?)", [ticket_id, article_id, time_unit, utcnow(), by])
+    tx.execute(
+        "INSERT INTO time_accounting (ticket_id, article_id, time_unit, create_time, create_by) VALUES (?, ?, ?, ?, ?)",
+        [ticket_id, article_id, time_unit, utcnow(), by],
+    )
 
 
 # -- reading ---------------------------------------------------------------------------------------------
+
 
 def _in(ids: Iterable[int]) -> tuple[str, list[int]]:
     ids = list(ids)
@@ -143,7 +193,9 @@ def tickets(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
         " LEFT JOIN sla sl ON sl.id = t.sla_id JOIN users o ON o.id = t.user_id"
         " JOIN users r ON r.id = t.responsible_user_id JOIN ticket_priority p ON p.id = t.ticket_priority_id"
         " JOIN ticket_state s ON s.id = t.ticket_state_id JOIN ticket_state_type st ON st.id = s.type_id"
-        f" WHERE t.id IN ({marks})", ids)
+        f" WHERE t.id IN ({marks})",
+        ids,
+    )
 
 
 def ticket_by_number(tx: Transaction, number: str) -> int | None:
@@ -162,7 +214,9 @@ def articles(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
         " FROM article a JOIN article_data_mime m ON m.article_id = a.id"
         " JOIN article_sender_type st ON st.id = a.article_sender_type_id"
         " JOIN communication_channel c ON c.id = a.communication_channel_id"
-        f" WHERE a.ticket_id IN ({marks}) ORDER BY a.ticket_id, a.id", ids)
+        f" WHERE a.ticket_id IN ({marks}) ORDER BY a.ticket_id, a.id",
+        ids,
+    )
 
 
 def attachments(tx: Transaction, article_ids: Sequence[int], with_content: bool) -> list[Row]:
@@ -172,7 +226,9 @@ def attachments(tx: Transaction, article_ids: Sequence[int], with_content: bool)
     content = "content" if with_content else "NULL AS content"
     return tx.all(
         f"SELECT id, article_id, filename, content_size, content_type, content_id, content_alternative, disposition,"
-        f" {content} FROM article_data_mime_attachment WHERE article_id IN ({marks}) ORDER BY article_id, id", ids)
+        f" {content} FROM article_data_mime_attachment WHERE article_id IN ({marks}) ORDER BY article_id, id",
+        ids,
+    )
 
 
 def field_values(tx: Transaction, object_type: str, object_ids: Sequence[int]) -> list[Row]:
@@ -183,7 +239,8 @@ def field_values(tx: Transaction, object_type: str, object_ids: Sequence[int]) -
         "SELECT v.object_id, f.name, f.field_type, v.value_text FROM dynamic_field_value v"
         " JOIN dynamic_field f ON f.id = v.field_id"
         f" WHERE f.object_type = ? AND f.valid_id = 1 AND v.object_id IN ({marks}) ORDER BY f.name, v.id",
-        [object_type, *ids])
+        [object_type, *ids],
+    )
 
 
 def history(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
@@ -192,10 +249,13 @@ def history(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
         "SELECT h.ticket_id, h.article_id, h.create_by, h.create_time, ht.name AS history_type, h.history_type_id,"
         " h.name, h.owner_id, h.priority_id, h.queue_id, h.state_id, h.type_id FROM ticket_history h"
         f" JOIN ticket_history_type ht ON ht.id = h.history_type_id WHERE h.ticket_id IN ({marks})"
-        " ORDER BY h.ticket_id, h.id", ids)
+        " ORDER BY h.ticket_id, h.id",
+        ids,
+    )
 
 
 # -- small lookups the domain needs -----------------------------------------------------------------------
+
 
 def state_type_name(tx: Transaction, state_type_id: int) -> str:
     """The name of a state's type; the id comes from a state row, whose foreign key guarantees the type."""
@@ -221,7 +281,9 @@ def queue_mail_identity(tx: Transaction, queue_id: int) -> Row:
     row = tx.one(
         "SELECT sa.value0 AS email, sa.value1 AS realname, s.text AS signature, s.content_type AS signature_type"
         " FROM queue q JOIN system_address sa ON sa.id = q.system_address_id"
-        " JOIN signature s ON s.id = q.signature_id WHERE q.id = ?", [queue_id])
+        " JOIN signature s ON s.id = q.signature_id WHERE q.id = ?",
+        [queue_id],
+    )
     if row is None:
         raise LookupError(f"no queue {queue_id}")
     return row
@@ -231,4 +293,6 @@ def last_message(tx: Transaction, ticket_id: int) -> Row | None:
     """The ticket's latest article with a Message-ID: what a follow-up answers."""
     return tx.one(
         "SELECT m.a_message_id, m.a_references FROM article a JOIN article_data_mime m ON m.article_id = a.id"
-        " WHERE a.ticket_id = ? AND m.a_message_id <> '' ORDER BY a.id DESC LIMIT 1", [ticket_id])
+        " WHERE a.ticket_id = ? AND m.a_message_id <> '' ORDER BY a.id DESC LIMIT 1",
+        [ticket_id],
+    )

@@ -24,4 +24,6 @@ def search(tx: Transaction, user_id: int, start: dt.datetime, end: dt.datetime) 
         " WHERE h.ticket_id = ta.ticket_id AND h.create_time <= ta.create_time"
         " ORDER BY h.create_time DESC, h.id DESC LIMIT 1), t.queue_id)"
         " WHERE ta.create_by = ? AND ta.create_time BETWEEN ? AND ?"
-        f" ORDER BY ta.create_time, t.id, ta.id LIMIT {_LIMIT}", [user_id, start, end])
+        f" ORDER BY ta.create_time, t.id, ta.id LIMIT {_LIMIT}",
+        [user_id, start, end],
+    )

@@ -100,7 +100,8 @@ class Access:
     def _is_customers(self, ticket: Row) -> bool:
         principal = self.principal
         return ticket["customer_user_id"] == principal.login or (
-            bool(principal.customer_id) and ticket["customer_id"] == principal.customer_id)
+            bool(principal.customer_id) and ticket["customer_id"] == principal.customer_id
+        )
 
     def allows(self, ticket: Row, permission: str = "ro", group_id: int | None = None) -> bool:
         """Whether the caller may act on the ticket with `permission` (in `group_id`, a queue's group
@@ -123,21 +124,26 @@ class Access:
         principal = self.principal
         keys = _granting(permission)
         if principal.is_agent:
-            groups = ("SELECT gu.group_id FROM group_user gu JOIN permission_groups g ON g.id = gu.group_id"
-                      " WHERE gu.user_id = ? AND g.valid_id = ? AND gu.permission_key IN (?, ?)")
-            return (f"(t.queue_id IN (SELECT id FROM queue WHERE group_id IN ({groups}))"
-                    " OR t.user_id = ? OR t.responsible_user_id = ?)",
-                    [principal.user_id, VALID, *keys, principal.user_id, principal.user_id])
+            groups = (
+                "SELECT gu.group_id FROM group_user gu JOIN permission_groups g ON g.id = gu.group_id"
+                " WHERE gu.user_id = ? AND g.valid_id = ? AND gu.permission_key IN (?, ?)"
+            )
+            return (
+                f"(t.queue_id IN (SELECT id FROM queue WHERE group_id IN ({groups}))"
+                " OR t.user_id = ? OR t.responsible_user_id = ?)",
+                [principal.user_id, VALID, *keys, principal.user_id, principal.user_id],
+            )
         company = principal.customer_id or ""
         groups, params = "SELECT id FROM permission_groups WHERE valid_id = ?", list[Value]([VALID])
         if self.customer_group_support:
             always = ", ".join("?" * len(CUSTOMER_ALWAYS_GROUPS))
-            groups += (f" AND (name IN ({always}) OR id IN (SELECT group_id FROM group_customer_user"
-                       " WHERE user_id = ? AND permission_key IN (?, ?)) OR id IN (SELECT group_id FROM group_customer"
-                       " WHERE customer_id = ? AND permission_key IN (?, ?)))")
+            groups += (
+                f" AND (name IN ({always}) OR id IN (SELECT group_id FROM group_customer_user"
+                " WHERE user_id = ? AND permission_key IN (?, ?)) OR id IN (SELECT group_id FROM group_customer"
+                " WHERE customer_id = ? AND permission_key IN (?, ?)))"
+            )
             params += [*CUSTOMER_ALWAYS_GROUPS, principal.login, *keys, company, *keys]
         in_groups = f"t.queue_id IN (SELECT id FROM queue WHERE group_id IN ({groups}))"
         if company:
-            return f"(t.customer_user_id = ? OR t.customer_id = ?) AND {in_groups}", \
-                [principal.login, company, *params]
+            return f"(t.customer_user_id = ? OR t.customer_id = ?) AND {in_groups}", [principal.login, company, *params]
         return f"t.customer_user_id = ? AND {in_groups}", [principal.login, *params]

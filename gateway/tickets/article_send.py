@@ -39,7 +39,8 @@ def subject_build(settings: Settings, number: str, subject: str) -> str:
     """Znuny's TicketSubjectBuild for a new message: any old hook of this ticket removed, then the hook added."""
     hook = f"{settings.ticket_hook}{number}"
     cleaned = _hook_pattern(settings.ticket_hook).sub(
-        lambda found: "" if (found.group(1) or found.group(2)) == number else found.group(0), subject)
+        lambda found: "" if (found.group(1) or found.group(2)) == number else found.group(0), subject
+    )
     cleaned = " ".join(cleaned.split())
     if settings.ticket_subject_format == "Right":
         return f"{cleaned} [{hook}]"
@@ -48,8 +49,16 @@ def subject_build(settings: Settings, number: str, subject: str) -> str:
     return f"[{hook}] {cleaned}"
 
 
-def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id: int, ticket_id: int, number: str,
-            queue_id: int, article: NewArticle) -> None:
+def prepare(
+    tx: Transaction,
+    settings: Settings,
+    crypto: Crypto,
+    acting_user_id: int,
+    ticket_id: int,
+    number: str,
+    queue_id: int,
+    article: NewArticle,
+) -> None:
     """Turn the article into the e-mail it announces and compose that e-mail (article.send.raw)."""
     send = article.send
     if send is None:
@@ -76,9 +85,19 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
         references = f"{previous['a_references'] or ''} {previous['a_message_id']}".split()
         article.references = " ".join(references[-20:])
     letter = compose.Letter(
-        from_=article.from_, to=send.to, cc=send.cc, bcc=send.bcc, subject=article.subject, body=article.body,
-        html=is_html, message_id=article.message_id, in_reply_to=article.in_reply_to,
-        references=article.references, attachments=article.attachments, date=now)
+        from_=article.from_,
+        to=send.to,
+        cc=send.cc,
+        bcc=send.bcc,
+        subject=article.subject,
+        body=article.body,
+        html=is_html,
+        message_id=article.message_id,
+        in_reply_to=article.in_reply_to,
+        references=article.references,
+        attachments=article.attachments,
+        date=now,
+    )
     send.sender = email.utils.parseaddr(article.from_)[1]
     send.raw = compose.compose(letter, crypto, send.plan)
 
@@ -86,8 +105,10 @@ def prepare(tx: Transaction, settings: Settings, crypto: Crypto, acting_user_id:
 def _signature(tx: Transaction, text: str, user_id: int) -> str:
     """The queue signature with the agent's name filled in; other tags become "-" as in Znuny."""
     agent = agents.by_id(tx, user_id)
-    values = {"<OTRS_Agent_UserFirstname>": agent["first_name"] if agent else "",
-              "<OTRS_Agent_UserLastname>": agent["last_name"] if agent else "",
-              "<OTRS_CURRENT_UserFirstname>": agent["first_name"] if agent else "",
-              "<OTRS_CURRENT_UserLastname>": agent["last_name"] if agent else ""}
+    values = {
+        "<OTRS_Agent_UserFirstname>": agent["first_name"] if agent else "",
+        "<OTRS_Agent_UserLastname>": agent["last_name"] if agent else "",
+        "<OTRS_CURRENT_UserFirstname>": agent["first_name"] if agent else "",
+        "<OTRS_CURRENT_UserLastname>": agent["last_name"] if agent else "",
+    }
     return SIGNATURE_TAG.sub(lambda found: values.get(found.group(0), "-"), text)

@@ -26,8 +26,9 @@ HTML_BODY_FILE = "file-2"  # Znuny's name for the HTML body kept beside its text
 LOCK_UNLOCK, LOCK_LOCK = 1, 2
 
 
-def create_ticket(tx: Transaction, principal: Principal, system_id: str, values: Mapping[str, Any],
-                  names: tuple[str, str, str]) -> tuple[int, str]:
+def create_ticket(
+    tx: Transaction, principal: Principal, system_id: str, values: Mapping[str, Any], names: tuple[str, str, str]
+) -> tuple[int, str]:
     """Insert the ticket row and its first history lines; returns (TicketID, TicketNumber).
 
     `names` are the queue, priority and state names, which the caller has just looked up.
@@ -37,22 +38,47 @@ def create_ticket(tx: Transaction, principal: Principal, system_id: str, values:
     ticket_id = ticket_rows.insert_ticket(tx, {**values, "tn": number, "create_by": by})
     queue, priority, state = names
     ticket_rows.add_history(tx, ticket_id, "NewTicket", f"%%{number}%%{queue}%%{priority}%%{state}%%{ticket_id}", by)
-    ticket_rows.add_history(tx, ticket_id, "CustomerUpdate",
-                        f"%%CustomerID={values.get('customer_id') or ''};"
-                        f"CustomerUser={values.get('customer_user_id') or ''};", by)
+    ticket_rows.add_history(
+        tx,
+        ticket_id,
+        "CustomerUpdate",
+        f"%%CustomerID={values.get('customer_id') or ''};CustomerUser={values.get('customer_user_id') or ''};",
+        by,
+    )
     return ticket_id, number
 
 
-def add_article(tx: Transaction, principal: Principal, ticket_id: int, article: NewArticle, unlocked: bool,
-                reset_unlock_time: bool = True) -> int:
+def add_article(
+    tx: Transaction,
+    principal: Principal,
+    ticket_id: int,
+    article: NewArticle,
+    unlocked: bool,
+    reset_unlock_time: bool = True,
+) -> int:
     """An article and what comes with it; an agent's article on an unlocked ticket resets its unlock time."""
     by = acting_user_id(principal)
     body, content_type, attachments = _as_stored(article)
-    article_id = ticket_rows.insert_article(tx, ticket_id, article.sender_type_id, article.channel_id, article.visible,
-                                        by, {"from": article.from_, "to": article.to, "cc": article.cc,
-                                             "bcc": article.bcc, "subject": article.subject, "body": body,
-                                             "content_type": content_type, "message_id": article.message_id,
-                                             "in_reply_to": article.in_reply_to, "references": article.references})
+    article_id = ticket_rows.insert_article(
+        tx,
+        ticket_id,
+        article.sender_type_id,
+        article.channel_id,
+        article.visible,
+        by,
+        {
+            "from": article.from_,
+            "to": article.to,
+            "cc": article.cc,
+            "bcc": article.bcc,
+            "subject": article.subject,
+            "body": body,
+            "content_type": content_type,
+            "message_id": article.message_id,
+            "in_reply_to": article.in_reply_to,
+            "references": article.references,
+        },
+    )
     if article.send is not None:
         outbox.enqueue(tx, article_id, article.send.sender, article.send.recipients, article.send.raw)
     ticket_rows.add_history(tx, ticket_id, article.history_type, article.history_comment, by, article_id)
@@ -84,12 +110,23 @@ def record_impersonation(tx: Transaction, principal: Principal, ticket_id: int) 
     """An impersonated write gets one more history line that names both logins (decisions.md);
     Znuny's own lines keep their exact form, which clients parse."""
     if principal.impersonated_by:
-        ticket_rows.add_history(tx, ticket_id, "Misc", f"%%Impersonation%%{principal.impersonated_by}"
-                                                   f" acting as {principal.login}", acting_user_id(principal))
+        ticket_rows.add_history(
+            tx,
+            ticket_id,
+            "Misc",
+            f"%%Impersonation%%{principal.impersonated_by} acting as {principal.login}",
+            acting_user_id(principal),
+        )
 
 
-def change(tx: Transaction, principal: Principal, ticket_id: int, columns: Mapping[str, Value], history_type: str,
-           history_name: str) -> None:
+def change(
+    tx: Transaction,
+    principal: Principal,
+    ticket_id: int,
+    columns: Mapping[str, Value],
+    history_type: str,
+    history_name: str,
+) -> None:
     """One attribute change and its history line, as Znuny writes them."""
     by = acting_user_id(principal)
     ticket_rows.update_ticket(tx, ticket_id, columns, by)
@@ -99,8 +136,9 @@ def change(tx: Transaction, principal: Principal, ticket_id: int, columns: Mappi
 def account_time(tx: Transaction, ticket_id: int, article_id: int | None, time_unit: float, by: int) -> None:
     ticket_rows.add_time_accounting(tx, ticket_id, article_id, time_unit, by)
     total = ticket_rows.accounted_total(tx, ticket_id)
-    ticket_rows.add_history(tx, ticket_id, "TimeAccounting", f"%%{number_text(time_unit)}%%{number_text(total)}", by,
-                        article_id)
+    ticket_rows.add_history(
+        tx, ticket_id, "TimeAccounting", f"%%{number_text(time_unit)}%%{number_text(total)}", by, article_id
+    )
 
 
 def set_owner(tx: Transaction, principal: Principal, ticket_id: int, owner: Row, lock: bool) -> None:
@@ -112,8 +150,9 @@ def set_owner(tx: Transaction, principal: Principal, ticket_id: int, owner: Row,
     ticket_rows.add_history(tx, ticket_id, "OwnerUpdate", f"%%{owner['login']}%%{owner['id']}", by)
 
 
-def set_fields(tx: Transaction, object_id: int, fields: Sequence[tuple[int, str, list[str]]], by: int,
-               ticket_id: int | None = None) -> None:
+def set_fields(
+    tx: Transaction, object_id: int, fields: Sequence[tuple[int, str, list[str]]], by: int, ticket_id: int | None = None
+) -> None:
     """Set dynamic-field values; as Znuny, an unchanged value is not written, a changed one of a
     ticket gets a history line with the new and the old value."""
     old: dict[str, list[str]] = {}
@@ -125,12 +164,15 @@ def set_fields(tx: Transaction, object_id: int, fields: Sequence[tuple[int, str,
             continue
         ticket_rows.set_field_values(tx, field_id, object_id, values)
         if ticket_id is not None:
-            ticket_rows.add_history(tx, ticket_id, "TicketDynamicFieldUpdate",
-                                f"%%FieldName%%{name}%%Value%%{','.join(values)}"
-                                f"%%OldValue%%{','.join(old.get(name, []))}", by)
+            ticket_rows.add_history(
+                tx,
+                ticket_id,
+                "TicketDynamicFieldUpdate",
+                f"%%FieldName%%{name}%%Value%%{','.join(values)}%%OldValue%%{','.join(old.get(name, []))}",
+                by,
+            )
 
 
 def number_text(value: float | Decimal) -> str:
     number = float(value)
     return str(int(number)) if number.is_integer() else f"{number:g}"
-

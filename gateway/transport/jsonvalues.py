@@ -25,7 +25,6 @@ from gateway.wirenumbers import MAX_BIGINT, integer
 _COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY, _AS_GIVEN = range(8)
 
 
-
 def _quirks(cls: type, name: str) -> tuple[str, ...]:
     quirk = getattr(cls, "__json__", {}).get(name, ())
     return quirk if isinstance(quirk, tuple) else (quirk,)
@@ -51,21 +50,33 @@ def _fields(cls: type) -> tuple[tuple[str, type, bool | str, int], ...]:
     fields = []
     for name, field in ComplexModelBase.get_flat_type_info(cls).items():
         quirks = _quirks(cls, name)
-        kind = next((k for quirk, k in ((NUMBER, _NUM), (ID_OR_EMPTY, _ID_OR_EMPTY), (AS_GIVEN, _AS_GIVEN))
-                     if quirk in quirks), _kind(field))
+        kind = next(
+            (k for quirk, k in ((NUMBER, _NUM), (ID_OR_EMPTY, _ID_OR_EMPTY), (AS_GIVEN, _AS_GIVEN)) if quirk in quirks),
+            _kind(field),
+        )
         many = field.Attributes.max_occurs > 1
         fields.append((name, field, ONE_OR_MANY if many and ONE_OR_MANY in quirks else many, kind))
     return tuple(fields)
 
 
-_JSON_NAMES = {_COMPLEX: "object", _INT: "integer", _BOOL: "integer", _NUM: "number", _STR: "string", _ANY: "any",
-               _ID_OR_EMPTY: "any", _AS_GIVEN: "any"}
+_JSON_NAMES = {
+    _COMPLEX: "object",
+    _INT: "integer",
+    _BOOL: "integer",
+    _NUM: "number",
+    _STR: "string",
+    _ANY: "any",
+    _ID_OR_EMPTY: "any",
+    _AS_GIVEN: "any",
+}
 
 
 def describe(cls: type) -> list[tuple[str, type, bool, str, bool]]:
     """(name, model, is a list, JSON type, may be null) per field, quirks included: what OpenAPI documents."""
-    return [(name, field, bool(many), _JSON_NAMES[kind], NULLABLE in _quirks(cls, name))
-            for name, field, many, kind in _fields(cls)]
+    return [
+        (name, field, bool(many), _JSON_NAMES[kind], NULLABLE in _quirks(cls, name))
+        for name, field, many, kind in _fields(cls)
+    ]
 
 
 def to_model(cls: type, data: dict[str, Any], path: str = "") -> Any:
@@ -82,8 +93,9 @@ def to_model(cls: type, data: dict[str, Any], path: str = "") -> Any:
         if many and kind == _COMPLEX and not isinstance(value, list) and not (isinstance(value, dict) and value):
             values[name] = []  # given without data (`{}`, a string): Znuny tells it from a list holding `{}`
         elif many:
-            values[name] = [_coerce(field, kind, item, where)
-                            for item in (value if isinstance(value, list) else [value])]
+            values[name] = [
+                _coerce(field, kind, item, where) for item in (value if isinstance(value, list) else [value])
+            ]
         else:
             if isinstance(value, list) and kind != _ANY:
                 if len(value) == 1:
@@ -97,8 +109,11 @@ def to_model(cls: type, data: dict[str, Any], path: str = "") -> Any:
 
 def _gather_prefixed(data: dict[str, Any], prefix: str, target: str, key: str) -> dict[str, Any]:
     """`<prefix><Name>: {...}` keys become `{key: Name, ...}` entries of the list under `target`."""
-    extra = [{key: name[len(prefix):], **value} for name, value in data.items()
-             if name.startswith(prefix) and isinstance(value, dict)]
+    extra = [
+        {key: name[len(prefix) :], **value}
+        for name, value in data.items()
+        if name.startswith(prefix) and isinstance(value, dict)
+    ]
     if not extra:
         return data
     existing = data.get(target) or []

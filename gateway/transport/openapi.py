@@ -50,22 +50,29 @@ def document(config: WebserviceConfig, base_url: str, descriptors: dict[str, Met
         path_params = re.findall(r"\{(\w+)\}", path)
         request_schema = schema(descriptor.in_message)
         for verb in sorted(route.methods or {"POST"}):
-            parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                          for p in path_params]
+            parameters = [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in path_params
+            ]
             operation: dict[str, Any] = {
                 "operationId": route.operation if len(route.methods) <= 1 else f"{route.operation}{verb.title()}",
                 "summary": str(config.operation_options[route.operation].get("Description") or route.operation),
                 "responses": {
-                    "200": {"description": "The result, or a business error under `Error`",
-                            "content": {"application/json": {"schema": schema(descriptor.out_message)}}},
-                    **{code: {"description": text, "content": {"application/json": {"schema": _FAULT}}}
-                       for code, text in _TRANSPORT_ERRORS.items()},
+                    "200": {
+                        "description": "The result, or a business error under `Error`",
+                        "content": {"application/json": {"schema": schema(descriptor.out_message)}},
+                    },
+                    **{
+                        code: {"description": text, "content": {"application/json": {"schema": _FAULT}}}
+                        for code, text in _TRANSPORT_ERRORS.items()
+                    },
                 },
             }
             if verb == "GET":
-                parameters += [{"name": name, "in": "query", "schema": prop}
-                               for name, prop in request_schema["properties"].items()
-                               if name not in path_params and prop.get("type") != "object"]
+                parameters += [
+                    {"name": name, "in": "query", "schema": prop}
+                    for name, prop in request_schema["properties"].items()
+                    if name not in path_params and prop.get("type") != "object"
+                ]
             else:
                 operation["requestBody"] = {"content": {"application/json": {"schema": request_schema}}}
             if parameters:

@@ -89,7 +89,8 @@ class ZnunyRest(JsonDocument):
         if operation not in self.methods:
             raise NotImplementedFault(
                 f"Operation '{operation}' has type '{self.webservice.operation_type(operation)}',"
-                " which this server does not implement.")
+                " which this server does not implement."
+            )
         body = b"" if verb == "GET" else b"".join(ctx.in_string)
         if not body:
             # Znuny adds RequestMethod to URI-only data: it is never an empty request
@@ -98,11 +99,14 @@ class ZnunyRest(JsonDocument):
         else:
             document = self._decode(body, env.get("CONTENT_TYPE", ""))
             if not isinstance(document, dict | list):
-                raise Fault("Client.ValidationError", "The request body must be a JSON object, got"
-                                                      f" {json.dumps(document)[:100]}.")
+                raise Fault(
+                    "Client.ValidationError",
+                    f"The request body must be a JSON object, got {json.dumps(document)[:100]}.",
+                )
             # a JSON array is no request data (Znuny, golden 51: "The request is empty!")
-            data = {**document, **parse_query(env.get("QUERY_STRING", "")), **params} \
-                if isinstance(document, dict) else {}
+            data = (
+                {**document, **parse_query(env.get("QUERY_STRING", "")), **params} if isinstance(document, dict) else {}
+            )
             env[REQUEST_HAS_DATA] = bool(data)
         ctx.in_document = data
 
@@ -120,9 +124,9 @@ class ZnunyRest(JsonDocument):
             ctx.transport.resp_headers["Allow"] = ", ".join(sorted(allowed))
             raise RequestNotAllowed(
                 f"Method {verb} is not allowed for '{path}' in web service '{self.webservice.name}';"
-                f" allowed: {', '.join(sorted(allowed))}.")
-        raise RouteNotFoundError(
-            f"No route of web service '{self.webservice.name}' matches '{path}' ({verb}).")
+                f" allowed: {', '.join(sorted(allowed))}."
+            )
+        raise RouteNotFoundError(f"No route of web service '{self.webservice.name}' matches '{path}' ({verb}).")
 
     @staticmethod
     def _decode(body: bytes, content_type: str) -> Any:
@@ -164,8 +168,9 @@ class ZnunyRest(JsonDocument):
 
     def create_out_string(self, ctx: Any, out_string_encoding: str = "utf8") -> None:
         ctx.transport.resp_headers["Content-Type"] = self.mime_type
-        ctx.out_string = [json.dumps(ctx.out_document, sort_keys=True, separators=(",", ":"),
-                                     ensure_ascii=False).encode()]
+        ctx.out_string = [
+            json.dumps(ctx.out_document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        ]
 
     def fault_to_http_response_code(self, fault: Exception) -> str:
         if isinstance(fault, NotImplementedFault):

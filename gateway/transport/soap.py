@@ -32,10 +32,21 @@ from gateway.environ import OPERATION, REQUEST_HAS_DATA
 from gateway.transport import soapenc, unserializable
 
 HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
-    "400 Bad Request", "405 Method Not Allowed", "413 Request Entity Too Large", "500 Internal Server Error")
+    "400 Bad Request",
+    "405 Method Not Allowed",
+    "413 Request Entity Too Large",
+    "500 Internal Server Error",
+)
 
-_PARSER_OPTIONS: dict[str, Any] = {"resolve_entities": False, "no_network": True, "huge_tree": False, "load_dtd": False,
-                                   "dtd_validation": False, "remove_comments": True, "remove_pis": True}
+_PARSER_OPTIONS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "huge_tree": False,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
 
 
 def parse_xml(data: bytes) -> etree._Element:
@@ -59,7 +70,7 @@ def _gather_prefixed(body: etree._Element, prefix: str, target: str, key: str) -
         if name.localname.startswith(prefix) and len(name.localname) > len(prefix):
             child.tag = f"{{{name.namespace}}}{target}" if name.namespace else target
             label = etree.Element(f"{{{name.namespace}}}{key}" if name.namespace else key)
-            label.text = name.localname[len(prefix):]
+            label.text = name.localname[len(prefix) :]
             child.insert(0, label)
 
 
@@ -104,8 +115,10 @@ class ZnunySoap11(Soap11):
             raise RequestNotAllowed("SOAP requests must be sent with POST.")
         content_type = parse_options_header(ctx.transport.get_request_content_type() or "text/xml")
         # spyne gives the envelope of a multipart/related (SwA) request back as text, read as ASCII
-        body = b"".join(part.encode("ascii", "surrogateescape") if isinstance(part, str) else part
-                        for part in collapse_swa(ctx, content_type, self.ns_soap_env))
+        body = b"".join(
+            part.encode("ascii", "surrogateescape") if isinstance(part, str) else part
+            for part in collapse_swa(ctx, content_type, self.ns_soap_env)
+        )
         if not body.strip():
             raise Fault("Client.XMLSyntaxError", "Error deserializing message: the request body is empty")
         ctx.in_document = (parse_xml(body), {})
@@ -121,9 +134,11 @@ class ZnunySoap11(Soap11):
         self._check_soapaction(env.get("HTTP_SOAPACTION"), name)
         method = self.methods.get(name)
         if method is None:
-            raise Fault("Client.UnknownOperation",
-                        f"Operation '{name}' is not configured in this web service"
-                        f" (configured: {', '.join(sorted(self.methods)) or 'none'}).")
+            raise Fault(
+                "Client.UnknownOperation",
+                f"Operation '{name}' is not configured in this web service"
+                f" (configured: {', '.join(sorted(self.methods)) or 'none'}).",
+            )
         env[REQUEST_HAS_DATA] = len(body) > 0 or bool((body.text or "").strip())
         ctx.method_request_string = f"{{{self.service_namespace}}}{method}"
         soapenc.unfold(body)
@@ -137,8 +152,10 @@ class ZnunySoap11(Soap11):
         action = (header or "").strip().strip("\"'")
         named = re.split(r"[#/]", action)[-1] if action else ""
         if named and named != operation:
-            raise Fault("Client.SOAPAction", f"Operation from SOAP data '{operation}' does not match"
-                                             f" operation from SOAPAction '{named}'.")
+            raise Fault(
+                "Client.SOAPAction",
+                f"Operation from SOAP data '{operation}' does not match operation from SOAPAction '{named}'.",
+            )
 
     # -- response ------------------------------------------------------------------------------------
 
@@ -177,7 +194,7 @@ class ZnunySoap11(Soap11):
             old = f"{{{self.service_namespace}}}"
             for node in body.iter():
                 if isinstance(node.tag, str) and node.tag.startswith(old):
-                    node.tag = f"{{{self.namespace}}}{node.tag[len(old):]}"
+                    node.tag = f"{{{self.namespace}}}{node.tag[len(old) :]}"
 
     def fault_to_http_response_code(self, fault: Exception) -> str:
         if isinstance(fault, RequestTooLongError):

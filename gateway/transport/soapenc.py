@@ -47,8 +47,9 @@ def _unfold_children(parent: etree._Element, depth: int) -> None:
 def _unfold(element: etree._Element, depth: int) -> list[etree._Element]:
     """The elements that stand for `element` in its parent: itself, one per Array item, none if nil."""
     if depth > MAX_DEPTH:
-        raise Fault("Client.SoapError", f"Error deserializing message: elements are nested more than"
-                                        f" {MAX_DEPTH} levels deep")
+        raise Fault(
+            "Client.SoapError", f"Error deserializing message: elements are nested more than {MAX_DEPTH} levels deep"
+        )
     if element.get(XSI_NIL) in ("true", "1"):
         return []
     kind = _type_name(element)

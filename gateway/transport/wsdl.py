@@ -15,8 +15,7 @@ WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 SOAP_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
 
 
-def znuny_names(document: bytes, service_name: str, namespace: str, model_namespace: str,
-                location: str) -> bytes:
+def znuny_names(document: bytes, service_name: str, namespace: str, model_namespace: str, location: str) -> bytes:
     """Rename service, port, binding and portType; set soapActions and the address."""
     if namespace != model_namespace:
         document = document.replace(model_namespace.encode(), namespace.encode())

@@ -82,8 +82,7 @@ def parse(webservice_id: int, name: str, text: str, max_request_size: int) -> We
             raise ConfigError(f"operation {op_name!r} has no Type")
         operations[str(op_name)] = op["Type"]
         options[str(op_name)] = op
-    routes = _routes(transport_config.get("RouteOperationMapping") or {}, operations) \
-        if transport_type == REST else ()
+    routes = _routes(transport_config.get("RouteOperationMapping") or {}, operations) if transport_type == REST else ()
     if transport_type == SOAP and not transport_config.get("NameSpace"):
         raise ConfigError("a SOAP provider needs Provider.Transport.Config.NameSpace")
     max_length = integer(transport_config.get("MaxLength") or max_request_size, low=1)
@@ -91,8 +90,14 @@ def parse(webservice_id: int, name: str, text: str, max_request_size: int) -> We
         raise ConfigError("MaxLength must be a number")
     debugger = data.get("Debugger") or {}
     return WebserviceConfig(
-        id=webservice_id, name=name, text=text, transport=transport_type, operations=operations,
-        operation_options=options, transport_config=transport_config, routes=routes,
+        id=webservice_id,
+        name=name,
+        text=text,
+        transport=transport_type,
+        operations=operations,
+        operation_options=options,
+        transport_config=transport_config,
+        routes=routes,
         max_length=max(1, min(max_length, max_request_size)),
         namespace=str(transport_config.get("NameSpace") or ""),
         debug_threshold=str(debugger.get("DebugThreshold") or "debug") if isinstance(debugger, dict) else "debug",

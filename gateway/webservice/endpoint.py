@@ -39,26 +39,41 @@ def _service_name(config: WebserviceConfig, model_namespace: str) -> str:
 def build(config: WebserviceConfig, public_url: str) -> Endpoint:
     if config.transport not in (REST, SOAP):
         return Endpoint(config, None)
-    descriptors = {name: d for name, type_ in config.operations.items()
-                   if (d := operations.descriptor(type_)) is not None}
+    descriptors = {
+        name: d for name, type_ in config.operations.items() if (d := operations.descriptor(type_)) is not None
+    }
     methods = {name: descriptor.name for name, descriptor in descriptors.items()}
     by_type = {config.operations[name]: descriptor for name, descriptor in descriptors.items()}
     service = operations.select(f"{config.name}Service", set(by_type))
-    model_namespace = next(
-        (by_type[t].in_message.get_namespace() for t in sorted(by_type)), TICKET_CONNECTOR_NS)
+    model_namespace = next((by_type[t].in_message.get_namespace() for t in sorted(by_type)), TICKET_CONNECTOR_NS)
     if config.transport == REST:
-        app = Application([service], tns=model_namespace, name=f"{config.name}.REST",
-                          in_protocol=ZnunyRest(config, methods), out_protocol=ZnunyRest(config, methods))
+        app = Application(
+            [service],
+            tns=model_namespace,
+            name=f"{config.name}.REST",
+            in_protocol=ZnunyRest(config, methods),
+            out_protocol=ZnunyRest(config, methods),
+        )
         base_url = f"{public_url.rstrip('/')}{URL_PREFIX}/Webservice/{config.name}"
         openapi = json.dumps(document(config, base_url, descriptors), indent=1, sort_keys=True).encode()
         return Endpoint(config, WsgiApplication(app, max_content_length=config.max_length), openapi=openapi)
     namespace = config.namespace or model_namespace
     protocol = ZnunySoap11(namespace, methods, model_namespace)
-    app = Application([service], tns=model_namespace, name=_service_name(config, model_namespace),
-                      in_protocol=protocol, out_protocol=ZnunySoap11(namespace, methods, model_namespace))
+    app = Application(
+        [service],
+        tns=model_namespace,
+        name=_service_name(config, model_namespace),
+        in_protocol=protocol,
+        out_protocol=ZnunySoap11(namespace, methods, model_namespace),
+    )
     wsgi = WsgiApplication(app, max_content_length=config.max_length)
     location = f"{public_url.rstrip('/')}{URL_PREFIX}/Webservice/{config.name}"
     wsgi.doc.wsdl11.build_interface_document(location)
-    wsdl = znuny_names(wsgi.doc.wsdl11.get_interface_document(), _service_name(config, model_namespace),
-                       namespace, model_namespace, location)
+    wsdl = znuny_names(
+        wsgi.doc.wsdl11.get_interface_document(),
+        _service_name(config, model_namespace),
+        namespace,
+        model_namespace,
+        location,
+    )
     return Endpoint(config, wsgi, wsdl)

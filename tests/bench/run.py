@@ -72,8 +72,13 @@ TIME_ACCOUNTING = "/otrs/nph-genericinterface.pl/Webservice/TimeAccountingREST/T
 OUT_OF_OFFICE = "/otrs/nph-genericinterface.pl/Webservice/OutOfOffice/OutOfOffice"
 TIME_ACCOUNTING_ROWS, OUT_OF_OFFICE_AGENTS = 100_000, 1_000
 JSON_HEADERS = {"Content-Type": "application/json"}
-TICKET = {"Title": "bench ticket", "Queue": "Raw", "State": "open", "Priority": "3 normal",
-          "CustomerUser": "customer@example.com"}
+TICKET = {
+    "Title": "bench ticket",
+    "Queue": "Raw",
+    "State": "open",
+    "Priority": "3 normal",
+    "CustomerUser": "customer@example.com",
+}
 ARTICLE = {"Subject": "bench", "Body": "created by make bench", "ContentType": "text/plain; charset=utf8"}
 SEND = {**ARTICLE, "ArticleSend": 1, "To": "customer@example.com"}
 # what the outbox must hold for the first answer's article: signed as asked, or not signed at all
@@ -195,15 +200,29 @@ def soap_case(name: str, operation: str, children: dict[str, Any], marker: str, 
         f'<soapenv:Body><tic:{operation} xmlns:tic="{SOAP_NS}">{soap_elements(children)}'
         f"</tic:{operation}></soapenv:Body></soapenv:Envelope>"
     )
-    return Case(name, SOAP, marker, "POST", envelope,
-                {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": f'"{SOAP_NS}{operation}"'}, hint)
+    return Case(
+        name,
+        SOAP,
+        marker,
+        "POST",
+        envelope,
+        {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": f'"{SOAP_NS}{operation}"'},
+        hint,
+    )
 
 
 BARE = Case("bare WSGI app", "/", '"Status"')
-REST_CREATE = Case("REST SessionCreate", f"{REST}/Session", '"SessionID"', "POST",
-                   json.dumps({"UserLogin": "root@localhost", "Password": "root"}), JSON_HEADERS)
-SOAP_CREATE = soap_case("SOAP SessionCreate", "SessionCreate", {"UserLogin": "root@localhost", "Password": "root"},
-                        "SessionID>")
+REST_CREATE = Case(
+    "REST SessionCreate",
+    f"{REST}/Session",
+    '"SessionID"',
+    "POST",
+    json.dumps({"UserLogin": "root@localhost", "Password": "root"}),
+    JSON_HEADERS,
+)
+SOAP_CREATE = soap_case(
+    "SOAP SessionCreate", "SessionCreate", {"UserLogin": "root@localhost", "Password": "root"}, "SessionID>"
+)
 
 
 def lua_string(text: str) -> str:
@@ -218,8 +237,9 @@ def free_port() -> int:
 
 
 def fetch(url: str, case: Case) -> tuple[int, str]:
-    request = urllib.request.Request(url + case.path, data=case.body.encode() or None, headers=case.headers,
-                                     method=case.method)
+    request = urllib.request.Request(
+        url + case.path, data=case.body.encode() or None, headers=case.headers, method=case.method
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read().decode(errors="replace")
@@ -231,9 +251,12 @@ def verify(url: str, case: Case) -> str:
     """One correct answer before measuring (Znuny answers errors with 200 too, hence "Error"); returns its body."""
     status, body = fetch(url, case)
     if status != 200 or case.marker not in body or "Error" in body or (case.wrong and case.wrong in body):
-        raise BenchError(f"{case.name}: expected 200 with {case.marker} and no Error"
-                         + (f" or {case.wrong}" if case.wrong else "") + f", got {status}: {body[:300]}"
-                         + (f" {case.hint}" if case.hint else ""))
+        raise BenchError(
+            f"{case.name}: expected 200 with {case.marker} and no Error"
+            + (f" or {case.wrong}" if case.wrong else "")
+            + f", got {status}: {body[:300]}"
+            + (f" {case.hint}" if case.hint else "")
+        )
     if case.rows and body.count(case.rows[0]) != case.rows[1]:
         raise BenchError(f"{case.name}: expected {case.rows[1]} times {case.rows[0]}, got {body.count(case.rows[0])}")
     if case.check:
@@ -258,8 +281,14 @@ def serve(command: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
-        proc = subprocess.Popen([*command, "--bind", f"127.0.0.1:{port}"], cwd=PROJECT_DIR, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [*command, "--bind", f"127.0.0.1:{port}"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -285,8 +314,19 @@ def check_output(command: list[str], env: dict[str, str] | None = None, timeout:
 def wrk(url: str, case: Case, script: Path, seconds: int) -> tuple[dict[str, int], str]:
     """wrk's summary and its first wrong answer ("" if none)."""
     threads = min(THREADS, case.connections)
-    out = check_output(["wrk", f"-t{threads}", f"-c{case.connections}", f"-d{seconds}s", "--timeout", "30s",
-                        "-s", str(script), url + case.path])
+    out = check_output(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{case.connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            url + case.path,
+        ]
+    )
     lines = out.splitlines()
     sample = next((line.removeprefix("BENCH_SAMPLE ") for line in lines if line.startswith("BENCH_SAMPLE ")), "")
     for line in lines:
@@ -300,14 +340,29 @@ def measure(url: str, case: Case, backend: str, workdir: Path) -> Result:
     print(f"  {case.name} on {backend} ...", flush=True)
     script = workdir / "case.lua"
     headers = "\n".join(f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in case.headers.items())
-    script.write_text(WRK_SCRIPT.substitute(method=lua_string(case.method), body=lua_string(case.body),
-                                            headers=headers, marker=lua_string(case.marker),
-                                            wrong=lua_string(case.wrong)))
+    script.write_text(
+        WRK_SCRIPT.substitute(
+            method=lua_string(case.method),
+            body=lua_string(case.body),
+            headers=headers,
+            marker=lua_string(case.marker),
+            wrong=lua_string(case.wrong),
+        )
+    )
     if case.warmup_seconds:
         wrk(url, case, script, case.warmup_seconds)
     stats, sample = wrk(url, case, script, case.seconds)
-    return Result(case.name, backend, stats["requests"] / (stats["duration_us"] / 1e6), stats["p50_us"] / 1000,
-                  stats["p99_us"] / 1000, stats["bad"], stats["socket_errors"], sample, case.connections)
+    return Result(
+        case.name,
+        backend,
+        stats["requests"] / (stats["duration_us"] / 1e6),
+        stats["p50_us"] / 1000,
+        stats["p99_us"] / 1000,
+        stats["bad"],
+        stats["socket_errors"],
+        sample,
+        case.connections,
+    )
 
 
 @contextlib.contextmanager
@@ -330,8 +385,10 @@ def add_bench_rows(database_url: str) -> tuple[dt.datetime, dt.datetime]:
     try:
         with db.transaction() as tx:
             root = tx.value("SELECT id FROM users WHERE login = 'root@localhost'")
-            have = tx.value("SELECT COUNT(*) FROM time_accounting WHERE create_by = ? AND create_time BETWEEN ? AND ?",
-                            [root, start, end])
+            have = tx.value(
+                "SELECT COUNT(*) FROM time_accounting WHERE create_by = ? AND create_time BETWEEN ? AND ?",
+                [root, start, end],
+            )
             tickets = tx.value("SELECT COUNT(*) FROM ticket WHERE create_time BETWEEN ? AND ?", [start, end])
             missing = TIME_ACCOUNTING_ROWS - have
             if missing > 0:
@@ -340,12 +397,15 @@ def add_bench_rows(database_url: str) -> tuple[dt.datetime, dt.datetime]:
                     " INSERT INTO time_accounting (ticket_id, article_id, time_unit, create_time, create_by)"
                     " SELECT t.id, NULL, 0.25, t.create_time, ? FROM ticket t CROSS JOIN copies"
                     " WHERE t.create_time BETWEEN ? AND ? ORDER BY copies.n, t.id LIMIT ?",
-                    [-(-missing // tickets), root, start, end, missing])
+                    [-(-missing // tickets), root, start, end, missing],
+                )
             tx.execute(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
                 " INSERT INTO users (login, pw, first_name, last_name, email, valid_id, create_time, change_time)"
                 " SELECT 'bench-agent-' || i, '!', 'Bench', 'Agent ' || i, 'bench-agent-' || i || '@example.com',"
-                " 1, ?, ? FROM n", [OUT_OF_OFFICE_AGENTS, end, end])
+                " 1, ?, ? FROM n",
+                [OUT_OF_OFFICE_AGENTS, end, end],
+            )
         with db.transaction() as tx:
             tx.execute("ANALYZE")
     finally:
@@ -356,6 +416,7 @@ def add_bench_rows(database_url: str) -> tuple[dt.datetime, dt.datetime]:
 def outbox_check(database_url: str, name: str, signature: bytes) -> Callable[[str], None]:
     """The answer's article must have its message in the outbox, signed if signature (the protocol of its
     multipart/signed) is given and unsigned if not: a Sign that went ignored would measure the plain case."""
+
     def check(body: str) -> None:
         article_id = json.loads(body)["ArticleID"]
         with transaction(database_url, write=False) as tx:
@@ -363,9 +424,12 @@ def outbox_check(database_url: str, name: str, signature: bytes) -> Callable[[st
         if raw is None:
             raise BenchError(f"{name}: article {article_id} has no message in the outbox")
         if (signature not in bytes(raw)) if signature else (b"multipart/signed" in bytes(raw)):
-            raise BenchError(f"{name}: the outbox message of article {article_id} is not "
-                             + (f"multipart/signed with {signature.decode()}" if signature else "unsigned")
-                             + f": {bytes(raw)[:300]!r}")
+            raise BenchError(
+                f"{name}: the outbox message of article {article_id} is not "
+                + (f"multipart/signed with {signature.decode()}" if signature else "unsigned")
+                + f": {bytes(raw)[:300]!r}"
+            )
+
     return check
 
 
@@ -374,19 +438,34 @@ def article_send_cases(session_id: str, keys: KeyMaterial, database_url: str) ->
     in the outbox in the same transaction; these cases fill the outbox the mail worker is timed on."""
     signs = [
         ("REST ArticleSend", {}, b""),
-        ("REST ArticleSend PGP", {"Sign": {"Type": "PGP", "SubType": "Detached", "Key": keys.pgp_signer.keyid}},
-         PGP_SIGNED),
-        ("REST ArticleSend S/MIME", {"Sign": {"Type": "SMIME", "SubType": "Detached", "Key": keys.smime_signer.hash}},
-         SMIME_SIGNED),
+        (
+            "REST ArticleSend PGP",
+            {"Sign": {"Type": "PGP", "SubType": "Detached", "Key": keys.pgp_signer.keyid}},
+            PGP_SIGNED,
+        ),
+        (
+            "REST ArticleSend S/MIME",
+            {"Sign": {"Type": "SMIME", "SubType": "Detached", "Key": keys.smime_signer.hash}},
+            SMIME_SIGNED,
+        ),
     ]
-    return [Case(name, f"{REST}/Ticket", '"TicketNumber"', "POST",
-                 json.dumps({"SessionID": session_id, "Ticket": TICKET, "Article": {**SEND, **sign}}), JSON_HEADERS,
-                 check=outbox_check(database_url, name, signature))
-            for name, sign, signature in signs]
+    return [
+        Case(
+            name,
+            f"{REST}/Ticket",
+            '"TicketNumber"',
+            "POST",
+            json.dumps({"SessionID": session_id, "Ticket": TICKET, "Article": {**SEND, **sign}}),
+            JSON_HEADERS,
+            check=outbox_check(database_url, name, signature),
+        )
+        for name, sign, signature in signs
+    ]
 
 
-def session_cases(url: str, tickets: int, accounting: tuple[dt.datetime, dt.datetime], keys: KeyMaterial,
-                  database_url: str) -> list[Case]:
+def session_cases(
+    url: str, tickets: int, accounting: tuple[dt.datetime, dt.datetime], keys: KeyMaterial, database_url: str
+) -> list[Case]:
     """SessionGet needs a live session to get; the ticket cases use it too, to measure the operation and not
     the password check (Argon2 is slow on purpose)."""
     try:
@@ -397,35 +476,73 @@ def session_cases(url: str, tickets: int, accounting: tuple[dt.datetime, dt.date
     ticket_id = tickets // 2 + 1  # a demo ticket, with 2 articles
     search = {"SessionID": session_id, **SEARCH}
     start, end = (moment.strftime("%Y-%m-%d %H:%M:%S") for moment in accounting)
-    time_accounting = {"SessionID": session_id, "TimeAccountingUserLogin": "root@localhost",
-                       "TimeAccountingStart": start, "TimeAccountingEnd": end}
+    time_accounting = {
+        "SessionID": session_id,
+        "TimeAccountingUserLogin": "root@localhost",
+        "TimeAccountingStart": start,
+        "TimeAccountingEnd": end,
+    }
     return [
         Case("REST SessionGet", f"{REST}/Session/{session_id}", '"SessionData"'),
         Case("REST TicketCreate", f"{REST}/Ticket", '"TicketNumber"', "POST", json.dumps(create), JSON_HEADERS),
         soap_case("SOAP TicketCreate", "TicketCreate", create, "TicketNumber>"),
         *article_send_cases(session_id, keys, database_url),
-        Case("REST TicketGet", f"{REST}/Ticket/{ticket_id}?{urlencode({'SessionID': session_id, 'AllArticles': 1})}",
-             '"ArticleID"'),
-        soap_case("SOAP TicketGet", "TicketGet", {"SessionID": session_id, "TicketID": ticket_id, "AllArticles": 1},
-                  "ArticleID>"),
-        Case("REST TicketSearch", f"{REST}/Ticket/Search", '"TicketID"', "POST", json.dumps(search), JSON_HEADERS,
-             SEARCH_HINT),
+        Case(
+            "REST TicketGet",
+            f"{REST}/Ticket/{ticket_id}?{urlencode({'SessionID': session_id, 'AllArticles': 1})}",
+            '"ArticleID"',
+        ),
+        soap_case(
+            "SOAP TicketGet",
+            "TicketGet",
+            {"SessionID": session_id, "TicketID": ticket_id, "AllArticles": 1},
+            "ArticleID>",
+        ),
+        Case(
+            "REST TicketSearch",
+            f"{REST}/Ticket/Search",
+            '"TicketID"',
+            "POST",
+            json.dumps(search),
+            JSON_HEADERS,
+            SEARCH_HINT,
+        ),
         soap_case("SOAP TicketSearch", "TicketSearch", search, "TicketID>", SEARCH_HINT),
-        Case("REST TimeAccountingGet", TIME_ACCOUNTING, '"TimeAccountingResult"', "POST", json.dumps(time_accounting),
-             JSON_HEADERS, rows=('"TimeUnit"', TIME_ACCOUNTING_ROWS), connections=1, warmup_seconds=0,
-             seconds=LONG_SECONDS),
+        Case(
+            "REST TimeAccountingGet",
+            TIME_ACCOUNTING,
+            '"TimeAccountingResult"',
+            "POST",
+            json.dumps(time_accounting),
+            JSON_HEADERS,
+            rows=('"TimeUnit"', TIME_ACCOUNTING_ROWS),
+            connections=1,
+            warmup_seconds=0,
+            seconds=LONG_SECONDS,
+        ),
     ]
 
 
 def out_of_office_case() -> Case:
     """One CSV row for each bench agent, all of which must apply (no Skipped)."""
     today = dt.date.today()
-    rows = "".join(f"bench-agent-{i},1,{today},{today + dt.timedelta(days=14)}\n"
-                   for i in range(1, OUT_OF_OFFICE_AGENTS + 1))
-    body = {"UserLogin": "root@localhost", "Password": "root",
-            "OutOfOfficeEntriesCSVString": "UserLogin,OutOfOffice,StartDate,EndDate\n" + rows}
-    return Case(f"REST OutOfOffice {OUT_OF_OFFICE_AGENTS}", OUT_OF_OFFICE, '"Success"', "POST", json.dumps(body),
-                JSON_HEADERS, wrong="Skipped")
+    rows = "".join(
+        f"bench-agent-{i},1,{today},{today + dt.timedelta(days=14)}\n" for i in range(1, OUT_OF_OFFICE_AGENTS + 1)
+    )
+    body = {
+        "UserLogin": "root@localhost",
+        "Password": "root",
+        "OutOfOfficeEntriesCSVString": "UserLogin,OutOfOffice,StartDate,EndDate\n" + rows,
+    }
+    return Case(
+        f"REST OutOfOffice {OUT_OF_OFFICE_AGENTS}",
+        OUT_OF_OFFICE,
+        '"Success"',
+        "POST",
+        json.dumps(body),
+        JSON_HEADERS,
+        wrong="Skipped",
+    )
 
 
 class Counter:
@@ -444,8 +561,12 @@ def drain(backend: str, env: dict[str, str], counter: Counter, workers: int, que
     add up to what the SMTP server received, and that to what was queued, none failed or deferred."""
     counter.received = 0
     started = time.monotonic()
-    procs = [subprocess.Popen([GATEWAY, "mail-worker", "--once"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [GATEWAY, "mail-worker", "--once"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(workers)
+    ]
     try:
         outputs = [proc.communicate(timeout=MAIL_WORKER_TIMEOUT) for proc in procs]
     except subprocess.TimeoutExpired:
@@ -465,8 +586,10 @@ def drain(backend: str, env: dict[str, str], counter: Counter, workers: int, que
             raise BenchError(f"mail-worker --once: {summary[0]} (none may fail or be deferred):\n{err[-2000:]}")
         sent += int(summary[1])
     if not sent == counter.received == queued:
-        raise BenchError(f"{workers} mail-worker --once: sent {sent} by their summaries, the SMTP server received"
-                         f" {counter.received}, {queued} were queued")
+        raise BenchError(
+            f"{workers} mail-worker --once: sent {sent} by their summaries, the SMTP server received"
+            f" {counter.received}, {queued} were queued"
+        )
     return MailResult(backend, workers, sent, seconds)
 
 
@@ -482,15 +605,22 @@ def bench_mail_worker(backend: str, env: dict[str, str]) -> list[MailResult]:
     controller = Controller(counter, hostname="127.0.0.1", port=free_port())
     controller.start()
     # plain SMTP without login, whatever the environment configures for real use
-    env = {**env, "GATEWAY_SMTP_HOST": "127.0.0.1", "GATEWAY_SMTP_PORT": str(controller.port),
-           "GATEWAY_SMTP_SECURITY": "none", "GATEWAY_SMTP_USER": ""}
+    env = {
+        **env,
+        "GATEWAY_SMTP_HOST": "127.0.0.1",
+        "GATEWAY_SMTP_PORT": str(controller.port),
+        "GATEWAY_SMTP_SECURITY": "none",
+        "GATEWAY_SMTP_USER": "",
+    }
     results: list[MailResult] = []
     try:
         for workers in (1, 2):
             if results:
                 with transaction(database_url) as tx:
-                    tx.execute("UPDATE mail_queue SET state = 'queued', attempts = 0, due_time = create_time,"
-                               " sent_time = NULL WHERE state = 'sent'")
+                    tx.execute(
+                        "UPDATE mail_queue SET state = 'queued', attempts = 0, due_time = create_time,"
+                        " sent_time = NULL WHERE state = 'sent'"
+                    )
             print(f"  mail-worker --once x{workers} on {backend}: {queued} mails ...", flush=True)
             results.append(drain(backend, env, counter, workers, queued))
     finally:
@@ -498,17 +628,31 @@ def bench_mail_worker(backend: str, env: dict[str, str]) -> list[MailResult]:
     return results
 
 
-def bench_gateway(backend: str, database_url: str, tickets: int, keys: KeyMaterial, workdir: Path,
-                  failures: list[str]) -> tuple[list[Result], list[MailResult]]:
+def bench_gateway(
+    backend: str, database_url: str, tickets: int, keys: KeyMaterial, workdir: Path, failures: list[str]
+) -> tuple[list[Result], list[MailResult]]:
     """Set up a fresh database as `make run` does, add the demo tickets, serve it with `gateway serve` and key
     stores of its own, measure each case; then time the mail worker on the outbox the cases filled."""
     env = {**os.environ, "GATEWAY_DATABASE_URL": database_url}
     check_output([GATEWAY, "setup"], env)
     check_output([GATEWAY, "user", "set-password", "--user-name", "root@localhost", "--password", "root"], env)
-    print(f"  {backend}: {check_output([GATEWAY, 'demo-data', '--tickets', str(tickets)], env, 900).strip()}",
-          flush=True)
-    check_output([GATEWAY, "group", "user-link", "--user-name", "root@localhost", "--group-name",
-                  "timeaccounting_webservice", "--permission-key", "rw"], env)
+    print(
+        f"  {backend}: {check_output([GATEWAY, 'demo-data', '--tickets', str(tickets)], env, 900).strip()}", flush=True
+    )
+    check_output(
+        [
+            GATEWAY,
+            "group",
+            "user-link",
+            "--user-name",
+            "root@localhost",
+            "--group-name",
+            "timeaccounting_webservice",
+            "--permission-key",
+            "rw",
+        ],
+        env,
+    )
     accounting = add_bench_rows(database_url)
     results = []
     stores = make_stores(keys, short_tempdir("gwb"))
@@ -550,24 +694,32 @@ def postgres_database() -> Iterator[str]:
 
 def print_table(results: list[Result]) -> None:
     bare_rps = results[0].rps
-    print(f"\n{'case':<24} {'backend':<10} {'conns':>5} {'req/s':>8} {'ratio_to_bare':>13} {'p50 ms':>8}"
-          f" {'p99 ms':>8} {'bad':>5} {'sock_err':>8}")
+    print(
+        f"\n{'case':<24} {'backend':<10} {'conns':>5} {'req/s':>8} {'ratio_to_bare':>13} {'p50 ms':>8}"
+        f" {'p99 ms':>8} {'bad':>5} {'sock_err':>8}"
+    )
     for r in results:
-        print(f"{r.case:<24} {r.backend:<10} {r.connections:>5} {r.rps:>8.1f} {r.rps / bare_rps:>13.3f}"
-              f" {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.bad:>5} {r.socket_errors:>8}")
-    print("bad = answers under load that were not 200 with the expected key, or carried an ErrorCode (OutOfOffice:"
-          " or Skipped); sock_err = wrk socket errors; conns = wrk connections (1 for TimeAccountingGet, whose"
-          f" {TIME_ACCOUNTING_ROWS} rows a year make one large answer of seconds: measured {LONG_SECONDS} s,"
-          " without warm-up beyond the checked first answer); ArticleSend = TicketCreate that also queues the"
-          " article as an e-mail to send, plain or with a detached PGP or S/MIME signature")
+        print(
+            f"{r.case:<24} {r.backend:<10} {r.connections:>5} {r.rps:>8.1f} {r.rps / bare_rps:>13.3f}"
+            f" {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.bad:>5} {r.socket_errors:>8}"
+        )
+    print(
+        "bad = answers under load that were not 200 with the expected key, or carried an ErrorCode (OutOfOffice:"
+        " or Skipped); sock_err = wrk socket errors; conns = wrk connections (1 for TimeAccountingGet, whose"
+        f" {TIME_ACCOUNTING_ROWS} rows a year make one large answer of seconds: measured {LONG_SECONDS} s,"
+        " without warm-up beyond the checked first answer); ArticleSend = TicketCreate that also queues the"
+        " article as an e-mail to send, plain or with a detached PGP or S/MIME signature"
+    )
     for r in results:
         if r.bad_sample:
             print(f"first bad answer of {r.case} on {r.backend}: {r.bad_sample}")
 
 
 def print_mail_table(mails: list[MailResult]) -> None:
-    print(f"\nmail worker: `gateway mail-worker --once` draining the outbox the ArticleSend cases filled, into"
-          f" aiosmtpd on 127.0.0.1 (in the bench process); batch size {load().mail_batch_size}")
+    print(
+        f"\nmail worker: `gateway mail-worker --once` draining the outbox the ArticleSend cases filled, into"
+        f" aiosmtpd on 127.0.0.1 (in the bench process); batch size {load().mail_batch_size}"
+    )
     print(f"{'backend':<10} {'workers':>7} {'mails':>7} {'seconds':>8} {'mails/s':>8}")
     for m in mails:
         print(f"{m.backend:<10} {m.workers:>7} {m.mails:>7} {m.seconds:>8.1f} {m.rate:>8.1f}")
@@ -602,10 +754,12 @@ def run() -> int:
         return 1
     started = time.monotonic()
     tickets = bench_tickets()
-    print(f"cores: {os.cpu_count()}; each server: gunicorn {GUNICORN_CONFIG}, {gunicorn_config.workers} sync workers;"
-          f" wrk: {THREADS} threads, {CONNECTIONS} connections, 30 s timeout, {SECONDS} s per case"
-          f" after {WARMUP_SECONDS} s warm-up;"
-          f" demo data: {tickets} tickets per backend (GATEWAY_BENCH_TICKETS)")
+    print(
+        f"cores: {os.cpu_count()}; each server: gunicorn {GUNICORN_CONFIG}, {gunicorn_config.workers} sync workers;"
+        f" wrk: {THREADS} threads, {CONNECTIONS} connections, 30 s timeout, {SECONDS} s per case"
+        f" after {WARMUP_SECONDS} s warm-up;"
+        f" demo data: {tickets} tickets per backend (GATEWAY_BENCH_TICKETS)"
+    )
     failures: list[str] = []
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gw-bench-")))
@@ -627,8 +781,7 @@ def run() -> int:
         mails: list[MailResult] = []
         for backend, database_url in backends:
             try:
-                backend_results, backend_mails = bench_gateway(backend, database_url, tickets, keys, workdir,
-                                                               failures)
+                backend_results, backend_mails = bench_gateway(backend, database_url, tickets, keys, workdir, failures)
             except BenchError as error:
                 failures.append(f"{backend}: {error}")
                 continue

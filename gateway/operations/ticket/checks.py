@@ -109,8 +109,11 @@ class Checks:
         """PendingTime as {Diff} (minutes from now) or {Year, Month, Day, Hour, Minute}: an epoch."""
         if pending is None:
             return None
-        values = {k: str(getattr(pending, k)).strip() for k in ("Year", "Month", "Day", "Hour", "Minute", "Diff")
-                  if getattr(pending, k, None) not in (None, "")}
+        values = {
+            k: str(getattr(pending, k)).strip()
+            for k in ("Year", "Month", "Day", "Hour", "Minute", "Diff")
+            if getattr(pending, k, None) not in (None, "")
+        }
         now = utcnow().replace(tzinfo=dt.UTC)
         numbers = {k: n for k, v in values.items() if (n := integer(v)) is not None}
         try:
@@ -122,24 +125,34 @@ class Checks:
                 return int((now + dt.timedelta(minutes=numbers["Diff"])).timestamp())
             if set(numbers) != {"Year", "Month", "Day", "Hour", "Minute"}:
                 raise ValueError
-            moment = dt.datetime(numbers["Year"], numbers["Month"], numbers["Day"], numbers["Hour"],
-                                 numbers["Minute"], tzinfo=dt.UTC)
+            moment = dt.datetime(
+                numbers["Year"], numbers["Month"], numbers["Day"], numbers["Hour"], numbers["Minute"], tzinfo=dt.UTC
+            )
             return int(moment.timestamp())
         except (ValueError, OverflowError):
             raise self.invalid("Ticket->PendingTime parameter is invalid!") from None
 
     # -- articles --------------------------------------------------------------------------------------
 
-    def article(self, tx: Transaction, principal: Principal, article: Article, defaults: dict[str, str],
-                customer_from: str, to: str, crypto: Crypto) -> NewArticle:
+    def article(
+        self,
+        tx: Transaction,
+        principal: Principal,
+        article: Article,
+        defaults: dict[str, str],
+        customer_from: str,
+        to: str,
+        crypto: Crypto,
+    ) -> NewArticle:
         """An article of the request, with Znuny's defaults, checked in Znuny's order."""
         if not _given(article.Subject):
             raise self.missing("Article->Subject parameter is missing!")
         if not _given(article.Body):
             raise self.missing("Article->Body parameter is missing!")
         channel = self._channel(tx, article)
-        visible = str(article.IsVisibleForCustomer if _given(article.IsVisibleForCustomer)
-                      else defaults["IsVisibleForCustomer"]).strip()
+        visible = str(
+            article.IsVisibleForCustomer if _given(article.IsVisibleForCustomer) else defaults["IsVisibleForCustomer"]
+        ).strip()
         if visible not in ("0", "1"):
             raise self.invalid("Article->IsVisibleForCustomer parameter is invalid!")
         sender = self._sender_type(tx, principal, article)
@@ -152,8 +165,10 @@ class Checks:
         if _given(article.ArticleSend) and str(article.ArticleSend).strip() != "0":
             if not principal.is_agent:
                 # beyond Znuny: a customer login would otherwise make the help desk send (and sign) mail to anyone
-                raise OperationError(f"{self.operation}.AccessDenied",
-                                     f"{self.operation}: Customer users cannot send articles as e-mail!")
+                raise OperationError(
+                    f"{self.operation}.AccessDenied",
+                    f"{self.operation}: Customer users cannot send articles as e-mail!",
+                )
             send = self.article_send(article, crypto)
         if send is not None:
             channel = CHANNELS["Email"]
@@ -174,13 +189,21 @@ class Checks:
                 if agent_id is None or agents.by_id(tx, agent_id) is None:
                     raise self.invalid(f"Article->{key} UserID={user_id} parameter is invalid!")
         return NewArticle(
-            sender_type_id=sender, channel_id=channel, visible=int(visible),
+            sender_type_id=sender,
+            channel_id=channel,
+            visible=int(visible),
             from_=article.From.strip() if _given(article.From) else "" if send else customer_from,
-            to=article.To.strip() if _given(article.To) else to, cc=(article.Cc or "").strip(),
-            bcc=(article.Bcc or "").strip(), subject=article.Subject, body=article.Body, content_type=content_type,
+            to=article.To.strip() if _given(article.To) else to,
+            cc=(article.Cc or "").strip(),
+            bcc=(article.Bcc or "").strip(),
+            subject=article.Subject,
+            body=article.Body,
+            content_type=content_type,
             history_type=history_type,
             history_comment=article.HistoryComment if _given(article.HistoryComment) else defaults["HistoryComment"],
-            time_unit=time_unit, attachments=[self.attachment(a) for a in article.Attachment or []], send=send,
+            time_unit=time_unit,
+            attachments=[self.attachment(a) for a in article.Attachment or []],
+            send=send,
         )
 
     def article_send(self, article: Article, crypto: Crypto) -> Outgoing:
@@ -188,8 +211,10 @@ class Checks:
         to = (article.To or "").strip()
         if not _valid_addresses(to):
             # Znuny answers with TicketCreate's code and words from TicketUpdate too
-            raise OperationError("TicketCreate.InvalidParameter", "TicketCreate: Article->To parameter must be a"
-                                 " valid email address when Article->ArticleSend is set!")
+            raise OperationError(
+                "TicketCreate.InvalidParameter",
+                "TicketCreate: Article->To parameter must be a valid email address when Article->ArticleSend is set!",
+            )
         cc, bcc = (article.Cc or "").strip(), (article.Bcc or "").strip()
         for label, value in (("Cc", cc), ("Bcc", bcc)):
             if value and not _valid_addresses(value):
@@ -204,8 +229,16 @@ class Checks:
                 raise self.invalid(crypto_message(error)) from None
         return Outgoing(to=to, cc=cc, bcc=bcc, plan=plan, recipients=recipients)
 
-    def send(self, tx: Transaction, runtime: Runtime, by: int, ticket_id: int, number: str, queue_id: int,
-             article: NewArticle) -> None:
+    def send(
+        self,
+        tx: Transaction,
+        runtime: Runtime,
+        by: int,
+        ticket_id: int,
+        number: str,
+        queue_id: int,
+        article: NewArticle,
+    ) -> None:
         """Compose an ArticleSend article; what the composer refuses (PGP Inline on HTML or attachments) is
         InvalidParameter too, and the operation's transaction rolls back: nothing stays written."""
         try:
@@ -223,8 +256,10 @@ class Checks:
             name = article.CommunicationChannel if _given(article.CommunicationChannel) else "Internal"
             row = ticket_rows.lookup(tx, "communication_channel", name=name)
         if row is None or row["name"] not in CHANNELS:
-            raise self.invalid("Article->CommunicationChannel or Article->CommunicationChannelID parameter"
-                               " is invalid or not supported!")
+            raise self.invalid(
+                "Article->CommunicationChannel or Article->CommunicationChannelID parameter"
+                " is invalid or not supported!"
+            )
         return int(row["id"])
 
     def _sender_type(self, tx: Transaction, principal: Principal, article: Article) -> int:
@@ -233,8 +268,9 @@ class Checks:
             row = ticket_rows.lookup(tx, "article_sender_type", id=key) if key is not None else None
         else:
             default = "agent" if principal.is_agent else "customer"
-            row = ticket_rows.lookup(tx, "article_sender_type",
-                                 name=article.SenderType if _given(article.SenderType) else default)
+            row = ticket_rows.lookup(
+                tx, "article_sender_type", name=article.SenderType if _given(article.SenderType) else default
+            )
         if row is None:
             raise self.invalid("Article->SenderTypeID or Ticket->SenderType parameter is invalid!")
         return int(row["id"])
@@ -298,8 +334,7 @@ def has_data(item: Any) -> bool:
 
     A string, number or list sent where the structure belongs arrives as one without data.
     """
-    return item is not None and any(getattr(item, name, None) not in (None, "", [])
-                                    for name in type(item)._type_info)
+    return item is not None and any(getattr(item, name, None) not in (None, "", []) for name in type(item)._type_info)
 
 
 def _valid_addresses(value: str) -> bool:
@@ -308,8 +343,11 @@ def _valid_addresses(value: str) -> bool:
     if not value or "\r" in value or "\n" in value:
         return False
     header = ADDRESS_LIST("To", value)
-    return not header.defects and bool(header.addresses) \
+    return (
+        not header.defects
+        and bool(header.addresses)
         and all(is_address(address.addr_spec) for address in header.addresses)
+    )
 
 
 COMPOSE_MESSAGES = {
@@ -321,7 +359,7 @@ _CRYPTO_MESSAGES = {
     CryptoError.INVALID_SUBTYPE: "Article->{field}->SubType parameter is invalid!",
     CryptoError.NO_KEY_GIVEN: "Article->{field}->Key parameter is missing!",
     CryptoError.INLINE_CONFLICT: "Article->Crypt: PGP Inline encryption works on the body text; it cannot carry a"
-                                 " Detached or S/MIME signature (sign PGP Inline too, or encrypt Detached)!",
+    " Detached or S/MIME signature (sign PGP Inline too, or encrypt Detached)!",
     CryptoError.MALFORMED_KEY: "Article->{field}->Key {key} is not {malformed}!",
     CryptoError.UNKNOWN_KEY: "Article->{field}->Key {key} is not in the {store}!",
     CryptoError.AMBIGUOUS_KEY: "Article->{field}->Key {key} is ambiguous (give the 40-digit fingerprint)!",

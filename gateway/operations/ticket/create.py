@@ -19,16 +19,21 @@ from gateway.tickets import writes
 from gateway.tickets.access import CUSTOMER_PANEL_USER_ID, Access, acting_user_id
 
 OP = "TicketCreate"
-DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "NewTicket", "HistoryComment": "%%GenericInterface Create",
-            "AutoResponseType": "auto reply"}
+DEFAULTS = {
+    "IsVisibleForCustomer": "1",
+    "HistoryType": "NewTicket",
+    "HistoryComment": "%%GenericInterface Create",
+    "AutoResponseType": "auto reply",
+}
 check = Checks(OP)
 
 
 def authenticate(call: Call, creds: Credentials, operation: str, tx: Transaction) -> Principal:
     """Znuny's credential checks of TicketCreate/TicketUpdate, then Auth()."""
     if not (creds.UserLogin or creds.CustomerUserLogin or creds.SessionID):
-        raise OperationError(f"{operation}.MissingParameter",
-                             f"{operation}: UserLogin, CustomerUserLogin or SessionID is required!")
+        raise OperationError(
+            f"{operation}.MissingParameter", f"{operation}: UserLogin, CustomerUserLogin or SessionID is required!"
+        )
     if not creds.SessionID and not creds.Password:
         raise OperationError(f"{operation}.MissingParameter", f"{operation}: Password or SessionID is required!")
     principal = call.authenticate(creds, tx)
@@ -50,15 +55,18 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         checked = _ticket_values(tx, ticket, principal, settings.customer_group_support)
         values, names = checked.columns, checked.names
         customer_from = _customer_address(values["customer_user_id"], checked.customer)
-        articles = [check.article(tx, principal, article, DEFAULTS, customer_from, names[0], call.runtime.crypto)
-                    for article in request.Article]
+        articles = [
+            check.article(tx, principal, article, DEFAULTS, customer_from, names[0], call.runtime.crypto)
+            for article in request.Article
+        ]
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         attachments = [check.attachment(item) for item in request.Attachment or []]
         owner, lock_given = checked.owner, checked.lock_given
         ticket_id, number = writes.create_ticket(tx, principal, settings.system_id, values, names)
         by = acting_user_id(principal)
-        writes.set_fields(tx, ticket_id, [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"],
-                          by, ticket_id)
+        writes.set_fields(
+            tx, ticket_id, [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"], by, ticket_id
+        )
         article_ids = []
         for article in articles:
             article.attachments += attachments
@@ -66,17 +74,27 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
             if article.send is not None:
                 check.send(tx, call.runtime, by, ticket_id, number, values["queue_id"], article)
             # the unlock time was set with the ticket a moment ago
-            article_ids.append(writes.add_article(tx, principal, ticket_id, article, reset_unlock_time=False,
-                                                  unlocked=values["ticket_lock_id"] == writes.LOCK_UNLOCK))
+            article_ids.append(
+                writes.add_article(
+                    tx,
+                    principal,
+                    ticket_id,
+                    article,
+                    reset_unlock_time=False,
+                    unlocked=values["ticket_lock_id"] == writes.LOCK_UNLOCK,
+                )
+            )
         if owner is not None and owner["id"] != CUSTOMER_PANEL_USER_ID:
             writes.set_owner(tx, principal, ticket_id, owner, lock=not lock_given)
         elif owner is None and principal.is_agent and principal.user_id != CUSTOMER_PANEL_USER_ID:
-            writes.set_owner(tx, principal, ticket_id, {"id": principal.user_id, "login": principal.login},
-                             lock=False)
+            writes.set_owner(tx, principal, ticket_id, {"id": principal.user_id, "login": principal.login}, lock=False)
         writes.record_impersonation(tx, principal, ticket_id)
         # Znuny answers a customer user's ArticleID as a string, an agent's as a number
-        response = TicketCreateResponse(TicketID=str(ticket_id), TicketNumber=number,
-                                        ArticleID=article_ids if principal.is_agent else list(map(str, article_ids)))
+        response = TicketCreateResponse(
+            TicketID=str(ticket_id),
+            TicketNumber=number,
+            ArticleID=article_ids if principal.is_agent else list(map(str, article_ids)),
+        )
         if str(call.options.get("IncludeTicketData", "0")) == "1":
             response.Ticket = _ticket_data(tx, ticket_id, with_attachments=bool(attachments))
     return response
@@ -93,8 +111,9 @@ class _Checked:
     lock_given: bool
 
 
-def _ticket_values(tx: Transaction, ticket: TicketCreateTicket, principal: Principal,
-                   customer_group_support: int) -> _Checked:
+def _ticket_values(
+    tx: Transaction, ticket: TicketCreateTicket, principal: Principal, customer_group_support: int
+) -> _Checked:
     """Validate the Ticket part (Znuny's order) into ticket columns."""
     if not _given(ticket.Title):
         raise check.missing("Ticket->Title parameter is missing!")
@@ -121,18 +140,28 @@ def _ticket_values(tx: Transaction, ticket: TicketCreateTicket, principal: Princ
     lock_id = lock["id"] if lock else writes.LOCK_UNLOCK
     if state_type in ("closed", "removed", "merged"):
         lock_id = writes.LOCK_UNLOCK
-    return _Checked({
-        "title": ticket.Title.strip()[:255], "queue_id": queue["id"],
-        "ticket_lock_id": lock_id, "type_id": type_["id"] if type_ else 1,
-        "service_id": service["id"] if service else None, "sla_id": sla["id"] if sla else None,
-        "user_id": CUSTOMER_PANEL_USER_ID,
-        "responsible_user_id": responsible["id"] if responsible else CUSTOMER_PANEL_USER_ID,
-        "ticket_priority_id": priority["id"], "ticket_state_id": state["id"],
-        "customer_id": (ticket.CustomerID or "").strip() or (customer["customer_id"] if customer else ""),
-        "customer_user_id": customer_user,
-        "timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp()),
-        "until_time": until if until is not None and state_type in PENDING_STATE_TYPES else 0,
-    }, (queue["name"], priority["name"], state["name"]), customer, owner, lock is not None)
+    return _Checked(
+        {
+            "title": ticket.Title.strip()[:255],
+            "queue_id": queue["id"],
+            "ticket_lock_id": lock_id,
+            "type_id": type_["id"] if type_ else 1,
+            "service_id": service["id"] if service else None,
+            "sla_id": sla["id"] if sla else None,
+            "user_id": CUSTOMER_PANEL_USER_ID,
+            "responsible_user_id": responsible["id"] if responsible else CUSTOMER_PANEL_USER_ID,
+            "ticket_priority_id": priority["id"],
+            "ticket_state_id": state["id"],
+            "customer_id": (ticket.CustomerID or "").strip() or (customer["customer_id"] if customer else ""),
+            "customer_user_id": customer_user,
+            "timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp()),
+            "until_time": until if until is not None and state_type in PENDING_STATE_TYPES else 0,
+        },
+        (queue["name"], priority["name"], state["name"]),
+        customer,
+        owner,
+        lock is not None,
+    )
 
 
 def _customer_address(customer_user: str, row: Row | None) -> str:
@@ -144,6 +173,9 @@ def _customer_address(customer_user: str, row: Row | None) -> str:
 
 def _ticket_data(tx: Transaction, ticket_id: int, with_attachments: bool) -> dict[str, Any]:
     """IncludeTicketData: the new ticket as TicketGet shows it, attachments when the request had some."""
-    data = ticket_data(tx, ticket_rows.tickets(tx, [ticket_id]),
-                       GetOptions(dynamic_fields=True, all_articles=True, attachments=with_attachments))
+    data = ticket_data(
+        tx,
+        ticket_rows.tickets(tx, [ticket_id]),
+        GetOptions(dynamic_fields=True, all_articles=True, attachments=with_attachments),
+    )
     return data[0]

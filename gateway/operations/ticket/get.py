@@ -50,12 +50,16 @@ def _tickets(tx: Transaction, access: Access, request: TicketGetRequest) -> list
     # as in Znuny, an ArticleLimit that is no number limits nothing
     limit = integer(request.ArticleLimit) or 0
     options = views.GetOptions(
-        dynamic_fields=_flag(request.DynamicFields), all_articles=_flag(request.AllArticles),
+        dynamic_fields=_flag(request.DynamicFields),
+        all_articles=_flag(request.AllArticles),
         sender_types=tuple(request.ArticleSenderType or ()),
-        descending=(request.ArticleOrder or "ASC").strip().upper() == "DESC", limit=limit,
-        attachments=_flag(request.Attachments), attachment_contents=_flag(request.GetAttachmentContents, True),
+        descending=(request.ArticleOrder or "ASC").strip().upper() == "DESC",
+        limit=limit,
+        attachments=_flag(request.Attachments),
+        attachment_contents=_flag(request.GetAttachmentContents, True),
         html_body_as_attachment=_flag(request.HTMLBodyAsAttachment),
-        customer_view=not access.principal.is_agent)
+        customer_view=not access.principal.is_agent,
+    )
     rows = {row["id"]: row for row in ticket_rows.tickets(tx, ids)}
     ordered = [row for row in (rows.get(i) for i in ids) if row is not None and access.allows(row)]
     if len(ordered) != len(ids):

@@ -38,14 +38,28 @@ def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetRespons
             ticket_of[value] = row["id"]
         lines: dict[int, list[HistoryLine]] = {}
         for line in ticket_rows.history(tx, valid):
-            lines.setdefault(line["ticket_id"], []).append(HistoryLine(
-                ArticleID=line["article_id"] or 0, CreateBy=line["create_by"],
-                CreateTime=as_datetime(line["create_time"]).strftime("%Y-%m-%d %H:%M:%S"),
-                HistoryType=line["history_type"], HistoryTypeID=line["history_type_id"], Name=line["name"],
-                OwnerID=line["owner_id"], PriorityID=line["priority_id"], QueueID=line["queue_id"],
-                StateID=line["state_id"], TicketID=str(line["ticket_id"]), TypeID=line["type_id"] or 0))
+            lines.setdefault(line["ticket_id"], []).append(
+                HistoryLine(
+                    ArticleID=line["article_id"] or 0,
+                    CreateBy=line["create_by"],
+                    CreateTime=as_datetime(line["create_time"]).strftime("%Y-%m-%d %H:%M:%S"),
+                    HistoryType=line["history_type"],
+                    HistoryTypeID=line["history_type_id"],
+                    Name=line["name"],
+                    OwnerID=line["owner_id"],
+                    PriorityID=line["priority_id"],
+                    QueueID=line["queue_id"],
+                    StateID=line["state_id"],
+                    TicketID=str(line["ticket_id"]),
+                    TypeID=line["type_id"] or 0,
+                )
+            )
     if not lines:
-        raise OperationError(f"{OP}.NotTicketData", f"{OP}: Could not get Ticket history data"
-                             " in Kernel::GenericInterface::Operation::Ticket::TicketHistoryGet::Run()")
-    return TicketHistoryGetResponse(TicketHistory=[
-        TicketHistory(TicketID=value, History=lines.get(ticket_of[value], [])) for value in ids])
+        raise OperationError(
+            f"{OP}.NotTicketData",
+            f"{OP}: Could not get Ticket history data"
+            " in Kernel::GenericInterface::Operation::Ticket::TicketHistoryGet::Run()",
+        )
+    return TicketHistoryGetResponse(
+        TicketHistory=[TicketHistory(TicketID=value, History=lines.get(ticket_of[value], [])) for value in ids]
+    )

@@ -16,14 +16,19 @@ from gateway.jsonquirks import AS_GIVEN, ID_OR_EMPTY, NUMBER, ONE_OR_MANY
 from gateway.operations.types import Error, TicketConnectorModel
 
 MANY = {"max_occurs": "unbounded"}
-CREDENTIALS = [("UserLogin", Unicode), ("CustomerUserLogin", Unicode), ("SessionID", Unicode),
-               ("Password", Unicode)]
+CREDENTIALS = [("UserLogin", Unicode), ("CustomerUserLogin", Unicode), ("SessionID", Unicode), ("Password", Unicode)]
 
 
 class PendingTime(TicketConnectorModel):
     __type_name__ = "OTRS_PendingTime"
-    _type_info = [("Year", Unicode), ("Month", Unicode), ("Day", Unicode), ("Hour", Unicode),
-                  ("Minute", Unicode), ("Diff", Unicode)]
+    _type_info = [
+        ("Year", Unicode),
+        ("Month", Unicode),
+        ("Day", Unicode),
+        ("Hour", Unicode),
+        ("Minute", Unicode),
+        ("Diff", Unicode),
+    ]
 
     @classmethod
     def from_text(cls, text: str) -> dict[str, str]:
@@ -53,11 +58,28 @@ class ArticleSecurity(TicketConnectorModel):
 
 
 TICKET_FIELDS = [
-    ("Title", Unicode), ("QueueID", Unicode), ("Queue", Unicode), ("LockID", Unicode), ("Lock", Unicode),
-    ("TypeID", Unicode), ("Type", Unicode), ("ServiceID", Unicode), ("Service", Unicode), ("SLAID", Unicode),
-    ("SLA", Unicode), ("StateID", Unicode), ("State", Unicode), ("PriorityID", Unicode), ("Priority", Unicode),
-    ("OwnerID", Unicode), ("Owner", Unicode), ("ResponsibleID", Unicode), ("Responsible", Unicode),
-    ("CustomerUser", Unicode), ("CustomerID", Unicode), ("PendingTime", PendingTime),
+    ("Title", Unicode),
+    ("QueueID", Unicode),
+    ("Queue", Unicode),
+    ("LockID", Unicode),
+    ("Lock", Unicode),
+    ("TypeID", Unicode),
+    ("Type", Unicode),
+    ("ServiceID", Unicode),
+    ("Service", Unicode),
+    ("SLAID", Unicode),
+    ("SLA", Unicode),
+    ("StateID", Unicode),
+    ("State", Unicode),
+    ("PriorityID", Unicode),
+    ("Priority", Unicode),
+    ("OwnerID", Unicode),
+    ("Owner", Unicode),
+    ("ResponsibleID", Unicode),
+    ("Responsible", Unicode),
+    ("CustomerUser", Unicode),
+    ("CustomerID", Unicode),
+    ("PendingTime", PendingTime),
 ]
 
 
@@ -74,31 +96,62 @@ class TicketUpdateTicket(TicketConnectorModel):
 class Article(TicketConnectorModel):
     __type_name__ = "OTRS_Article"
     _type_info = [
-        ("CommunicationChannel", Unicode), ("CommunicationChannelID", Unicode), ("IsVisibleForCustomer", Unicode),
-        ("SenderTypeID", Unicode), ("SenderType", Unicode), ("AutoResponseType", Unicode), ("From", Unicode),
-        ("To", Unicode), ("Cc", Unicode), ("Bcc", Unicode), ("Subject", Unicode), ("Body", Unicode),
-        ("ContentType", Unicode), ("MimeType", Unicode), ("Charset", Unicode), ("HistoryType", Unicode),
-        ("HistoryComment", Unicode), ("TimeUnit", Unicode), ("NoAgentNotify", Unicode),
+        ("CommunicationChannel", Unicode),
+        ("CommunicationChannelID", Unicode),
+        ("IsVisibleForCustomer", Unicode),
+        ("SenderTypeID", Unicode),
+        ("SenderType", Unicode),
+        ("AutoResponseType", Unicode),
+        ("From", Unicode),
+        ("To", Unicode),
+        ("Cc", Unicode),
+        ("Bcc", Unicode),
+        ("Subject", Unicode),
+        ("Body", Unicode),
+        ("ContentType", Unicode),
+        ("MimeType", Unicode),
+        ("Charset", Unicode),
+        ("HistoryType", Unicode),
+        ("HistoryComment", Unicode),
+        ("TimeUnit", Unicode),
+        ("NoAgentNotify", Unicode),
         ("ForceNotificationToUserID", Unicode.customize(**MANY)),
         ("ExcludeNotificationToUserID", Unicode.customize(**MANY)),
         ("ExcludeMuteNotificationToUserID", Unicode.customize(**MANY)),
-        ("DynamicField", DynamicField.customize(**MANY)), ("Attachment", Attachment.customize(**MANY)),
-        ("ArticleSend", Unicode), ("Sign", ArticleSecurity), ("Crypt", ArticleSecurity),
+        ("DynamicField", DynamicField.customize(**MANY)),
+        ("Attachment", Attachment.customize(**MANY)),
+        ("ArticleSend", Unicode),
+        ("Sign", ArticleSecurity),
+        ("Crypt", ArticleSecurity),
     ]
 
 
 class TicketCreateRequest(TicketConnectorModel):
     __type_name__ = "TicketCreate"
-    _type_info = [*CREDENTIALS, ("Ticket", TicketCreateTicket), ("Article", Article.customize(**MANY)),
-                  ("DynamicField", DynamicField.customize(**MANY)), ("Attachment", Attachment.customize(**MANY))]
+    _type_info = [
+        *CREDENTIALS,
+        ("Ticket", TicketCreateTicket),
+        ("Article", Article.customize(**MANY)),
+        ("DynamicField", DynamicField.customize(**MANY)),
+        ("Attachment", Attachment.customize(**MANY)),
+    ]
 
 
 # -- TicketGet ---------------------------------------------------------------------------------------------
 
+
 class AttachmentData(TicketConnectorModel):
     __type_name__ = "OTRS_TicketGetResponse_Attachment"
-    _type_info = [("FileID", Unicode), ("Content", Unicode), ("ContentAlternative", Unicode), ("ContentID", Unicode),
-                  ("ContentType", Unicode), ("Filename", Unicode), ("FilesizeRaw", Unicode), ("Disposition", Unicode)]
+    _type_info = [
+        ("FileID", Unicode),
+        ("Content", Unicode),
+        ("ContentAlternative", Unicode),
+        ("ContentID", Unicode),
+        ("ContentType", Unicode),
+        ("Filename", Unicode),
+        ("FilesizeRaw", Unicode),
+        ("Disposition", Unicode),
+    ]
 
 
 class DynamicFieldData(TicketConnectorModel):
@@ -111,22 +164,50 @@ class ArticleDelivery(TicketConnectorModel):
     """Beyond Znuny: what became of an article sent as e-mail (queued, sent or failed, last SMTP reply)."""
 
     __type_name__ = "OTRS_TicketGetResponse_ArticleDelivery"
-    _type_info = [("State", Unicode), ("Attempts", Integer), ("SMTPCode", Integer), ("SMTPMessage", Unicode),
-                  ("Time", Unicode)]
+    _type_info = [
+        ("State", Unicode),
+        ("Attempts", Integer),
+        ("SMTPCode", Integer),
+        ("SMTPMessage", Unicode),
+        ("Time", Unicode),
+    ]
 
 
 class ArticleData(TicketConnectorModel):
     __type_name__ = "OTRS_TicketGetResponse_Article"
     __json__ = {"TimeUnit": NUMBER}
     _type_info = [
-        ("ArticleID", Integer), ("ArticleNumber", Integer), ("Attachment", AttachmentData.customize(**MANY)),
-        ("Bcc", Unicode), ("Body", Unicode), ("Cc", Unicode), ("ChangeBy", Integer), ("ChangeTime", Unicode),
-        ("Charset", Unicode), ("CommunicationChannel", Unicode), ("CommunicationChannelID", Integer),
-        ("ContentCharset", Unicode), ("ContentType", Unicode), ("CreateBy", Integer), ("CreateTime", Unicode),
-        ("Delivery", ArticleDelivery), ("DynamicField", DynamicFieldData.customize(**MANY)), ("From", Unicode),
-        ("InReplyTo", Unicode), ("IncomingTime", Integer), ("IsVisibleForCustomer", Integer), ("MessageID", Unicode),
-        ("MimeType", Unicode), ("References", Unicode), ("ReplyTo", Unicode), ("SenderType", Unicode),
-        ("SenderTypeID", Unicode), ("Subject", Unicode), ("TicketID", Integer), ("TimeUnit", Unicode), ("To", Unicode),
+        ("ArticleID", Integer),
+        ("ArticleNumber", Integer),
+        ("Attachment", AttachmentData.customize(**MANY)),
+        ("Bcc", Unicode),
+        ("Body", Unicode),
+        ("Cc", Unicode),
+        ("ChangeBy", Integer),
+        ("ChangeTime", Unicode),
+        ("Charset", Unicode),
+        ("CommunicationChannel", Unicode),
+        ("CommunicationChannelID", Integer),
+        ("ContentCharset", Unicode),
+        ("ContentType", Unicode),
+        ("CreateBy", Integer),
+        ("CreateTime", Unicode),
+        ("Delivery", ArticleDelivery),
+        ("DynamicField", DynamicFieldData.customize(**MANY)),
+        ("From", Unicode),
+        ("InReplyTo", Unicode),
+        ("IncomingTime", Integer),
+        ("IsVisibleForCustomer", Integer),
+        ("MessageID", Unicode),
+        ("MimeType", Unicode),
+        ("References", Unicode),
+        ("ReplyTo", Unicode),
+        ("SenderType", Unicode),
+        ("SenderTypeID", Unicode),
+        ("Subject", Unicode),
+        ("TicketID", Integer),
+        ("TimeUnit", Unicode),
+        ("To", Unicode),
     ]
 
 
@@ -134,17 +215,47 @@ class TicketData(TicketConnectorModel):
     __type_name__ = "OTRS_TicketGetResponse_Ticket"
     __json__ = {"SLAID": ID_OR_EMPTY, "ServiceID": ID_OR_EMPTY, "TimeUnit": NUMBER}
     _type_info = [
-        ("Age", Integer), ("ArchiveFlag", Unicode), ("Article", ArticleData.customize(**MANY)),
-        ("ChangeBy", Integer), ("Changed", Unicode), ("CreateBy", Integer), ("Created", Unicode),
-        ("CustomerID", Unicode), ("CustomerUserID", Unicode), ("DynamicField", DynamicFieldData.customize(**MANY)),
-        ("EscalationResponseTime", Integer), ("EscalationSolutionTime", Integer), ("EscalationTime", Integer),
-        ("EscalationUpdateTime", Integer), ("GroupID", Integer), ("Lock", Unicode), ("LockID", Integer),
-        ("Owner", Unicode), ("OwnerID", Integer), ("Priority", Unicode), ("PriorityID", Integer),
-        ("Queue", Unicode), ("QueueID", Integer), ("RealTillTimeNotUsed", Integer), ("Responsible", Unicode),
-        ("ResponsibleID", Integer), ("SLA", Unicode), ("SLAID", Unicode), ("Service", Unicode),
-        ("ServiceID", Unicode), ("State", Unicode), ("StateID", Integer), ("StateType", Unicode),
-        ("TicketID", Integer), ("TicketNumber", Unicode), ("Title", Unicode), ("Type", Unicode),
-        ("TimeUnit", Unicode), ("TypeID", Integer), ("UnlockTimeout", Integer), ("UntilTime", Integer),
+        ("Age", Integer),
+        ("ArchiveFlag", Unicode),
+        ("Article", ArticleData.customize(**MANY)),
+        ("ChangeBy", Integer),
+        ("Changed", Unicode),
+        ("CreateBy", Integer),
+        ("Created", Unicode),
+        ("CustomerID", Unicode),
+        ("CustomerUserID", Unicode),
+        ("DynamicField", DynamicFieldData.customize(**MANY)),
+        ("EscalationResponseTime", Integer),
+        ("EscalationSolutionTime", Integer),
+        ("EscalationTime", Integer),
+        ("EscalationUpdateTime", Integer),
+        ("GroupID", Integer),
+        ("Lock", Unicode),
+        ("LockID", Integer),
+        ("Owner", Unicode),
+        ("OwnerID", Integer),
+        ("Priority", Unicode),
+        ("PriorityID", Integer),
+        ("Queue", Unicode),
+        ("QueueID", Integer),
+        ("RealTillTimeNotUsed", Integer),
+        ("Responsible", Unicode),
+        ("ResponsibleID", Integer),
+        ("SLA", Unicode),
+        ("SLAID", Unicode),
+        ("Service", Unicode),
+        ("ServiceID", Unicode),
+        ("State", Unicode),
+        ("StateID", Integer),
+        ("StateType", Unicode),
+        ("TicketID", Integer),
+        ("TicketNumber", Unicode),
+        ("Title", Unicode),
+        ("Type", Unicode),
+        ("TimeUnit", Unicode),
+        ("TypeID", Integer),
+        ("UnlockTimeout", Integer),
+        ("UntilTime", Integer),
     ]
 
 
@@ -157,10 +268,19 @@ class IncludedTicket(TicketData):
 
 class TicketGetRequest(TicketConnectorModel):
     __type_name__ = "TicketGet"
-    _type_info = [*CREDENTIALS, ("TicketID", Unicode.customize(**MANY)), ("DynamicFields", Unicode),
-                  ("Extended", Unicode), ("AllArticles", Unicode), ("ArticleSenderType", Unicode.customize(**MANY)),
-                  ("ArticleOrder", Unicode), ("ArticleLimit", Unicode), ("Attachments", Unicode),
-                  ("GetAttachmentContents", Unicode), ("HTMLBodyAsAttachment", Unicode)]
+    _type_info = [
+        *CREDENTIALS,
+        ("TicketID", Unicode.customize(**MANY)),
+        ("DynamicFields", Unicode),
+        ("Extended", Unicode),
+        ("AllArticles", Unicode),
+        ("ArticleSenderType", Unicode.customize(**MANY)),
+        ("ArticleOrder", Unicode),
+        ("ArticleLimit", Unicode),
+        ("Attachments", Unicode),
+        ("GetAttachmentContents", Unicode),
+        ("HTMLBodyAsAttachment", Unicode),
+    ]
 
 
 class TicketGetResponse(TicketConnectorModel):
@@ -171,31 +291,86 @@ class TicketGetResponse(TicketConnectorModel):
 class TicketCreateResponse(TicketConnectorModel):
     __type_name__ = "TicketCreateResponse"
     __json__ = {"ArticleID": (ONE_OR_MANY, AS_GIVEN)}
-    _type_info = [("TicketID", Unicode), ("TicketNumber", Unicode), ("ArticleID", Integer.customize(**MANY)),
-                  ("Ticket", IncludedTicket), ("Error", Error)]
+    _type_info = [
+        ("TicketID", Unicode),
+        ("TicketNumber", Unicode),
+        ("ArticleID", Integer.customize(**MANY)),
+        ("Ticket", IncludedTicket),
+        ("Error", Error),
+    ]
 
 
 # -- TicketSearch ------------------------------------------------------------------------------------------
+
 
 class SearchDynamicField(TicketConnectorModel):
     """One dynamic-field condition; the operators are ANDed, values inside one operator ORed."""
 
     __type_name__ = "OTRS_TicketSearch_DynamicField"
     _type_info = [("Name", Unicode), ("Empty", Unicode)] + [
-        (op, Unicode.customize(**MANY)) for op in ("Equals", "Like", "GreaterThan", "GreaterThanEquals",
-                                                  "SmallerThan", "SmallerThanEquals")]
+        (op, Unicode.customize(**MANY))
+        for op in ("Equals", "Like", "GreaterThan", "GreaterThanEquals", "SmallerThan", "SmallerThanEquals")
+    ]
 
 
-SEARCH_LISTS = ["TicketNumber", "TicketID", "Title", "Queues", "QueueIDs", "Types", "TypeIDs", "States", "StateIDs",
-                "StateType", "StateTypeIDs", "Priorities", "PriorityIDs", "Services", "ServiceIDs", "SLAs", "SLAIDs",
-                "Locks", "LockIDs", "OwnerIDs", "ResponsibleIDs", "CreatedUserIDs", "WatchUserIDs", "CustomerID",
-                "CustomerIDRaw", "SortBy", "OrderBy"]
-SEARCH_TIMES = [f"{prefix}{suffix}" for prefix in ("TicketCreateTime", "TicketChangeTime", "TicketLastChangeTime",
-                                                   "TicketCloseTime", "TicketPendingTime", "ArticleCreateTime")
-                for suffix in ("NewerDate", "OlderDate", "NewerMinutes", "OlderMinutes")]
-SEARCH_TEXT = ["From", "To", "Cc", "Subject", "Body", "MIMEBase_From", "MIMEBase_To", "MIMEBase_Cc",
-               "MIMEBase_Subject", "MIMEBase_Body", "Fulltext", "ContentSearch", "UseSubQueues", "SearchInArchive",
-               "Limit"]
+SEARCH_LISTS = [
+    "TicketNumber",
+    "TicketID",
+    "Title",
+    "Queues",
+    "QueueIDs",
+    "Types",
+    "TypeIDs",
+    "States",
+    "StateIDs",
+    "StateType",
+    "StateTypeIDs",
+    "Priorities",
+    "PriorityIDs",
+    "Services",
+    "ServiceIDs",
+    "SLAs",
+    "SLAIDs",
+    "Locks",
+    "LockIDs",
+    "OwnerIDs",
+    "ResponsibleIDs",
+    "CreatedUserIDs",
+    "WatchUserIDs",
+    "CustomerID",
+    "CustomerIDRaw",
+    "SortBy",
+    "OrderBy",
+]
+SEARCH_TIMES = [
+    f"{prefix}{suffix}"
+    for prefix in (
+        "TicketCreateTime",
+        "TicketChangeTime",
+        "TicketLastChangeTime",
+        "TicketCloseTime",
+        "TicketPendingTime",
+        "ArticleCreateTime",
+    )
+    for suffix in ("NewerDate", "OlderDate", "NewerMinutes", "OlderMinutes")
+]
+SEARCH_TEXT = [
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Body",
+    "MIMEBase_From",
+    "MIMEBase_To",
+    "MIMEBase_Cc",
+    "MIMEBase_Subject",
+    "MIMEBase_Body",
+    "Fulltext",
+    "ContentSearch",
+    "UseSubQueues",
+    "SearchInArchive",
+    "Limit",
+]
 
 
 class TicketSearchRequest(TicketConnectorModel):
@@ -204,9 +379,12 @@ class TicketSearchRequest(TicketConnectorModel):
     __type_name__ = "TicketSearch"
     # Znuny's legacy form `DynamicField_<Name>: {Equals: ...}` is read into DynamicField entries
     __json_prefixed__ = ("DynamicField_", "DynamicField", "Name")
-    _type_info = [*CREDENTIALS, *[(name, Unicode.customize(**MANY)) for name in SEARCH_LISTS],
-                  *[(name, Unicode) for name in SEARCH_TIMES + SEARCH_TEXT],
-                  ("DynamicField", SearchDynamicField.customize(**MANY))]
+    _type_info = [
+        *CREDENTIALS,
+        *[(name, Unicode.customize(**MANY)) for name in SEARCH_LISTS],
+        *[(name, Unicode) for name in SEARCH_TIMES + SEARCH_TEXT],
+        ("DynamicField", SearchDynamicField.customize(**MANY)),
+    ]
 
 
 class TicketSearchResponse(TicketConnectorModel):
@@ -216,27 +394,52 @@ class TicketSearchResponse(TicketConnectorModel):
 
 # -- TicketUpdate ------------------------------------------------------------------------------------------
 
+
 class TicketUpdateRequest(TicketConnectorModel):
     __type_name__ = "TicketUpdate"
-    _type_info = [*CREDENTIALS, ("TicketID", Unicode), ("TicketNumber", Unicode), ("Ticket", TicketUpdateTicket),
-                  ("Article", Article.customize(**MANY)), ("DynamicField", DynamicField.customize(**MANY)),
-                  ("Attachment", Attachment.customize(**MANY))]
+    _type_info = [
+        *CREDENTIALS,
+        ("TicketID", Unicode),
+        ("TicketNumber", Unicode),
+        ("Ticket", TicketUpdateTicket),
+        ("Article", Article.customize(**MANY)),
+        ("DynamicField", DynamicField.customize(**MANY)),
+        ("Attachment", Attachment.customize(**MANY)),
+    ]
 
 
 class TicketUpdateResponse(TicketConnectorModel):
     __type_name__ = "TicketUpdateResponse"
     __json__ = {"ArticleID": AS_GIVEN}
-    _type_info = [("TicketID", Unicode), ("TicketNumber", Unicode), ("ArticleID", Integer),
-                  ("ArticleIDs", Integer.customize(**MANY)), ("Ticket", IncludedTicket), ("Error", Error)]
+    _type_info = [
+        ("TicketID", Unicode),
+        ("TicketNumber", Unicode),
+        ("ArticleID", Integer),
+        ("ArticleIDs", Integer.customize(**MANY)),
+        ("Ticket", IncludedTicket),
+        ("Error", Error),
+    ]
 
 
 # -- TicketHistoryGet --------------------------------------------------------------------------------------
 
+
 class HistoryLine(TicketConnectorModel):
     __type_name__ = "OTRS_TicketHistoryGetResponse_History"
-    _type_info = [("ArticleID", Integer), ("CreateBy", Integer), ("CreateTime", Unicode), ("HistoryType", Unicode),
-                  ("HistoryTypeID", Integer), ("Name", Unicode), ("OwnerID", Integer), ("PriorityID", Integer),
-                  ("QueueID", Integer), ("StateID", Integer), ("TicketID", Unicode), ("TypeID", Integer)]
+    _type_info = [
+        ("ArticleID", Integer),
+        ("CreateBy", Integer),
+        ("CreateTime", Unicode),
+        ("HistoryType", Unicode),
+        ("HistoryTypeID", Integer),
+        ("Name", Unicode),
+        ("OwnerID", Integer),
+        ("PriorityID", Integer),
+        ("QueueID", Integer),
+        ("StateID", Integer),
+        ("TicketID", Unicode),
+        ("TypeID", Integer),
+    ]
 
 
 class TicketHistory(TicketConnectorModel):

@@ -14,14 +14,37 @@ from gateway.wirenumbers import MAX_BIGINT, identifier, integer, timestamp
 
 OP = "TicketSearch"
 MAX_LIMIT = 10_000
-ID_CRITERIA = {"TicketID": "id", "QueueIDs": "queue_id", "TypeIDs": "type_id", "StateIDs": "ticket_state_id",
-               "PriorityIDs": "ticket_priority_id", "ServiceIDs": "service_id", "SLAIDs": "sla_id",
-               "LockIDs": "ticket_lock_id", "OwnerIDs": "user_id", "ResponsibleIDs": "responsible_user_id",
-               "CreatedUserIDs": "create_by"}
-NAME_CRITERIA = {"Queues": "queue", "Types": "ticket_type", "States": "ticket_state", "Priorities": "ticket_priority",
-                 "Services": "service", "SLAs": "sla", "Locks": "ticket_lock_type", "StateType": "ticket_state_type"}
-TIME_CRITERIA = {"TicketCreateTime": "create", "TicketChangeTime": "change", "TicketLastChangeTime": "change",
-                 "TicketCloseTime": "close", "TicketPendingTime": "pending", "ArticleCreateTime": "article"}
+ID_CRITERIA = {
+    "TicketID": "id",
+    "QueueIDs": "queue_id",
+    "TypeIDs": "type_id",
+    "StateIDs": "ticket_state_id",
+    "PriorityIDs": "ticket_priority_id",
+    "ServiceIDs": "service_id",
+    "SLAIDs": "sla_id",
+    "LockIDs": "ticket_lock_id",
+    "OwnerIDs": "user_id",
+    "ResponsibleIDs": "responsible_user_id",
+    "CreatedUserIDs": "create_by",
+}
+NAME_CRITERIA = {
+    "Queues": "queue",
+    "Types": "ticket_type",
+    "States": "ticket_state",
+    "Priorities": "ticket_priority",
+    "Services": "service",
+    "SLAs": "sla",
+    "Locks": "ticket_lock_type",
+    "StateType": "ticket_state_type",
+}
+TIME_CRITERIA = {
+    "TicketCreateTime": "create",
+    "TicketChangeTime": "change",
+    "TicketLastChangeTime": "change",
+    "TicketCloseTime": "close",
+    "TicketPendingTime": "pending",
+    "ArticleCreateTime": "article",
+}
 
 
 def invalid(what: str) -> OperationError:
@@ -41,10 +64,12 @@ def _ids(request: TicketSearchRequest, key: str) -> list[int]:
 
 
 def build_query(tx: Transaction, request: TicketSearchRequest, agent: bool) -> TicketQuery:
-    query = TicketQuery(numbers=_values(request.TicketNumber), titles=_values(request.Title),
-                        customer_ids=_values(request.CustomerID) + _values(request.CustomerIDRaw),
-
-                        sub_queues=(request.UseSubQueues or "0").strip() not in ("0", ""))
+    query = TicketQuery(
+        numbers=_values(request.TicketNumber),
+        titles=_values(request.Title),
+        customer_ids=_values(request.CustomerID) + _values(request.CustomerIDRaw),
+        sub_queues=(request.UseSubQueues or "0").strip() not in ("0", ""),
+    )
     if agent and _given_text(request.CustomerUserLogin):
         query.customer_logins = [request.CustomerUserLogin.strip()]
     for key, column in ID_CRITERIA.items():

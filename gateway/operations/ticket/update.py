@@ -23,8 +23,12 @@ from gateway.tickets.access import Access, acting_user_id
 from gateway.wirenumbers import identifier
 
 OP = "TicketUpdate"
-DEFAULTS = {"IsVisibleForCustomer": "1", "HistoryType": "AddNote", "HistoryComment": "%%GenericInterface Note",
-            "AutoResponseType": "auto follow up"}
+DEFAULTS = {
+    "IsVisibleForCustomer": "1",
+    "HistoryType": "AddNote",
+    "HistoryComment": "%%GenericInterface Note",
+    "AutoResponseType": "auto follow up",
+}
 check = Checks(OP)
 
 
@@ -67,8 +71,12 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         if request.Article is not None and not (request.Article and all(map(has_data, request.Article))):
             raise check.invalid("Article parameter is not valid!")
         named = request.Ticket.CustomerUser.strip() if request.Ticket and _given(request.Ticket.CustomerUser) else ""
-        articles = [check.article(tx, principal, article, DEFAULTS, _from(tx, principal, named),
-                                  article.To or "", call.runtime.crypto) for article in request.Article or []]
+        articles = [
+            check.article(
+                tx, principal, article, DEFAULTS, _from(tx, principal, named), article.To or "", call.runtime.crypto
+            )
+            for article in request.Article or []
+        ]
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         if not articles and any(f["object_type"] == "Article" for f, _ in fields):
             raise check.missing("To create an article DynamicField an article is required!")
@@ -102,8 +110,11 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
             response.ArticleIDs = article_ids
         options = call.options
         if str(options.get("IncludeTicketData", "0")) == "1":
-            data = ticket_data(tx, ticket_rows.tickets(tx, [ticket["id"]]),
-                               GetOptions(dynamic_fields=True, all_articles=True, attachments=True))
+            data = ticket_data(
+                tx,
+                ticket_rows.tickets(tx, [ticket["id"]]),
+                GetOptions(dynamic_fields=True, all_articles=True, attachments=True),
+            )
             response.Ticket = data[0]
     return response
 
@@ -139,8 +150,12 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values: TicketUpda
     if _given(values.CustomerUser):
         login, customer = check.customer_user(tx, values.CustomerUser)
         plan["customer_user_id"] = login
-        plan["customer_id"] = (values.CustomerID or "").strip() or (customer["customer_id"] if customer else "") \
-            or ticket["customer_id"] or ""
+        plan["customer_id"] = (
+            (values.CustomerID or "").strip()
+            or (customer["customer_id"] if customer else "")
+            or ticket["customer_id"]
+            or ""
+        )
     elif _given(values.CustomerID):
         plan["customer_id"] = values.CustomerID.strip()
     customer_user = plan.get("customer_user_id", ticket["customer_user_id"]) or ""
@@ -167,8 +182,9 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values: TicketUpda
         if state_type in PENDING_STATE_TYPES:
             if until is None:
                 # Znuny's words, without the operation's prefix
-                raise OperationError(f"{OP}.MissingParameter",
-                                     "Can't set a ticket on a pending state without pendig time!")
+                raise OperationError(
+                    f"{OP}.MissingParameter", "Can't set a ticket on a pending state without pendig time!"
+                )
             plan["until"] = until
         if state["id"] != ticket["ticket_state_id"]:
             plan["state"], plan["state_type"] = state, state_type
@@ -185,11 +201,13 @@ def _authorize(access: Access, ticket: Row, plan: _Plan, has_articles: bool) -> 
     """Each kind of change needs its permission on the ticket's queue (rw grants them all)."""
     if not access.principal.is_agent:
         return  # customers act on their own tickets as Znuny's CustomerPanelUserID does
-    needs = [("queue", "move_into", "Does not have permissions to update queue!"),
-             ("owner", "owner", "Does not have permissions to update owner!"),
-             ("responsible", "owner", "Does not have permissions to update responsibe!"),
-             ("priority", "priority", "Does not have permissions to update priority!"),
-             ("state", "rw", "Does not have permissions to update state!")]
+    needs = [
+        ("queue", "move_into", "Does not have permissions to update queue!"),
+        ("owner", "owner", "Does not have permissions to update owner!"),
+        ("responsible", "owner", "Does not have permissions to update responsibe!"),
+        ("priority", "priority", "Does not have permissions to update priority!"),
+        ("state", "rw", "Does not have permissions to update state!"),
+    ]
     for key, permission, message in needs:
         if key in plan and not access.allows(ticket, permission):
             raise denied(message)
@@ -206,24 +224,42 @@ def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: _Plan) -> N
     """Write the planned changes in Znuny's order, each with its history line."""
     tid = ticket["id"]
     if "title" in plan:
-        writes.change(tx, principal, tid, {"title": plan["title"]}, "TitleUpdate",
-                      f"%%{ticket['title']}%%{plan['title']}")
+        writes.change(
+            tx, principal, tid, {"title": plan["title"]}, "TitleUpdate", f"%%{ticket['title']}%%{plan['title']}"
+        )
     if "queue" in plan:
         queue = plan["queue"]
-        writes.change(tx, principal, tid, {"queue_id": queue["id"]}, "Move",
-                      f"%%{queue['name']}%%{queue['id']}%%{ticket['queue']}%%{ticket['queue_id']}")
+        writes.change(
+            tx,
+            principal,
+            tid,
+            {"queue_id": queue["id"]},
+            "Move",
+            f"%%{queue['name']}%%{queue['id']}%%{ticket['queue']}%%{ticket['queue_id']}",
+        )
     if "lock" in plan:
         lock = plan["lock"]
-        writes.change(tx, principal, tid, {"ticket_lock_id": lock["id"]},
-                      "Lock" if lock["name"] == "lock" else "Unlock", f"%%{lock['name']}")
+        writes.change(
+            tx,
+            principal,
+            tid,
+            {"ticket_lock_id": lock["id"]},
+            "Lock" if lock["name"] == "lock" else "Unlock",
+            f"%%{lock['name']}",
+        )
     if "type" in plan:
         type_ = plan["type"]
-        writes.change(tx, principal, tid, {"type_id": type_["id"]}, "TypeUpdate",
-                      f"%%{type_['name']}%%{type_['id']}%%{ticket['type_name']}%%{ticket['type_id']}")
+        writes.change(
+            tx,
+            principal,
+            tid,
+            {"type_id": type_["id"]},
+            "TypeUpdate",
+            f"%%{type_['name']}%%{type_['id']}%%{ticket['type_name']}%%{ticket['type_id']}",
+        )
     if "until" in plan:  # Znuny sets the pending time first, then the state
         moment = dt.datetime.fromtimestamp(plan["until"], dt.UTC)
-        writes.change(tx, principal, tid, {"until_time": plan["until"]}, "SetPendingTime",
-                      f"%%{moment:%Y-%m-%d %H:%M}")
+        writes.change(tx, principal, tid, {"until_time": plan["until"]}, "SetPendingTime", f"%%{moment:%Y-%m-%d %H:%M}")
     if "state" in plan:
         state = plan["state"]
         columns = {"ticket_state_id": state["id"]}
@@ -233,26 +269,56 @@ def _apply(tx: Transaction, principal: Principal, ticket: Row, plan: _Plan) -> N
         if plan["state_type"] not in PENDING_STATE_TYPES:
             writes.change(tx, principal, tid, {"until_time": 0}, "SetPendingTime", "%%00-00-00 00:00")
     if "service" in plan:
-        writes.change(tx, principal, tid, {"service_id": plan["service"]["id"]}, "ServiceUpdate",
-                      f"%%{plan['service']['name']}%%{plan['service']['id']}")
+        writes.change(
+            tx,
+            principal,
+            tid,
+            {"service_id": plan["service"]["id"]},
+            "ServiceUpdate",
+            f"%%{plan['service']['name']}%%{plan['service']['id']}",
+        )
     if "sla" in plan:
-        writes.change(tx, principal, tid, {"sla_id": plan["sla"]["id"]}, "SLAUpdate",
-                      f"%%{plan['sla']['name']}%%{plan['sla']['id']}")
+        writes.change(
+            tx,
+            principal,
+            tid,
+            {"sla_id": plan["sla"]["id"]},
+            "SLAUpdate",
+            f"%%{plan['sla']['name']}%%{plan['sla']['id']}",
+        )
     if "customer_id" in plan or "customer_user_id" in plan:
         columns = {k: v for k, v in plan.items() if k in ("customer_id", "customer_user_id")}
-        writes.change(tx, principal, tid, columns, "CustomerUpdate",
-                      f"%%CustomerID={plan.get('customer_id', ticket['customer_id'])};"
-                      f"CustomerUser={plan.get('customer_user_id', ticket['customer_user_id'])};")
+        writes.change(
+            tx,
+            principal,
+            tid,
+            columns,
+            "CustomerUpdate",
+            f"%%CustomerID={plan.get('customer_id', ticket['customer_id'])};"
+            f"CustomerUser={plan.get('customer_user_id', ticket['customer_user_id'])};",
+        )
     if "priority" in plan:
         priority = plan["priority"]
-        writes.change(tx, principal, tid, {"ticket_priority_id": priority["id"]}, "PriorityUpdate",
-                      f"%%{ticket['priority']}%%{ticket['ticket_priority_id']}%%{priority['name']}%%{priority['id']}")
+        writes.change(
+            tx,
+            principal,
+            tid,
+            {"ticket_priority_id": priority["id"]},
+            "PriorityUpdate",
+            f"%%{ticket['priority']}%%{ticket['ticket_priority_id']}%%{priority['name']}%%{priority['id']}",
+        )
     if "owner" in plan:
         writes.set_owner(tx, principal, tid, plan["owner"], lock=False)
     if "responsible" in plan:
         responsible = plan["responsible"]
-        writes.change(tx, principal, tid, {"responsible_user_id": responsible["id"]}, "ResponsibleUpdate",
-                      f"%%{responsible['login']}%%{responsible['id']}")
+        writes.change(
+            tx,
+            principal,
+            tid,
+            {"responsible_user_id": responsible["id"]},
+            "ResponsibleUpdate",
+            f"%%{responsible['login']}%%{responsible['id']}",
+        )
 
 
 def _from(tx: Transaction, principal: Principal, named: str) -> str:

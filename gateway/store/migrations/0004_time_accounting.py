@@ -7,5 +7,9 @@ from yoyo import step
 
 __depends__ = {"0003_search_indexes"}
 
-steps = [step("CREATE INDEX ix_ticket_history_ticket_time ON ticket_history (ticket_id, create_time, id)",
-              "DROP INDEX ix_ticket_history_ticket_time")]
+steps = [
+    step(
+        "CREATE INDEX ix_ticket_history_ticket_time ON ticket_history (ticket_id, create_time, id)",
+        "DROP INDEX ix_ticket_history_ticket_time",
+    )
+]

@@ -15,8 +15,11 @@ _SUFFIX = ".yml"
 
 def available() -> dict[str, str]:
     """Every preset's name and its Description, by name."""
-    names = sorted(entry.name.removesuffix(_SUFFIX) for entry in resources.files(__name__).iterdir()
-                   if entry.name.endswith(_SUFFIX))
+    names = sorted(
+        entry.name.removesuffix(_SUFFIX)
+        for entry in resources.files(__name__).iterdir()
+        if entry.name.endswith(_SUFFIX)
+    )
     return {name: str(yaml.safe_load(read(name)).get("Description", "")) for name in names}
 
 
