@@ -301,27 +301,19 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
-    """gateway under gunicorn (`gateway serve`) on a free port, with GATEWAY_* settings added to the environment.
+def gateway_serving(gateway: Path, env: dict[str, str], cwd: Path | None = None) -> Iterator[tuple[str, Path]]:
+    """`<gateway> serve` on a free port until it answers /health; yields its base URL and its stderr log.
 
-    Without GATEWAY_PUBLIC_URL in `extra_env` the server advertises its bind address, as `gateway serve` does.
+    `gateway` is the console script to run: the checkout's, or one installed elsewhere (the wheel test).
     """
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "GATEWAY_PUBLIC_URL"}
-    env.update(
-        {
-            "GATEWAY_DATABASE_URL": database_url,
-            "GATEWAY_WEBSERVICE_REFRESH_INTERVAL": "1",
-            "GATEWAY_WORKERS": "2",
-            **extra_env,
-        }
-    )
     descriptor, log_name = tempfile.mkstemp(prefix="gateway-serve-", suffix=".log")
     log_path = Path(log_name)
     with os.fdopen(descriptor, "wb") as log:
         process = subprocess.Popen(
-            [str(GATEWAY_BIN), "serve", "--bind", f"127.0.0.1:{port}"],
+            [str(gateway), "serve", "--bind", f"127.0.0.1:{port}"],
             env=env,
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,
@@ -338,7 +330,7 @@ def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gateway did not start: {log_path.read_text(errors='replace')[-2000:]}")
             time.sleep(0.2)
-        yield Server(base, database_url, env, log_path)
+        yield base, log_path
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -346,6 +338,25 @@ def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def serving(database_url: str, **extra_env: str) -> Iterator[Server]:
+    """gateway under gunicorn (`gateway serve`) on a free port, with GATEWAY_* settings added to the environment.
+
+    Without GATEWAY_PUBLIC_URL in `extra_env` the server advertises its bind address, as `gateway serve` does.
+    """
+    env = {key: value for key, value in os.environ.items() if key != "GATEWAY_PUBLIC_URL"}
+    env.update(
+        {
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_WEBSERVICE_REFRESH_INTERVAL": "1",
+            "GATEWAY_WORKERS": "2",
+            **extra_env,
+        }
+    )
+    with gateway_serving(GATEWAY_BIN, env) as (base, log_path):
+        yield Server(base, database_url, env, log_path)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

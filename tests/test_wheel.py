@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import pytest
 import requests
 
 from gateway import __version__
-from tests.conftest import REST, free_port
+from tests.conftest import REST, gateway_serving
 
 pytestmark = pytest.mark.slow
 
@@ -122,27 +120,8 @@ def test_setup_and_a_served_request_from_the_wheel(installed):
     password = output.split("Agent root@localhost has the password: ")[1].split()[0]
     assert (home / "var" / "gateway.db").is_file()  # the default database, relative to the working directory
 
-    port = free_port()
-    log = home / "serve.log"
-    with log.open("wb") as err:
-        server = subprocess.Popen(
-            [venv / "bin" / "gateway", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            env=env,
-            cwd=home,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = requests.get(f"{base}/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
-                time.sleep(0.2)
+    with gateway_serving(venv / "bin" / "gateway", {**env, "GATEWAY_WORKERS": "1"}, cwd=home) as (base, _):
+        health = requests.get(f"{base}/health", timeout=30)
         assert health.json() == {"Database": "ok", "Version": __version__}
         session = requests.post(
             f"{base}{REST}/Session", json={"UserLogin": "root@localhost", "Password": password}, timeout=30
@@ -150,6 +129,3 @@ def test_setup_and_a_served_request_from_the_wheel(installed):
         assert session.status_code == 200 and "SessionID" in session.json(), session.text
         ticket = requests.get(f"{base}{REST}/Ticket/1", params={"SessionID": session.json()["SessionID"]}, timeout=30)
         assert ticket.json()["Ticket"][0]["Title"] == "Welcome to Znuny!", ticket.text  # the welcome ticket
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
