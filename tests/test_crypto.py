@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import CryptoError
+from gateway.mail.address import address_of
 from gateway.mail.crypto import Crypto, Plan, Protection
 from gateway.operations.ticket.checks import crypto_message
 from gateway.settings import Settings
@@ -373,3 +374,17 @@ def test_console_smime(console: Callable[..., subprocess.CompletedProcess], keys
     assert rows[f"{signer.hash}.0"][4] == "private key: yes"
     assert rows[f"{keys.smime_expired.hash}.0"][3] == "not after 2020-01-02 00:00:00 (expired)"
     assert rows[f"{keys.smime_expired.hash}.0"][4] == "private key: no"
+
+
+@pytest.mark.parametrize(
+    ("uid", "address"),
+    [
+        ("Doe, John <john@example.com>", "john@example.com"),  # a user ID is free text: the comma is the name's
+        ("Müller, Jörg (work) <jm@example.com>", "jm@example.com"),
+        ("helpdesk@example.com", "helpdesk@example.com"),
+        ("Help Desk", None),
+    ],
+)
+def test_a_keys_user_id_names_its_address_whatever_its_name(uid, address):
+    """Crypt without Key finds each recipient's PGP key by the address in its user IDs."""
+    assert address_of(uid) == address

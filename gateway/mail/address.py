@@ -24,8 +24,13 @@ def is_address(value: str) -> bool:
 
 
 def address_of(text: str) -> str | None:
-    """The address of "Display Name <local@domain>" or of a bare one (a key's user ID), else None."""
-    _, address = email.utils.parseaddr(text)
+    """The address in a key's user ID, "Any Name <local@domain>" or a bare one, else None.
+
+    A user ID is free text, not an RFC 5322 header: `Doe, John <j@x>` names one person, so the
+    address is the last `<...>` (else the whole text), not what an address-list parser makes of it.
+    """
+    start, end = text.rfind("<"), text.rfind(">")
+    address = text[start + 1 : end] if 0 <= start < end else text.strip()
     return address if is_address(address) else None
 
 

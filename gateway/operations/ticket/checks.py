@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import datetime as dt
 import email.policy
 import json
 import re
+from email.errors import ObsoleteHeaderDefect
 from typing import Any
 
 from gateway.errors import ComposeError, CryptoError
@@ -337,6 +339,12 @@ def has_data(item: Any) -> bool:
     return item is not None and any(getattr(item, name, None) not in (None, "", []) for name in type(item)._type_info)
 
 
+def _tolerated(defect: Exception) -> bool:
+    """A period in a display name (`Dr. Doe <d@x>`, `J. R. Smith <j@x>`) is obsolete RFC 822 syntax that
+    every mail program writes and Znuny's Mail::Address reads; the parser's other defects mean garbage."""
+    return isinstance(defect, ObsoleteHeaderDefect) and "period in 'phrase'" in str(defect)
+
+
 def _valid_addresses(value: str) -> bool:
     """Znuny's AreEmailAddressesValid, through the stdlib's RFC 5322 parser: a comma-separated list of
     addresses, display names allowed; anything it reports a defect for (garbage, ";", empty entries) is not."""
@@ -344,7 +352,7 @@ def _valid_addresses(value: str) -> bool:
         return False
     header = ADDRESS_LIST("To", value)
     return (
-        not header.defects
+        all(_tolerated(defect) for defect in header.defects)
         and bool(header.addresses)
         and all(is_address(address.addr_spec) for address in header.addresses)
     )
@@ -387,8 +395,6 @@ def _protection(value: Any) -> Protection | None:
 
 
 def _known_charset(charset: str) -> bool:
-    import codecs
-
     try:
         codecs.lookup(charset)
     except LookupError:
