@@ -1,21 +1,13 @@
-"""Signing and encryption of outgoing mail (ArticleSend's Sign and Crypt), and the key stores behind them.
+"""PGP: the gpg binary through python-gnupg on a keyring of the gateway's own (settings.gnupghome).
 
-PGP runs the gpg binary through python-gnupg on a keyring of the gateway's own (settings.gnupghome);
-S/MIME runs OpenSSL through M2Crypto on certificate and private-key directories in Znuny's layout
-(settings.smime_cert_dir, settings.smime_private_dir). plan() checks a request completely before
-anything is written, so a refused request leaves no half-protected mail behind; the protecting
-methods then only do what the plan says.
-
-Wire format (a wrong byte breaks the recipient's signature check): every entity is CRLF and 7-bit,
-a signature covers exactly the bytes sent, and protect() returns an entity without MIME-Version so
-that the composer's header block stays the only one.
+Everything PGP in one place: the keyring and its listing cache, which key a Sign or Crypt names and
+whether it may do that now, PGP/MIME (RFC 3156) and inline signing and encryption, and the key store
+the console imports into, lists and deletes from.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import functools
 import os
 import re
 import shutil
@@ -23,76 +15,26 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
 import gnupg
-from M2Crypto import BIO, EVP, SMIME, X509
 
 from gateway.errors import CryptoError
 from gateway.mail import mime
 from gateway.mail.address import address_of
-from gateway.settings import Settings
+from gateway.mail.crypto.files import write_private
+from gateway.mail.crypto.plan import PGP, Plan, Signer
 
-PGP, SMIME_TYPE = "PGP", "SMIME"
-INLINE, DETACHED = "Inline", "Detached"
 # gpg's hash algorithm numbers (RFC 4880 9.4) as RFC 3156 micalg names them
 PGP_HASHES = {"1": "md5", "2": "sha1", "3": "ripemd160", "8": "sha256", "9": "sha384", "10": "sha512", "11": "sha224"}
-SMIME_DIGEST = "sha256"
-SMIME_CIPHER = "aes_256_cbc"  # OpenSSL 3 refuses RC2 and DES without the legacy provider
 PASSPHRASE_DIR = "gateway-passphrases"
 # the agent must not cache passphrases: a wrong passphrase would pass a check after a right one;
 # s2k-count is the cheapest protection gpg allows for the keys it stores: the passphrase lies beside the
 # key anyway (to sign unattended), and the calibrated default costs ~0.5 s per signature on a small machine
 AGENT_CONF = "default-cache-ttl 0\nmax-cache-ttl 0\nallow-loopback-pinentry\ns2k-count 65536\n"
 _KEY_ID = re.compile(r"^(?:0X)?([0-9A-F]{8}|[0-9A-F]{16}|[0-9A-F]{40})$")
-_SMIME_KEY = re.compile(r"^([0-9a-f]{8})(?:\.(\d+))?$")
-
-
-@dataclasses.dataclass(frozen=True)
-class Protection:
-    """One Sign or Crypt request as the caller sent it."""
-
-    type: str  # "PGP" or "SMIME" (exact, as Znuny)
-    subtype: str  # "Inline" or "Detached"; "" means Detached (Znuny's default)
-    key: str  # Sign: required. Crypt: optional; "" = each recipient's key/certificate by address
-
-    @property
-    def pgp_inline(self) -> bool:
-        return self.type == PGP and self.subtype == INLINE
-
-
-@dataclasses.dataclass(frozen=True)
-class Signer:
-    """Our signing identity, resolved at plan time so protecting cannot fail on a missing file."""
-
-    ident: str  # PGP: fingerprint; S/MIME: certificate file name (hash.N)
-    passphrase: str | None
-    certificate: bytes = b""  # S/MIME: PEM
-    private_key: EVP.PKey | None = None  # S/MIME: opened once per process (see _open_private_key)
-
-
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """A checked request: normalised Sign/Crypt with their keys resolved."""
-
-    sign: Protection | None
-    crypt: Protection | None
-    signer: Signer | None = dataclasses.field(default=None, repr=False)  # holds a passphrase
-    recipients: tuple[str, ...] | tuple[bytes, ...] = ()  # PGP fingerprints or S/MIME certificates (PEM)
-
-    @property
-    def inline(self) -> bool:
-        """True when the body text itself is signed or encrypted (clearsign / encrypt_text)."""
-        return bool((self.sign and self.sign.pgp_inline) or (self.crypt and self.crypt.pgp_inline))
-
-    @property
-    def signing(self) -> tuple[Protection, Signer]:
-        """Sign and its signer, which plan() resolves together; for the steps that sign."""
-        if self.sign is None or self.signer is None:
-            raise ValueError("this plan does not sign")
-        return self.sign, self.signer
 
 
 class KeyRow(TypedDict):
@@ -107,19 +49,7 @@ class KeyRow(TypedDict):
     state: str
 
 
-class CertificateRow(TypedDict):
-    """An S/MIME certificate as the console lists it."""
-
-    filename: str
-    hash: str
-    subject: str
-    emails: list[str]
-    not_after: str
-    state: str
-    private: bool
-
-
-# -- PGP key listing ---------------------------------------------------------------------------------
+# -- key listing -------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,240 +166,68 @@ def _prepare_home(home: str) -> None:
     os.chmod(home, 0o700)
     agent_conf = os.path.join(home, "gpg-agent.conf")
     if not os.path.exists(agent_conf):
-        _write_private(agent_conf, AGENT_CONF.encode())
+        write_private(agent_conf, AGENT_CONF.encode())
 
 
 def _kill_agent(home: str) -> None:
     subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], capture_output=True, check=False)
 
 
-def _write_private(path: str | Path, data: bytes) -> None:
-    """Write a file only its owner can read: keys and passphrases."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.chmod(path, 0o600)
+# -- the keyring -------------------------------------------------------------------------------------
 
 
-# -- S/MIME store ------------------------------------------------------------------------------------
+class PgpKeyring:
+    """One keyring and what is done with its keys; cheap to create (gpg starts on first use)."""
 
-
-@dataclasses.dataclass(frozen=True)
-class SmimeCertificate:
-    filename: str  # hash.N, as in Znuny's certificate directory
-    pem: bytes
-    subject: str
-    emails: tuple[str, ...]
-    not_before: datetime.datetime
-    not_after: datetime.datetime
-    public_key: bytes  # DER, to match private keys
+    def __init__(self, home: str) -> None:
+        self.home = home
+        self._gpg: gnupg.GPG | None = None
 
     @property
-    def hash(self) -> str:
-        return self.filename.split(".")[0]
+    def gpg(self) -> gnupg.GPG:
+        if self._gpg is None:
+            _prepare_home(self.home)
+            self._gpg = _new_gpg(self.home)
+        return self._gpg
 
-    def state(self, now: datetime.datetime) -> str:
-        if now < self.not_before:
-            return "not yet valid"
-        return "expired" if now > self.not_after else "valid"
+    def keys(self) -> list[PgpKey]:
+        """The keyring's keys, listed once per process and change of the keyring (see _ListingCache)."""
+        return _LISTINGS.get(self.home, self.gpg)
 
-
-def _load_certificate(data: bytes) -> X509.X509:
-    try:
-        return X509.load_cert_string(data) if b"-----BEGIN" in data else X509.load_cert_der_string(data)
-    except (X509.X509Error, ValueError) as error:
-        raise CryptoError(CryptoError.STORE, f"not an X.509 certificate: {error}") from None
-
-
-def _describe_certificate(filename: str, cert: X509.X509) -> SmimeCertificate:
-    subject = cert.get_subject()
-    emails = [
-        entry.get_data().as_text().lower() for entry in subject.get_entries_by_nid(X509.X509_Name.nid["emailAddress"])
-    ]
-    try:
-        alt_names = cert.get_ext("subjectAltName").get_value()
-    except LookupError:
-        alt_names = ""
-    emails += [name.strip()[6:].lower() for name in alt_names.split(",") if name.strip().startswith("email:")]
-    return SmimeCertificate(
-        filename,
-        cert.as_pem(),
-        str(subject),
-        tuple(dict.fromkeys(emails)),
-        cert.get_not_before().get_datetime(),
-        cert.get_not_after().get_datetime(),
-        cert.get_pubkey().as_der(),
-    )
-
-
-def _subject_hash(cert: X509.X509) -> str:
-    """The name `openssl x509 -hash` prints, which Znuny's store uses for file names."""
-    return f"{cert.get_subject().as_hash():08x}"
-
-
-def _passphrase_callback(passphrase: str) -> Callable[..., bytes]:
-    return lambda *_args: passphrase.encode()
-
-
-@functools.lru_cache(maxsize=64)
-def _open_private_key(path: str, mtime_ns: int, size: int, passphrase: str) -> EVP.PKey:
-    """Opening an encrypted PEM costs a key derivation (~4 ms): once per process and version of the file."""
-    return _load_private_key(Path(path).read_bytes(), passphrase)
-
-
-class _CertificateIndex:
-    """The certificate store parsed once: lookups by file name, hash and address cost the same for 10 or
-    10 000 certificates."""
-
-    def __init__(self, certs: list[SmimeCertificate]) -> None:
-        self.certs = certs
-        self.by_hash: dict[str, list[SmimeCertificate]] = {}
-        self.by_email: dict[str, list[SmimeCertificate]] = {}
-        for cert in certs:
-            self.by_hash.setdefault(cert.hash, []).append(cert)
-            for address in cert.emails:
-                self.by_email.setdefault(address, []).append(cert)
-
-
-class _CertificateCache:
-    """The index per certificate directory, rebuilt when files are added or removed (the directory's
-    mtime changes; the store never rewrites a certificate file in place)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[Path, tuple[tuple[int, int], _CertificateIndex]] = {}
-
-    def get(self, directory: Path) -> _CertificateIndex:
-        try:
-            st = directory.stat()
-        except FileNotFoundError:
-            return _CertificateIndex([])
-        stamp = (st.st_ino, st.st_mtime_ns)
-        with self._lock:
-            cached = self._entries.get(directory)
-            if cached and cached[0] == stamp:
-                return cached[1]
-            certs = [
-                _describe_certificate(path.name, _load_certificate(path.read_bytes()))
-                for path in sorted(directory.iterdir())
-                if _SMIME_KEY.match(path.name) and path.is_file()
-            ]
-            index = _CertificateIndex(certs)
-            self._entries[directory] = (stamp, index)
-            return index
-
-
-_CERTIFICATES = _CertificateCache()
-
-
-def _load_private_key(pem: bytes, passphrase: str) -> EVP.PKey:
-    try:
-        return EVP.load_key_string(pem, callback=_passphrase_callback(passphrase))
-    except (EVP.EVPError, ValueError, TypeError):
-        raise CryptoError(
-            CryptoError.STORE, "the passphrase does not open the private key (or it is not a PEM private key)"
-        ) from None
-
-
-# -- MIME --------------------------------------------------------------------------------------------
-
-
-def _pkcs7_part(smime_type: str, der: bytes) -> bytes:
-    return (
-        f'Content-Type: application/pkcs7-mime; smime-type={smime_type};\r\n\tname="smime.p7m"\r\n'
-        "Content-Transfer-Encoding: base64\r\n"
-        'Content-Disposition: attachment; filename="smime.p7m"\r\n\r\n'
-    ).encode() + mime.base64_lines(der)
-
-
-def _p7_der(p7: SMIME.PKCS7) -> bytes:
-    out = BIO.MemoryBuffer()
-    p7.write_der(out)
-    return out.read_all()
-
-
-# -- the module's face -------------------------------------------------------------------------------
-
-
-class Crypto:
-    """PGP and S/MIME for one installation's key stores; cheap to create (gpg starts on first use)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.gnupghome = settings.gnupghome
-        self.cert_dir = Path(settings.smime_cert_dir)
-        self.private_dir = Path(settings.smime_private_dir)
-        self._gpg: gnupg.GPG | None = None
+    def find(self, ref: str, field: str) -> PgpKey:
+        wanted = _pgp_ref(ref, field)
+        matches = [key for key in self.keys() if any(sub.fingerprint.endswith(wanted) for sub in key.subkeys)]
+        if not matches:
+            raise CryptoError(CryptoError.UNKNOWN_KEY, field=field, scheme=PGP, key=ref)
+        if len(matches) > 1:
+            raise CryptoError(CryptoError.AMBIGUOUS_KEY, field=field, scheme=PGP, key=ref)
+        return matches[0]
 
     # -- planning ------------------------------------------------------------------------------------
 
-    def plan(self, sign: Protection | None, crypt: Protection | None, recipients: Sequence[str]) -> Plan:
-        """Validate everything before anything is written; raise CryptoError."""
-        sign = _normalise("Sign", sign)
-        crypt = _normalise("Crypt", crypt)
-        if crypt and crypt.pgp_inline and sign and not sign.pgp_inline:
-            raise CryptoError(CryptoError.INLINE_CONFLICT, field="Crypt", scheme=PGP)
-        signer = None
-        if sign:
-            signer = self._pgp_signer(sign.key) if sign.type == PGP else self._smime_signer(sign.key)
-        found: tuple[str, ...] | tuple[bytes, ...] = ()
-        if crypt:
-            found = (
-                self._pgp_recipients(crypt.key, recipients)
-                if crypt.type == PGP
-                else self._smime_recipients(crypt.key, recipients)
-            )
-        return Plan(sign, crypt, signer, found)
-
-    def _pgp_signer(self, ref: str) -> Signer:
-        key = self._pgp_find(ref, "Sign")
+    def signer(self, ref: str) -> Signer:
+        key = self.find(ref, "Sign")
         _require_pgp(key, "s", "Sign", ref)
         if not key.secret:
             raise CryptoError(CryptoError.NO_SECRET, field="Sign", scheme=PGP, key=ref)
         return Signer(key.fingerprint, self._stored_passphrase(key.fingerprint))
 
-    def _pgp_recipients(self, ref: str, recipients: Sequence[str]) -> tuple[str, ...]:
+    def recipients(self, ref: str, recipients: Sequence[str]) -> tuple[str, ...]:
+        """The fingerprints to encrypt to: the key ref names, else each recipient's newest usable key."""
         if ref:
-            key = self._pgp_find(ref, "Crypt")
+            key = self.find(ref, "Crypt")
             _require_pgp(key, "e", "Crypt", ref)
             return (key.fingerprint,)
         if not recipients:
             raise CryptoError(CryptoError.NO_RECIPIENTS, field="Crypt", scheme=PGP)
         now = time.time()
-        keys = self._pgp_keys()
+        keys = self.keys()
         found = []
         for address in recipients:
             usable = [key for key in keys if address.lower() in key.addresses() and key.can("e", now)]
             if not usable:
                 raise CryptoError(CryptoError.NO_RECIPIENT_KEY, address, field="Crypt", scheme=PGP)
             found.append(max(usable, key=lambda key: key.created).fingerprint)
-        return tuple(dict.fromkeys(found))
-
-    def _smime_signer(self, ref: str) -> Signer:
-        cert = self._smime_find(ref, "Sign")
-        private = self.private_dir / cert.filename
-        if not private.exists():
-            raise CryptoError(CryptoError.NO_SECRET, field="Sign", scheme=SMIME_TYPE, key=ref)
-        passphrase = self._smime_passphrase(cert.filename)
-        st = private.stat()
-        try:
-            key = _open_private_key(str(private), st.st_mtime_ns, st.st_size, passphrase)
-        except CryptoError:
-            raise CryptoError(CryptoError.BAD_PASSPHRASE, field="Sign", scheme=SMIME_TYPE, key=ref) from None
-        return Signer(cert.filename, passphrase, cert.pem, key)
-
-    def _smime_recipients(self, ref: str, recipients: Sequence[str]) -> tuple[bytes, ...]:
-        if ref:
-            return (self._smime_find(ref, "Crypt").pem,)
-        if not recipients:
-            raise CryptoError(CryptoError.NO_RECIPIENTS, field="Crypt", scheme=SMIME_TYPE)
-        now = datetime.datetime.now(datetime.UTC)
-        by_email = _CERTIFICATES.get(self.cert_dir).by_email
-        found = []
-        for address in recipients:
-            usable = [cert for cert in by_email.get(address.lower(), []) if cert.state(now) == "valid"]
-            if not usable:
-                raise CryptoError(CryptoError.NO_RECIPIENT_KEY, address, field="Crypt", scheme=SMIME_TYPE)
-            found.append(max(usable, key=lambda cert: cert.not_after).pem)
         return tuple(dict.fromkeys(found))
 
     # -- protecting ----------------------------------------------------------------------------------
@@ -506,18 +264,7 @@ class Crypto:
         encrypted: str = result.data.decode()
         return encrypted
 
-    def protect(self, plan: Plan, entity: bytes) -> bytes:
-        """Entity-level protection, sign first then encrypt; skips whatever is PGP Inline."""
-        entity = mime.crlf(entity)
-        if not entity.isascii():
-            raise ValueError("the entity to protect must be 7-bit (quoted-printable or base64 parts)")
-        if plan.sign and not plan.sign.pgp_inline:
-            entity = self._pgp_sign(plan, entity) if plan.sign.type == PGP else self._smime_sign(plan, entity)
-        if plan.crypt and not plan.crypt.pgp_inline:
-            entity = self._pgp_encrypt(plan, entity) if plan.crypt.type == PGP else self._smime_encrypt(plan, entity)
-        return entity
-
-    def _pgp_sign(self, plan: Plan, entity: bytes) -> bytes:
+    def sign(self, plan: Plan, entity: bytes) -> bytes:
         """RFC 3156 multipart/signed; the detached signature covers part 1 byte for byte (CRLF, headers)."""
         _, signer = plan.signing
         result = self.gpg.sign(entity, keyid=signer.ident, passphrase=signer.passphrase, detach=True, clearsign=False)
@@ -540,7 +287,7 @@ class Crypto:
             content_type, [entity, signature], "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)"
         )
 
-    def _pgp_encrypt(self, plan: Plan, entity: bytes) -> bytes:
+    def encrypt(self, plan: Plan, entity: bytes) -> bytes:
         """RFC 3156 multipart/encrypted (trust model always: see encrypt_text)."""
         result = self.gpg.encrypt(entity, list(plan.recipients), always_trust=True, armor=True)
         _check_gpg(result, "Crypt", "encrypt")
@@ -558,78 +305,16 @@ class Crypto:
             content_type, [control, payload], "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)"
         )
 
-    def _smime_sign(self, plan: Plan, entity: bytes) -> bytes:
-        """Detached: multipart/signed; Inline: opaque signed-data. Binary mode: the bytes are already canonical."""
-        sign, signer = plan.signing
-        if signer.private_key is None:
-            raise ValueError("an S/MIME signer comes with its private key")
-        smime = SMIME.SMIME()
-        smime.pkey, smime.x509 = signer.private_key, X509.load_cert_string(signer.certificate)
-        detached = sign.subtype == DETACHED
-        flags = SMIME.PKCS7_BINARY | (SMIME.PKCS7_DETACHED if detached else 0)
-        try:
-            der = _p7_der(smime.sign(BIO.MemoryBuffer(entity), flags=flags, algo=SMIME_DIGEST))
-        except SMIME.SMIME_Error as error:
-            raise CryptoError(
-                CryptoError.FAILED, f"S/MIME signing failed: {error}", field="Sign", scheme=SMIME_TYPE
-            ) from None
-        if not detached:
-            return _pkcs7_part("signed-data", der)
-        signature = (
-            b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
-            b"Content-Transfer-Encoding: base64\r\n"
-            b'Content-Disposition: attachment; filename="smime.p7s"\r\n\r\n'
-        ) + mime.base64_lines(der)
-        content_type = (
-            'multipart/signed; protocol="application/pkcs7-signature";\r\n'
-            f'\tmicalg="{SMIME_DIGEST[:3]}-{SMIME_DIGEST[3:]}"'
-        )
-        return mime.multipart(content_type, [entity, signature], "This is an S/MIME signed message")
-
-    def _smime_encrypt(self, plan: Plan, entity: bytes) -> bytes:
-        stack = X509.X509_Stack()
-        for pem in plan.recipients:
-            stack.push(X509.load_cert_string(pem))
-        smime = SMIME.SMIME()
-        smime.set_x509_stack(stack)
-        smime.set_cipher(SMIME.Cipher(SMIME_CIPHER))
-        try:
-            der = _p7_der(smime.encrypt(BIO.MemoryBuffer(entity), flags=SMIME.PKCS7_BINARY))
-        except SMIME.SMIME_Error as error:
-            raise CryptoError(
-                CryptoError.FAILED, f"S/MIME encryption failed: {error}", field="Crypt", scheme=SMIME_TYPE
-            ) from None
-        return _pkcs7_part("enveloped-data", der)
-
-    # -- PGP key store -------------------------------------------------------------------------------
-
-    @property
-    def gpg(self) -> gnupg.GPG:
-        if self._gpg is None:
-            _prepare_home(self.gnupghome)
-            self._gpg = _new_gpg(self.gnupghome)
-        return self._gpg
-
-    def _pgp_keys(self) -> list[PgpKey]:
-        return _LISTINGS.get(self.gnupghome, self.gpg)
-
-    def _pgp_find(self, ref: str, field: str) -> PgpKey:
-        wanted = _pgp_ref(ref, field)
-        matches = [key for key in self._pgp_keys() if any(sub.fingerprint.endswith(wanted) for sub in key.subkeys)]
-        if not matches:
-            raise CryptoError(CryptoError.UNKNOWN_KEY, field=field, scheme=PGP, key=ref)
-        if len(matches) > 1:
-            raise CryptoError(CryptoError.AMBIGUOUS_KEY, field=field, scheme=PGP, key=ref)
-        return matches[0]
+    # -- key store -----------------------------------------------------------------------------------
 
     def _passphrase_file(self, fingerprint: str) -> Path:
-        return Path(self.gnupghome, PASSPHRASE_DIR, fingerprint)
+        return Path(self.home, PASSPHRASE_DIR, fingerprint)
 
     def _stored_passphrase(self, fingerprint: str) -> str | None:
         path = self._passphrase_file(fingerprint)
         return path.read_text(encoding="utf-8") if path.exists() else None
 
-    def pgp_import(self, data: bytes, passphrase: str | None) -> list[KeyRow]:
+    def import_keys(self, data: bytes, passphrase: str | None) -> list[KeyRow]:
         """Import public or secret keys; a secret key's passphrase is checked, then kept for signing.
 
         The keys are tried in a scratch keyring first, so a refused import leaves the store untouched.
@@ -644,16 +329,16 @@ class Crypto:
                 path.unlink(missing_ok=True)
             else:
                 os.makedirs(path.parent, mode=0o700, exist_ok=True)
-                _write_private(path, passphrase.encode())
+                write_private(path, passphrase.encode())
         imported = set(result.fingerprints)
-        return [_key_row(key) for key in self._pgp_keys() if key.fingerprint in imported]
+        return [_key_row(key) for key in self.keys() if key.fingerprint in imported]
 
-    def pgp_list(self) -> list[KeyRow]:
-        return [_key_row(key) for key in self._pgp_keys()]
+    def list_keys(self) -> list[KeyRow]:
+        return [_key_row(key) for key in self.keys()]
 
-    def pgp_delete(self, key: str) -> None:
+    def delete_key(self, key: str) -> None:
         """Delete a key, its secret part and its stored passphrase."""
-        found = self._pgp_find(key, "")
+        found = self.find(key, "")
         if found.secret:
             result = self.gpg.delete_keys(found.fingerprint, secret=True, expect_passphrase=False)
             if str(result) != "ok":
@@ -665,99 +350,8 @@ class Crypto:
             raise CryptoError(CryptoError.STORE, f"gpg could not delete the key {found.fingerprint}: {result}")
         self._passphrase_file(found.fingerprint).unlink(missing_ok=True)
 
-    # -- S/MIME store --------------------------------------------------------------------------------
-
-    def _smime_certificates(self) -> list[SmimeCertificate]:
-        return _CERTIFICATES.get(self.cert_dir).certs
-
-    def _smime_find(self, ref: str, field: str) -> SmimeCertificate:
-        """The certificate Key names: hash.N exactly, or among hash.* the valid one lasting longest."""
-        match = _SMIME_KEY.match(ref.strip().lower())
-        if not match:
-            raise CryptoError(CryptoError.MALFORMED_KEY, field=field, scheme=SMIME_TYPE, key=ref)
-        candidates = [
-            cert
-            for cert in _CERTIFICATES.get(self.cert_dir).by_hash.get(match.group(1), [])
-            if cert.filename == match.group(0) or match.group(2) is None
-        ]
-        if not candidates:
-            raise CryptoError(CryptoError.UNKNOWN_KEY, field=field, scheme=SMIME_TYPE, key=ref)
-        now = datetime.datetime.now(datetime.UTC)
-        cert = max(candidates, key=lambda cert: (cert.state(now) == "valid", cert.not_after))
-        if cert.state(now) != "valid":
-            raise CryptoError(CryptoError.UNUSABLE_KEY, cert.state(now), field=field, scheme=SMIME_TYPE, key=ref)
-        return cert
-
-    def _smime_passphrase(self, filename: str) -> str:
-        """Znuny keeps it in hash.N.P; older OTRS stores in hash.P."""
-        for name in (f"{filename}.P", f"{filename.split('.')[0]}.P"):
-            path = self.private_dir / name
-            if path.exists():
-                return path.read_text(encoding="utf-8")
-        return ""
-
-    def smime_add_certificate(self, data: bytes) -> str:
-        """Store a certificate as hash.N (N the first free index: renewed certificates share the subject)."""
-        x509 = _load_certificate(data)
-        cert, subject_hash = _describe_certificate("", x509), _subject_hash(x509)
-        for known in self._smime_certificates():
-            if known.pem == cert.pem:
-                raise CryptoError(CryptoError.STORE, f"the certificate is already in the store as {known.filename}")
-        os.makedirs(self.cert_dir, mode=0o700, exist_ok=True)
-        index = 0
-        while (self.cert_dir / f"{subject_hash}.{index}").exists():
-            index += 1
-        _write_private(self.cert_dir / f"{subject_hash}.{index}", cert.pem)
-        return subject_hash
-
-    def smime_add_private_key(self, data: bytes, passphrase: str) -> str:
-        """Store a private key beside its certificate (same file name) and its passphrase in hash.N.P."""
-        if b"-----BEGIN" not in data:
-            raise CryptoError(CryptoError.STORE, "the private key must be PEM")
-        public_key = _load_private_key(data, passphrase).as_der()
-        matches = [cert for cert in self._smime_certificates() if cert.public_key == public_key]
-        if not matches:
-            raise CryptoError(
-                CryptoError.STORE,
-                "no certificate in the store matches this private key; add it first (gateway smime add-certificate)",
-            )
-        os.makedirs(self.private_dir, mode=0o700, exist_ok=True)
-        for cert in matches:
-            _write_private(self.private_dir / cert.filename, data)
-            _write_private(self.private_dir / f"{cert.filename}.P", passphrase.encode())
-        return matches[0].hash
-
-    def smime_list(self) -> list[CertificateRow]:
-        now = datetime.datetime.now(datetime.UTC)
-        return [
-            {
-                "filename": cert.filename,
-                "hash": cert.hash,
-                "subject": cert.subject,
-                "emails": list(cert.emails),
-                "not_after": cert.not_after.strftime("%Y-%m-%d %H:%M:%S"),
-                "state": cert.state(now),
-                "private": (self.private_dir / cert.filename).exists(),
-            }
-            for cert in self._smime_certificates()
-        ]
-
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-
-def _normalise(op: str, protection: Protection | None) -> Protection | None:
-    if protection is None:
-        return None
-    if protection.type not in (PGP, SMIME_TYPE):
-        raise CryptoError(CryptoError.INVALID_TYPE, protection.type, field=op)
-    subtype = protection.subtype or DETACHED
-    if subtype not in (INLINE, DETACHED):
-        raise CryptoError(CryptoError.INVALID_SUBTYPE, subtype, field=op, scheme=protection.type)
-    key = (protection.key or "").strip()
-    if op == "Sign" and not key:
-        raise CryptoError(CryptoError.NO_KEY_GIVEN, field=op, scheme=protection.type)
-    return Protection(protection.type, subtype, key)
 
 
 def _pgp_ref(ref: str, field: str) -> str:
