@@ -267,12 +267,12 @@ def test_refusals_name_the_problem(crypto: Crypto, keys: KeyMaterial) -> None:
 
 
 def test_key_listing_is_cached_until_the_keyring_changes(crypto: Crypto, keys: KeyMaterial) -> None:
-    listing = crypto._pgp_keys()
+    listing = crypto.pgp.keys()
     plan(crypto, sign=("PGP", "", keys.pgp_signer.keyid), crypt=("PGP", "", ""))
-    assert crypto._pgp_keys() is listing
-    assert Crypto(store_settings(Path(crypto.gnupghome).parent))._pgp_keys() is listing  # per process, not instance
+    assert crypto.pgp.keys() is listing
+    assert Crypto(store_settings(Path(crypto.pgp.home).parent)).pgp.keys() is listing  # per process, not instance
     crypto.pgp_delete(keys.pgp_recipient.keyid)
-    assert len(crypto._pgp_keys()) == len(listing) - 1
+    assert len(crypto.pgp.keys()) == len(listing) - 1
     with pytest.raises(CryptoError, match=r"no PGP key for recipient recipient@example\.test"):
         plan(crypto, crypt=("PGP", "", ""))
 
