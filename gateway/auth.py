@@ -197,7 +197,7 @@ class Authenticator:
 
     def _impersonate(self, tx: Transaction, principal: Principal, target_login: str) -> Principal | None:
         """An agent with rw on the impersonation group may act as another valid agent."""
-        if not Access(tx, principal).in_group(self.settings.impersonation_group):
+        if not Access(tx, principal, customer_group_support=False).in_group(self.settings.impersonation_group):
             return None
         target = agents.by_login(tx, target_login)
         if target is None or target["valid_id"] != 1:

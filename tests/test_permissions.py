@@ -174,7 +174,7 @@ def test_the_search_predicate_and_the_check_agree(client, db, settings):
         rows = ticket_rows.tickets(tx, [row["id"] for row in tx.all("SELECT id FROM ticket")])
         for principal in principals:
             for support in (False, True):
-                access = Access(tx, principal, support)
+                access = Access(tx, principal, customer_group_support=support)
                 readable = {row["id"] for row in rows if access.allows(row)}
                 found = set(search.search(tx, search.TicketQuery(), access.search_predicate()))
                 assert found == readable, (principal.login, support)

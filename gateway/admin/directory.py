@@ -90,7 +90,7 @@ def show_user(db: Database, login: str) -> AgentView:
         if user is None:
             raise AdminError(f"there is no agent {login!r}")
         groups: dict[str, list[str]] = {}
-        for row in agents.group_permissions(tx, user["id"]):
+        for row in sorted(agents.permissions(tx, user["id"]), key=lambda r: (r["name"], r["permission_key"])):
             groups.setdefault(row["name"], []).append(row["permission_key"])
         prefs = agents.preferences(tx, user["id"])
 

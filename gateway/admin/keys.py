@@ -1,7 +1,8 @@
 """The key stores of signed and encrypted mail, as an administrator keeps them (settings only, no database).
 
-Each action opens the stores the settings name; a key is checked (passphrase, certificate,
-expiry) before it is stored, so a store never holds a key that cannot be used.
+Each action opens the stores the settings name. The checks before anything is stored (a
+passphrase must open its key, a private key needs its certificate) are the crypto module's,
+shared with signing; this is the administrator's way in, for the console and the admin pages.
 """
 
 from __future__ import annotations

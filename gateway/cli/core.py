@@ -25,13 +25,24 @@ class Context:
     @property
     def db(self) -> Database:
         if self._db is None:
+            self.require_migrated()
             self._db = Database(self.settings.database_url, 1)
-            pending = migrate.pending(self.settings.database_url)
-            if pending:
-                raise AdminError(
-                    f"the database is not up to date (pending: {', '.join(pending)}); run `gateway db upgrade`"
-                )
         return self._db
+
+    def require_migrated(self) -> None:
+        """Refuse a database that `gateway db upgrade` has not brought up to date, naming it: a command
+        run from another directory (without GATEWAY_HOME) finds another SQLite file, not its installation's."""
+        pending = migrate.pending(self.settings.database_url)
+        if pending:
+            raise AdminError(
+                f"the database {self.database} is not up to date (pending: {', '.join(pending)});"
+                " run `gateway db upgrade` (or set GATEWAY_HOME to the installation's directory)"
+            )
+
+    @property
+    def database(self) -> str:
+        """The database URL without its password, for messages."""
+        return self.settings.database_url.split("@")[-1]
 
     def close(self) -> None:
         if self._db is not None:
@@ -55,7 +66,7 @@ def action(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
         except (sqlite3.Error, psycopg.Error) as error:
             message = " ".join(str(error).split())
-            click.echo(f"Error: database {ctx.settings.database_url.split('@')[-1]}: {message}", err=True)
+            click.echo(f"Error: database {ctx.database}: {message}", err=True)
             sys.exit(1)
 
     return run

@@ -9,7 +9,6 @@ import click
 
 from gateway.admin import directory, webservices
 from gateway.cli.core import Context, action, main
-from gateway.errors import AdminError
 from gateway.settings import DEFAULT_BIND, advertised_url, as_ini
 from gateway.store import migrate
 
@@ -69,9 +68,7 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
     The WSDL and OpenAPI documents name public_url, or without one http://HOST:PORT of --bind
     (see gateway.settings.advertised_url): passed to the server as its GATEWAY_PUBLIC_URL.
     """
-    pending = migrate.pending(ctx.settings.database_url)
-    if pending:
-        raise AdminError(f"the database is not up to date (pending: {', '.join(pending)}); run `gateway db upgrade`")
+    ctx.require_migrated()
     os.environ["GATEWAY_PUBLIC_URL"] = advertised_url(ctx.settings.public_url, bind)
     args = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind]
     if workers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,13 @@ from gateway.environ import CREDENTIALS, OPERATION, REQUEST_HAS_DATA, RUNTIME, W
 from gateway.faults import unexpected
 from gateway.principal import Principal
 from gateway.runtime import Runtime
-from gateway.store.database import Transaction
+from gateway.store.database import Transaction, as_datetime
+
+
+def wire_time(value: str | dt.datetime | None) -> str:
+    """A stored time as Znuny's answers show it, "YYYY-MM-DD HH:MM:SS"; "" when there is none."""
+    moment = as_datetime(value)
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 class OperationError(Exception):

@@ -122,7 +122,11 @@ class SessionService(ServiceBase):
             own = session["user_type"] == principal.user_type and session["user_login"] == principal.login
             if not own and principal.user_type == CUSTOMER:
                 raise OperationError("SessionRemove.AuthFail", "SessionRemove: Authorization failing!")
-            if not own and principal.user_type == AGENT and not Access(tx, principal).in_group(ADMIN_GROUP):
+            if (
+                not own
+                and principal.user_type == AGENT
+                and not Access(tx, principal, customer_group_support=False).in_group(ADMIN_GROUP)
+            ):
                 raise OperationError(
                     "SessionRemove.AuthFail", "SessionRemove: Authorization failed! User needs to be in group admin."
                 )

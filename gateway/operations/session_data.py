@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from gateway.mail.address import display_address
+from gateway.operations.common import wire_time
 from gateway.principal import AGENT
 from gateway.store import agents, customers
 from gateway.store.database import Row, Transaction, as_datetime
@@ -13,11 +14,6 @@ from gateway.store.database import Row, Transaction, as_datetime
 def _epoch(value: str | dt.datetime | None) -> str:
     moment = as_datetime(value)
     return "" if moment is None else str(int(moment.replace(tzinfo=dt.UTC).timestamp()))
-
-
-def _time(value: str | dt.datetime | None) -> str:
-    moment = as_datetime(value)
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 # an agent's preferences as a fresh Znuny has them; stored preferences override them
@@ -65,7 +61,7 @@ def session_data(tx: Transaction, session: Row) -> dict[str, str | None]:
         "UserSessionStart": started,
         # the login that opened this session: Znuny reads the preference as it was set at login
         "UserLastLogin": started,
-        "UserLastLoginTimestamp": _time(session["create_time"]),
+        "UserLastLoginTimestamp": wire_time(session["create_time"]),
         "UserLastRequest": _epoch(session["last_request"]),
         "UserRemoteAddr": session["remote_addr"] or "",
         "UserRemoteUserAgent": session["user_agent"] or "",
@@ -120,8 +116,8 @@ def session_data(tx: Transaction, session: Row) -> dict[str, str | None]:
             "UserFullname": f"{user['first_name']} {user['last_name']}",
             "UserLastPwChangeTime": _epoch(user["change_time"]),
             "ValidID": str(user["valid_id"]),
-            "CreateTime": _time(user["create_time"]),
-            "ChangeTime": _time(user["change_time"]),
+            "CreateTime": wire_time(user["create_time"]),
+            "ChangeTime": wire_time(user["change_time"]),
         }
     )
     return data

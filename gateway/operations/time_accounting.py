@@ -70,7 +70,7 @@ class TimeAccountingService(ServiceBase):
             principal = call.authenticate(call.credentials(request), tx)
             if principal is None:
                 raise OperationError(f"{OP}.AuthFail", f"{OP}: Authentication failed!")
-            if not Access(tx, principal).in_group(TIME_ACCOUNTING_GROUP):
+            if not Access(tx, principal, customer_group_support=False).in_group(TIME_ACCOUNTING_GROUP):
                 raise OperationError(f"{OP}.NoPermission", f"{OP}: No permission!")
             for name in REQUIRED:
                 if not getattr(request, name):

@@ -100,7 +100,7 @@ class UserService(ServiceBase):
                 raise OperationError("OutOfOffice.AuthFail", "OutOfOffice: Authentication failed.")
             if not principal.is_agent:
                 raise OperationError("OutOfOffice.AuthFail", "OutOfOffice: User needs to be an agent.")
-            if not Access(tx, principal).in_group(ADMIN_GROUP):
+            if not Access(tx, principal, customer_group_support=False).in_group(ADMIN_GROUP):
                 raise OperationError("OutOfOffice.AuthFail", "OutOfOffice: User needs to be in group admin.")
             if not entries:
                 raise OperationError(

@@ -72,11 +72,3 @@ def permissions(tx: Transaction, user_id: int) -> list[Row]:
 def preferences(tx: Transaction, user_id: int) -> dict[str, str]:
     rows = tx.all("SELECT preferences_key, preferences_value FROM user_preferences WHERE user_id = ?", [user_id])
     return {row["preferences_key"]: row["preferences_value"] for row in rows}
-
-
-def group_permissions(tx: Transaction, user_id: int) -> list[Row]:
-    return tx.all(
-        "SELECT g.name, gu.permission_key FROM group_user gu JOIN permission_groups g ON g.id = gu.group_id"
-        " WHERE gu.user_id = ? ORDER BY g.name, gu.permission_key",
-        [user_id],
-    )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from yoyo import get_backend, read_migrations
 
+# yoyo reads migrations from a directory, not through importlib.resources: this package's own, installed as package data
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 

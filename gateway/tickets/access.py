@@ -54,7 +54,7 @@ class Access:
     """The caller's permissions, read once per request: checking many tickets, searching, and
     checking groups by name cost one query together."""
 
-    def __init__(self, tx: Transaction, principal: Principal, customer_group_support: bool = False) -> None:
+    def __init__(self, tx: Transaction, principal: Principal, *, customer_group_support: bool) -> None:
         self.tx = tx
         self.principal = principal
         self.customer_group_support = customer_group_support

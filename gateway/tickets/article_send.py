@@ -17,6 +17,7 @@ import socket
 from gateway.mail import compose, htmltext
 from gateway.mail.address import display_address
 from gateway.mail.crypto import Crypto
+from gateway.mail.mime import content_type_parts
 from gateway.settings import Settings
 from gateway.store import agents, ticket_rows
 from gateway.store.database import Transaction
@@ -64,7 +65,7 @@ def prepare(
     if send is None:
         raise ValueError("prepare() is for an article that is sent (article.send)")
     identity = ticket_rows.queue_mail_identity(tx, queue_id)
-    is_html = article.content_type.split(";")[0].strip() == "text/html"
+    is_html = content_type_parts(article.content_type)[0].lower() == "text/html"
     signature = _signature(tx, identity["signature"] or "", acting_user_id)
     article.subject = subject_build(settings, number, article.subject)
     if signature.strip():

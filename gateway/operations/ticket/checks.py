@@ -67,10 +67,10 @@ class Checks:
 
     def catalogue(self, tx: Transaction, table: str, label: str, id_value: Any, name_value: Any) -> Row | None:
         """`<Label>ID` wins over `<Label>`; either must name a valid row."""
-        if _given(id_value):
+        if given(id_value):
             key = identifier(id_value)
             row = ticket_rows.lookup(tx, table, id=key) if key is not None else None
-        elif _given(name_value):
+        elif given(name_value):
             row = ticket_rows.lookup(tx, table, name=str(name_value).strip())
         else:
             return None
@@ -86,10 +86,10 @@ class Checks:
         return row
 
     def agent(self, tx: Transaction, label: str, id_value: Any, login_value: Any) -> Row | None:
-        if _given(id_value):
+        if given(id_value):
             key = identifier(id_value)
             row = agents.by_id(tx, key) if key is not None else None
-        elif _given(login_value):
+        elif given(login_value):
             row = agents.by_login(tx, str(login_value).strip())
         else:
             return None
@@ -147,24 +147,24 @@ class Checks:
         crypto: Crypto,
     ) -> NewArticle:
         """An article of the request, with Znuny's defaults, checked in Znuny's order."""
-        if not _given(article.Subject):
+        if not given(article.Subject):
             raise self.missing("Article->Subject parameter is missing!")
-        if not _given(article.Body):
+        if not given(article.Body):
             raise self.missing("Article->Body parameter is missing!")
         channel = self._channel(tx, article)
         visible = str(
-            article.IsVisibleForCustomer if _given(article.IsVisibleForCustomer) else defaults["IsVisibleForCustomer"]
+            article.IsVisibleForCustomer if given(article.IsVisibleForCustomer) else defaults["IsVisibleForCustomer"]
         ).strip()
         if visible not in ("0", "1"):
             raise self.invalid("Article->IsVisibleForCustomer parameter is invalid!")
         sender = self._sender_type(tx, principal, article)
-        auto_response = article.AutoResponseType if _given(article.AutoResponseType) else defaults["AutoResponseType"]
+        auto_response = article.AutoResponseType if given(article.AutoResponseType) else defaults["AutoResponseType"]
         if auto_response not in AUTO_RESPONSE_TYPES:
             raise self.invalid("Article->AutoResponseType parameter is invalid!")
-        if _given(article.From) and not _valid_addresses(article.From):
+        if given(article.From) and not _valid_addresses(article.From):
             raise self.invalid("Article->From parameter is invalid!")
         send = None
-        if _given(article.ArticleSend) and str(article.ArticleSend).strip() != "0":
+        if given(article.ArticleSend) and str(article.ArticleSend).strip() != "0":
             if not principal.is_agent:
                 # beyond Znuny: a customer login would otherwise make the help desk send (and sign) mail to anyone
                 raise OperationError(
@@ -175,15 +175,15 @@ class Checks:
         if send is not None:
             channel = CHANNELS["Email"]
         content_type = self._content_type(article)
-        history_type = article.HistoryType if _given(article.HistoryType) else defaults["HistoryType"]
+        history_type = article.HistoryType if given(article.HistoryType) else defaults["HistoryType"]
         if ticket_rows.lookup(tx, "ticket_history_type", name=history_type) is None:
             raise self.invalid("Article->HistoryType parameter is invalid!")
         time_unit = None
-        if _given(article.TimeUnit):
+        if given(article.TimeUnit):
             time_unit = decimal(article.TimeUnit, TIME_UNIT_LIMIT)
             if time_unit is None:
                 raise self.invalid("Article->TimeUnit parameter is invalid!")
-        if _given(article.NoAgentNotify) and str(article.NoAgentNotify).strip() != "1":
+        if given(article.NoAgentNotify) and str(article.NoAgentNotify).strip() != "1":
             raise self.invalid("Article->NoAgent parameter is invalid!")
         for key in ("ForceNotificationToUserID", "ExcludeNotificationToUserID", "ExcludeMuteNotificationToUserID"):
             for user_id in getattr(article, key) or []:
@@ -194,15 +194,15 @@ class Checks:
             sender_type_id=sender,
             channel_id=channel,
             visible=int(visible),
-            from_=article.From.strip() if _given(article.From) else "" if send else customer_from,
-            to=article.To.strip() if _given(article.To) else to,
+            from_=article.From.strip() if given(article.From) else "" if send else customer_from,
+            to=article.To.strip() if given(article.To) else to,
             cc=(article.Cc or "").strip(),
             bcc=(article.Bcc or "").strip(),
             subject=article.Subject,
             body=article.Body,
             content_type=content_type,
             history_type=history_type,
-            history_comment=article.HistoryComment if _given(article.HistoryComment) else defaults["HistoryComment"],
+            history_comment=article.HistoryComment if given(article.HistoryComment) else defaults["HistoryComment"],
             time_unit=time_unit,
             attachments=[self.attachment(a) for a in article.Attachment or []],
             send=send,
@@ -251,11 +251,11 @@ class Checks:
             raise self.invalid(crypto_message(error)) from None
 
     def _channel(self, tx: Transaction, article: Article) -> int:
-        if _given(article.CommunicationChannelID):
+        if given(article.CommunicationChannelID):
             key = identifier(article.CommunicationChannelID)
             row = ticket_rows.lookup(tx, "communication_channel", id=key) if key is not None else None
         else:
-            name = article.CommunicationChannel if _given(article.CommunicationChannel) else "Internal"
+            name = article.CommunicationChannel if given(article.CommunicationChannel) else "Internal"
             row = ticket_rows.lookup(tx, "communication_channel", name=name)
         if row is None or row["name"] not in CHANNELS:
             raise self.invalid(
@@ -265,30 +265,30 @@ class Checks:
         return int(row["id"])
 
     def _sender_type(self, tx: Transaction, principal: Principal, article: Article) -> int:
-        if _given(article.SenderTypeID):
+        if given(article.SenderTypeID):
             key = identifier(article.SenderTypeID)
             row = ticket_rows.lookup(tx, "article_sender_type", id=key) if key is not None else None
         else:
             default = "agent" if principal.is_agent else "customer"
             row = ticket_rows.lookup(
-                tx, "article_sender_type", name=article.SenderType if _given(article.SenderType) else default
+                tx, "article_sender_type", name=article.SenderType if given(article.SenderType) else default
             )
         if row is None:
             raise self.invalid("Article->SenderTypeID or Ticket->SenderType parameter is invalid!")
         return int(row["id"])
 
     def _content_type(self, article: Article) -> str:
-        if _given(article.ContentType):
+        if given(article.ContentType):
             content_type = " ".join(str(article.ContentType).lower().split())
             mime, charset = content_type_parts(content_type)
             if not MIME_TYPE.match(mime) or not _known_charset(charset):
                 raise self.invalid("Article->ContentType is invalid!")
             return content_type
-        if _given(article.MimeType) and not _given(article.Charset):
+        if given(article.MimeType) and not given(article.Charset):
             raise self.missing("Article->Charset is required!")
-        if _given(article.Charset) and not _given(article.MimeType):
+        if given(article.Charset) and not given(article.MimeType):
             raise self.missing("Article->MimeType is required!")
-        if not _given(article.MimeType):
+        if not given(article.MimeType):
             raise self.missing("Article->ContentType or Ticket->MimeType and Article->Charset parameters are required!")
         mime, charset = str(article.MimeType).strip().lower(), str(article.Charset).strip().lower()
         if not MIME_TYPE.match(mime):
@@ -299,7 +299,7 @@ class Checks:
 
     def attachment(self, attachment: Attachment) -> tuple[str, str, bytes, str]:
         for key in ("Content", "ContentType", "Filename"):
-            if not _given(getattr(attachment, key)):
+            if not given(getattr(attachment, key)):
                 raise self.missing(f"Attachment->{key}  parameter is missing!")
         mime, charset = content_type_parts(attachment.ContentType)
         if not MIME_TYPE.match(mime) or (charset and not _known_charset(charset)):
@@ -314,7 +314,7 @@ class Checks:
 
     def dynamic_field(self, tx: Transaction, item: DynamicField) -> tuple[Row, list[str]]:
         # Znuny's words, two spaces included
-        if not _given(item.Name):
+        if not given(item.Name):
             raise self.missing("DynamicField->Name  parameter is missing!")
         if item.Value is None:
             raise self.missing("DynamicField->Value  parameter is missing!")
@@ -327,7 +327,7 @@ class Checks:
         return field, values
 
 
-def _given(value: Any) -> bool:
+def given(value: Any) -> bool:
     return value is not None and str(value).strip() != ""
 
 

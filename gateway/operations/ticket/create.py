@@ -9,7 +9,7 @@ from typing import Any
 from gateway.auth import Credentials
 from gateway.mail.address import display_address
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
+from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, given, has_data
 from gateway.operations.ticket.models import TicketCreateRequest, TicketCreateResponse, TicketCreateTicket
 from gateway.operations.ticket.views import GetOptions, ticket_data
 from gateway.principal import Principal
@@ -115,9 +115,9 @@ def _ticket_values(
     tx: Transaction, ticket: TicketCreateTicket, principal: Principal, customer_group_support: int
 ) -> _Checked:
     """Validate the Ticket part (Znuny's order) into ticket columns."""
-    if not _given(ticket.Title):
+    if not given(ticket.Title):
         raise check.missing("Ticket->Title parameter is missing!")
-    if not _given(ticket.CustomerUser):
+    if not given(ticket.CustomerUser):
         raise check.missing("Ticket->CustomerUser parameter is missing!")
     customer_user, customer = check.customer_user(tx, ticket.CustomerUser)
     queue = check.required(tx, "queue", "Queue", ticket.QueueID, ticket.Queue)
@@ -134,7 +134,7 @@ def _ticket_values(
     owner = check.agent(tx, "Owner", ticket.OwnerID, ticket.Owner)
     responsible = check.agent(tx, "Responsible", ticket.ResponsibleID, ticket.Responsible)
     until = check.pending_time(ticket.PendingTime)
-    if not Access(tx, principal, bool(customer_group_support)).may_create_in(queue["group_id"]):
+    if not Access(tx, principal, customer_group_support=bool(customer_group_support)).may_create_in(queue["group_id"]):
         raise OperationError(f"{OP}.AccessDenied", f"{OP}: Can not create tickets in given Queue or QueueID!")
     state_type = ticket_rows.state_type_name(tx, state["type_id"])
     lock_id = lock["id"] if lock else writes.LOCK_UNLOCK

@@ -34,7 +34,7 @@ def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
         principal = call.authenticate(call.credentials(request), tx)
         if principal is None:
             raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
-        access = Access(tx, principal, bool(call.runtime.settings.customer_group_support))
+        access = Access(tx, principal, customer_group_support=bool(call.runtime.settings.customer_group_support))
         return TicketGetResponse(Ticket=_tickets(tx, access, request))
 
 

@@ -26,7 +26,7 @@ def run(call: Call, request: TicketHistoryGetRequest) -> TicketHistoryGetRespons
         if not principal.is_agent:
             raise OperationError(f"{OP}.AuthFail", f"{OP}: User needs to an Agent!")
         ids = ticket_ids(request.TicketID, OP)
-        access = Access(tx, principal)
+        access = Access(tx, principal, customer_group_support=False)
         keys = {value: identifier(value) for value in ids}
         valid = [key for key in keys.values() if key is not None]
         rows = {row["id"]: row for row in ticket_rows.tickets(tx, valid)} if valid else {}

@@ -151,6 +151,6 @@ def run(call: Call, request: TicketSearchRequest) -> TicketSearchResponse:
         if principal is None:
             raise OperationError(f"{OP}.AuthFail", f"{OP}: Authorization failing!")
         query = build_query(tx, request, principal.is_agent)
-        access = Access(tx, principal, bool(call.runtime.settings.customer_group_support))
+        access = Access(tx, principal, customer_group_support=bool(call.runtime.settings.customer_group_support))
         ids = search(tx, query, access.search_predicate())
     return TicketSearchResponse(TicketID=[str(i) for i in ids] or None)

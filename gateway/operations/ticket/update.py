@@ -11,7 +11,7 @@ from typing import TypedDict
 
 from gateway.mail.address import display_address
 from gateway.operations.common import Call, OperationError
-from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, _given, has_data
+from gateway.operations.ticket.checks import PENDING_STATE_TYPES, Checks, given, has_data
 from gateway.operations.ticket.create import authenticate
 from gateway.operations.ticket.models import TicketUpdateRequest, TicketUpdateResponse, TicketUpdateTicket
 from gateway.operations.ticket.views import GetOptions, ticket_data
@@ -58,11 +58,11 @@ def denied(what: str) -> OperationError:
 def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
     if call.is_empty(request):
         raise OperationError(f"{OP}.EmptyRequest", f"{OP}: The request data is invalid!")
-    if not _given(request.TicketID) and not _given(request.TicketNumber):
+    if not given(request.TicketID) and not given(request.TicketNumber):
         raise check.missing("TicketID or TicketNumber is required!")
     with call.runtime.db.transaction() as tx:
         principal = authenticate(call, call.credentials(request), OP, tx)
-        access = Access(tx, principal, bool(call.runtime.settings.customer_group_support))
+        access = Access(tx, principal, customer_group_support=bool(call.runtime.settings.customer_group_support))
         ticket = _ticket(tx, access, request)
         if request.Ticket is not None and not has_data(request.Ticket):
             raise check.invalid("Ticket parameter is not valid!")
@@ -70,7 +70,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
         plan = _plan(tx, principal, ticket, request.Ticket)
         if request.Article is not None and not (request.Article and all(map(has_data, request.Article))):
             raise check.invalid("Article parameter is not valid!")
-        named = request.Ticket.CustomerUser.strip() if request.Ticket and _given(request.Ticket.CustomerUser) else ""
+        named = request.Ticket.CustomerUser.strip() if request.Ticket and given(request.Ticket.CustomerUser) else ""
         articles = [
             check.article(
                 tx, principal, article, DEFAULTS, _from(tx, principal, named), article.To or "", call.runtime.crypto
@@ -121,7 +121,7 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
 
 def _ticket(tx: Transaction, access: Access, request: TicketUpdateRequest) -> Row:
     """TicketNumber wins over TicketID; an unknown ticket and a forbidden one look the same."""
-    if _given(request.TicketNumber):
+    if given(request.TicketNumber):
         ticket_id = ticket_rows.ticket_by_number(tx, request.TicketNumber.strip())
     else:
         ticket_id = identifier(request.TicketID)
@@ -136,7 +136,7 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values: TicketUpda
     if values is None:
         return {}
     plan: _Plan = {}
-    if _given(values.Title) and values.Title.strip() != ticket["title"]:
+    if given(values.Title) and values.Title.strip() != ticket["title"]:
         plan["title"] = values.Title.strip()[:255]
     queue = check.catalogue(tx, "queue", "Queue", values.QueueID, values.Queue)
     if queue is not None and queue["id"] != ticket["queue_id"]:
@@ -147,7 +147,7 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values: TicketUpda
     type_ = check.catalogue(tx, "ticket_type", "Type", values.TypeID, values.Type)
     if type_ is not None and type_["id"] != ticket["type_id"]:
         plan["type"] = type_
-    if _given(values.CustomerUser):
+    if given(values.CustomerUser):
         login, customer = check.customer_user(tx, values.CustomerUser)
         plan["customer_user_id"] = login
         plan["customer_id"] = (
@@ -156,7 +156,7 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values: TicketUpda
             or ticket["customer_id"]
             or ""
         )
-    elif _given(values.CustomerID):
+    elif given(values.CustomerID):
         plan["customer_id"] = values.CustomerID.strip()
     customer_user = plan.get("customer_user_id", ticket["customer_user_id"]) or ""
     service = check.catalogue(tx, "service", "Service", values.ServiceID, values.Service)

@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from gateway.mail import outbox
 from gateway.mail.mime import content_type_parts
+from gateway.operations.common import wire_time
 from gateway.store import ticket_rows
 from gateway.store.database import Row, Transaction, as_datetime, utcnow
 from gateway.tickets.writes import HTML_BODY_FILE, number_text
-
-
-def _time(value: str | dt.datetime | None) -> str:
-    moment = as_datetime(value)
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
-
-
-def _epoch(value: str | dt.datetime | None) -> int:
-    moment = as_datetime(value)
-    return int(moment.replace(tzinfo=dt.UTC).timestamp()) if moment else 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,9 +47,9 @@ def ticket_data(tx: Transaction, rows: Sequence[Row], options: GetOptions) -> li
             "Age": int((now - as_datetime(row["create_time"])).total_seconds()),
             "ArchiveFlag": "y" if row["archive_flag"] else "n",
             "ChangeBy": row["change_by"],
-            "Changed": _time(row["change_time"]),
+            "Changed": wire_time(row["change_time"]),
             "CreateBy": row["create_by"],
-            "Created": _time(row["create_time"]),
+            "Created": wire_time(row["create_time"]),
             "CustomerID": row["customer_id"] or "",
             "CustomerUserID": row["customer_user_id"] or "",
             "EscalationResponseTime": 0,
@@ -175,14 +165,14 @@ def _articles(tx: Transaction, ticket_ids: Sequence[int], options: GetOptions) -
                 "Body": row["a_body"] or "",
                 "Cc": row["a_cc"] or "",
                 "ChangeBy": row["change_by"],
-                "ChangeTime": _time(row["change_time"]),
+                "ChangeTime": wire_time(row["change_time"]),
                 "Charset": charset,
                 "CommunicationChannel": row["channel"],
                 "CommunicationChannelID": row["communication_channel_id"],
                 "ContentCharset": charset,
                 "ContentType": row["a_content_type"] or "",
                 "CreateBy": row["create_by"],
-                "CreateTime": _time(row["create_time"]),
+                "CreateTime": wire_time(row["create_time"]),
                 "From": row["a_from"] or "",
                 "InReplyTo": row["a_in_reply_to"] or "",
                 "IncomingTime": row["incoming_time"],
