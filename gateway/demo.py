@@ -10,10 +10,8 @@ so tickets created later through the API never collide with demo ones.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import datetime as dt
-import json
 import random
 import time
 from collections.abc import Iterable, Sequence
@@ -22,10 +20,11 @@ from gateway.errors import AdminError
 from gateway.mail.address import display_address
 from gateway.passwords import hash_password
 from gateway.settings import Settings
-from gateway.store import customers
+from gateway.store import agents as agents_store
+from gateway.store import bulk, catalog, customers
 from gateway.store.database import Database, Transaction, Value, utcnow
 from gateway.tickets.access import CUSTOMER_PANEL_USER_ID
-from gateway.tickets.numbers import check_digit
+from gateway.tickets.numbers import reserve_ticket_numbers
 from gateway.tickets.writes import LOCK_LOCK, LOCK_UNLOCK
 
 MAX_TICKETS = 1_000_000
@@ -33,8 +32,6 @@ MAX_ARTICLES_PER_TICKET = 50
 DEMO_PASSWORD = "demo"
 # tickets generated and written per round: bounds memory, whatever the count
 CHUNK = 10_000
-# rows per INSERT ... SELECT FROM json_to_recordset() on PostgreSQL
-PG_BATCH = 20_000
 
 # (customer id, company name, mail domain); four customer users each
 COMPANIES = [
@@ -278,19 +275,20 @@ def load(
         catalogue = _catalogue(tx)
         agents = [
             _Agent(row["id"], display_address(f"{row['first_name']} {row['last_name']}", row["email"]))
-            for row in tx.all("SELECT id, first_name, last_name, email FROM users WHERE valid_id = 1 ORDER BY id")
+            for row in agents_store.valid_agents(tx)
         ]
     if not agents:
         raise AdminError("demo data needs at least one valid agent to own the tickets")
     seconds = int(span.total_seconds())
     created = sorted(now - dt.timedelta(seconds=rng.randint(0, seconds)) for _ in range(tickets))
-    numbers = _reserve_numbers(db, created, settings.system_id)
+    with db.transaction() as tx:
+        numbers = reserve_ticket_numbers(tx, settings.system_id, created)
     time_accounted = 0
     with db.transaction() as tx:
         for start in range(0, tickets, CHUNK):
             chunk = created[start : start + CHUNK]
-            ticket_ids = _new_ids(tx, "ticket", len(chunk))
-            article_ids = _new_ids(tx, "article", len(chunk) * articles_per_ticket)
+            ticket_ids = bulk.new_ids(tx, "ticket", len(chunk))
+            article_ids = bulk.new_ids(tx, "article", len(chunk) * articles_per_ticket)
             rows = _Rows()
             for i, (ticket_id, create_time) in enumerate(zip(ticket_ids, chunk, strict=True)):
                 _ticket(
@@ -306,14 +304,11 @@ def load(
                     article_ids[i * articles_per_ticket : (i + 1) * articles_per_ticket],
                 )
             for table, table_rows in vars(rows).items():
-                _insert(tx, table, _COLUMNS[table], table_rows)
+                bulk.insert(tx, table, _COLUMNS[table], table_rows)
             time_accounted += len(rows.time_accounting)
     # the planners should know the new sizes at once: benchmarks usually start right after
     with db.transaction() as tx:
-        if db.dialect == "postgresql":
-            tx.execute(f"ANALYZE {', '.join(_COLUMNS)}")
-        else:
-            tx.execute("ANALYZE")
+        bulk.analyze(tx, list(_COLUMNS))
     return Summary(
         tickets, tickets * articles_per_ticket, time_accounted, len(demo_customers), time.monotonic() - started
     )
@@ -366,7 +361,7 @@ def _catalogue(tx: Transaction) -> _Catalogue:
     """Znuny's default rows by name: a renamed or missing one is refused with its name."""
 
     def ids(table: str, names: Iterable[str]) -> dict[str, int]:
-        found = {row["name"]: row["id"] for row in tx.all(f"SELECT id, name FROM {table}")}
+        found = catalog.ids_by_name(tx, table)
         for name in names:
             if name not in found:
                 raise AdminError(f"demo data needs the {table.replace('_', ' ')} {name!r}, which does not exist")
@@ -381,59 +376,6 @@ def _catalogue(tx: Transaction) -> _Catalogue:
         ticket_type=ids("ticket_type", ("Unclassified",))["Unclassified"],
         new_ticket_history=ids("ticket_history_type", ("NewTicket",))["NewTicket"],
     )
-
-
-def _reserve_numbers(db: Database, created: Sequence[dt.datetime], system_id: str) -> list[str]:
-    """DateChecksum numbers for tickets created at `created`: one counter upsert per day takes a whole block."""
-    per_day = collections.Counter(moment.strftime("%Y%m%d") for moment in created)
-    next_counter: dict[str, int] = {}
-    with db.transaction() as tx:
-        for day, count in sorted(per_day.items()):
-            last = tx.value(
-                "INSERT INTO ticket_number_counter (counter_date, counter) VALUES (?, ?) ON CONFLICT (counter_date)"
-                " DO UPDATE SET counter = ticket_number_counter.counter + excluded.counter RETURNING counter",
-                [day, count],
-            )
-            next_counter[day] = int(last) - count + 1
-    numbers = []
-    for moment in created:
-        day = moment.strftime("%Y%m%d")
-        base = f"{day}{system_id}{next_counter[day]:05d}"
-        next_counter[day] += 1
-        numbers.append(base + str(check_digit(base)))
-    return numbers
-
-
-def _new_ids(tx: Transaction, table: str, count: int) -> Sequence[int]:
-    """Ids for rows that others reference: from the identity sequence on PostgreSQL (safe beside a live
-    server, and no sequence to move afterwards); on SQLite the write lock is ours, so the next free ones."""
-    if tx.dialect == "postgresql":
-        sequence = tx.value("SELECT pg_get_serial_sequence(?, 'id')", [table])
-        rows = tx.execute("SELECT nextval(?::regclass) AS id FROM generate_series(1, ?)", [sequence, count])
-        return [row["id"] for row in rows.fetchall()]
-    last = tx.value(
-        f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {table}), 0),"
-        " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))",
-        [table],
-    )
-    return range(int(last) + 1, int(last) + 1 + count)
-
-
-def _insert(tx: Transaction, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple[Value, ...]]) -> None:
-    """executemany on SQLite (in-process: batching costs nothing there); on PostgreSQL one
-    INSERT ... SELECT FROM json_to_recordset() per batch: one statement, one round trip and one
-    parameter (serialised by the json module's C encoder) for thousands of rows, through the
-    Transaction (COPY would need the raw cursor)."""
-    names = [name for name, _ in columns]
-    if tx.dialect == "sqlite":
-        tx.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
-        return
-    record = ", ".join(f"{name} {kind}" for name, kind in columns)
-    for start in range(0, len(rows), PG_BATCH):
-        batch = json.dumps([dict(zip(names, row, strict=True)) for row in rows[start : start + PG_BATCH]], default=str)
-        tx.execute(
-            f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM json_to_recordset(?::json) AS r({record})", [batch]
-        )
 
 
 # -- one ticket ----------------------------------------------------------------------------------------------

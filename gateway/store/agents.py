@@ -72,3 +72,7 @@ def permissions(tx: Transaction, user_id: int) -> list[Row]:
 def preferences(tx: Transaction, user_id: int) -> dict[str, str]:
     rows = tx.all("SELECT preferences_key, preferences_value FROM user_preferences WHERE user_id = ?", [user_id])
     return {row["preferences_key"]: row["preferences_value"] for row in rows}
+
+
+def valid_agents(tx: Transaction) -> list[Row]:
+    return tx.all("SELECT id, first_name, last_name, email FROM users WHERE valid_id = 1 ORDER BY id")

@@ -38,3 +38,21 @@ def add_dynamic_field(
         " create_time, change_time) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
         [name, label, order, field_type, object_type, json.dumps(config, sort_keys=True), now, now],
     )
+
+
+# the name-keyed tables of Znuny's catalogue (a table name is never taken from input)
+NAMED_TABLES = (
+    "queue",
+    "ticket_priority",
+    "ticket_state",
+    "article_sender_type",
+    "communication_channel",
+    "ticket_type",
+    "ticket_history_type",
+)
+
+
+def ids_by_name(tx: Transaction, table: str) -> dict[str, int]:
+    if table not in NAMED_TABLES:
+        raise ValueError(f"{table} is not a name-keyed catalogue table")
+    return {row["name"]: row["id"] for row in tx.all(f"SELECT id, name FROM {table}")}

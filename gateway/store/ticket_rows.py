@@ -70,15 +70,15 @@ def sla_for_service(tx: Transaction, sla_id: int, service_id: int) -> bool:
     return bool(tx.value("SELECT 1 FROM service_sla WHERE sla_id = ? AND service_id = ?", [sla_id, service_id]))
 
 
-def next_counter(tx: Transaction, day: str) -> int:
-    """The day's next ticket counter: one atomic upsert, unique across processes and machines."""
-    return int(
-        tx.value(
-            "INSERT INTO ticket_number_counter (counter_date, counter) VALUES (?, 1) ON CONFLICT (counter_date)"
-            " DO UPDATE SET counter = ticket_number_counter.counter + 1 RETURNING counter",
-            [day],
-        )
+def next_counter(tx: Transaction, day: str, count: int = 1) -> int:
+    """The first of the day's next `count` ticket counters: one atomic upsert, unique across processes
+    and machines."""
+    last = tx.value(
+        "INSERT INTO ticket_number_counter (counter_date, counter) VALUES (?, ?) ON CONFLICT (counter_date)"
+        " DO UPDATE SET counter = ticket_number_counter.counter + excluded.counter RETURNING counter",
+        [day, count],
     )
+    return int(last) - count + 1
 
 
 def insert_ticket(tx: Transaction, values: Mapping[str, Value]) -> int:

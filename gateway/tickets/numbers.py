@@ -7,7 +7,9 @@ and a rolled-back TicketCreate does not leave a gap-filling race behind.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+from collections.abc import Sequence
 
 from gateway.store import ticket_rows
 from gateway.store.database import Transaction
@@ -19,7 +21,23 @@ def check_digit(digits: str) -> int:
     return 1 if total == 0 else 10 - total
 
 
+def ticket_number(day: str, system_id: str, counter: int) -> str:
+    base = f"{day}{system_id}{counter:05d}"
+    return base + str(check_digit(base))
+
+
 def next_ticket_number(tx: Transaction, system_id: str, now: dt.datetime) -> str:
     day = now.strftime("%Y%m%d")
-    base = f"{day}{system_id}{ticket_rows.next_counter(tx, day):05d}"
-    return base + str(check_digit(base))
+    return ticket_number(day, system_id, ticket_rows.next_counter(tx, day))
+
+
+def reserve_ticket_numbers(tx: Transaction, system_id: str, created: Sequence[dt.datetime]) -> list[str]:
+    """Numbers for tickets created at the moments `created` (bulk loads): one counter upsert per day."""
+    per_day = collections.Counter(moment.strftime("%Y%m%d") for moment in created)
+    following = {day: ticket_rows.next_counter(tx, day, count) for day, count in sorted(per_day.items())}
+    numbers = []
+    for moment in created:
+        day = moment.strftime("%Y%m%d")
+        numbers.append(ticket_number(day, system_id, following[day]))
+        following[day] += 1
+    return numbers
