@@ -246,6 +246,7 @@ def test_an_article_without_a_charset_answers_empty_ones(client, db):
         "Jürgen Müller <juergen@example.com>",
         "Dr. Doe <doe@example.com>",  # a period in a name: obsolete RFC 822, written by every mail program
         "J. R. Smith <jrs@example.com>, ACME Inc. Support <support@example.com>",
+        "a@example.com,,b@example.com",  # an empty element, as a list joined with an empty item has
     ],
 )
 def test_from_takes_what_an_address_header_takes(client, sender):

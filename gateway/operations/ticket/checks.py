@@ -340,14 +340,17 @@ def has_data(item: Any) -> bool:
 
 
 def _tolerated(defect: Exception) -> bool:
-    """A period in a display name (`Dr. Doe <d@x>`, `J. R. Smith <j@x>`) is obsolete RFC 822 syntax that
-    every mail program writes and Znuny's Mail::Address reads; the parser's other defects mean garbage."""
-    return isinstance(defect, ObsoleteHeaderDefect) and "period in 'phrase'" in str(defect)
+    """What the parser calls obsolete RFC 822 syntax, Znuny's Mail::Address reads and every mail program
+    writes: a period in a display name (`Dr. Doe <d@x>`), an empty element (`a@x,,b@y`, a list joined
+    with an empty item). Its other defects mean garbage."""
+    return isinstance(defect, ObsoleteHeaderDefect)
 
 
 def _valid_addresses(value: str) -> bool:
     """Znuny's AreEmailAddressesValid, through the stdlib's RFC 5322 parser: a comma-separated list of
-    addresses, display names allowed; anything it reports a defect for (garbage, ";", empty entries) is not."""
+    addresses, display names allowed; anything it reports a defect for (garbage, ";") is not, but for
+    obsolete syntax (_tolerated). Stricter than Znuny's ValidateFrom in one way: Znuny checks only the
+    first address of a From ("a@x, garbage" passes there), here every one must be an address."""
     if not value or "\r" in value or "\n" in value:
         return False
     header = ADDRESS_LIST("To", value)
