@@ -1,102 +1,76 @@
 """The communication log: what each web service was asked and answered, secrets redacted.
 
 Znuny's debugger stores the whole CGI environment and raw bodies, passwords included.
-Here every password, session id and token is replaced before anything is written, in
-JSON bodies, XML bodies and query strings alike.
+Here every password, session id and token is replaced before anything is written
+(gateway.redaction), and nothing a client sends can stop the log: not a body nested too
+deep to parse, not NUL or bytes that are no UTF-8, not a flood of requests.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import datetime as dt
-import json
 import logging
 import os
-import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 
+from gateway.redaction import redact_body, redact_path, redact_query, scrub, storable
 from gateway.store import commlog
 from gateway.store.database import Database, utcnow
 
 log = logging.getLogger(__name__)
 
-SECRET_KEYS = ("Password", "SessionID", "TwoFactorToken", "AccessToken", "UserPw", "pw")
-REDACTED = "***"
 MAX_STORED = 64 * 1024
 # bodies are cut to this before redaction (which needs whole values), and to MAX_STORED after
 MAX_QUEUED = 256 * 1024
-
-_SECRET = "|".join(SECRET_KEYS)
-_XML_SECRET = re.compile(rf"(<(?:[\w.-]+:)?({_SECRET})(?:\s[^>]*)?>)([^<]*)(</|$)", re.I)
-_QUERY_SECRET = re.compile(rf"((?:^|[?&;])(?:{_SECRET})=)([^&;#]*)", re.I)
-_JSON_SECRET = re.compile(rf'("(?:{_SECRET})"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.I)
-_SECRET_NAMES = {key.lower() for key in SECRET_KEYS}
-_PATH_SECRET = re.compile(r"(/Session/)[^/?#]+", re.I)
+# what waits for the writer is bounded: a database that is down or slow costs records, not the worker's memory
+MAX_QUEUE_RECORDS = 10_000
+MAX_QUEUE_BYTES = 64 * 1024 * 1024
+BATCH = 500
+WARN_EVERY = 60.0  # seconds between two warnings about lost records
 
 
-# an exchange as queued: _stored's arguments
-_Queued = tuple[int, str, str, str, int, int, str, str, bytes, bytes, dt.datetime]
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """One request and its answer as queued, unredacted: redaction runs on the writer thread."""
+
+    webservice_id: int
+    communication_id: str
+    remote_ip: str
+    operation: str
+    http_status: int
+    duration_ms: int
+    request_line: str
+    query: str
+    request_body: bytes
+    response_body: bytes
+    secrets: tuple[str, ...]  # credential values the request carried outside its body (headers, route)
+    created: dt.datetime
 
 
-def _redact_json(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: REDACTED if k.lower() in _SECRET_NAMES else _redact_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_json(v) for v in value]
-    return value
-
-
-def redact_query(query: str) -> str:
-    return _QUERY_SECRET.sub(rf"\1{REDACTED}", query)
-
-
-def redact_path(path: str) -> str:
-    """A request path without the session ID that Znuny's routes carry in it (`/Session/:SessionID`)."""
-    return _PATH_SECRET.sub(rf"\1{REDACTED}", path)
-
-
-def redact(text: str) -> str:
-    """Remove secrets from a request or response body, whatever its format."""
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped[:1] in "{[":
-        try:
-            return json.dumps(_redact_json(json.loads(stripped)), ensure_ascii=False, sort_keys=True)
-        except (ValueError, RecursionError):  # nested too deep to parse: a bad request the log keeps as sent
-            return _JSON_SECRET.sub(rf'\1"{REDACTED}"', text)
-    if stripped[:1] == "<":
-        return _XML_SECRET.sub(rf"\1{REDACTED}\4", text)
-    return redact_query(text)
-
-
-def _stored(
-    webservice_id: int,
-    communication_id: str,
-    remote_ip: str,
-    operation: str,
-    http_status: int,
-    duration_ms: int,
-    request_line: str,
-    query: str,
-    request_body: bytes,
-    response_body: bytes,
-    created: dt.datetime,
-) -> commlog.Record:
-    """A queued exchange as the row the log keeps: redacted, then cut to size."""
-    query = f"?{redact_query(query)}" if query else ""
-    request = f"{redact_path(request_line)}{query}\n\n{redact(request_body.decode('utf-8', 'replace'))}"
-    response = redact(response_body.decode("utf-8", "replace"))
+def stored(exchange: Exchange) -> commlog.Record:
+    """A queued exchange as the row the log keeps: redacted, secrets found anywhere scrubbed everywhere, storable
+    on every backend, cut to size."""
+    found = set(exchange.secrets)
+    line = redact_path(exchange.request_line, found)
+    query = f"?{redact_query(exchange.query, found)}" if exchange.query else ""
+    request_body = redact_body(exchange.request_body, found)
+    response = redact_body(exchange.response_body, found)
+    request = scrub(f"{line}{query}\n\n{request_body}", found)
     return (
-        webservice_id,
-        communication_id,
-        remote_ip,
-        operation,
-        http_status,
-        duration_ms,
-        request[:MAX_STORED],
-        response[:MAX_STORED],
-        created,
+        exchange.webservice_id,
+        storable(exchange.communication_id),
+        storable(exchange.remote_ip),
+        storable(exchange.operation),
+        exchange.http_status,
+        exchange.duration_ms,
+        storable(request)[:MAX_STORED],
+        storable(scrub(response, found))[:MAX_STORED],
+        exchange.created,
     )
 
 
@@ -108,15 +82,33 @@ class CommunicationLog:
     debugging aid, not an audit trail (ticket history is, and it is written with the ticket).
     """
 
-    def __init__(self, db: Database, keep_days: int, flush_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        db: Database,
+        keep_days: int,
+        flush_interval: float = 0.5,
+        max_records: int = MAX_QUEUE_RECORDS,
+        max_bytes: int = MAX_QUEUE_BYTES,
+    ) -> None:
         self.db = db
         self.keep_days = keep_days
         self.flush_interval = flush_interval
-        self._queue: deque[_Queued] = deque(maxlen=100_000)
+        self.max_records, self.max_bytes = max_records, max_bytes
+        # counters since start, for monitoring: refused because the queue was full, and skipped because
+        # the record could not be redacted or written
+        self.dropped = 0
+        self.skipped = 0
+        self.written = 0
+        self._queue: deque[Exchange] = deque()
+        self._queued_bytes = 0
+        self._queue_lock = threading.Lock()
         self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
         self._thread_pid = 0
         self._lock = threading.Lock()
         self._next_purge = 0.0
+        self._next_warning = 0.0
+        self._unwarned = 0
         atexit.register(self.close)
 
     def record(
@@ -131,40 +123,55 @@ class CommunicationLog:
         query: str,
         request_body: bytes,
         response_body: bytes,
+        secrets: Iterable[str] = (),
     ) -> None:
-        """Queue one exchange; redaction happens on the writer thread, off the request's path."""
-        self._queue.append(
-            (
-                webservice_id,
-                communication_id,
-                remote_ip,
-                operation,
-                http_status,
-                duration_ms,
-                request_line,
-                query,
-                request_body[:MAX_QUEUED],
-                response_body[:MAX_QUEUED],
-                utcnow(),
-            )
+        """Queue one exchange, or count it dropped when the queue is full; never blocks, never raises."""
+        exchange = Exchange(
+            webservice_id,
+            communication_id,
+            remote_ip,
+            operation,
+            http_status,
+            duration_ms,
+            request_line,
+            query,
+            request_body[:MAX_QUEUED],
+            response_body[:MAX_QUEUED],
+            tuple(secrets),
+            utcnow(),
         )
+        size = len(exchange.request_body) + len(exchange.response_body)
+        with self._queue_lock:
+            full = len(self._queue) >= self.max_records or self._queued_bytes + size > self.max_bytes
+            if full:
+                self.dropped += 1
+            else:
+                self._queue.append(exchange)
+                self._queued_bytes += size
+        if full:
+            self._lost(1, "the queue is full (the database is slow or unreachable)")
         self._ensure_thread()
 
     def flush(self) -> None:
+        """Write everything queued, a batch per transaction; a record that cannot be written is skipped, not
+        its batch."""
         with self._lock:
-            batch = []
-            while self._queue:
-                batch.append(_stored(*self._queue.popleft()))
-            if not batch:
-                return
-            try:
-                with self.db.transaction() as tx:
-                    commlog.add_many(tx, batch)
-                    if time.monotonic() >= self._next_purge:
+            while batch := self._take(BATCH):
+                rows = []
+                for exchange in batch:
+                    try:
+                        rows.append(stored(exchange))
+                    except Exception:
+                        log.exception("communication log: a record could not be redacted; skipped")
+                        self.skipped += 1
+                self._write(rows)
+            if time.monotonic() >= self._next_purge:
+                try:
+                    with self.db.transaction() as tx:
                         commlog.purge(tx, utcnow() - dt.timedelta(days=self.keep_days))
-                        self._next_purge = time.monotonic() + 3600
-            except Exception:
-                log.exception("communication log: %d records could not be written", len(batch))
+                    self._next_purge = time.monotonic() + 3600
+                except Exception:
+                    log.exception("communication log: old records could not be purged")
 
     def close(self) -> None:
         """Write what is queued and stop the background thread."""
@@ -172,12 +179,55 @@ class CommunicationLog:
         self.flush()
         atexit.unregister(self.close)
 
-    def _ensure_thread(self) -> None:
-        if self._thread_pid == os.getpid() or self._closed.is_set():
+    def _take(self, limit: int) -> list[Exchange]:
+        with self._queue_lock:
+            batch = [self._queue.popleft() for _ in range(min(limit, len(self._queue)))]
+            self._queued_bytes -= sum(len(e.request_body) + len(e.response_body) for e in batch)
+        return batch
+
+    def _write(self, rows: list[commlog.Record]) -> None:
+        if not rows:
             return
-        self._thread_pid = os.getpid()
-        threading.Thread(target=self._run, name="communication-log", daemon=True).start()
+        try:
+            with self.db.transaction() as tx:
+                commlog.add_many(tx, rows)
+            self.written += len(rows)
+            return
+        except Exception:
+            pass  # one bad row fails its whole batch: the rows are tried one by one
+        for row in rows:
+            try:
+                with self.db.transaction() as tx:
+                    commlog.add_many(tx, [row])
+                self.written += 1
+            except Exception as error:
+                log.warning("communication log: record %s could not be written, skipped: %s", row[1], error)
+                self.skipped += 1
+
+    def _lost(self, count: int, why: str) -> None:
+        """A warning in the server log at most every WARN_EVERY seconds, counting what was lost meanwhile."""
+        self._unwarned += count
+        now = time.monotonic()
+        if now >= self._next_warning:
+            log.warning("communication log: %d records dropped because %s", self._unwarned, why)
+            self._unwarned, self._next_warning = 0, now + WARN_EVERY
+
+    def _ensure_thread(self) -> None:
+        """A writer thread in this process (gunicorn forks after the app is built), restarted if it ever died."""
+        if self._closed.is_set():
+            return
+        if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            return
+        with self._queue_lock:
+            if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            self._thread_pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="communication-log", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         while not self._closed.wait(self.flush_interval):
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # flush handles its own failures; this keeps the thread should one slip through
+                log.exception("communication log: the writer failed; it goes on")

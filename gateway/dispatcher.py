@@ -23,9 +23,10 @@ from wsgiref.types import InputStream, WSGIApplication, WSGIEnvironment
 
 from gateway import __version__
 from gateway.commlog import MAX_QUEUED, CommunicationLog
-from gateway.environ import OPERATION, REQUEST_ID, RUNTIME, SOAP_FAULTS, WEBSERVICE
+from gateway.environ import CREDENTIALS, OPERATION, REQUEST_ID, RUNTIME, SOAP_FAULTS, WEBSERVICE
 from gateway.faults import StartResponse, WriteBody, fault, json_fault, respond
 from gateway.middleware.limits import buffer_body
+from gateway.redaction import is_secret
 from gateway.runtime import Runtime
 from gateway.webservice.config import SOAP
 from gateway.webservice.endpoint import Endpoint
@@ -60,6 +61,15 @@ class _Tee:
         if len(self.data) < self.keep:
             self.data += line[: self.keep - len(self.data)]
         return line
+
+
+def _secrets(endpoint: Endpoint, environ: WSGIEnvironment, rest: str) -> list[str]:
+    """The credential values a request carries outside its body: X-OTRS-Header-* and route parameters (a
+    `/Session/:SessionID` route), for the communication log to scrub wherever they are repeated."""
+    found = [value for key, value in environ.get(CREDENTIALS, {}).items() if is_secret(key)]
+    for route in endpoint.config.routes:
+        found += [value for key, value in (route.match(rest) or {}).items() if is_secret(key)]
+    return found
 
 
 class Dispatcher:
@@ -164,6 +174,7 @@ class Dispatcher:
                 environ.get("QUERY_STRING", ""),
                 bytes(tee.data),
                 b"".join(body),
+                _secrets(endpoint, environ, rest),
             )
         return body
 

@@ -10,6 +10,7 @@ from wsgiref.types import WSGIEnvironment
 from xml.sax.saxutils import escape
 
 from gateway.environ import REQUEST_ID, SOAP_FAULTS
+from gateway.redaction import redact_text
 
 WriteBody = Callable[[bytes], object]  # what start_response returns (PEP 3333)
 INTERNAL_ERROR = "500 Internal Server Error"
@@ -51,8 +52,9 @@ def unexpected(environ: WSGIEnvironment, where: str) -> str:
     """Log the exception being handled, with its traceback, under the request id; return the client's message.
 
     The client learns that something broke and which id to quote, never the exception's text
-    (it may hold SQL, paths or another user's data).
+    (it may hold SQL, paths or another user's data). `where` is redacted: it may quote a request line.
     """
+    where = redact_text(where)
     request_id = environ.get(REQUEST_ID, "")
     log.exception("request %s: unexpected error in %s", request_id, where)
     return f"Internal error in {where}; the server log has the details under request id {request_id}."

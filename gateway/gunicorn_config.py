@@ -20,5 +20,7 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
+# both logs with passwords and session IDs redacted (query strings, Referer, request lines)
+logger_class = "gateway.accesslog.RedactingLogger"
 errorlog = "-"
 loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")

@@ -25,6 +25,8 @@ LEAVES = {
     "gateway.passwords",
     "gateway.faults",
     "gateway.principal",
+    "gateway.redaction",
+    "gateway.safexml",
 }
 # the one-way chain, lowest first: a layer imports only from itself and the layers before it
 CHAIN = [
@@ -33,7 +35,10 @@ CHAIN = [
     ("domain", ("gateway.tickets", "gateway.auth", "gateway.runtime", "gateway.commlog")),
     ("operations", ("gateway.operations",)),
     ("wire", ("gateway.transport", "gateway.webservice")),
-    ("serving", ("gateway.middleware", "gateway.dispatcher", "gateway.app", "gateway.gunicorn_config")),
+    (
+        "serving",
+        ("gateway.middleware", "gateway.dispatcher", "gateway.app", "gateway.gunicorn_config", "gateway.accesslog"),
+    ),
 ]
 # beside the chain: what an administrator does uses the domain and the wire's configuration,
 # the console uses admin; nothing of the chain imports either

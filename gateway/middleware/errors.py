@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from gateway.commlog import redact_path
 from gateway.faults import INTERNAL_ERROR, WriteBody, fault, unexpected
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ class UnexpectedErrors:
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        # the path as it came (the dispatcher rewrites PATH_INFO), redacted only if it is logged
+        # the path as it came (the dispatcher rewrites PATH_INFO); `unexpected` redacts it
         method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
         started = False
 
@@ -49,4 +48,4 @@ class UnexpectedErrors:
             def again(status: str, headers: list[tuple[str, str]], _: OptExcInfo | None = None) -> WriteBody:
                 return start_response(status, headers, exc_info if started else None)
 
-            return fault(environ, again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {redact_path(path)}"))
+            return fault(environ, again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {path}"))

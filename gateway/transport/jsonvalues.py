@@ -20,6 +20,7 @@ from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, 
 from spyne.error import ValidationError
 
 from gateway.jsonquirks import AS_GIVEN, ID_OR_EMPTY, NULLABLE, NUMBER, ONE_OR_MANY
+from gateway.redaction import REDACTED, is_secret
 from gateway.wirenumbers import MAX_BIGINT, integer
 
 _COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY, _AS_GIVEN = range(8)
@@ -101,7 +102,7 @@ def to_model(cls: type, data: dict[str, Any], path: str = "") -> Any:
                 if len(value) == 1:
                     value = value[0]
                 elif kind != _COMPLEX:
-                    raise ValidationError(value, f"{where}: one value is expected, got a list (%r)")
+                    raise _invalid(value, where, "one value is expected, got a list (%r)")
             values[name] = _coerce(field, kind, value, where)
     # descriptors hold customized copies of the models; spyne warns (with a stack dump) when one is built
     return (getattr(cls, "__orig__", None) or cls)(**values)
@@ -129,25 +130,31 @@ def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
     if kind == _ANY:
         return value
     if isinstance(value, dict | list):
-        raise ValidationError(value, f"{where}: a single value is expected, got %r")
+        raise _invalid(value, where, "a single value is expected, got %r")
     if kind == _NUM and not issubclass(field, Unicode):
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise ValidationError(value, f"{where}: a number is expected, got %r") from None
+            raise _invalid(value, where, "a number is expected, got %r") from None
     if kind in (_STR, _NUM, _ID_OR_EMPTY):
         if isinstance(value, bool):
             return "1" if value else "0"
         if isinstance(value, str) and "\x00" in value:
             # no database stores it (PostgreSQL refuses, SQLite cuts the string), and no client means it
-            raise ValidationError(value, f"{where}: NUL characters are not allowed in %r")
+            raise _invalid(value, where, "NUL characters are not allowed in %r")
         return value if isinstance(value, str) else str(value)
     if kind in (_INT, _BOOL):
         number = int(value) if isinstance(value, bool) else integer(value, low=-MAX_BIGINT)
         if number is None:
-            raise ValidationError(value, f"{where}: a whole number is expected, got %r")
+            raise _invalid(value, where, "a whole number is expected, got %r")
         return number
     return value
+
+
+def _invalid(value: Any, where: str, problem: str) -> ValidationError:
+    """A fault naming the field and quoting its value (`problem` holds `%r`), unless the field is a secret:
+    a fault is shown to the client, kept in the communication log and perhaps in a proxy's log."""
+    return ValidationError(REDACTED if is_secret(where.rpartition(".")[2]) else value, f"{where}: {problem}")
 
 
 def to_json(cls: type, obj: Any) -> Any:

@@ -28,6 +28,7 @@ from spyne.protocol.soap import Soap11
 from spyne.protocol.soap.mime import collapse_swa
 from werkzeug.http import parse_options_header
 
+from gateway import safexml
 from gateway.environ import OPERATION, REQUEST_HAS_DATA
 from gateway.transport import soapenc, unserializable
 
@@ -38,21 +39,11 @@ HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
     "500 Internal Server Error",
 )
 
-_PARSER_OPTIONS: dict[str, Any] = {
-    "resolve_entities": False,
-    "no_network": True,
-    "huge_tree": False,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "remove_comments": True,
-    "remove_pis": True,
-}
-
 
 def parse_xml(data: bytes) -> etree._Element:
     """Parse untrusted XML: no DTD at all, so no external or expanding entities."""
     try:
-        root: etree._Element = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
+        root: etree._Element = etree.fromstring(data, safexml.parser())
     except etree.XMLSyntaxError as error:
         raise Fault("Client.XMLSyntaxError", f"Error deserializing message: {error}") from None
     tree = root.getroottree()

@@ -1,0 +1,59 @@
+"""gunicorn's logger with secrets redacted: ``logger_class`` in gateway.gunicorn_config.
+
+gunicorn writes the request line, the query string and the Referer to the access log, and quotes
+a request line it refuses ("Invalid request from ip=...: ...") or a request that broke ("Error
+handling request GET /...") in the error log. A password in a query string or a session ID in a
+`/Session/<SID>` path would stay there for good; here every access-log atom and every error-log
+message goes through gateway.redaction first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
+
+from gateway.redaction import REDACTED, SECRET_HEADERS, redact_path, redact_query, redact_text, redact_url, scrub
+
+_HEADER_ATOMS = {f"{{{name[5:].replace('_', '-').lower()}}}i" for name in SECRET_HEADERS}
+_ENVIRON_ATOMS = {f"{{{name.lower()}}}e" for name in SECRET_HEADERS}
+# the atoms whose format is known; every other string (the request line, headers, environ) is free text
+_REDACT = {"U": redact_path, "q": redact_query, "f": redact_url, "{referer}i": redact_url}
+
+
+class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hints
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        found = {str(environ[name]).strip() for name in SECRET_HEADERS if environ.get(name)}
+        for key, value in atoms.items():
+            if key in _HEADER_ATOMS or key in _ENVIRON_ATOMS:
+                atoms[key] = REDACTED
+            elif isinstance(value, str):
+                atoms[key] = _REDACT.get(key, redact_text)(value, found)
+        for key, value in atoms.items():
+            if isinstance(value, str):
+                atoms[key] = scrub(value, found)
+        return atoms
+
+    def critical(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        super().critical(_redacted(msg, args), **kwargs)
+
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        super().error(_redacted(msg, args), **kwargs)
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        super().warning(_redacted(msg, args), **kwargs)
+
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        super().info(_redacted(msg, args), **kwargs)
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        super().debug(_redacted(msg, args), **kwargs)
+
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        super().exception(_redacted(msg, args), **kwargs)
+
+
+def _redacted(msg: str, args: tuple[Any, ...]) -> str:
+    """The message as logging would format it, redacted (logging formats no message given without arguments)."""
+    return redact_text(str(msg) % args if args else str(msg))
