@@ -32,7 +32,7 @@ MIN_SCRUBBED = 4
 
 _NAMES = {key.lower() for key in SECRET_KEYS}
 _ALTERNATION = "|".join(SECRET_KEYS)
-_PATH = re.compile(r"((?:/|%2f)Session(?:/|%2f))([^/?#\s]+)", re.I)
+_PATH = re.compile(r"(/Session/)([^/?#\s]+)", re.I)
 # a key=value pair anywhere in free text: the key is decoded before it is compared
 _PAIR = re.compile(r"([^\s&;?=\"'<>]+)=([^\s&;#\"'<>]*)")
 _HEADER_LINE = re.compile(r"(X-OTRS-Header-(?:Password|SessionID|TwoFactorToken)\s*[:=]\s*)(\S+)", re.I)
@@ -61,14 +61,13 @@ def redact_path(path: str, found: set[str] | None = None) -> str:
     """A path without the session ID that Znuny's routes carry in it (`/Session/:SessionID`)."""
 
     def replace(match: re.Match[str]) -> str:
-        _add(found, unquote(match[2]))
+        _add(found, match[2])
         return f"{match[1]}{REDACTED}"
 
-    redacted = _PATH.sub(replace, path)
     decoded = unquote(path)
-    if decoded != path and _PATH.search(decoded):  # spelled with escapes (`/%53ession/...`): logged decoded
-        return _PATH.sub(replace, decoded)
-    return redacted
+    if not _PATH.search(decoded):
+        return path
+    return _PATH.sub(replace, decoded)  # a path spelled with escapes (`/%53ession/...`) is logged decoded
 
 
 def redact_url(url: str, found: set[str] | None = None) -> str:

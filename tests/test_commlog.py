@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from gateway.admin import webservices
+from gateway.commlog import CommunicationLog
 from gateway.redaction import redact_body, redact_query
 from tests.conftest import REST, SOAP, TICKET_NS
 
@@ -52,3 +55,77 @@ def test_old_entries_are_purged(client, gateway, db):
     gateway.commlog.flush()
     ids = [r["communication_id"] for r in webservices.webservice_log(db, "GenericTicketConnectorREST", 10)]
     assert "old" not in ids and len(ids) == 1
+
+
+HOSTILE = {
+    "deep": b'{"a":' * 500 + b"1" + b"}" * 500,
+    "deeper": b"[" * 100_000 + b"]" * 100_000,
+    "nul": b'{"UserLogin": "a\\u0000b", "raw": "\x00"}',
+    "not utf-8": b'{"UserLogin": "\xff\xfe\xe9"}',
+    "lone surrogate": b'{"UserLogin": "\\ud800", "Other": "\\udfff\\ud800"}',
+    "xml nul": b"<a>\x00</a>",
+}
+
+
+def _exchange(log: CommunicationLog, communication_id: str, body: bytes, duration_ms: int = 1) -> None:
+    log.record(1, communication_id, "127.0.0.1", "TicketSearch", 200, duration_ms, "POST /Ticket", "", body, body)
+
+
+def _stored(db, limit: int = 100) -> dict[str, dict]:
+    return {r["communication_id"]: r for r in webservices.webservice_log(db, "GenericTicketConnectorREST", limit)}
+
+
+def test_what_no_parser_reads_is_stored_and_the_writer_goes_on(db):
+    """A body nested too deep, NUL, bytes that are no UTF-8, lone surrogates: each is kept, on both backends,
+    and the thread writes what follows."""
+    log = CommunicationLog(db, 7, flush_interval=0.05)
+    for name, body in HOSTILE.items():
+        _exchange(log, name, body)
+    _exchange(log, "normal", b'{"UserLogin": "agent1"}')
+    deadline = time.monotonic() + 10
+    while len(_stored(db)) < len(HOSTILE) + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rows = _stored(db)
+    assert set(rows) == {*HOSTILE, "normal"}
+    assert log.skipped == 0 and log.dropped == 0 and log._thread.is_alive()
+    assert '"raw": "\\x00"' in rows["nul"]["request"] and "\\ud800" in rows["lone surrogate"]["request"]
+    assert "\\x00" in rows["xml nul"]["request"] and "ÿþé" in rows["not utf-8"]["request"]
+    assert rows["deep"]["request"].endswith("1" + "}" * 500) and '"agent1"' in rows["normal"]["request"]
+    log.close()
+
+
+def test_a_record_the_database_refuses_is_skipped_and_its_batch_written(db):
+    log = CommunicationLog(db, 7, flush_interval=3600)
+    _exchange(log, "before", b"{}")
+    _exchange(log, "refused", b"{}", duration_ms=2**64)  # no INTEGER column holds it
+    _exchange(log, "after", b"{}")
+    log.flush()
+    assert set(_stored(db)) == {"before", "after"}
+    assert (log.skipped, log.written) == (1, 2)
+    log.close()
+
+
+def test_a_full_queue_drops_and_counts_records_with_one_warning(db, caplog):
+    log = CommunicationLog(db, 7, flush_interval=3600, max_records=3)
+    for i in range(6):
+        _exchange(log, f"r{i}", b"{}")
+    assert log.dropped == 3
+    warnings = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert warnings == [
+        "communication log: 1 records dropped because the queue is full (the database is slow or unreachable)"
+    ]
+    log.flush()
+    assert set(_stored(db)) == {"r0", "r1", "r2"}
+    _exchange(log, "later", b"{}")  # room again
+    log.flush()
+    assert "later" in _stored(db) and log.dropped == 3
+    log.close()
+
+
+def test_the_queue_is_bounded_in_bytes_too(db):
+    log = CommunicationLog(db, 7, flush_interval=3600, max_bytes=1000)
+    _exchange(log, "fits", b"x" * 400)  # request and response: 800 bytes
+    _exchange(log, "too much", b"x" * 400)
+    assert log.dropped == 1
+    log.close()
+    assert set(_stored(db)) == {"fits"}

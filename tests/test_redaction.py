@@ -1,0 +1,110 @@
+"""The redaction routine: every spelling of a secret the parsers accept is hidden, and nothing else is."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.redaction import (
+    REDACTED,
+    redact_body,
+    redact_path,
+    redact_query,
+    redact_text,
+    redact_url,
+    scrub,
+    storable,
+)
+
+SECRET = "s3cretValue"
+
+BODIES = [
+    ("json", b'{"UserLogin": "agent1", "Password": "s3cretValue"}'),
+    ("json, key with an escape", b'{"UserLogin": "agent1", "\\u0050assword": "s3cretValue"}'),
+    ("json, key in another case", b'{"UserLogin": "agent1", "PASSWORD": "s3cretValue"}'),
+    ("json, duplicate keys", b'{"UserLogin": "agent1", "Password": "s3cretValue", "Password": "x"}'),
+    ("json, value escaped", b'{"UserLogin": "agent1", "Password": "s3cret\\u0056alue"}'),
+    ("json, in a list", b'{"UserLogin": "agent1", "Password": ["s3cretValue", "other"]}'),
+    ("json, in an object", b'{"UserLogin": "agent1", "SessionID": {"a": ["s3cretValue"]}}'),
+    ("json, nested", b'[{"UserLogin": "agent1", "Data": [{"TwoFactorToken": "s3cretValue"}]}]'),
+    ("json, with NUL", b'{"UserLogin": "agent1", "Password": "s3cretValue\\u0000"}'),
+    ("json, broken", b'{"UserLogin": "agent1", "Password": "s3cretValue", oops'),
+    ("json, broken inside a list", b'{"UserLogin": "agent1", "Password": ["x", "s3cretValue"'),
+    ("json, unterminated string", b'{"UserLogin": "agent1", "Password": "s3cretValue'),
+    ("json, broken, escaped key", b'{"UserLogin": "agent1", "\\u0050assword": "s3cretValue" oops'),
+    ("json, deeper than the parser", b"[" * 5000 + b'{"UserLogin": "agent1", "Password": "s3cretValue"}' + b"]" * 5000),
+    ("json, not UTF-8", b'{"UserLogin": "agent1\xe9", "Password": "s3cretValue"}'),
+    ("xml", b"<S><UserLogin>agent1</UserLogin><Password>s3cretValue</Password></S>"),
+    (
+        "xml, prefixed",
+        b'<x:S xmlns:x="urn:x"><x:UserLogin>agent1</x:UserLogin><x:Password>s3cretValue</x:Password></x:S>',
+    ),
+    ("xml, CDATA", b"<S><UserLogin>agent1</UserLogin><Password><![CDATA[s3cretValue]]></Password></S>"),
+    ("xml, comment inside", b"<S><UserLogin>agent1</UserLogin><Password>s3cret<!-- c -->Value</Password></S>"),
+    ("xml, character reference", b"<S><UserLogin>agent1</UserLogin><Password>&#115;3cretValue</Password></S>"),
+    ("xml, child element", b"<S><UserLogin>agent1</UserLogin><Password><a>s3cretValue</a></Password></S>"),
+    ("xml, attribute", b'<S><UserLogin>agent1</UserLogin><Auth x:Password="s3cretValue" xmlns:x="urn:x"/></S>'),
+    ("xml, lower case", b"<S><UserLogin>agent1</UserLogin><password>s3cretValue</password></S>"),
+    ("xml, broken", b"<S><UserLogin>agent1</UserLogin><Password>s3cretValue</Password><oops"),
+    ("xml, unclosed", b"<S><UserLogin>agent1</UserLogin><Password>s3cretValue"),
+    ("xml, undefined entity", b"<S><UserLogin>agent1</UserLogin><Password>&x;s3cretValue</Password></S>"),
+    (
+        "xml, comment hiding a closing tag",
+        b"<S><UserLogin>agent1</UserLogin><Password><!--</Password>-->s3cretValue</Password><oops",
+    ),
+    ("xml, NUL", b"<S><UserLogin>agent1</UserLogin><Password>s3cretValue</Password>\x00</S>"),
+    ("form", b"UserLogin=agent1&Password=s3cretValue"),
+    ("form, key percent-encoded", b"UserLogin=agent1&%50assword=s3cretValue"),
+    ("form, value encoded", b"UserLogin=agent1&Password=s3cret%56alue"),
+    ("form, ;", b"UserLogin=agent1;SessionID=s3cretValue"),
+    ("form, +", b"UserLogin=agent1&Password=s3cretValue+x"),
+]
+
+
+@pytest.mark.parametrize(("body"), [body for _, body in BODIES], ids=[name for name, _ in BODIES])
+def test_a_secret_in_a_body_is_hidden_in_every_spelling(body):
+    found: set[str] = set()
+    redacted = redact_body(body, found)
+    assert scrub(redacted, found).find("3cret") == -1, redacted
+    assert "agent1" in redacted and REDACTED in redacted
+
+
+QUERIES = [
+    ("Password=s3cretValue&UserLogin=agent1", "Password=***&UserLogin=agent1"),
+    ("%50assword=s3cretValue&UserLogin=agent1", "%50assword=***&UserLogin=agent1"),
+    ("PassWord=s3cretValue;UserLogin=agent1", "PassWord=***;UserLogin=agent1"),
+    ("Session%49D=s3cretValue&UserLogin=agent1", "Session%49D=***&UserLogin=agent1"),
+    ("Password+=x&UserLogin=agent1", "Password+=***&UserLogin=agent1"),  # `+` is a space, stripped
+    ("UserLogin=agent1&Password", "UserLogin=agent1&Password"),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), QUERIES)
+def test_query_keys_are_read_as_the_rest_transport_reads_them(query, expected):
+    assert redact_query(query) == expected
+
+
+def test_paths_urls_and_free_text():
+    assert redact_path("/Session/s3cretValue") == "/Session/***"
+    assert redact_path("/Webservice/X/%53ession/s3cretValue") == "/Webservice/X/Session/***"
+    assert redact_path("/Webservice/X/Session%2Fs3cretValue") == "/Webservice/X/Session/***"
+    assert redact_path("/Ticket/12") == "/Ticket/12"
+    assert (
+        redact_url("http://h/x?UserLogin=a&%50assword=s3cretValue#top") == "http://h/x?UserLogin=a&%50assword=***#top"
+    )
+    line = "Invalid request from ip=1.2.3.4: Invalid HTTP request line: 'GET /x?SessionID=s3cretValue HTTP/1.1 junk'"
+    assert "s3cretValue" not in redact_text(line) and "ip=1.2.3.4" in redact_text(line)
+    assert redact_text("GET /Webservice/R/Session/s3cretValue") == "GET /Webservice/R/Session/***"
+
+
+def test_a_found_value_is_scrubbed_in_every_escaping():
+    found: set[str] = set()
+    redact_body(b'{"Password": "p\\"w\\u00e9 <&>x"}', found)
+    echoed = 'p"wé <&>x | p\\"w\\u00e9 <&>x | p"wé &lt;&amp;&gt;x | p%22w%C3%A9%20%3C%26%3Ex | kept'
+    assert scrub(echoed, found) == "*** | *** | *** | *** | kept"
+    assert scrub("a b", {"a"}) == "a b"  # too short to hunt
+
+
+def test_storable_text_has_no_nul_and_no_lone_surrogate():
+    text = storable("a\x00b\ud800c")
+    assert text == "a\\x00b\\ud800c"
+    text.encode("utf-8")  # strict: would raise on a surrogate
