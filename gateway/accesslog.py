@@ -9,6 +9,8 @@ message goes through gateway.redaction first.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from gunicorn.glogging import Logger  # type: ignore[import-untyped]
@@ -23,16 +25,20 @@ _REDACT = {"U": redact_path, "q": redact_query, "f": redact_url, "{referer}i": r
 
 class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hints
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        """gunicorn's atoms, those the access log format uses redacted (redacting all ~50 would cost more than
+        the request)."""
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         found = {str(environ[name]).strip() for name in SECRET_HEADERS if environ.get(name)}
-        for key, value in atoms.items():
+        used = _used(self.cfg.access_log_format)
+        for key in used & atoms.keys():
+            value = atoms[key]
             if key in _HEADER_ATOMS or key in _ENVIRON_ATOMS:
                 atoms[key] = REDACTED
             elif isinstance(value, str):
                 atoms[key] = _REDACT.get(key, redact_text)(value, found)
-        for key, value in atoms.items():
-            if isinstance(value, str):
-                atoms[key] = scrub(value, found)
+        for key in used & atoms.keys():
+            if isinstance(atoms[key], str):
+                atoms[key] = scrub(atoms[key], found)
         return atoms
 
     def critical(self, msg: str, *args: Any, **kwargs: Any) -> None:
@@ -52,6 +58,11 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hin
 
     def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
         super().exception(_redacted(msg, args), **kwargs)
+
+
+@functools.cache
+def _used(access_log_format: str) -> frozenset[str]:
+    return frozenset(re.findall(r"%\(([^)]*)\)", access_log_format))
 
 
 def _redacted(msg: str, args: tuple[Any, ...]) -> str:

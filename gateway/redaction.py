@@ -33,11 +33,13 @@ MIN_SCRUBBED = 4
 _NAMES = {key.lower() for key in SECRET_KEYS}
 _ALTERNATION = "|".join(SECRET_KEYS)
 _PATH = re.compile(r"(/Session/)([^/?#\s]+)", re.I)
-# a key=value pair anywhere in free text: the key is decoded before it is compared
-_PAIR = re.compile(r"([^\s&;?=\"'<>]+)=([^\s&;#\"'<>]*)")
+# a key=value pair anywhere in free text: the key is decoded before it is compared; a match starts only where
+# a token does, so a long line without `=` costs one pass, not one per character
+_PAIR = re.compile(r"(?<![^\s&;?\"'<>])([^\s&;?=\"'<>]+)=([^\s&;#\"'<>]*)")
 _HEADER_LINE = re.compile(r"(X-OTRS-Header-(?:Password|SessionID|TwoFactorToken)\s*[:=]\s*)(\S+)", re.I)
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\Z)|[\[\]{}:,]|[^\s"\[\]{}:,]+', re.S)
-_XML_OPEN = re.compile(rf"<\s*(?:[\w.-]+:)?({_ALTERNATION})(?=[\s/>])[^>]*>", re.I)
+# a string token always matches (to its quote or the text's end), so no input makes the scan backtrack
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}:,]|[^\s"\[\]{}:,]+', re.S)
+_XML_OPEN = re.compile(rf"<\s*(?:[\w.-]+:)?({_ALTERNATION})(?=[\s/>])[^<>]*>", re.I)
 _XML_ATTRIBUTE = re.compile(rf"""(\s(?:[\w.-]+:)?(?:{_ALTERNATION})\s*=\s*)("[^"]*"?|'[^']*'?|[^\s>]+)""", re.I)
 
 
@@ -64,10 +66,10 @@ def redact_path(path: str, found: set[str] | None = None) -> str:
         _add(found, match[2])
         return f"{match[1]}{REDACTED}"
 
-    decoded = unquote(path)
-    if not _PATH.search(decoded):
-        return path
-    return _PATH.sub(replace, decoded)  # a path spelled with escapes (`/%53ession/...`) is logged decoded
+    redacted = _PATH.sub(replace, path)
+    decoded = unquote(redacted)
+    again = _PATH.sub(replace, decoded)
+    return again if again != decoded else redacted  # spelled with escapes (`/%53ession/...`): logged decoded
 
 
 def redact_url(url: str, found: set[str] | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from gateway.admin import webservices
@@ -129,3 +130,18 @@ def test_the_queue_is_bounded_in_bytes_too(db):
     assert log.dropped == 1
     log.close()
     assert set(_stored(db)) == {"fits"}
+
+
+def test_a_writer_thread_that_ended_is_replaced_by_the_next_record(db):
+    log = CommunicationLog(db, 7, flush_interval=0.05)
+    _exchange(log, "first", b"{}")
+    ended = threading.Thread(target=lambda: None)
+    ended.start()
+    ended.join()
+    log._thread = ended  # as if the writer had died
+    _exchange(log, "second", b"{}")
+    deadline = time.monotonic() + 10
+    while "second" not in _stored(db) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert {"first", "second"} <= set(_stored(db)) and log._thread is not ended and log._thread.is_alive()
+    log.close()

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
+import json
+import time
+from types import SimpleNamespace
+from urllib.parse import unquote
 
+import pytest
+from gunicorn.config import Config
+
+from gateway.accesslog import RedactingLogger
+from gateway.environ import REQUEST_ID
+from gateway.middleware.errors import UnexpectedErrors
 from gateway.redaction import (
     REDACTED,
     redact_body,
@@ -87,6 +97,7 @@ def test_paths_urls_and_free_text():
     assert redact_path("/Session/s3cretValue") == "/Session/***"
     assert redact_path("/Webservice/X/%53ession/s3cretValue") == "/Webservice/X/Session/***"
     assert redact_path("/Webservice/X/Session%2Fs3cretValue") == "/Webservice/X/Session/***"
+    assert redact_path("/Session/s3cretValue/%53ession/s3cretValue") == "/Session/***/Session/***"
     assert redact_path("/Ticket/12") == "/Ticket/12"
     assert (
         redact_url("http://h/x?UserLogin=a&%50assword=s3cretValue#top") == "http://h/x?UserLogin=a&%50assword=***#top"
@@ -108,3 +119,58 @@ def test_storable_text_has_no_nul_and_no_lone_surrogate():
     text = storable("a\x00b\ud800c")
     assert text == "a\\x00b\\ud800c"
     text.encode("utf-8")  # strict: would raise on a surrogate
+
+
+def test_the_error_log_and_the_fault_name_a_broken_request_without_its_session_id(caplog):
+    def app(environ, start_response):
+        raise RuntimeError("broken")
+
+    path = "/otrs/nph-genericinterface.pl/Webservice/R/%53ession/s3cretValue"
+    answered = []
+    body = UnexpectedErrors(app)(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": unquote(path), REQUEST_ID: "abc"},
+        lambda status, headers, exc_info=None: answered.append(status),
+    )
+    fault = json.loads(b"".join(body))["faultstring"]
+    assert answered == ["500 Internal Server Error"]
+    assert "GET /otrs/nph-genericinterface.pl/Webservice/R/Session/***" in fault
+    assert "request abc: unexpected error in GET" in caplog.text and "s3cretValue" not in caplog.text
+
+
+def test_gunicorn_logs_redact_request_lines_queries_referers_and_credential_headers():
+    config = Config()
+    config.set(
+        "access_log_format", f'{config.access_log_format} "%(U)s" "%(q)s" %({{x-otrs-header-password}}i)s %({{a}}i)s'
+    )
+    logger = RedactingLogger(config)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/R/Session/s3cretValue?%50assword=s3cretValue2&L=1",
+        "PATH_INFO": "/R/Session/s3cretValue",
+        "QUERY_STRING": "%50assword=s3cretValue2&L=1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_REFERER": "http://app/?SessionID=s3cretValue3",
+        "HTTP_X_OTRS_HEADER_PASSWORD": "s3cretValue4",
+    }
+    headers = [("REFERER", environ["HTTP_REFERER"]), ("X-OTRS-HEADER-PASSWORD", "s3cretValue4"), ("A", "x")]
+    request = SimpleNamespace(headers=headers)
+    response = SimpleNamespace(status="200 OK", headers=[], sent=1)
+    atoms = logger.atoms(response, request, environ, dt.timedelta(seconds=1))
+    assert atoms["r"] == "GET /R/Session/***?%50assword=***&L=1 HTTP/1.1"
+    assert (atoms["U"], atoms["q"], atoms["f"]) == ("/R/Session/***", "%50assword=***&L=1", "http://app/?SessionID=***")
+    assert atoms["{x-otrs-header-password}i"] == REDACTED and atoms["{a}i"] == "x"
+    assert not [
+        key for key, value in atoms.items() if "3cret" in str(value) and f"%({key})" in config.access_log_format
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'"\\' * 120_000, b"<Password " * 25_000, b' Password="' * 20_000, b'{"Password": ' * 20_000, b"[" * 250_000],
+    ids=["escapes", "open tags", "open attributes", "keys", "deep"],
+)
+def test_no_body_makes_redaction_slow(body):
+    """The writer thread redacts every body: a pattern that backtracked took minutes on 240 KB of `"\\`."""
+    started = time.monotonic()
+    redact_body(body, set())
+    assert time.monotonic() - started < 5

@@ -14,6 +14,7 @@ still a 400 that names the field.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, Unicode
@@ -24,6 +25,8 @@ from gateway.redaction import REDACTED, is_secret
 from gateway.wirenumbers import MAX_BIGINT, integer
 
 _COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY, _AS_GIVEN = range(8)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _quirks(cls: type, name: str) -> tuple[str, ...]:
@@ -142,6 +145,9 @@ def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
         if isinstance(value, str) and "\x00" in value:
             # no database stores it (PostgreSQL refuses, SQLite cuts the string), and no client means it
             raise _invalid(value, where, "NUL characters are not allowed in %r")
+        if isinstance(value, str) and _SURROGATE.search(value):
+            # JSON's "\ud800" without its pair: no UTF-8 text, so no database (nor log) could take it
+            raise _invalid(value, where, "a lone surrogate (half a UTF-16 pair) is not allowed in %r")
         return value if isinstance(value, str) else str(value)
     if kind in (_INT, _BOOL):
         number = int(value) if isinstance(value, bool) else integer(value, low=-MAX_BIGINT)
