@@ -17,7 +17,8 @@ as in Znuny, a header wins over the same key in the route, query or body::
 Risks, and how they are met:
 
 - These headers carry a password. Serve gateway over TLS (or behind a proxy that does),
-  and keep them out of access logs: gateway's own communication log never records headers.
+  and keep them out of a proxy's access log: gateway's own communication log never records
+  headers (and hides their values where an answer repeats them), its gunicorn logger redacts them.
 - Nothing here authenticates anyone. The values are checked exactly like body credentials
   (password hash, session lookup, failed-login limits) by ``gateway.auth``; a proxy-set
   identity such as ``Remote-User`` is never trusted.
