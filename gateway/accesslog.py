@@ -67,4 +67,8 @@ def _used(access_log_format: str) -> frozenset[str]:
 
 def _redacted(msg: str, args: tuple[Any, ...]) -> str:
     """The message as logging would format it, redacted (logging formats no message given without arguments)."""
-    return redact_text(str(msg) % args if args else str(msg))
+    try:
+        text = str(msg) % args if args else str(msg)
+    except (TypeError, ValueError):  # arguments that do not fit the message: logged side by side
+        text = f"{msg} {args}"
+    return redact_text(text)

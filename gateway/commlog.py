@@ -12,7 +12,6 @@ import atexit
 import dataclasses
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -52,7 +51,7 @@ class Exchange:
     created: dt.datetime
 
 
-def stored(exchange: Exchange) -> commlog.Record:
+def _row(exchange: Exchange) -> commlog.Record:
     """A queued exchange as the row the log keeps: redacted, secrets found anywhere scrubbed everywhere, storable
     on every backend, cut to size."""
     found = set(exchange.secrets)
@@ -104,7 +103,6 @@ class CommunicationLog:
         self._queue_lock = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
-        self._thread_pid = 0
         self._lock = threading.Lock()
         self._next_purge = 0.0
         self._next_warning = 0.0
@@ -125,7 +123,8 @@ class CommunicationLog:
         response_body: bytes,
         secrets: Iterable[str] = (),
     ) -> None:
-        """Queue one exchange, or count it dropped when the queue is full; never blocks, never raises."""
+        """Queue one exchange, or count it dropped when the queue is full: the request never waits for the
+        database."""
         exchange = Exchange(
             webservice_id,
             communication_id,
@@ -149,7 +148,7 @@ class CommunicationLog:
                 self._queue.append(exchange)
                 self._queued_bytes += size
         if full:
-            self._lost(1, "the queue is full (the database is slow or unreachable)")
+            self._lost(1, "the queue was full (the database is slow or unreachable)")
         self._ensure_thread()
 
     def flush(self) -> None:
@@ -160,16 +159,16 @@ class CommunicationLog:
                 rows = []
                 for exchange in batch:
                     try:
-                        rows.append(stored(exchange))
+                        rows.append(_row(exchange))
                     except Exception:
                         log.exception("communication log: a record could not be redacted; skipped")
                         self.skipped += 1
                 self._write(rows)
             if time.monotonic() >= self._next_purge:
+                self._next_purge = time.monotonic() + 3600  # tried again in an hour, also after a failure
                 try:
                     with self.db.transaction() as tx:
                         commlog.purge(tx, utcnow() - dt.timedelta(days=self.keep_days))
-                    self._next_purge = time.monotonic() + 3600
                 except Exception:
                     log.exception("communication log: old records could not be purged")
 
@@ -201,27 +200,26 @@ class CommunicationLog:
                     commlog.add_many(tx, [row])
                 self.written += 1
             except Exception as error:
-                log.warning("communication log: record %s could not be written, skipped: %s", row[1], error)
                 self.skipped += 1
+                self._lost(1, f"the database refused record {row[1]} ({error})")
 
     def _lost(self, count: int, why: str) -> None:
         """A warning in the server log at most every WARN_EVERY seconds, counting what was lost meanwhile."""
         self._unwarned += count
         now = time.monotonic()
         if now >= self._next_warning:
-            log.warning("communication log: %d records dropped because %s", self._unwarned, why)
+            log.warning(
+                "communication log: %d records lost since the last warning, the latest as %s", self._unwarned, why
+            )
             self._unwarned, self._next_warning = 0, now + WARN_EVERY
 
     def _ensure_thread(self) -> None:
         """A writer thread in this process (gunicorn forks after the app is built), restarted if it ever died."""
-        if self._closed.is_set():
-            return
-        if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
-            return
+        if self._closed.is_set() or (self._thread is not None and self._thread.is_alive()):
+            return  # in a forked worker, the master's thread object is not alive
         with self._queue_lock:
-            if self._thread_pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            if self._thread is not None and self._thread.is_alive():
                 return
-            self._thread_pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="communication-log", daemon=True)
             self._thread.start()
 

@@ -95,7 +95,7 @@ def test_what_no_parser_reads_is_stored_and_the_writer_goes_on(db):
     log.close()
 
 
-def test_a_record_the_database_refuses_is_skipped_and_its_batch_written(db):
+def test_a_record_the_database_refuses_is_skipped_and_its_batch_written(db, caplog):
     log = CommunicationLog(db, 7, flush_interval=3600)
     _exchange(log, "before", b"{}")
     _exchange(log, "refused", b"{}", duration_ms=2**64)  # no INTEGER column holds it
@@ -103,6 +103,7 @@ def test_a_record_the_database_refuses_is_skipped_and_its_batch_written(db):
     log.flush()
     assert set(_stored(db)) == {"before", "after"}
     assert (log.skipped, log.written) == (1, 2)
+    assert "the database refused record refused" in caplog.text
     log.close()
 
 
@@ -111,9 +112,10 @@ def test_a_full_queue_drops_and_counts_records_with_one_warning(db, caplog):
     for i in range(6):
         _exchange(log, f"r{i}", b"{}")
     assert log.dropped == 3
-    warnings = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    warnings = [r.getMessage() for r in caplog.records if "records lost" in r.getMessage()]
     assert warnings == [
-        "communication log: 1 records dropped because the queue is full (the database is slow or unreachable)"
+        "communication log: 1 records lost since the last warning, the latest as the queue was full"
+        " (the database is slow or unreachable)"
     ]
     log.flush()
     assert set(_stored(db)) == {"r0", "r1", "r2"}
