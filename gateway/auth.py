@@ -28,7 +28,7 @@ CREDENTIAL_KEYS = ("UserLogin", "CustomerUserLogin", "Password", "SessionID", "T
 _SESSION_ALPHABET = string.ascii_letters + string.digits
 # a session's last-request time is written at most this often, so reads stay reads
 _TOUCH_INTERVAL = dt.timedelta(seconds=60)
-# expired failure counters deleted with each failure written: more than one failure adds, so the table shrinks
+# expired failure counters deleted with each failure written (which adds at most two): they never pile up
 _PURGE_BATCH = 100
 
 
