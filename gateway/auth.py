@@ -17,7 +17,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gateway.passwords import PasswordChecker
+from gateway.passwords import PasswordChecker, hash_password, needs_rehash
 from gateway.principal import AGENT, CUSTOMER, Principal
 from gateway.settings import Settings
 from gateway.store import agents, customers, sessions
@@ -189,7 +189,7 @@ class Authenticator:
         stored = row["pw"] if row is not None and row["valid_id"] == 1 else None
         if not self.passwords.verify(stored, password):
             return None, True
-        return principal, keys[0][0] in counts
+        return principal, keys[0][0] in counts or needs_rehash(stored or "", self.settings)
 
     def _record(self, creds: Credentials, principal: Principal | None, remote_addr: str) -> None:
         """Count a failed password check, clear the login's count at this address after a good one,
@@ -208,6 +208,14 @@ class Authenticator:
                 sessions.purge_failures(tx, since, _PURGE_BATCH)
             else:
                 sessions.clear_failures(tx, keys[0][0])
+                self._rehash(tx, user_type, login, creds.Password)
+
+    def _rehash(self, tx: Transaction, user_type: str, login: str, password: str) -> None:
+        """A hash made at another cost is made again at the configured one (the password just matched)."""
+        store = agents if user_type == AGENT else customers
+        row = store.by_login(tx, login)
+        if row is not None and needs_rehash(row["pw"], self.settings):
+            store.set_password(tx, row["login"], hash_password(password, self.settings))
 
     def _impersonate(self, tx: Transaction, principal: Principal, target_login: str) -> Principal | None:
         """An agent with rw on the impersonation group may act as another valid agent."""

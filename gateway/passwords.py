@@ -8,7 +8,8 @@ process, so a password change invalidates it at once and no password is kept in 
 
 The cost of new hashes is a setting (password_time_cost, password_memory_cost; argon2-cffi's
 defaults unless configured). A stored hash carries the parameters it was made with, so
-checking it needs no setting, and hashes made at another cost keep working.
+checking it needs no setting, and hashes made at another cost keep working (and are made
+again at the configured cost on the next good login).
 
 A login that does not exist, is invalid or has no usable password is checked against a
 dummy hash made at the same cost (`PasswordChecker.verify` with no stored hash), so the
@@ -35,9 +36,21 @@ _verifier = PasswordHasher()  # verify() reads the cost from the stored hash, no
 _process_key = secrets.token_bytes(32)
 
 
+def _hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(time_cost=settings.password_time_cost, memory_cost=settings.password_memory_cost)
+
+
 def hash_password(password: str, settings: Settings) -> str:
-    hasher = PasswordHasher(time_cost=settings.password_time_cost, memory_cost=settings.password_memory_cost)
-    return hasher.hash(password)
+    return _hasher(settings).hash(password)
+
+
+def needs_rehash(stored_hash: str, settings: Settings) -> bool:
+    """A hash made at another cost than the configured one: its refusals would take another time
+    than the dummy's, so it is made again at the next good login."""
+    try:
+        return _hasher(settings).check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return False
 
 
 class PasswordChecker:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
+from argon2 import PasswordHasher
+
+from gateway.passwords import hash_password, needs_rehash
 from gateway.settings import Settings
 from gateway.store.database import utcnow
 from tests.conftest import CHEAP_PASSWORDS, REST, ROOT, SOAP, TICKET_NS
@@ -155,6 +159,20 @@ def test_an_unknown_or_invalid_login_costs_a_password_check_and_a_refused_addres
     for creds in ({"UserLogin": "agent1", "Password": "agent1"}, {"UserLogin": "agent1", "Password": "guess"}):
         assert client.post(f"{REST}/Session", json=creds).json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
     assert calls == []
+
+
+def test_a_hash_made_at_another_cost_is_made_again_at_the_next_good_login(client, db, settings):
+    """Else its refusals would take another time than the dummy hash's, and tell that the login exists."""
+    costly = dataclasses.replace(settings, password_time_cost=settings.password_time_cost + 1)
+    with db.transaction() as tx:
+        tx.execute("UPDATE users SET pw = ? WHERE login = 'agent1'", [hash_password("agent1", costly)])
+    assert "Error" in client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "guess"}).json
+    with db.transaction(write=False) as tx:
+        assert needs_rehash(tx.value("SELECT pw FROM users WHERE login = 'agent1'"), settings)
+    assert "SessionID" in client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"}).json
+    with db.transaction(write=False) as tx:
+        stored = tx.value("SELECT pw FROM users WHERE login = 'agent1'")
+    assert not needs_rehash(stored, settings) and PasswordHasher().verify(stored, "agent1")
 
 
 def test_an_idle_session_expires(client, settings, db):

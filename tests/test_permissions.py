@@ -117,6 +117,27 @@ def test_a_customer_user_creates_tickets_only_for_itself(client, db, neighbours)
     assert get(client, theirs)["Ticket"][0]["CustomerUserID"] == "stranger"
 
 
+def test_a_customer_user_cannot_give_its_ticket_to_someone_else(client, db, neighbours):
+    """TicketUpdate keeps a customer's ticket its own, as TicketCreate makes it."""
+    mine = create(client, CUSTOMER, ticket={"CustomerUser": "customer1"})["TicketID"]
+
+    def update(ticket):
+        body = {**CUSTOMER, "TicketID": mine, "Ticket": ticket}
+        return client.patch(f"{REST}/Ticket/{mine}", json=body).json
+
+    for ticket in ({"CustomerUser": "stranger"}, {"CustomerUser": "colleague"}, {"CustomerID": "GLOBEX"}):
+        assert update(ticket)["Error"] == {
+            "ErrorCode": "TicketUpdate.AccessDenied",
+            "ErrorMessage": "TicketUpdate: Customer users can give a ticket only to themselves and their CustomerID!",
+        }, ticket
+    shown = get(client, mine)["Ticket"][0]
+    assert (shown["CustomerUserID"], shown["CustomerID"]) == ("customer1", "ACME")
+    assert update({"CustomerUser": "customer1", "Title": "still mine"})["TicketID"] == mine
+    # an agent hands it on
+    assert client.patch(f"{REST}/Ticket/{mine}", json={**ROOT, "Ticket": {"CustomerUser": "stranger"}}).json["TicketID"]
+    assert get(client, mine)["Ticket"][0]["CustomerUserID"] == "stranger"
+
+
 def test_a_customer_users_ticket_for_someone_else_is_refused_over_soap(client, db, neighbours):
     ticket = "".join(f"<{k}>{v}</{k}>" for k, v in {**TICKET, "CustomerUser": "stranger"}.items())
     article = "".join(f"<{k}>{v}</{k}>" for k, v in ARTICLE.items())

@@ -122,7 +122,7 @@ def _ticket_values(
     customer_user, customer = check.customer_user(tx, ticket.CustomerUser)
     customer_id = (ticket.CustomerID or "").strip() or (customer["customer_id"] if customer else "")
     access = Access(tx, principal, customer_group_support=bool(customer_group_support))
-    if not access.may_create_for(customer_user, customer_id):
+    if not access.may_assign_customer(customer_user, customer_id):
         raise OperationError(
             f"{OP}.AccessDenied", f"{OP}: Customer users can create tickets only for themselves and their CustomerID!"
         )
