@@ -1,8 +1,8 @@
 """The WSGI application: ``gateway.app:application`` for gunicorn, ``make_app`` for tests.
 
 Only this module knows the order of the stack (outermost first): request limits (which
-assign the request id), unexpected errors (answered as faults naming it), header
-credentials, dispatcher.
+assign the request id), unexpected errors (answered as faults naming it), the client
+address, header credentials, dispatcher.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gateway.commlog import CommunicationLog
 from gateway.dispatcher import Dispatcher
+from gateway.middleware.client_address import ClientAddress
 from gateway.middleware.credentials import HeaderCredentials
 from gateway.middleware.errors import UnexpectedErrors
 from gateway.middleware.limits import RequestLimits
 from gateway.runtime import Runtime
-from gateway.settings import Settings, advertised_url, load
+from gateway.settings import Settings, advertised_url, load, proxy_networks
 from gateway.webservice.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Gateway:
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
         app: WSGIApplication = Dispatcher(self.runtime, registry, self.commlog)
         app = HeaderCredentials(app)
+        app = ClientAddress(app, proxy_networks(settings.trusted_proxies))
         app = UnexpectedErrors(app)
         self.wsgi = RequestLimits(app, settings.max_request_size)
 

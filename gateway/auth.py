@@ -17,7 +17,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gateway.passwords import PasswordChecker
+from gateway.passwords import PasswordChecker, hash_password, needs_rehash
 from gateway.principal import AGENT, CUSTOMER, Principal
 from gateway.settings import Settings
 from gateway.store import agents, customers, sessions
@@ -28,6 +28,8 @@ CREDENTIAL_KEYS = ("UserLogin", "CustomerUserLogin", "Password", "SessionID", "T
 _SESSION_ALPHABET = string.ascii_letters + string.digits
 # a session's last-request time is written at most this often, so reads stay reads
 _TOUCH_INTERVAL = dt.timedelta(seconds=60)
+# expired failure counters deleted with each failure written (which adds at most two): they never pile up
+_PURGE_BATCH = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Authenticator:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self.passwords = PasswordChecker(settings.auth_cache_ttl)
+        self.passwords = PasswordChecker(settings.auth_cache_ttl, settings)
 
     # -- the Auth() of every operation ---------------------------------------------------------------
 
@@ -156,19 +158,27 @@ class Authenticator:
             return None, False
         return Principal(CUSTOMER, row["user_login"], customer_id=row["customer_id"]), stale
 
-    def _failure_keys(self, user_type: str, login: str, remote_addr: str) -> list[str]:
-        keys = [f"login:{user_type}:{login.lower()}"[:300]]
+    def _failure_keys(self, user_type: str, login: str, remote_addr: str) -> list[tuple[str, int]]:
+        """The counters a login attempt is refused by, each with its limit: the login from this
+        address first (the one a good login clears), then the address across logins."""
+        keys = [(f"login:{remote_addr}:{user_type}:{login.lower()}"[:300], self.settings.login_failure_limit)]
         if remote_addr:
-            keys.append(f"addr:{remote_addr}")
+            keys.append((f"addr:{remote_addr}", self.settings.login_failure_address_limit))
         return keys
 
     def _check(
         self, tx: Transaction, user_type: str, login: str, password: str, remote_addr: str
     ) -> tuple[Principal | None, bool]:
-        """Password check; returns the principal and whether failure counters need a write."""
+        """Password check; returns the principal and whether failure counters need a write.
+
+        A refused address costs a counter read and no password check, known login or not, right
+        password or not: it learns "refused" and nothing else. Otherwise an unknown or invalid login
+        is checked against the dummy hash (PasswordChecker), as costly as a real check.
+        """
         window_start = utcnow() - dt.timedelta(seconds=self.settings.login_failure_window)
-        counts = [sessions.failures(tx, key, window_start) for key in self._failure_keys(user_type, login, remote_addr)]
-        if max(counts) >= self.settings.login_failure_limit:
+        keys = self._failure_keys(user_type, login, remote_addr)
+        counts = sessions.failures(tx, [key for key, _ in keys], window_start)
+        if any(counts.get(key, 0) >= limit for key, limit in keys):
             return None, False
         if user_type == AGENT:
             row = agents.by_login(tx, login)
@@ -176,12 +186,14 @@ class Authenticator:
         else:
             row = customers.by_login(tx, login)
             principal = Principal(CUSTOMER, row["login"], customer_id=row["customer_id"]) if row else None
-        if row is None or row["valid_id"] != 1 or not self.passwords.verify(row["pw"], password):
+        stored = row["pw"] if row is not None and row["valid_id"] == 1 else None
+        if not self.passwords.verify(stored, password):
             return None, True
-        return principal, counts[0] > 0
+        return principal, keys[0][0] in counts or needs_rehash(stored or "", self.settings)
 
     def _record(self, creds: Credentials, principal: Principal | None, remote_addr: str) -> None:
-        """Count a failed password check, clear a login's count after a good one, touch a session."""
+        """Count a failed password check, clear the login's count at this address after a good one,
+        touch a session."""
         with self.db.transaction() as tx:
             if creds.SessionID:
                 sessions.touch(tx, session_key(creds.SessionID))
@@ -190,10 +202,20 @@ class Authenticator:
             keys = self._failure_keys(user_type, login, remote_addr)
             if principal is None:
                 since = utcnow() - dt.timedelta(seconds=self.settings.login_failure_window)
-                for key in keys:
+                for key, _ in keys:
                     sessions.add_failure(tx, key, since)
+                # the table holds only what still counts: a few expired rows go with each new failure
+                sessions.purge_failures(tx, since, _PURGE_BATCH)
             else:
-                sessions.clear_failures(tx, keys[0])
+                sessions.clear_failures(tx, keys[0][0])
+                self._rehash(tx, user_type, login, creds.Password)
+
+    def _rehash(self, tx: Transaction, user_type: str, login: str, password: str) -> None:
+        """A hash made at another cost is made again at the configured one (the password just matched)."""
+        store = agents if user_type == AGENT else customers
+        row = store.by_login(tx, login)
+        if row is not None and needs_rehash(row["pw"], self.settings):
+            store.set_password(tx, row["login"], hash_password(password, self.settings))
 
     def _impersonate(self, tx: Transaction, principal: Principal, target_login: str) -> Principal | None:
         """An agent with rw on the impersonation group may act as another valid agent."""

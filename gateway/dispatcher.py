@@ -23,7 +23,7 @@ from wsgiref.types import InputStream, WSGIApplication, WSGIEnvironment
 
 from gateway import __version__
 from gateway.commlog import MAX_QUEUED, CommunicationLog
-from gateway.environ import CREDENTIALS, OPERATION, REQUEST_ID, RUNTIME, SOAP_FAULTS, WEBSERVICE
+from gateway.environ import CLIENT_ADDRESS, CREDENTIALS, OPERATION, REQUEST_ID, RUNTIME, SOAP_FAULTS, WEBSERVICE
 from gateway.faults import StartResponse, WriteBody, fault, json_fault, respond
 from gateway.middleware.limits import buffer_body
 from gateway.redaction import is_secret
@@ -166,7 +166,7 @@ class Dispatcher:
             self.commlog.record(
                 endpoint.config.id,
                 environ.get(REQUEST_ID, ""),
-                environ.get("REMOTE_ADDR", ""),
+                environ.get(CLIENT_ADDRESS, ""),
                 environ.get(OPERATION, ""),
                 int(status[0][:3]) if answered and status else 500,
                 int((time.monotonic() - started) * 1000),

@@ -4,6 +4,7 @@ Each key is written by exactly one layer (named beside it) and read by the layer
 """
 
 REQUEST_ID = "gateway.request_id"  # middleware.limits: the id every request gets, also sent as X-Request-ID
+CLIENT_ADDRESS = "gateway.client_address"  # middleware.client_address: the client's IP, behind trusted proxies too
 CREDENTIALS = "gateway.credentials"  # middleware.credentials: the X-OTRS-Header-* credentials, by name
 RUNTIME = "gateway.runtime"  # dispatcher: the process's Runtime (settings, database, authenticator)
 WEBSERVICE = "gateway.webservice"  # dispatcher: the WebserviceConfig serving the request

@@ -20,6 +20,7 @@ import ast
 import configparser
 import dataclasses
 import inspect
+import ipaddress
 import os
 import socket
 from collections.abc import Mapping
@@ -59,9 +60,17 @@ class Settings:
     auth_cache_ttl: int = 300
     """seconds a successful password check is remembered by a process (Znuny: CachedAuth 300)"""
     login_failure_limit: int = 10
-    """failed logins allowed per login and per client address within login_failure_window"""
+    """failed logins allowed per login from one client address within login_failure_window; past
+    it that address is refused for that login (even the right password), other addresses are not"""
+    login_failure_address_limit: int = 50
+    """failed logins allowed from one client address, whatever the logins, within login_failure_window"""
     login_failure_window: int = 300
-    """seconds over which failed logins are counted"""
+    """seconds over which failed logins are counted; older failures are forgotten"""
+    trusted_proxies: str = ""
+    """addresses or networks (CIDR) of the proxies in front of gateway, separated by commas or spaces,
+    e.g. 127.0.0.1, 10.0.0.0/8. A request from one of them is counted under the address it names in
+    X-Forwarded-For (the rightmost entry that is not itself a trusted proxy); empty: every request
+    is the address it comes from, and X-Forwarded-For is ignored"""
     impersonation_group: str = "admin"
     """agents with rw on this group may use X-OTRS-Header-ImpersonateAsUser"""
     customer_group_support: int = 0
@@ -202,9 +211,21 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"setting ticket_subject_format: {settings.ticket_subject_format!r} is not Left, Right or None"
         )
+    proxy_networks(settings.trusted_proxies)  # a typo is refused at start, not ignored per request
     base = home(environ)
     key_stores: dict[str, Any] = {key: _absolute(getattr(settings, key), base) for key in KEY_STORES}
     return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url, base), **key_stores)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(value: str) -> tuple[Network, ...]:
+    """The networks of trusted_proxies; a single address is a network of one."""
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in value.replace(",", " ").split())
+    except ValueError as error:
+        raise SettingsError(f"setting trusted_proxies: {error}") from None
 
 
 MIN_PASSWORD_MEMORY_COST = 32  # Argon2's least: 8 KiB per lane, argon2-cffi's 4 lanes

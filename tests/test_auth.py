@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
+from argon2 import PasswordHasher
+
+from gateway.passwords import hash_password, needs_rehash
 from gateway.settings import Settings
 from gateway.store.database import utcnow
 from tests.conftest import CHEAP_PASSWORDS, REST, ROOT, SOAP, TICKET_NS
@@ -127,14 +131,48 @@ def test_impersonating_an_unknown_agent_fails(client):
     assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
 
 
-def test_failed_logins_are_limited_per_login(client, settings):
+def test_failed_logins_are_limited_per_login_and_address(client, settings):
     for _ in range(settings.login_failure_limit):
         client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "guess"})
     response = client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"})
     assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
-    # another login from another address is unaffected
-    other = client.post(f"{REST}/Session", json=ROOT, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    # the same login from another address is unaffected (tests/test_login_limits.py: the whole scenario, served)
+    other = client.post(
+        f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"}, environ_base={"REMOTE_ADDR": "192.0.2.7"}
+    )
     assert "SessionID" in other.json
+
+
+def test_an_unknown_or_invalid_login_costs_a_password_check_and_a_refused_address_none(client, db, monkeypatch):
+    """The time of a refusal tells nothing of the login: each costs one Argon2 verification, as a wrong
+    password does; a refused address costs none, whoever it names."""
+    calls = _counted_checks(monkeypatch)
+    with db.transaction() as tx:
+        tx.execute("UPDATE users SET valid_id = 2 WHERE login = 'tauser'")
+    for login in ("agent1", "nobody", "tauser"):
+        response = client.post(f"{REST}/Session", json={"UserLogin": login, "Password": "guess"})
+        assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
+    assert len(calls) == 3
+    for _ in range(4):
+        client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "guess"})
+    del calls[:]
+    for creds in ({"UserLogin": "agent1", "Password": "agent1"}, {"UserLogin": "agent1", "Password": "guess"}):
+        assert client.post(f"{REST}/Session", json=creds).json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
+    assert calls == []
+
+
+def test_a_hash_made_at_another_cost_is_made_again_at_the_next_good_login(client, db, settings):
+    """Else its refusals would take another time than the dummy hash's, and tell that the login exists."""
+    costly = dataclasses.replace(settings, password_time_cost=settings.password_time_cost + 1)
+    with db.transaction() as tx:
+        tx.execute("UPDATE users SET pw = ? WHERE login = 'agent1'", [hash_password("agent1", costly)])
+    assert "Error" in client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "guess"}).json
+    with db.transaction(write=False) as tx:
+        assert needs_rehash(tx.value("SELECT pw FROM users WHERE login = 'agent1'"), settings)
+    assert "SessionID" in client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"}).json
+    with db.transaction(write=False) as tx:
+        stored = tx.value("SELECT pw FROM users WHERE login = 'agent1'")
+    assert not needs_rehash(stored, settings) and PasswordHasher().verify(stored, "agent1")
 
 
 def test_an_idle_session_expires(client, settings, db):
@@ -202,7 +240,7 @@ def test_a_good_password_check_is_remembered_until_it_expires(monkeypatch):
 
     calls = _counted_checks(monkeypatch)
     stored = hash_password("s3cret", CHEAP)
-    checker = PasswordChecker(cache_ttl=0.5)
+    checker = PasswordChecker(0.5, CHEAP)
     assert checker.verify(stored, "s3cret") and checker.verify(stored, "s3cret")
     assert len(calls) == 1
     assert not checker.verify(stored, "wrong") and not checker.verify(stored, "wrong") and len(calls) == 3
@@ -217,9 +255,9 @@ def test_the_password_cache_is_bounded_and_can_be_off(monkeypatch):
 
     calls = _counted_checks(monkeypatch)
     stored = [hash_password(f"pw{i}", CHEAP) for i in range(3)]
-    bounded = PasswordChecker(cache_ttl=300, max_entries=2)
+    bounded = PasswordChecker(300, CHEAP, max_entries=2)
     for i in (0, 1, 2, 0):
         assert bounded.verify(stored[i], f"pw{i}")
     assert len(calls) == 4  # the oldest check made room for the third
-    off = PasswordChecker(cache_ttl=0)
+    off = PasswordChecker(0, CHEAP)
     assert off.verify(stored[1], "pw1") and off.verify(stored[1], "pw1") and len(calls) == 6

@@ -224,6 +224,8 @@ BETTER = {
     # the manual's ArticleSend example is queued: we check syntax, never DNS
     "89_rest_tc_article_send_seed_example": answers_like("04_rest_ticket_create_minimal"),
     "113_rest_tu_empty_object": error("TicketUpdate.MissingParameter"),
+    # a customer user creates tickets only for itself (Znuny's customer panel does; its TicketCreate does not)
+    "96_rest_tc_customer_for_other_customer": error("TicketCreate.AccessDenied"),
     # transport errors say what went wrong
     "45_soap_invalid_xml": fault(400, "XMLSyntaxError"),
     "46_soap_unknown_operation": fault(500, "UnknownOperation"),

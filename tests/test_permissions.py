@@ -16,9 +16,11 @@ from gateway.admin import directory
 from gateway.app import make_app
 from gateway.store import search, ticket_rows
 from gateway.tickets.access import Access
-from tests.conftest import REST
+from tests.conftest import REST, SOAP
+from tests.golden import local_tree, soap_body
+from tests.test_auth import soap
 from tests.test_out_of_office import OOO
-from tests.test_tickets import ARTICLE, ROOT, create, get
+from tests.test_tickets import ARTICLE, ROOT, TICKET, count, create, get
 from tests.test_time_accounting import TA_REST, TAUSER, YEAR
 
 OUTSIDER = {"UserLogin": "outsider", "Password": "outsider"}
@@ -81,6 +83,74 @@ def test_an_invalid_group_hides_customers_own_tickets(client, db, secret):
     assert found(client, CUSTOMER) == []
     assert create(client, CUSTOMER, ticket={"Queue": "Secret"})["Error"]["ErrorCode"] == "TicketCreate.AccessDenied"
     assert "TicketID" in create(client, CUSTOMER)  # Raw's group is valid
+
+
+@pytest.fixture
+def neighbours(db, settings) -> None:
+    """customer1's colleague at ACME, and a customer user of another company."""
+    directory.add_customer_user(db, settings, "colleague", "Col", "League", "colleague@acme.test", "ACME", "colleague")
+    directory.add_customer_company(db, "GLOBEX", "Globex Corp.")
+    directory.add_customer_user(db, settings, "stranger", "Str", "Anger", "stranger@globex.test", "GLOBEX", "stranger")
+
+
+def test_a_customer_user_creates_tickets_only_for_itself(client, db, neighbours):
+    """Znuny's customer panel sets CustomerUser and CustomerID to the caller's own; its TicketCreate
+    takes any, so a customer login could put tickets (and the mail answering them) on anyone."""
+    denied = {
+        "ErrorCode": "TicketCreate.AccessDenied",
+        "ErrorMessage": "TicketCreate: Customer users can create tickets only for themselves and their CustomerID!",
+    }
+    before = count(db, "ticket")
+    for ticket in (
+        {"CustomerUser": "stranger"},
+        {"CustomerUser": "colleague"},  # the same company: still someone else
+        {"CustomerUser": "someone@example.test"},  # an address of no customer user
+        {"CustomerUser": "customer1", "CustomerID": "GLOBEX"},
+        {"CustomerUser": "stranger", "CustomerID": "ACME"},
+    ):
+        assert create(client, CUSTOMER, ticket=ticket)["Error"] == denied, ticket
+    assert count(db, "ticket") == before  # nothing half-written
+    mine = create(client, CUSTOMER, ticket={"CustomerUser": "customer1", "CustomerID": "ACME"})["TicketID"]
+    assert get(client, mine)["Ticket"][0]["CustomerID"] == "ACME"
+    # agents create tickets for anyone, of any company
+    theirs = create(client, ticket={"CustomerUser": "stranger", "CustomerID": "ACME"})["TicketID"]
+    assert get(client, theirs)["Ticket"][0]["CustomerUserID"] == "stranger"
+
+
+def test_a_customer_user_cannot_give_its_ticket_to_someone_else(client, db, neighbours):
+    """TicketUpdate keeps a customer's ticket its own, as TicketCreate makes it."""
+    mine = create(client, CUSTOMER, ticket={"CustomerUser": "customer1"})["TicketID"]
+
+    def update(ticket):
+        body = {**CUSTOMER, "TicketID": mine, "Ticket": ticket}
+        return client.patch(f"{REST}/Ticket/{mine}", json=body).json
+
+    for ticket in ({"CustomerUser": "stranger"}, {"CustomerUser": "colleague"}, {"CustomerID": "GLOBEX"}):
+        assert update(ticket)["Error"] == {
+            "ErrorCode": "TicketUpdate.AccessDenied",
+            "ErrorMessage": "TicketUpdate: Customer users can give a ticket only to themselves and their CustomerID!",
+        }, ticket
+    shown = get(client, mine)["Ticket"][0]
+    assert (shown["CustomerUserID"], shown["CustomerID"]) == ("customer1", "ACME")
+    assert update({"CustomerUser": "customer1", "Title": "still mine"})["TicketID"] == mine
+    # an agent hands it on
+    assert client.patch(f"{REST}/Ticket/{mine}", json={**ROOT, "Ticket": {"CustomerUser": "stranger"}}).json["TicketID"]
+    assert get(client, mine)["Ticket"][0]["CustomerUserID"] == "stranger"
+
+
+def test_a_customer_users_ticket_for_someone_else_is_refused_over_soap(client, db, neighbours):
+    ticket = "".join(f"<{k}>{v}</{k}>" for k, v in {**TICKET, "CustomerUser": "stranger"}.items())
+    article = "".join(f"<{k}>{v}</{k}>" for k, v in ARTICLE.items())
+    body = soap("TicketCreate", CustomerUserLogin="customer1", Password="customer1", Ticket=ticket, Article=article)
+    before = count(db, "ticket")
+    answer = local_tree(soap_body(client.post(SOAP, data=body, content_type="text/xml").data))
+    assert answer == {
+        "Error": {
+            "ErrorCode": "TicketCreate.AccessDenied",
+            "ErrorMessage": "TicketCreate: Customer users can create tickets only for themselves and their CustomerID!",
+        }
+    }
+    assert count(db, "ticket") == before
 
 
 def grant_customer(db, table: str, who: str, group: str, key: str) -> None:

@@ -131,7 +131,7 @@ def test_a_stored_hash_is_checked_at_its_own_cost_whatever_is_configured():
     cheap = load(environ={"GATEWAY_PASSWORD_TIME_COST": "1", "GATEWAY_PASSWORD_MEMORY_COST": "32"})
     stronger = dataclasses.replace(cheap, password_time_cost=2, password_memory_cost=64)
     assert argon2.extract_parameters(hash_password("secret", cheap)).memory_cost == 32
-    checker = PasswordChecker(cache_ttl=0)
+    checker = PasswordChecker(0, cheap)
     assert checker.verify(hash_password("secret", stronger), "secret")
     assert not checker.verify(hash_password("secret", stronger), "wrong")
 

@@ -12,7 +12,7 @@ from wsgiref.types import WSGIEnvironment
 from spyne import Fault
 
 from gateway.auth import Credentials
-from gateway.environ import CREDENTIALS, OPERATION, REQUEST_HAS_DATA, RUNTIME, WEBSERVICE
+from gateway.environ import CLIENT_ADDRESS, CREDENTIALS, OPERATION, REQUEST_HAS_DATA, RUNTIME, WEBSERVICE
 from gateway.faults import unexpected
 from gateway.principal import Principal
 from gateway.runtime import Runtime
@@ -62,7 +62,8 @@ class Call:
 
     @property
     def remote_addr(self) -> str:
-        address: str = self.environ.get("REMOTE_ADDR", "")
+        """The client's address as middleware.client_address decided it (behind trusted proxies too)."""
+        address: str = self.environ.get(CLIENT_ADDRESS, "")
         return address
 
     @property

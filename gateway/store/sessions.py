@@ -51,10 +51,14 @@ def delete_expired(tx: Transaction, idle_before: dt.datetime, created_before: dt
     return tx.rowcount
 
 
-def failures(tx: Transaction, key: str, since: dt.datetime) -> int:
-    return int(
-        tx.value("SELECT failures FROM login_failure WHERE failure_key = ? AND window_start >= ?", [key, since]) or 0
+def failures(tx: Transaction, keys: list[str], since: dt.datetime) -> dict[str, int]:
+    """The failures counted under each key in a window that started at `since` or later."""
+    marks = ", ".join("?" * len(keys))
+    rows = tx.all(
+        f"SELECT failure_key, failures FROM login_failure WHERE failure_key IN ({marks}) AND window_start >= ?",
+        [*keys, since],
     )
+    return {row["failure_key"]: int(row["failures"]) for row in rows}
 
 
 def add_failure(tx: Transaction, key: str, since: dt.datetime) -> None:
@@ -67,6 +71,16 @@ def add_failure(tx: Transaction, key: str, since: dt.datetime) -> None:
         " window_start = CASE WHEN login_failure.window_start >= ? THEN login_failure.window_start ELSE ? END",
         [key, now, since, since, now],
     )
+
+
+def purge_failures(tx: Transaction, before: dt.datetime, limit: int) -> int:
+    """Delete at most `limit` counters whose window started before `before` (they count nothing)."""
+    tx.execute(
+        "DELETE FROM login_failure WHERE failure_key IN"
+        " (SELECT failure_key FROM login_failure WHERE window_start < ? LIMIT ?)",
+        [before, limit],
+    )
+    return tx.rowcount
 
 
 def clear_failures(tx: Transaction, key: str) -> None:

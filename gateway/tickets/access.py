@@ -116,6 +116,18 @@ class Access:
     def may_create_in(self, group_id: int) -> bool:
         return self.holds(group_id, "create")
 
+    def may_assign_customer(self, customer_user: str, customer_id: str) -> bool:
+        """Agents give tickets to any customer; a customer user only to itself and its own CustomerID.
+
+        Beyond Znuny's TicketCreate and TicketUpdate, which take any CustomerUser and CustomerID from
+        a customer login; its customer panel (Kernel/Modules/CustomerTicketMessage.pm) always sets
+        both to the caller's own, and that is the rule here, on create and on update: otherwise a
+        customer could put tickets (and the mail answering them) on any customer user or company.
+        """
+        if self.principal.is_agent:
+            return True
+        return customer_user == self.principal.login and customer_id == (self.principal.customer_id or "")
+
     def search_predicate(self, permission: str = "ro") -> tuple[str, list[Any]]:
         """`allows` as SQL for TicketSearch (the ticket is `t`): a WHERE fragment and its parameters.
 

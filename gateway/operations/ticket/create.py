@@ -120,6 +120,12 @@ def _ticket_values(
     if not given(ticket.CustomerUser):
         raise check.missing("Ticket->CustomerUser parameter is missing!")
     customer_user, customer = check.customer_user(tx, ticket.CustomerUser)
+    customer_id = (ticket.CustomerID or "").strip() or (customer["customer_id"] if customer else "")
+    access = Access(tx, principal, customer_group_support=bool(customer_group_support))
+    if not access.may_assign_customer(customer_user, customer_id):
+        raise OperationError(
+            f"{OP}.AccessDenied", f"{OP}: Customer users can create tickets only for themselves and their CustomerID!"
+        )
     queue = check.required(tx, "queue", "Queue", ticket.QueueID, ticket.Queue)
     lock = check.catalogue(tx, "ticket_lock_type", "Lock", ticket.LockID, ticket.Lock)
     type_ = check.catalogue(tx, "ticket_type", "Type", ticket.TypeID, ticket.Type)
@@ -134,7 +140,7 @@ def _ticket_values(
     owner = check.agent(tx, "Owner", ticket.OwnerID, ticket.Owner)
     responsible = check.agent(tx, "Responsible", ticket.ResponsibleID, ticket.Responsible)
     until = check.pending_time(ticket.PendingTime)
-    if not Access(tx, principal, customer_group_support=bool(customer_group_support)).may_create_in(queue["group_id"]):
+    if not access.may_create_in(queue["group_id"]):
         raise OperationError(f"{OP}.AccessDenied", f"{OP}: Can not create tickets in given Queue or QueueID!")
     state_type = ticket_rows.state_type_name(tx, state["type_id"])
     lock_id = lock["id"] if lock else writes.LOCK_UNLOCK
@@ -152,7 +158,7 @@ def _ticket_values(
             "responsible_user_id": responsible["id"] if responsible else CUSTOMER_PANEL_USER_ID,
             "ticket_priority_id": priority["id"],
             "ticket_state_id": state["id"],
-            "customer_id": (ticket.CustomerID or "").strip() or (customer["customer_id"] if customer else ""),
+            "customer_id": customer_id,
             "customer_user_id": customer_user,
             "timeout": int(utcnow().replace(tzinfo=dt.UTC).timestamp()),
             "until_time": until if until is not None and state_type in PENDING_STATE_TYPES else 0,

@@ -200,7 +200,13 @@ def _plan(tx: Transaction, principal: Principal, ticket: Row, values: TicketUpda
 def _authorize(access: Access, ticket: Row, plan: _Plan, has_articles: bool) -> None:
     """Each kind of change needs its permission on the ticket's queue (rw grants them all)."""
     if not access.principal.is_agent:
-        return  # customers act on their own tickets as Znuny's CustomerPanelUserID does
+        # customers act on their own tickets as Znuny's CustomerPanelUserID does, and keep them their own
+        if ("customer_user_id" in plan or "customer_id" in plan) and not access.may_assign_customer(
+            plan.get("customer_user_id", ticket["customer_user_id"]) or "",
+            plan.get("customer_id", ticket["customer_id"]) or "",
+        ):
+            raise denied("Customer users can give a ticket only to themselves and their CustomerID!")
+        return
     needs = [
         ("queue", "move_into", "Does not have permissions to update queue!"),
         ("owner", "owner", "Does not have permissions to update owner!"),
