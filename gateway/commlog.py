@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 
+from gateway.errors import DatabaseUnavailableError
 from gateway.store import commlog
 from gateway.store.database import Database, utcnow
 
@@ -106,6 +107,7 @@ class CommunicationLog:
     A request never waits for the log, and a hundred requests cost one transaction instead
     of a hundred. What is still queued when a worker is killed hard is lost: this is a
     debugging aid, not an audit trail (ticket history is, and it is written with the ticket).
+    While the database is unavailable the records are kept, redacted, and written once it answers.
     """
 
     def __init__(self, db: Database, keep_days: int, flush_interval: float = 0.5) -> None:
@@ -113,6 +115,7 @@ class CommunicationLog:
         self.keep_days = keep_days
         self.flush_interval = flush_interval
         self._queue: deque[_Queued] = deque(maxlen=100_000)
+        self._unwritten: deque[commlog.Record] = deque(maxlen=100_000)  # redacted, the database unavailable
         self._closed = threading.Event()
         self._thread_pid = 0
         self._lock = threading.Lock()
@@ -152,19 +155,22 @@ class CommunicationLog:
 
     def flush(self) -> None:
         with self._lock:
-            batch = []
             while self._queue:
-                batch.append(_stored(*self._queue.popleft()))
-            if not batch:
+                self._unwritten.append(_stored(*self._queue.popleft()))
+            if not self._unwritten:
                 return
+            batch = list(self._unwritten)
             try:
                 with self.db.transaction() as tx:
                     commlog.add_many(tx, batch)
                     if time.monotonic() >= self._next_purge:
                         commlog.purge(tx, utcnow() - dt.timedelta(days=self.keep_days))
                         self._next_purge = time.monotonic() + 3600
+            except DatabaseUnavailableError:
+                return  # kept for the next flush
             except Exception:
                 log.exception("communication log: %d records could not be written", len(batch))
+            self._unwritten.clear()
 
     def close(self) -> None:
         """Write what is queued and stop the background thread."""
