@@ -20,14 +20,14 @@ import pytest
 import requests
 from werkzeug.test import Client
 
+from gateway.admin import webservices
 from gateway.app import make_app
+from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
 from tests.conftest import REST, ROOT, SOAP, TICKET_NS, Server, Templates, load_fixture, serving, test_settings
 from tests.golden import soap_body
 from tests.pgcluster import PgCluster
-
-pytestmark = pytest.mark.slow
 
 TIMEOUT = 2  # the served gateway's database_timeout
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -123,6 +123,7 @@ def tickets_titled(cluster: PgCluster, title: str) -> int:
         return conn.execute("SELECT count(*) FROM ticket WHERE title = %s", [title]).fetchone()[0]
 
 
+@pytest.mark.slow
 def test_with_postgresql_down_requests_are_answered_503_at_once_and_recover_without_a_restart(up, cluster):
     assert post_rest(up, "/Session", ROOT).status_code == 200
     assert post_soap(up).status_code == 200
@@ -174,6 +175,7 @@ def test_with_postgresql_down_requests_are_answered_503_at_once_and_recover_with
     until(lambda: logged_503s() == {"GenericTicketConnectorREST", "GenericTicketConnectorSOAP"}, 5)
 
 
+@pytest.mark.slow
 def test_a_restart_between_two_requests_goes_unnoticed(up, cluster):
     """The pooled connections of the old server are found dead and replaced within the request."""
     assert [post_rest(up, "/Session", ROOT).status_code for _ in range(4)] == [200] * 4
@@ -183,6 +185,7 @@ def test_a_restart_between_two_requests_goes_unnoticed(up, cluster):
     assert post_soap(up).status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cut", ["terminate", "stop"])
 def test_a_connection_lost_mid_operation_is_a_503_and_nothing_is_half_written(up, cluster, cut):
     """TicketCreate is held on a lock after writing its ticket row, then its connection is cut."""
@@ -235,6 +238,7 @@ def sqlite_client(templates: Templates, tmp_path: Path) -> Iterator[tuple[Client
     app.close()
 
 
+@pytest.mark.slow
 def test_with_sqlites_write_lock_held_a_write_is_a_503_after_the_timeout_and_reads_go_on(sqlite_client):
     client, path = sqlite_client
     holder = sqlite3.connect(path, isolation_level=None)
@@ -259,6 +263,7 @@ def test_with_sqlites_write_lock_held_a_write_is_a_503_after_the_timeout_and_rea
 # -- a server that does not answer -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_database_that_does_not_answer_costs_one_request_the_timeout_and_the_others_nothing():
     """A host that takes the connection but never answers (a hung server): the connect times out."""
     with socket.socket() as silent:
@@ -293,3 +298,19 @@ def test_a_database_that_does_not_answer_costs_one_request_the_timeout_and_the_o
     assert 2 <= took.pop("first: request 1") < 3
     assert 2 <= took.pop("tried again: request 1") < 3
     assert all(seconds < 0.5 for seconds in took.values()), took
+
+
+# -- the documents never wait, and still follow the web services -----------------------------------------------
+
+
+def test_a_process_that_serves_only_documents_still_sees_a_new_web_service(settings: Settings, db: Database):
+    """Its registry refreshes only through a connection at hand; without one, one is made aside."""
+    app = make_app(settings)
+    app.preload()  # as gunicorn's master does: the web services loaded, no connection kept
+    try:
+        client = Client(app)
+        webservices.add_webservice(db, settings, "Added later", preset="GenericTicketConnectorREST")
+        path = "/otrs/nph-genericinterface.pl/Webservice/Added%20later/openapi.json"
+        until(lambda: client.get(path).status_code == 200, 5)
+    finally:
+        app.close()

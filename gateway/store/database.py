@@ -164,6 +164,7 @@ class Database:
         self._pool: ConnectionPool[Connection[Row]] | None = None
         self._pool_pid = 0
         self._retry_at = 0.0  # while PostgreSQL is down: when it may be tried again (0: not down)
+        self._connecting = False  # a thread connects for callers that do not wait
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
@@ -174,8 +175,8 @@ class Database:
         so two writers queue on the busy timeout instead of failing on lock upgrade. On
         PostgreSQL a reading one (write=False) runs in autocommit: each statement sees what
         is committed, and nothing can be half-written by work that writes nothing.
-        wait=False uses PostgreSQL only through a connection at hand: never a wait for one, nor
-        for a server not known to answer (for callers that can do with what they have).
+        wait=False uses PostgreSQL only through a connection at hand, for callers that can do
+        with what they have: without one it refuses at once, and a thread connects meanwhile.
         """
         if self.dialect == "sqlite":
             with self._sqlite_errors():
@@ -292,8 +293,13 @@ class Database:
             if self._pool is not None and self._pool_pid == os.getpid():
                 return self._pool
             now = time.monotonic()
-            if not wait or now < self._retry_at:
-                raise self._unavailable("it did not answer the last attempt" if self._retry_at else "not connected")
+            if now < self._retry_at:
+                raise self._unavailable("it did not answer the last attempt")
+            if not wait:
+                if not self._connecting:
+                    self._connecting = True
+                    threading.Thread(target=self._connect_aside, name="connect-database", daemon=True).start()
+                raise self._unavailable("not connected yet")
             if self._retry_at:
                 self._retry_at = now + self.timeout + RETRY_INTERVAL
         self._probe()
@@ -305,6 +311,14 @@ class Database:
                 self._pool = self._new_pool()
                 self._pool_pid = os.getpid()
             return self._pool
+
+    def _connect_aside(self) -> None:
+        """Make the pool ready for the next caller that will not wait (an outage is logged by the probe)."""
+        try:
+            with contextlib.suppress(DatabaseUnavailableError):
+                self._pg_ready(wait=True)
+        finally:
+            self._connecting = False
 
     def _probe(self) -> None:
         """Connect once, outside the pool: the pool only retries in the background, this says at once."""
