@@ -3,6 +3,10 @@
 Only this module knows the order of the stack (outermost first): request limits (which
 assign the request id), unexpected errors (answered as faults naming it), the client
 address, header credentials, dispatcher.
+
+gunicorn's master, which preloads ``application``, loads the web services: every worker starts
+with them, and serves its WSDL and OpenAPI documents even if the database is down by the
+time it takes its first request.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gateway.commlog import CommunicationLog
 from gateway.dispatcher import Dispatcher
+from gateway.errors import DatabaseUnavailableError
 from gateway.middleware.client_address import ClientAddress
 from gateway.middleware.credentials import HeaderCredentials
 from gateway.middleware.errors import UnexpectedErrors
@@ -39,6 +44,7 @@ class Gateway:
             settings.max_request_size,
             settings.webservice_refresh_interval,
         )
+        self.registry = registry
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
         app: WSGIApplication = Dispatcher(self.runtime, registry, self.commlog)
         app = HeaderCredentials(app)
@@ -48,6 +54,15 @@ class Gateway:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)
+
+    def preload(self) -> None:
+        """Load the web services now, before gunicorn's master forks its workers."""
+        try:
+            self.registry.refresh()
+        except DatabaseUnavailableError as error:  # then the first request that finds the database loads them
+            log.warning("the web services are not loaded yet: %s", error)
+        finally:
+            self.runtime.db.close()  # the master hands no connection to its workers
 
     def close(self) -> None:
         """Write what the communication log still holds, then release database connections."""
@@ -67,5 +82,6 @@ def __getattr__(name: str) -> Gateway:
     if name == "application":
         global application
         application = make_app()
+        application.preload()
         return application
     raise AttributeError(name)

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
+from gateway.errors import DatabaseUnavailableError
 from gateway.redaction import redact_body, redact_path, redact_query, scrub, storable
 from gateway.store import commlog
 from gateway.store.database import Database, utcnow
@@ -79,6 +80,7 @@ class CommunicationLog:
     A request never waits for the log, and a hundred requests cost one transaction instead
     of a hundred. What is still queued when a worker is killed hard is lost: this is a
     debugging aid, not an audit trail (ticket history is, and it is written with the ticket).
+    While the database is unavailable the records wait in the queue, within its bounds.
     """
 
     def __init__(
@@ -153,17 +155,19 @@ class CommunicationLog:
 
     def flush(self) -> None:
         """Write everything queued, a batch per transaction; a record that cannot be written is skipped, not
-        its batch."""
+        its batch. While the database is unavailable nothing is lost: the records wait in the queue."""
         with self._lock:
             while batch := self._take(BATCH):
-                rows = []
+                pairs = []
                 for exchange in batch:
                     try:
-                        rows.append(_row(exchange))
+                        pairs.append((exchange, _row(exchange)))
                     except Exception:
                         log.exception("communication log: a record could not be redacted; skipped")
                         self.skipped += 1
-                self._write(rows)
+                if unwritten := self._write(pairs):
+                    self._requeue(unwritten)
+                    return  # tried again at the next flush
             if time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + 3600  # tried again in an hour, also after a failure
                 try:
@@ -184,24 +188,36 @@ class CommunicationLog:
             self._queued_bytes -= sum(len(e.request_body) + len(e.response_body) for e in batch)
         return batch
 
-    def _write(self, rows: list[commlog.Record]) -> None:
-        if not rows:
-            return
+    def _requeue(self, exchanges: list[Exchange]) -> None:
+        """Back at the head of the queue, in their order; the queue's bounds keep counting them."""
+        with self._queue_lock:
+            self._queue.extendleft(reversed(exchanges))
+            self._queued_bytes += sum(len(e.request_body) + len(e.response_body) for e in exchanges)
+
+    def _write(self, pairs: list[tuple[Exchange, commlog.Record]]) -> list[Exchange]:
+        """Write the rows; hand back the exchanges not written because the database is unavailable."""
+        if not pairs:
+            return []
         try:
             with self.db.transaction() as tx:
-                commlog.add_many(tx, rows)
-            self.written += len(rows)
-            return
+                commlog.add_many(tx, [row for _, row in pairs])
+            self.written += len(pairs)
+            return []
+        except DatabaseUnavailableError:
+            return [exchange for exchange, _ in pairs]
         except Exception:
             pass  # one bad row fails its whole batch: the rows are tried one by one
-        for row in rows:
+        for index, (_, row) in enumerate(pairs):
             try:
                 with self.db.transaction() as tx:
                     commlog.add_many(tx, [row])
                 self.written += 1
+            except DatabaseUnavailableError:
+                return [exchange for exchange, _ in pairs[index:]]
             except Exception as error:
                 self.skipped += 1
                 self._lost(1, f"the database refused record {row[1]} ({error})")
+        return []
 
     def _lost(self, count: int, why: str) -> None:
         """A warning in the server log at most every WARN_EVERY seconds, counting what was lost meanwhile."""

@@ -13,7 +13,6 @@ Where Znuny closes the connection (unknown web service) or answers a bare 500, w
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from collections.abc import Iterable
@@ -23,8 +22,18 @@ from wsgiref.types import InputStream, WSGIApplication, WSGIEnvironment
 
 from gateway import __version__
 from gateway.commlog import MAX_QUEUED, CommunicationLog
-from gateway.environ import CLIENT_ADDRESS, CREDENTIALS, OPERATION, REQUEST_ID, RUNTIME, SOAP_FAULTS, WEBSERVICE
-from gateway.faults import StartResponse, WriteBody, fault, json_fault, respond
+from gateway.environ import (
+    CLIENT_ADDRESS,
+    CREDENTIALS,
+    OPERATION,
+    REQUEST_ID,
+    RETRY_AFTER,
+    RUNTIME,
+    SOAP_FAULTS,
+    WEBSERVICE,
+)
+from gateway.errors import DatabaseUnavailableError
+from gateway.faults import UNAVAILABLE, StartResponse, WriteBody, fault, json_fault, respond
 from gateway.middleware.limits import buffer_body
 from gateway.redaction import is_secret
 from gateway.runtime import Runtime
@@ -36,7 +45,6 @@ from gateway.wirenumbers import identifier
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
 
-log = logging.getLogger(__name__)
 
 _PATH = re.compile(
     r"^/(?:otrs|znuny)/nph-genericinterface\.pl(?:/(?:Webservice/(?P<name>[^/]+)"
@@ -91,20 +99,14 @@ class Dispatcher:
                 f"'{path}' is no web service path: use /otrs/nph-genericinterface.pl/"
                 "Webservice/<Name>/... or .../WebserviceID/<ID>/...",
             )
-        try:
-            endpoint = (
-                self.registry.by_name(unquote(found["name"]))
-                if found["name"]
-                else self.registry.by_id(identifier(found["id"]) or 0)
-            )
-        except Exception:
-            log.exception("web services could not be loaded")
-            return json_fault(
-                start_response,
-                "503 Service Unavailable",
-                "Server.Unavailable",
-                "The web services cannot be loaded: the database is unreachable.",
-            )
+        # until the web services are loaded (the database unavailable: UnexpectedErrors' 503), a request
+        # that looks like SOAP is answered a soap:Fault
+        environ[SOAP_FAULTS] = "HTTP_SOAPACTION" in environ or "xml" in environ.get("CONTENT_TYPE", "")
+        endpoint = (
+            self.registry.by_name(unquote(found["name"]))
+            if found["name"]
+            else self.registry.by_id(identifier(found["id"]) or 0)
+        )
         if endpoint is None or endpoint.app is None:
             what = f"'{unquote(found['name'])}'" if found["name"] else f"with ID {found['id']}"
             return json_fault(
@@ -155,20 +157,25 @@ class Dispatcher:
 
         def capture(code: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> WriteBody:
             status.append(code)
+            if code == UNAVAILABLE and RETRY_AFTER in environ:  # the operation's Server.Unavailable fault
+                headers = [*headers, ("Retry-After", str(environ[RETRY_AFTER]))]
             return start_response(code, headers, exc_info)
 
         body: list[bytes] = []
-        answered = False
+        answered = 500  # an exchange that broke is logged too, with the status UnexpectedErrors answers
         try:
             body = list(app(environ, capture))
-            answered = True
-        finally:  # an exchange that broke is logged too, as the 500 UnexpectedErrors answers
+            answered = int(status[0][:3]) if status else 500
+        except DatabaseUnavailableError:
+            answered = 503
+            raise
+        finally:
             self.commlog.record(
                 endpoint.config.id,
                 environ.get(REQUEST_ID, ""),
                 environ.get(CLIENT_ADDRESS, ""),
                 environ.get(OPERATION, ""),
-                int(status[0][:3]) if answered and status else 500,
+                answered,
                 int((time.monotonic() - started) * 1000),
                 f"{environ['REQUEST_METHOD']} {rest or '/'}",
                 environ.get("QUERY_STRING", ""),

@@ -19,6 +19,18 @@ class SettingsError(GatewayError):
     """The settings file or a GATEWAY_* variable holds a value gateway cannot use."""
 
 
+class DatabaseUnavailableError(GatewayError):
+    """The database cannot be used right now (unreachable, its connection lost, its lock held too long).
+
+    Nothing was written. `retry_after` is the seconds until the database will be tried again;
+    the wire answers 503 with it as Retry-After, the console prints the reason.
+    """
+
+    def __init__(self, reason: str, retry_after: int = 1) -> None:
+        super().__init__(f"the database is unavailable: {reason}")
+        self.retry_after = retry_after
+
+
 class ConfigError(GatewayError):
     """A web-service configuration (Znuny YAML) that cannot be served."""
 

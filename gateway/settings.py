@@ -43,6 +43,10 @@ class Settings:
     or postgresql://user:password@host:port/dbname (postgresql:///dbname = local socket)"""
     database_pool_size: int = 4
     """PostgreSQL connection pool size per gateway process"""
+    database_timeout: float = 3.0
+    """seconds a request waits for the database: to connect to PostgreSQL (whole seconds, at least 2),
+    for a pooled connection, for SQLite's write lock. Then it is answered 503 with Retry-After, and
+    while PostgreSQL stays unreachable the following requests are answered so at once"""
     public_url: str = ""
     """the address clients use to reach this server, written into the generated WSDL (its
     soap:address) and the OpenAPI documents. Empty: http://HOST:PORT of `gateway serve --bind`
@@ -201,6 +205,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError:
             raise SettingsError(f"setting {name}: {value!r} is not a number") from None
     settings = Settings(**values)
+    if settings.database_timeout <= 0:
+        raise SettingsError(f"setting database_timeout: {settings.database_timeout!r} is not a positive number")
     if settings.smtp_security not in ("none", "starttls", "ssl"):
         raise SettingsError(f"setting smtp_security: {settings.smtp_security!r} is not none, starttls or ssl")
     if settings.password_time_cost < 1 or settings.password_memory_cost < MIN_PASSWORD_MEMORY_COST:

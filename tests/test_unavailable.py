@@ -23,5 +23,5 @@ def test_health_reports_the_database(unreachable):
 
 def test_requests_get_a_503_that_says_why(unreachable):
     response = unreachable.post(f"{REST}/Session", json={"UserLogin": "root@localhost", "Password": "root"})
-    assert response.status_code == 503
-    assert "database" in response.json["faultstring"]
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
+    assert response.json["faultcode"] == "Server.Unavailable" and "database" in response.json["faultstring"]

@@ -26,7 +26,7 @@ class Context:
     def db(self) -> Database:
         if self._db is None:
             self.require_migrated()
-            self._db = Database(self.settings.database_url, 1)
+            self._db = Database(self.settings.database_url, 1, self.settings.database_timeout)
         return self._db
 
     def require_migrated(self) -> None:

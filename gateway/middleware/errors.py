@@ -8,8 +8,9 @@ An exception that no layer handled would make gunicorn answer an HTML page no SO
 REST client can read. Instead the client gets status 500 and a soap:Fault (for a SOAP web
 service, as the dispatcher records in ``environ["gateway.soap_faults"]``) or Znuny's JSON
 fault (everything else), whose message names the request id; the traceback goes to the
-server log under that id (`gateway.faults.unexpected`). It must sit inside `RequestLimits`,
-which assigns the id.
+server log under that id (`gateway.faults.unexpected`). A database that cannot be used is no
+bug: it is answered 503 with Retry-After (the database has logged why). It must sit inside
+`RequestLimits`, which assigns the id.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from gateway.faults import INTERNAL_ERROR, WriteBody, fault, unexpected
+from gateway.errors import DatabaseUnavailableError
+from gateway.faults import INTERNAL_ERROR, WriteBody, fault, unavailable, unexpected
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -41,11 +43,13 @@ class UnexpectedErrors:
 
         try:
             return self.app(environ, start)
-        except Exception:
+        except Exception as error:
             # PEP 3333: a second start_response must pass exc_info (its headers replace those not yet sent)
             exc_info = sys.exc_info()
 
             def again(status: str, headers: list[tuple[str, str]], _: OptExcInfo | None = None) -> WriteBody:
                 return start_response(status, headers, exc_info if started else None)
 
+            if isinstance(error, DatabaseUnavailableError):
+                return unavailable(environ, again, error.retry_after)
             return fault(environ, again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {path}"))

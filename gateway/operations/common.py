@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 from wsgiref.types import WSGIEnvironment
@@ -12,11 +13,14 @@ from wsgiref.types import WSGIEnvironment
 from spyne import Fault
 
 from gateway.auth import Credentials
-from gateway.environ import CLIENT_ADDRESS, CREDENTIALS, OPERATION, REQUEST_HAS_DATA, RUNTIME, WEBSERVICE
-from gateway.faults import unexpected
+from gateway.environ import CLIENT_ADDRESS, CREDENTIALS, OPERATION, REQUEST_HAS_DATA, RETRY_AFTER, RUNTIME, WEBSERVICE
+from gateway.errors import DatabaseUnavailableError
+from gateway.faults import UNAVAILABLE_CODE, unavailable_message, unexpected
 from gateway.principal import Principal
 from gateway.runtime import Runtime
 from gateway.store.database import Transaction, as_datetime
+
+log = logging.getLogger(__name__)
 
 
 def wire_time(value: str | dt.datetime | None) -> str:
@@ -90,7 +94,11 @@ class Call:
 
 
 def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
-    """Run an operation: business errors become its Error response, anything else a safe Server fault."""
+    """Run an operation: business errors become its Error response, anything else a safe Server fault.
+
+    A database that cannot be used is a Server.Unavailable fault (503 with Retry-After): nothing
+    was written, the open transaction rolled back.
+    """
 
     @functools.wraps(fn)
     def run(ctx: Any, request: Any) -> Any:
@@ -104,10 +112,16 @@ def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
             return response(Error=error_type(ErrorCode=error.code, ErrorMessage=error.message))
         except Fault:
             raise
+        except DatabaseUnavailableError as error:
+            call.environ[RETRY_AFTER] = error.retry_after
+            raise Fault(UNAVAILABLE_CODE, unavailable_message(error.retry_after)) from None
         except Exception:
             raise Fault("Server", unexpected(call.environ, f"operation {call.environ.get(OPERATION)}")) from None
         finally:
             for job in call.after:
-                job()
+                try:
+                    job()
+                except DatabaseUnavailableError as error:  # the answer stands: what the operation did is committed
+                    log.warning("operation %s: a write after it was not done: %s", call.environ.get(OPERATION), error)
 
     return run

@@ -7,6 +7,13 @@ SQLite reads ``$1`` only as a named parameter, which Python 3.12+ refuses to bin
 sequence. The rewrite is safe because a ``?`` it cannot tell from a placeholder is refused.
 Connections are opened lazily in the process that uses them, so a gunicorn master
 that imports the app with ``--preload`` never hands a connection to its workers.
+
+A database that cannot be used is `DatabaseUnavailableError`, within `timeout` seconds: PostgreSQL
+unreachable or its connection lost (the server rolls back the open transaction), an SQLite
+file that cannot be opened or whose write lock stays taken. When an attempt to reach
+PostgreSQL had to wait and failed, requests are refused at once for RETRY_INTERVAL instead
+of each waiting out the timeout; then one request tries again. The pool starts over once
+the server answers.
 """
 
 from __future__ import annotations
@@ -14,19 +21,32 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import logging
+import math
 import os
 import re
+import select
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
-from gateway.errors import SettingsError
+from gateway.errors import DatabaseUnavailableError, SettingsError
 
 if TYPE_CHECKING:
     from psycopg import Connection, Cursor
     from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+# seconds before PostgreSQL is tried again after an attempt that had to wait (more than QUICK
+# seconds) and failed; one it refused at once is tried again by the next request
+RETRY_INTERVAL = 1.0
+QUICK = 0.25
+# SQLite's primary result codes for a file that cannot be used now (anything else is a bug)
+_SQLITE_UNAVAILABLE = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR}
 
 # a row's column types are set by its SQL, which the type checker cannot read
 Row = dict[str, Any]
@@ -119,9 +139,14 @@ class Transaction:
 
 
 class Database:
-    """A database URL and the connections this process holds to it."""
+    """A database URL and the connections this process holds to it.
 
-    def __init__(self, url: str, pool_size: int = 4) -> None:
+    `timeout` bounds each wait for the database: PostgreSQL's connect timeout (whole seconds,
+    at least 2, as libpq counts them) and the wait for a pooled connection, SQLite's wait
+    for its write lock.
+    """
+
+    def __init__(self, url: str, pool_size: int = 4, timeout: float = 3.0) -> None:
         self.url = url
         scheme = urlsplit(url).scheme
         if scheme == "sqlite":
@@ -133,36 +158,43 @@ class Database:
         else:
             raise SettingsError(f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://...")
         self.pool_size = pool_size
+        self.timeout = timeout
         self._local = threading.local()
+        # the pool exists once the server has answered, and is dropped when a connection is lost
         self._pool: ConnectionPool[Connection[Row]] | None = None
         self._pool_pid = 0
+        self._retry_at = 0.0  # while PostgreSQL is down: when it may be tried again (0: not down)
+        self._connecting = False  # a thread connects for callers that do not wait
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Transaction]:
+    def transaction(self, write: bool = True, wait: bool = True) -> Iterator[Transaction]:
         """One transaction: committed when the block ends, rolled back on any exception.
 
         On SQLite a writing transaction takes the write lock up front (BEGIN IMMEDIATE),
         so two writers queue on the busy timeout instead of failing on lock upgrade. On
         PostgreSQL a reading one (write=False) runs in autocommit: each statement sees what
         is committed, and nothing can be half-written by work that writes nothing.
+        wait=False uses PostgreSQL only through a connection at hand, for callers that can do
+        with what they have: without one it refuses at once, and a thread connects meanwhile.
         """
         if self.dialect == "sqlite":
-            conn = self._sqlite_connection()
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield Transaction(conn.cursor(), "sqlite")
-            except BaseException:
-                conn.rollback()
-                raise
-            else:
-                conn.commit()
+            with self._sqlite_errors():
+                conn = self._sqlite_connection()
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield Transaction(conn.cursor(), "sqlite")
+                except BaseException:
+                    conn.rollback()
+                    raise
+                else:
+                    conn.commit()
         elif write:
-            with self._pg_pool().connection() as pg, pg.transaction():
+            with self._pg_connection(wait) as pg, pg.transaction():
                 yield Transaction(pg.cursor(), "postgresql")
         else:
             # reading needs no BEGIN and COMMIT: two round trips saved on every TicketGet and search
-            with self._pg_pool().connection() as pg:
+            with self._pg_connection(wait) as pg:
                 yield Transaction(pg.cursor(), "postgresql")
 
     def ping(self) -> bool:
@@ -182,37 +214,178 @@ class Database:
             self._pool.close()
         self._pool = None
 
+    # -- SQLite ------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF in _SQLITE_UNAVAILABLE:
+                log.warning("the database cannot be used: %s: %s", self.path, error)
+                raise DatabaseUnavailableError(f"{self.path}: {error}") from error
+            raise
+
     def _sqlite_connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():
             return conn
         if self.path != ":memory:":
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            try:
+                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            except OSError as error:
+                raise DatabaseUnavailableError(f"{self.path}: {error}") from error
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    def _pg_pool(self) -> ConnectionPool[Connection[Row]]:
-        if self._pool is None or self._pool_pid != os.getpid():
-            with self._lock:
-                if self._pool is None or self._pool_pid != os.getpid():
-                    from psycopg import Connection
-                    from psycopg.rows import dict_row
-                    from psycopg_pool import ConnectionPool
+    # -- PostgreSQL --------------------------------------------------------------------------------------
 
-                    self._pool = ConnectionPool(
-                        self.url,
-                        connection_class=Connection[Row],
-                        min_size=1,
-                        max_size=self.pool_size,
-                        open=True,
-                        kwargs={"row_factory": dict_row, "autocommit": True},
-                        timeout=5,
-                    )
-                    self._pool_pid = os.getpid()
-        return self._pool
+    @contextlib.contextmanager
+    def _pg_connection(self, wait: bool) -> Iterator[Connection[Row]]:
+        """A live pooled connection; a connection lost while in use is DatabaseUnavailableError."""
+        import psycopg
+
+        pool, conn = self._pg_checkout(wait)
+        try:
+            yield conn
+        except psycopg.Error as error:
+            if not conn.closed:
+                raise
+            # the server ended the connection: it rolled back what the open transaction wrote
+            reason = f"the connection was lost: {' '.join(str(error).split())}"
+            log.warning("%s", reason)
+            self._lost(pool)
+            raise self._unavailable(reason) from error
+        finally:
+            pool.putconn(conn)
+
+    def _pg_checkout(self, wait: bool) -> tuple[ConnectionPool[Connection[Row]], Connection[Row]]:
+        from psycopg_pool import PoolClosed, PoolTimeout
+
+        for _ in range(3):  # a dead connection (the server restarted) starts the pool over, as may another thread
+            pool = self._pg_ready(wait)
+            try:
+                conn = pool.getconn(self.timeout if wait else 0.001)
+            except PoolClosed:
+                continue
+            except PoolTimeout as error:
+                if wait:
+                    self._probe()  # no connection within the timeout: say whether the server is down
+                raise self._unavailable("no connection free within the timeout") from error
+            if _open(conn):
+                return pool, conn
+            pool.putconn(conn)
+            self._lost(pool)
+        raise self._unavailable("its connections keep failing")
+
+    def _pg_ready(self, wait: bool) -> ConnectionPool[Connection[Row]]:
+        """The pool, once the server has answered; refused at once while it is known to be down.
+
+        Only one request at a time tries a server that was down; the others are refused meanwhile.
+        """
+        with self._lock:
+            if self._pool is not None and self._pool_pid == os.getpid():
+                return self._pool
+            now = time.monotonic()
+            if now < self._retry_at:
+                raise self._unavailable("it did not answer the last attempt")
+            if not wait:
+                if not self._connecting:
+                    self._connecting = True
+                    threading.Thread(target=self._connect_aside, name="connect-database", daemon=True).start()
+                raise self._unavailable("not connected yet")
+            if self._retry_at:
+                self._retry_at = now + self.timeout + RETRY_INTERVAL
+        self._probe()
+        with self._lock:
+            if self._retry_at:
+                log.warning("the database answers again")
+                self._retry_at = 0.0
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = self._new_pool()
+                self._pool_pid = os.getpid()
+            return self._pool
+
+    def _connect_aside(self) -> None:
+        """Make the pool ready for the next caller that will not wait (an outage is logged by the probe)."""
+        try:
+            with contextlib.suppress(DatabaseUnavailableError):
+                self._pg_ready(wait=True)
+        finally:
+            self._connecting = False
+
+    def _probe(self) -> None:
+        """Connect once, outside the pool: the pool only retries in the background, this says at once."""
+        import psycopg
+
+        started = time.monotonic()
+        try:
+            psycopg.connect(self.url, connect_timeout=self._connect_timeout()).close()
+        except psycopg.Error as error:
+            reason = " ".join(str(error).split())
+            now = time.monotonic()
+            with self._lock:
+                if not self._retry_at:
+                    log.warning("the database is unreachable, requests are answered 503 until it answers: %s", reason)
+                self._retry_at = now + (RETRY_INTERVAL if now - started > QUICK else 0.0)
+                self._drop_pool()
+            raise self._unavailable(reason) from error
+
+    def _lost(self, pool: ConnectionPool[Connection[Row]]) -> None:
+        """A connection of `pool` was ended by the server: the next request checks it answers and starts a new pool."""
+        with self._lock:
+            if self._pool is pool:
+                self._drop_pool()
+
+    def _drop_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None and self._pool_pid == os.getpid():
+            # its connections still in use are closed when returned; its workers are not waited for here
+            threading.Thread(target=pool.close, name="close-pool", daemon=True).start()
+
+    def _unavailable(self, reason: str) -> DatabaseUnavailableError:
+        wait = self._retry_at - time.monotonic()
+        return DatabaseUnavailableError(reason, max(1, math.ceil(wait)))
+
+    def _connect_timeout(self) -> int:
+        return max(2, math.ceil(self.timeout))
+
+    def _new_pool(self) -> ConnectionPool[Connection[Row]]:
+        from psycopg import Connection
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        return ConnectionPool(
+            self.url,
+            connection_class=Connection[Row],
+            min_size=1,
+            max_size=self.pool_size,
+            open=True,
+            kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": self._connect_timeout()},
+            timeout=self.timeout,
+        )
+
+
+def _open(conn: Connection[Row]) -> bool:
+    """Whether a pooled connection still works, without a round trip while it does.
+
+    A connection the server ended (shut down, restarted, terminated the backend) has its last
+    words waiting to be read; an idle working one has nothing to read, unless a notice came.
+    """
+    if conn.closed:
+        return False
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    if not poller.poll(0):
+        return True
+    try:
+        conn.execute("")
+    except Exception:
+        return False
+    return True

@@ -23,6 +23,7 @@ from spyne.error import RequestNotAllowed, ResourceNotFoundError
 from spyne.protocol.json import JsonDocument
 
 from gateway.environ import OPERATION, REQUEST_HAS_DATA
+from gateway.faults import UNAVAILABLE, UNAVAILABLE_CODE
 from gateway.transport import unserializable
 from gateway.transport.jsonvalues import to_json, to_model
 from gateway.webservice.config import WebserviceConfig
@@ -175,5 +176,7 @@ class ZnunyRest(JsonDocument):
     def fault_to_http_response_code(self, fault: Exception) -> str:
         if isinstance(fault, NotImplementedFault):
             return HTTP_501
+        if isinstance(fault, Fault) and fault.faultcode == UNAVAILABLE_CODE:
+            return UNAVAILABLE
         code: str = super().fault_to_http_response_code(fault)
         return code

@@ -30,6 +30,7 @@ from werkzeug.http import parse_options_header
 
 from gateway import safexml
 from gateway.environ import OPERATION, REQUEST_HAS_DATA
+from gateway.faults import UNAVAILABLE, UNAVAILABLE_CODE
 from gateway.transport import soapenc, unserializable
 
 HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
@@ -194,4 +195,6 @@ class ZnunySoap11(Soap11):
             return HTTP_405
         if isinstance(fault, Fault) and fault.faultcode in ("Client.XMLSyntaxError", "Client.SoapError"):
             return HTTP_400
+        if isinstance(fault, Fault) and fault.faultcode == UNAVAILABLE_CODE:
+            return UNAVAILABLE
         return HTTP_500

@@ -5,6 +5,11 @@ lookup also reads the revision counter (a single-row table that every change bum
 its own transaction); when it moved, the changed web services are rebuilt. So a web
 service added with `gateway webservice add` is served by every running process, on every
 machine sharing the database, within a few seconds and without a restart.
+
+A refresh never holds up a request: it uses the database only through a connection at
+hand (never waiting for an unreachable one), and a request that finds another thread
+refreshing serves what is loaded. So the WSDL and OpenAPI documents are served from the last
+known web services while the database is down. Only the first load waits for the database.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import threading
 import time
 
+from gateway.errors import DatabaseUnavailableError
 from gateway.store import webservices
 from gateway.store.database import Database, Row
 from gateway.webservice import config as ws_config
@@ -34,33 +40,40 @@ class Registry:
         self._lock = threading.Lock()
 
     def by_name(self, name: str) -> Endpoint | None:
-        self._maybe_refresh()
+        self.refresh()
         return self._by_name.get(name)
 
     def by_id(self, webservice_id: int) -> Endpoint | None:
-        self._maybe_refresh()
+        self.refresh()
         return self._by_id.get(webservice_id)
 
-    def _maybe_refresh(self) -> None:
+    def refresh(self) -> None:
+        """Rebuild the web services that changed, when the refresh interval has passed."""
         if time.monotonic() < self._next_check:
             return
-        with self._lock:
+        loaded = self._revision >= 0
+        if not self._lock.acquire(blocking=not loaded):
+            return  # another thread is refreshing
+        try:
             if time.monotonic() < self._next_check:
                 return
             try:
-                with self.db.transaction(write=False) as tx:
+                with self.db.transaction(write=False, wait=not loaded) as tx:
                     revision = webservices.revision(tx)
                     rows = webservices.all_valid(tx) if revision != self._revision else None
-            except Exception:
-                if self._revision < 0:
+            except Exception as error:
+                if not loaded:
                     raise  # nothing to serve from
-                log.exception("web services could not be reloaded; serving the last known ones")
+                if not isinstance(error, DatabaseUnavailableError):  # an outage the database has logged
+                    log.exception("web services could not be reloaded; serving the last known ones")
                 self._next_check = time.monotonic() + self.refresh_interval
                 return
             if rows is not None:
                 self._load(rows)
                 self._revision = revision
             self._next_check = time.monotonic() + self.refresh_interval
+        finally:
+            self._lock.release()
 
     def _load(self, rows: list[Row]) -> None:
         """Rebuild what changed; keep the endpoints of unchanged configurations."""
