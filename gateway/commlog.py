@@ -57,17 +57,32 @@ def redact_path(path: str) -> str:
     return _PATH_SECRET.sub(rf"\1{REDACTED}", path)
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def redact(text: str) -> str:
     """Remove secrets from a request or response body, whatever its format."""
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped[:1] in "{[":
         try:
-            return json.dumps(_redact_json(json.loads(stripped)), ensure_ascii=False, sort_keys=True)
+            redacted = json.dumps(_redact_json(json.loads(stripped)), ensure_ascii=False, sort_keys=True)
+            # a lone surrogate ("\ud800", refused by the transport) stays the escape it was sent as
+            return redacted if _encodable(redacted) else json.dumps(json.loads(redacted), sort_keys=True)
         except (ValueError, RecursionError):  # nested too deep to parse: a bad request the log keeps as sent
             return _JSON_SECRET.sub(rf'\1"{REDACTED}"', text)
     if stripped[:1] == "<":
         return _XML_SECRET.sub(rf"\1{REDACTED}\4", text)
     return redact_query(text)
+
+
+def _text(body: bytes) -> str:
+    """A body as text any database stores: PostgreSQL refuses NUL in text, and one such record lost its batch."""
+    return body.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def _stored(
@@ -85,8 +100,8 @@ def _stored(
 ) -> commlog.Record:
     """A queued exchange as the row the log keeps: redacted, then cut to size."""
     query = f"?{redact_query(query)}" if query else ""
-    request = f"{redact_path(request_line)}{query}\n\n{redact(request_body.decode('utf-8', 'replace'))}"
-    response = redact(response_body.decode("utf-8", "replace"))
+    request = f"{redact_path(request_line)}{query}\n\n{redact(_text(request_body))}"
+    response = redact(_text(response_body))
     return (
         webservice_id,
         communication_id,

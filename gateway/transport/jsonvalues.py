@@ -14,6 +14,7 @@ still a 400 that names the field.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, Unicode
@@ -148,6 +149,15 @@ def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
             raise ValidationError(value, f"{where}: a whole number is expected, got %r")
         return number
     return value
+
+
+def encodable(document: Any) -> bool:
+    """Whether every string of a decoded document is text UTF-8 can write (no lone surrogate)."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def to_json(cls: type, obj: Any) -> Any:

@@ -24,7 +24,7 @@ from spyne.protocol.json import JsonDocument
 
 from gateway.environ import OPERATION, REQUEST_HAS_DATA
 from gateway.transport import unserializable
-from gateway.transport.jsonvalues import to_json, to_model
+from gateway.transport.jsonvalues import encodable, to_json, to_model
 from gateway.webservice.config import WebserviceConfig
 
 HTTP_501 = "501 Not Implemented"
@@ -138,9 +138,16 @@ class ZnunyRest(JsonDocument):
         except (LookupError, UnicodeDecodeError) as error:
             raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
         try:
-            return json.loads(text.lstrip("\ufeff"))
+            document = json.loads(text.lstrip("\ufeff"))
         except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than Python's stack
             raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
+        # only an escape gives a lone surrogate ("\ud800"): Znuny's JSON parser refuses it, and no database stores it
+        if "\\u" in text and not encodable(document):
+            raise Fault(
+                "Client.JsonDecodeError",
+                "Error while decoding request content: a \\uD800-\\uDFFF escape without its pair is no character.",
+            )
+        return document
 
     def decompose_incoming_envelope(self, ctx: Any, message: str = JsonDocument.REQUEST) -> None:
         ctx.in_header_doc = None
