@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from spyne import Fault
 from spyne.error import RequestNotAllowed, ResourceNotFoundError
@@ -43,17 +43,23 @@ class RouteNotFoundError(ResourceNotFoundError):
 
 
 def parse_query(query: str) -> dict[str, Any]:
-    """Znuny's query parsing: `&` or `;`, `+` is a space, a repeated key becomes a list."""
+    """Znuny's query parsing: `&` or `;`, `+` is a space in a value, a repeated key becomes a list.
+
+    As Znuny, a key's first value `0` is read as "" (REST.pm: `$Value || ''`), later ones are kept.
+    Unlike Znuny, a value runs to the next separator, `=` included (Znuny drops what follows a second
+    `=`, so `Password=abc=` would be read as "abc"), and a key given without `=` in a repeat is ""
+    (Znuny: undef inside the list).
+    """
     data: dict[str, Any] = {}
     for pair in re.split(r"[&;]", query):
         if not pair:
             continue
         key, _, value = pair.partition("=")
-        key, value = unquote_plus(key), unquote_plus(value)
+        key, value = unquote(key), unquote_plus(value)
         if key in data:
             data[key] = (data[key] if isinstance(data[key], list) else [data[key]]) + [value]
         else:
-            data[key] = value
+            data[key] = "" if value == "0" else value
     return data
 
 
