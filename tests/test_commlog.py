@@ -64,4 +64,3 @@ def test_requests_no_database_stores_as_sent_are_logged_too(client, gateway, db)
     assert sorted(r["http_status"] for r in logged) == [200, 400, 400]
     stored = " ".join(r["request"] for r in logged)
     assert "\\ud800" in stored and "\ufffd" in stored and "s3cret" not in stored
-

@@ -24,7 +24,7 @@ from spyne.protocol.json import JsonDocument
 
 from gateway.environ import OPERATION, REQUEST_HAS_DATA
 from gateway.transport import unserializable
-from gateway.transport.jsonvalues import encodable, to_json, to_model
+from gateway.transport.jsonvalues import dumps, encodable, to_json, to_model
 from gateway.webservice.config import WebserviceConfig
 
 HTTP_501 = "501 Not Implemented"
@@ -181,9 +181,7 @@ class ZnunyRest(JsonDocument):
 
     def create_out_string(self, ctx: Any, out_string_encoding: str = "utf8") -> None:
         ctx.transport.resp_headers["Content-Type"] = self.mime_type
-        ctx.out_string = [
-            json.dumps(ctx.out_document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        ]
+        ctx.out_string = [dumps(ctx.out_document)]
 
     def fault_to_http_response_code(self, fault: Exception) -> str:
         if isinstance(fault, NotImplementedFault):
