@@ -45,10 +45,10 @@ class RouteNotFoundError(ResourceNotFoundError):
 def parse_query(query: str) -> dict[str, Any]:
     """Znuny's query parsing: `&` or `;`, `+` is a space in a value, a repeated key becomes a list.
 
-    As Znuny, a key's first value `0` is read as "" (REST.pm: `$Value || ''`), later ones are kept.
     Unlike Znuny, a value runs to the next separator, `=` included (Znuny drops what follows a second
-    `=`, so `Password=abc=` would be read as "abc"), and a key given without `=` in a repeat is ""
-    (Znuny: undef inside the list).
+    `=`, so `Password=abc=` would be read as "abc"), a key given without `=` in a repeat is "" (Znuny:
+    undef inside the list), and a first value `0` stays "0" (Znuny: "", REST.pm's `$Value || ''`; each
+    operation reads both alike, GetAttachmentContents=0 included, which Znuny reads with `//`).
     """
     data: dict[str, Any] = {}
     for pair in re.split(r"[&;]", query):
@@ -59,7 +59,7 @@ def parse_query(query: str) -> dict[str, Any]:
         if key in data:
             data[key] = (data[key] if isinstance(data[key], list) else [data[key]]) + [value]
         else:
-            data[key] = "" if value == "0" else value
+            data[key] = value
     return data
 
 
