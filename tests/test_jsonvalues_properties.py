@@ -15,7 +15,7 @@ import subprocess
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.operations.ticket.models import ArticleData, TicketData
+from gateway.operations.ticket.models import ArticleData, TicketCreateResponse, TicketData
 from gateway.tickets.writes import number_text
 from gateway.transport.jsonvalues import dumps, to_json
 from gateway.wirenumbers import integer
@@ -106,3 +106,11 @@ def test_the_sum_of_time_units_keeps_its_digits():
     assert dumps(to_json(TicketData, {"TimeUnit": number_text(decimal.Decimal("99999999.99") * 3)})) == (
         b'{"TimeUnit":299999999.97}'
     )
+
+
+@given(st.lists(st.integers(1, 2**63 - 1) | st.integers(1, 2**63 - 1).map(str), min_size=1, max_size=4))
+def test_article_ids_are_one_value_or_a_list_with_the_types_given(ids):
+    """TicketCreate: Znuny writes `ArticleID => $IDs[0]` for one article and the list for several, each
+    ID with the type the operation holds (a string from the article insert, a number from a lookup)."""
+    answer = to_json(TicketCreateResponse, {"TicketID": "7", "ArticleID": ids})
+    assert dumps(answer).decode() == perl_json({"ArticleID": ids[0] if len(ids) == 1 else ids, "TicketID": "7"})
