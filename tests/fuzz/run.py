@@ -8,7 +8,8 @@ service whose `/openapi.json` answers is fuzzed twice:
 - authenticated: root@localhost's credentials in the X-OTRS-Header-UserLogin/-Password headers
   (schemathesis cannot know them), on a copy of the document whose requests are those of a client
   that knows the system: no credentials of its own in the body, the demo tickets' IDs, a TicketCreate
-  with queue, state and priority, non-empty lists. Without that nearly every request stops at
+  with queue, state and priority, non-empty lists, an OutOfOffice CSV of rows, a TimeAccountingGet
+  period (root is granted the time-accounting group). Without that nearly every request stops at
   AuthFail or MissingParameter and the operations behind them are never reached;
 - anonymous: the document as served.
 
@@ -60,7 +61,17 @@ TIME_ACCOUNTING_GRANT = ("group", "user-link", "--user-name", "root@localhost", 
 TIME_ACCOUNTING_GRANT += ("timeaccounting_webservice", "--permission-key", "rw")
 DYNAMIC_FIELDS = {"FuzzText": ("Text",), "FuzzDate": ("DateTime",), "FuzzDrop": ("Dropdown", "a=A", "b=B")}
 TIMESTAMP = "^20(2[5-7])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+CSV_ROW = (
+    r"(root@localhost|nobody|[a-z]{1,8}),(20[0-9]{2}-[01][0-9]-[0-3][0-9]|[0-3][0-9]\.[01][0-9]\.20[0-9]{2} 00:00:00)?,"
+)
+CSV_ROW += r"(20[0-9]{2}-[01][0-9]-[0-3][0-9])?,(0|1|yes|no)?"
 INFORMED_BODY = {
+    "OutOfOffice": {
+        "OutOfOfficeEntriesCSVString": {
+            "type": "string",
+            "pattern": rf"^UserLogin,StartDate,EndDate,OutOfOffice\n({CSV_ROW}\n){{1,3}}$",
+        }
+    },
     "TimeAccountingGet": {
         "TimeAccountingUserLogin": {"enum": ["root@localhost", "nobody@example.test"]},
         "TimeAccountingStart": {"type": "string", "pattern": TIMESTAMP},
