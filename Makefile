@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential swig libssl-dev gnupg openssl libpq5 ca-certific
 TEST_APT_PACKAGES := php-cli php-soap libsoap-lite-perl
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test wsdl bench lint system-packages test-packages
+.PHONY: install run test wsdl bench fuzz lint system-packages test-packages
 
 install: $(VENV)/.installed
 
@@ -58,6 +58,12 @@ wsdl: install
 bench: install
 	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -qq wrk
 	$(BIN)/python tests/bench/run.py
+
+# schemathesis against every REST web service's OpenAPI document, on SQLite and PostgreSQL
+# (GATEWAY_TEST_POSTGRES_URL, default postgresql:///postgres); FUZZ_EXAMPLES per operation, FUZZ_SEED
+fuzz: install
+	@$(BIN)/python -c 'import schemathesis' 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,fuzz]'
+	$(BIN)/python tests/fuzz/run.py
 
 # the style and type checks CI runs before the tests (mypy's settings: pyproject.toml)
 lint: install

@@ -13,8 +13,10 @@ import datetime as dt
 import re
 
 MAX_BIGINT = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT: every ID column fits
-_INTEGER = re.compile(r"\s*(-?)([0-9]+)\s*")  # no 0* before the digits: it backtracks over each zero
-_DECIMAL = re.compile(r"\s*(-?[0-9]{1,30}(?:[.,][0-9]{1,30})?)\s*")
+# the white space Perl skips around a number: ASCII only (Python's \s also takes "\xa0", "\x85", "\u2003" ...)
+_SPACE = r"[ \t\n\r\f\v]*"
+_INTEGER = re.compile(rf"{_SPACE}(-?)([0-9]+){_SPACE}")  # no 0* before the digits: it backtracks over each zero
+_DECIMAL = re.compile(rf"{_SPACE}(-?[0-9]{{1,30}}(?:[.,][0-9]{{1,30}})?){_SPACE}")
 _TIMESTAMP = re.compile(r"\s*([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})\s*")
 
 
@@ -25,7 +27,7 @@ def _text(value: object) -> str | None:
 
 
 def integer(value: object, low: int = 0, high: int = MAX_BIGINT) -> int | None:
-    """A whole number of ASCII digits (surrounding white space allowed) within [low, high], else None.
+    """A whole number of ASCII digits (surrounding ASCII white space allowed) within [low, high], else None.
 
     "42", " 42 ", 42 and, when `low` allows, "-3" are numbers; "٣", "4.0", "1e3", "+1", "1_000",
     "0x10" and 2**70 are not.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime as dt
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import settings as hypothesis_settings
 from werkzeug.test import Client
 
 from gateway.admin import directory, webservices
@@ -47,6 +49,13 @@ GATEWAY_BIN = Path(sys.executable).parent / "gateway"
 # console and gunicorn processes it starts (they inherit the environment). Production cost: test_settings.py.
 CHEAP_PASSWORDS = {"password_time_cost": 1, "password_memory_cost": MIN_PASSWORD_MEMORY_COST}
 os.environ.update({f"GATEWAY_{key.upper()}": str(value) for key, value in CHEAP_PASSWORDS.items()})
+# property tests (tests/test_*_properties.py): the same examples on every run (no example database either),
+# bounded, with a deadline a busy 2-core CI machine keeps; HYPOTHESIS_PROFILE=explore searches wider and at random
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, max_examples=200, deadline=dt.timedelta(seconds=1), print_blob=True
+)
+hypothesis_settings.register_profile("explore", max_examples=20_000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

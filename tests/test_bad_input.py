@@ -57,6 +57,42 @@ def test_malformed_json_is_a_400(client, db, body):
     still_answers(client)
 
 
+def tickets(db) -> int:
+    with db.transaction(write=False) as tx:
+        return tx.value("SELECT COUNT(*) FROM ticket")
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("Session", '{"UserLogin": "\\ud800", "Password": "root"}'),
+        ("Ticket/Search", '{"UserLogin": "root@localhost", "Password": "root", "Title": "x\\udfff"}'),
+        (
+            "Ticket",
+            '{"UserLogin": "root@localhost", "Password": "root", "Ticket": {"Title": "\\ud800", "Queue": "Raw",'
+            ' "State": "new", "Priority": "3 normal", "CustomerUser": "c@example.test"},'
+            ' "Article": {"Subject": "s", "Body": "b", "ContentType": "text/plain; charset=utf8"}}',
+        ),
+    ],
+)
+def test_a_lone_surrogate_escape_is_a_400(client, db, route, body):
+    """Found while fuzzing, by hand (schemathesis sends valid UTF-8 only): "\\ud800" decoded to a string no
+    database driver encodes, and every operation answered 500."""
+    before = tickets(db)
+    response = client.post(f"{REST}/{route}", data=body, content_type="application/json")
+    assert response.status_code == 400, response.data
+    assert response.json["faultcode"] == "Client.JsonDecodeError"
+    assert "escape without its pair" in response.json["faultstring"]
+    assert (sessions(db), tickets(db)) == (0, before)
+    still_answers(client)
+
+
+@pytest.mark.transport_only
+def test_a_surrogate_pair_escape_is_read(client):
+    body = '{"UserLogin": "root@localhost", "Password": "root", "Title": "\\ud83d\\ude00"}'
+    assert "Error" not in client.post(f"{REST}/Ticket/Search", data=body).json
+
+
 @pytest.mark.transport_only
 def test_json_with_a_bom_is_read(client):
     body = '\ufeff{"UserLogin": "root@localhost", "Password": "root"}'.encode()

@@ -147,3 +147,15 @@ def test_a_writer_thread_that_ended_is_replaced_by_the_next_record(db):
         time.sleep(0.05)
     assert {"first", "second"} <= set(_stored(db)) and log._thread is not ended and log._thread.is_alive()
     log.close()
+
+
+def test_requests_no_database_stores_as_sent_are_logged_too(client, gateway, db):
+    """A NUL byte (PostgreSQL refuses it in text) or a lone surrogate escape once lost the whole batch of records."""
+    client.post(f"{REST}/Session", data=b'{"UserLogin": "\x00"}', content_type="application/json")
+    client.post(f"{REST}/Session", data='{"UserLogin": "\\ud800", "Password": "s3cret"}')
+    client.post(f"{REST}/Session", json={"UserLogin": "root@localhost", "Password": "root"})
+    gateway.commlog.flush()
+    logged = webservices.webservice_log(db, "GenericTicketConnectorREST", 10)
+    assert sorted(r["http_status"] for r in logged) == [200, 400, 400]
+    stored = " ".join(r["request"] for r in logged)
+    assert "\\ud800" in stored and "\\x00" in stored and "s3cret" not in stored

@@ -552,3 +552,19 @@ def test_a_dynamic_field_change_is_in_the_history_with_its_old_value(client):
         "%%FieldName%%OracleText%%Value%%first%%OldValue%%",
         "%%FieldName%%OracleText%%Value%%second%%OldValue%%first",  # the unchanged third value wrote nothing
     ]
+
+
+def test_accounted_time_keeps_its_digits(client):
+    """TimeUnit was printed with six digits (10000.01 read back as 10000); Znuny prints Perl's 15."""
+    created = create(client, article=[{**ARTICLE, "TimeUnit": "10000.01"}, {**ARTICLE, "TimeUnit": "1234567.5"}])
+    ticket = get(client, created["TicketID"], AllArticles=1)["Ticket"][0]
+    assert [a["TimeUnit"] for a in ticket["Article"]] == [10000.01, 1234567.5]
+    assert ticket["TimeUnit"] == 1244567.51
+
+
+def test_line_and_paragraph_separators_are_escaped_as_znuny_writes_them(client):
+    """Kernel::System::JSON writes U+2028/U+2029 as \\u2028/\\u2029 (a JavaScript reader ends a line at them)."""
+    created = create(client, ticket={"Title": "one\u2028two\u2029three"})
+    response = client.get(f"{REST}/Ticket/{created['TicketID']}", query_string=ROOT)
+    assert b'"Title":"one\\u2028two\\u2029three"' in response.data
+    assert "\u2028".encode() not in response.data and response.json["Ticket"][0]["Title"] == "one\u2028two\u2029three"

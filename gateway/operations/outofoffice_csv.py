@@ -56,7 +56,12 @@ def parse(text: str | None) -> tuple[list[Entry], list[str]]:
     """The data rows, and the header's names that no entry field is read from (in header order)."""
     if not text:
         raise CSVError(MISSING)
-    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").splitlines(keepends=True)
+    # lines end at LF alone, as in Znuny: str.splitlines() also ends one at \f, \x1c, \x85, \u2028 ..., and a
+    # field holding "\f#" lost the rest of its row as a comment
+    unix = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line + "\n" for line in unix.split("\n")]
+    if lines[-1] == "\n":
+        lines.pop()
     # comment lines are dropped before parsing; keep each remaining line's number for the report
     kept = [(number, line) for number, line in enumerate(lines, 1) if not line.startswith("#")]
     reader = csv.reader((line for _, line in kept), strict=True)

@@ -174,5 +174,7 @@ def set_fields(
 
 
 def number_text(value: float | Decimal) -> str:
+    """A number as Perl prints it (an NV: 15 significant digits), as Znuny writes accounted time ("%g" has six:
+    10000.01 would be 10000)."""
     number = float(value)
-    return str(int(number)) if number.is_integer() else f"{number:g}"
+    return str(int(number)) if number.is_integer() else f"{number:.15g}"

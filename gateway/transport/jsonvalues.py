@@ -14,7 +14,7 @@ still a 400 that names the field.
 from __future__ import annotations
 
 import functools
-import re
+import json
 from typing import Any
 
 from spyne import AnyDict, Boolean, ComplexModelBase, Decimal, Double, Integer, Unicode
@@ -25,8 +25,6 @@ from gateway.redaction import REDACTED, is_secret
 from gateway.wirenumbers import MAX_BIGINT, integer
 
 _COMPLEX, _INT, _STR, _NUM, _BOOL, _ANY, _ID_OR_EMPTY, _AS_GIVEN = range(8)
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _quirks(cls: type, name: str) -> tuple[str, ...]:
@@ -145,9 +143,6 @@ def _coerce(field: type, kind: int, value: Any, where: str) -> Any:
         if isinstance(value, str) and "\x00" in value:
             # no database stores it (PostgreSQL refuses, SQLite cuts the string), and no client means it
             raise _invalid(value, where, "NUL characters are not allowed in %r")
-        if isinstance(value, str) and _SURROGATE.search(value):
-            # JSON's "\ud800" without its pair: no UTF-8 text, so no database (nor log) could take it
-            raise _invalid(value, where, "a lone surrogate (half a UTF-16 pair) is not allowed in %r")
         return value if isinstance(value, str) else str(value)
     if kind in (_INT, _BOOL):
         number = int(value) if isinstance(value, bool) else integer(value, low=-MAX_BIGINT)
@@ -161,6 +156,22 @@ def _invalid(value: Any, where: str, problem: str) -> ValidationError:
     """A fault naming the field and quoting its value (`problem` holds `%r`), unless the field is a secret:
     a fault is shown to the client, kept in the communication log and perhaps in a proxy's log."""
     return ValidationError(REDACTED if is_secret(where.rpartition(".")[2]) else value, f"{where}: {problem}")
+
+
+def encodable(document: Any) -> bool:
+    """Whether every string of a decoded document is text UTF-8 can write (no lone surrogate)."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def dumps(document: Any) -> bytes:
+    """The JSON text Znuny's encoder writes: sorted keys, no white space, UTF-8 unescaped but for U+2028 and
+    U+2029, which Kernel::System::JSON writes as \\u2028 and \\u2029 (JavaScript reads them as line ends)."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 
 def to_json(cls: type, obj: Any) -> Any:

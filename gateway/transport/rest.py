@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from spyne import Fault
 from spyne.error import RequestNotAllowed, ResourceNotFoundError
@@ -25,7 +25,7 @@ from spyne.protocol.json import JsonDocument
 from gateway.environ import OPERATION, REQUEST_HAS_DATA
 from gateway.faults import UNAVAILABLE, UNAVAILABLE_CODE
 from gateway.transport import unserializable
-from gateway.transport.jsonvalues import to_json, to_model
+from gateway.transport.jsonvalues import dumps, encodable, to_json, to_model
 from gateway.webservice.config import WebserviceConfig
 
 HTTP_501 = "501 Not Implemented"
@@ -44,13 +44,19 @@ class RouteNotFoundError(ResourceNotFoundError):
 
 
 def parse_query(query: str) -> dict[str, Any]:
-    """Znuny's query parsing: `&` or `;`, `+` is a space, a repeated key becomes a list."""
+    """Znuny's query parsing: `&` or `;`, `+` is a space in a value, a repeated key becomes a list.
+
+    Unlike Znuny, a value runs to the next separator, `=` included (Znuny drops what follows a second
+    `=`, so `Password=abc=` would be read as "abc"), a key given without `=` in a repeat is "" (Znuny:
+    undef inside the list), and a first value `0` stays "0" (Znuny: "", REST.pm's `$Value || ''`; each
+    operation reads both alike, GetAttachmentContents=0 included, which Znuny reads with `//`).
+    """
     data: dict[str, Any] = {}
     for pair in re.split(r"[&;]", query):
         if not pair:
             continue
         key, _, value = pair.partition("=")
-        key, value = unquote_plus(key), unquote_plus(value)
+        key, value = unquote(key), unquote_plus(value)
         if key in data:
             data[key] = (data[key] if isinstance(data[key], list) else [data[key]]) + [value]
         else:
@@ -139,9 +145,16 @@ class ZnunyRest(JsonDocument):
         except (LookupError, UnicodeDecodeError) as error:
             raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
         try:
-            return json.loads(text.lstrip("\ufeff"))
+            document = json.loads(text.lstrip("\ufeff"))
         except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than Python's stack
             raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
+        # only an escape gives a lone surrogate ("\ud800"): Znuny's JSON parser refuses it, and no database stores it
+        if "\\u" in text and not encodable(document):
+            raise Fault(
+                "Client.JsonDecodeError",
+                "Error while decoding request content: a \\uD800-\\uDFFF escape without its pair is no character.",
+            )
+        return document
 
     def decompose_incoming_envelope(self, ctx: Any, message: str = JsonDocument.REQUEST) -> None:
         ctx.in_header_doc = None
@@ -169,9 +182,7 @@ class ZnunyRest(JsonDocument):
 
     def create_out_string(self, ctx: Any, out_string_encoding: str = "utf8") -> None:
         ctx.transport.resp_headers["Content-Type"] = self.mime_type
-        ctx.out_string = [
-            json.dumps(ctx.out_document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        ]
+        ctx.out_string = [dumps(ctx.out_document)]
 
     def fault_to_http_response_code(self, fault: Exception) -> str:
         if isinstance(fault, NotImplementedFault):
