@@ -26,7 +26,8 @@ def ticket_ids(values: list[str] | None, operation: str) -> list[str]:
 
 
 def _flag(value: str | None, default: bool = False) -> bool:
-    return default if value in (None, "") else str(value).strip() not in ("0", "")
+    """Znuny's `$Param{X} // default`: only an absent flag takes the default, an empty one is false."""
+    return default if value is None else str(value).strip() not in ("0", "")
 
 
 def run(call: Call, request: TicketGetRequest) -> TicketGetResponse:
