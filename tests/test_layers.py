@@ -33,7 +33,16 @@ CHAIN = [
     ("domain", ("gateway.tickets", "gateway.auth", "gateway.runtime", "gateway.commlog")),
     ("operations", ("gateway.operations",)),
     ("wire", ("gateway.transport", "gateway.webservice")),
-    ("serving", ("gateway.middleware", "gateway.dispatcher", "gateway.app", "gateway.gunicorn_config")),
+    (
+        "serving",
+        (
+            "gateway.middleware",
+            "gateway.dispatcher",
+            "gateway.app",
+            "gateway.gunicorn_config",
+            "gateway.gunicorn_worker",
+        ),
+    ),
 ]
 # beside the chain: what an administrator does uses the domain and the wire's configuration,
 # the console uses admin; nothing of the chain imports either

@@ -9,7 +9,8 @@ REST client can read. Instead the client gets status 500 and a soap:Fault (for a
 service, as the dispatcher records in ``environ["gateway.soap_faults"]``) or Znuny's JSON
 fault (everything else), whose message names the request id; the traceback goes to the
 server log under that id (`gateway.faults.unexpected`). It must sit inside `RequestLimits`,
-which assigns the id.
+which assigns the id. A request body that did not arrive in time (`ClientTimeoutError`, from the
+worker, gateway.gunicorn_worker) is the client's doing: 408, nothing logged.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gateway.commlog import redact_path
+from gateway.errors import ClientTimeoutError
 from gateway.faults import INTERNAL_ERROR, WriteBody, fault, unexpected
 
 if TYPE_CHECKING:
@@ -42,11 +44,13 @@ class UnexpectedErrors:
 
         try:
             return self.app(environ, start)
-        except Exception:
+        except Exception as error:
             # PEP 3333: a second start_response must pass exc_info (its headers replace those not yet sent)
             exc_info = sys.exc_info()
 
             def again(status: str, headers: list[tuple[str, str]], _: OptExcInfo | None = None) -> WriteBody:
                 return start_response(status, headers, exc_info if started else None)
 
+            if isinstance(error, ClientTimeoutError):
+                return fault(environ, again, "408 Request Timeout", "Client", "The request did not arrive in time.")
             return fault(environ, again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {redact_path(path)}"))
