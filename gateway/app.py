@@ -1,8 +1,8 @@
 """The WSGI application: ``gateway.app:application`` for gunicorn, ``make_app`` for tests.
 
-Only this module knows the order of the stack (outermost first): request limits (which
-assign the request id), unexpected errors (answered as faults naming it), header
-credentials, dispatcher.
+Only this module knows the order of the stack (outermost first): response headers
+(no-store, nosniff), request limits (which assign the request id), unexpected errors
+(answered as faults naming it), header credentials, dispatcher.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from gateway.commlog import CommunicationLog
 from gateway.dispatcher import Dispatcher
 from gateway.middleware.credentials import HeaderCredentials
 from gateway.middleware.errors import UnexpectedErrors
+from gateway.middleware.headers import ResponseHeaders
 from gateway.middleware.limits import RequestLimits
 from gateway.runtime import Runtime
 from gateway.settings import Settings, advertised_url, load
@@ -42,7 +43,7 @@ class Gateway:
         app: WSGIApplication = Dispatcher(self.runtime, registry, self.commlog)
         app = HeaderCredentials(app)
         app = UnexpectedErrors(app)
-        self.wsgi = RequestLimits(app, settings.max_request_size)
+        self.wsgi = ResponseHeaders(RequestLimits(app, settings.max_request_size))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)
