@@ -118,9 +118,10 @@ class Worker(ThreadWorker):  # type: ignore[misc]
     def _plain(self, conn: TConn) -> bool:
         return not self.cfg.is_ssl and not negotiation.prior_knowledge_allowed(self.cfg, conn.client)
 
-    def _head_complete(self, head: bytearray) -> bool:
-        # a bare LF ends no head the parser accepts: it refuses it without reading more
-        return b"\r\n\r\n" in head or b"\n\n" in head or len(head) > self.max_head
+    def _head_complete(self, head: bytearray, start: int = 0) -> bool:
+        """Whether the head has ended at or after `start` (a bare LF ends no head the parser accepts:
+        it refuses it without reading more)."""
+        return head.find(b"\r\n\r\n", start) >= 0 or head.find(b"\n\n", start) >= 0 or len(head) > self.max_head
 
     def _read_head(self, conn: Connection, _sock: socket.socket) -> None:
         try:
@@ -133,7 +134,7 @@ class Worker(ThreadWorker):  # type: ignore[misc]
             self._drop(conn)
             return
         conn.head += data
-        if self._head_complete(conn.head):
+        if self._head_complete(conn.head, max(0, len(conn.head) - len(data) - 3)):
             self._stop_reading(conn)
             self._to_thread(conn)
 
@@ -154,7 +155,11 @@ class Worker(ThreadWorker):  # type: ignore[misc]
     def handle_request(self, req: Any, conn: Connection) -> bool:
         """The head is parsed: the body's deadline starts now."""
         conn.parser.unreader.deadline = time.monotonic() + self.body_timeout
-        result: bool = super().handle_request(req, conn)
+        try:
+            result: bool = super().handle_request(req, conn)
+        except BlockingIOError:  # a write waited SO_SNDTIMEO: one line, not gthread's traceback
+            self.log.info("%s did not read its answer for %s s: disconnected", conn.client, self.body_timeout)
+            raise StopIteration from None
         return result
 
     def _stop_reading(self, conn: Connection) -> None:

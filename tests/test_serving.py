@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import select
 import socket
 import threading
@@ -19,6 +20,7 @@ import pytest
 import requests
 
 from tests.conftest import BACKENDS, REST, ROOT, SOAP, copy_database, serving
+from tests.test_wire import session, ticket_create, until_logged
 
 HEADER_TIMEOUT = 4
 BODY_TIMEOUT = 4
@@ -53,8 +55,8 @@ class Trickler(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
+        started = time.monotonic()
         with socket.create_connection(self.address) as sock:
-            started = time.monotonic()
             if self.body:
                 sock.sendall(self.head)
             try:
@@ -153,6 +155,26 @@ def test_pipelined_requests_are_answered_in_order(patient_server):
             received += sock.recv(65536)
     first, second = received.split(b"HTTP/1.1 200 ")[1:]
     assert b'"SessionID"' in first and b'"Database":"ok"' in second
+
+
+@pytest.mark.slow
+def test_a_client_that_does_not_read_its_answer_is_disconnected(patient_server):
+    """An answer larger than the socket buffers, never read: the server gives up after body_timeout."""
+    session_id = session(patient_server)
+    created = requests.post(
+        f"{patient_server.url}{REST}/Ticket", data=ticket_create(session_id, "Big", os.urandom(8_000_000)), timeout=60
+    ).json()
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(address(patient_server))
+        path = f"{REST}/Ticket/{created['TicketID']}?SessionID={session_id}&AllArticles=1&Attachments=1"
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: gateway\r\n\r\n".encode())
+        until_logged(patient_server, "did not read its answer", BODY_TIMEOUT + 20)
+        sock.settimeout(5)
+        received = b""
+        while data := sock.recv(1 << 20):
+            received += data
+    assert received.startswith(b"HTTP/1.1 200 ") and len(received) < 8_000_000  # cut off, then closed
 
 
 def test_two_instances_side_by_side_leave_no_control_socket(templates, tmp_path):
