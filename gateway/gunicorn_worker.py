@@ -103,17 +103,22 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         if not isinstance(conn, Connection) or conn.head_read or conn.is_http2 or not self._plain(conn):
             if isinstance(conn, Connection):
                 conn.head_read = False
-            conn.sock.setblocking(True)
-            super().enqueue_req(conn)
+            super().enqueue_req(conn)  # the thread makes the socket blocking
             return
         conn.head = bytearray(conn.parser.unreader.take_buffered() if conn.parser else b"")
         conn.head_deadline = time.monotonic() + self.header_timeout
-        if self._head_complete(conn.head):
+        if conn.sock.gettimeout() != 0.0:  # kept-alive connections are non-blocking already
+            conn.sock.setblocking(False)
+        # usually the head has arrived already (a kept-alive connection is here because it is readable)
+        complete = self._head_complete(conn.head) or self._receive(conn)
+        if complete:
             self._to_thread(conn)
-            return
-        conn.sock.setblocking(False)
-        self.reading_heads[conn] = None
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
+        elif complete is None:
+            self.nr_conns -= 1
+            conn.close()
+        else:
+            self.reading_heads[conn] = None
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
 
     def _plain(self, conn: TConn) -> bool:
         return not self.cfg.is_ssl and not negotiation.prior_knowledge_allowed(self.cfg, conn.client)
@@ -123,20 +128,28 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         it refuses it without reading more)."""
         return head.find(b"\r\n\r\n", start) >= 0 or head.find(b"\n\n", start) >= 0 or len(head) > self.max_head
 
-    def _read_head(self, conn: Connection, _sock: socket.socket) -> None:
+    def _receive(self, conn: Connection) -> bool | None:
+        """Read what has arrived: whether the head is complete now, None if the client has gone."""
         try:
             data = conn.sock.recv(8192)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
-            data = b""
+            return None
         if not data:
+            return None
+        conn.head += data
+        return self._head_complete(conn.head, max(0, len(conn.head) - len(data) - 3))
+
+    def _read_head(self, conn: Connection, _sock: socket.socket) -> None:
+        complete = self._receive(conn)
+        if complete is False:
+            return
+        if complete is None:
             self._drop(conn)
             return
-        conn.head += data
-        if self._head_complete(conn.head, max(0, len(conn.head) - len(data) - 3)):
-            self._stop_reading(conn)
-            self._to_thread(conn)
+        self._stop_reading(conn)
+        self._to_thread(conn)
 
     def _to_thread(self, conn: Connection) -> None:
         conn.init()  # a plain HTTP/1 connection: only makes the parser
