@@ -30,7 +30,7 @@ from typing import Any
 
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 from gateway.errors import ClientTimeoutError
 from gateway.settings import load
@@ -191,6 +191,9 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         """Also close the connections whose head is late (gthread calls this every turn of its loop)."""
         super().murder_pending()
         now = time.monotonic()
+        if not self.alive:  # stopping: a head still coming has the little while gthread gives a kept-alive connection
+            for conn in self.reading_heads:
+                conn.head_deadline = min(conn.head_deadline, now + STOP_KEEPALIVE_LINGER)
         for conn in list(self.reading_heads):
             if conn.head_deadline > now:
                 break

@@ -177,6 +177,22 @@ def test_a_client_that_does_not_read_its_answer_is_disconnected(patient_server):
     assert received.startswith(b"HTTP/1.1 200 ") and len(received) < 8_000_000  # cut off, then closed
 
 
+@pytest.mark.slow
+def test_a_stopping_server_does_not_wait_for_heads_still_coming(templates, tmp_path):
+    """SIGTERM: a connection still sending its head gets a moment, not all of header_timeout (10 s)."""
+    url, drop = copy_database("sqlite", templates, tmp_path)
+    try:
+        with serving(url) as running:
+            tricklers = [Trickler(address(running), HEAD) for _ in range(10)]
+            for trickler in tricklers:
+                trickler.start()
+            time.sleep(1)
+            started = time.monotonic()
+        assert time.monotonic() - started < 6
+    finally:
+        drop()
+
+
 def test_two_instances_side_by_side_leave_no_control_socket(templates, tmp_path):
     """gunicorn 27 makes one control socket per user: each instance took it over from the one before, and
     removed it for all on stopping. gateway makes none."""
