@@ -1,17 +1,18 @@
 """gunicorn's worker for `gateway serve`: a slow or idle client costs a file descriptor, not a thread.
 
-gunicorn's threaded worker (gthread) gives a connection to a thread as soon as a byte of it
-arrives, and the thread then reads the request head blockingly, without a time limit: a few
+gunicorn's threaded worker (gthread) gives a connection to a thread once a byte of it has
+arrived, and the thread then reads the request head blockingly, without a time limit: a few
 clients sending a header line now and then hold every thread (gunicorn's sync worker stalls
 the same way, on the first of them). This worker reads the head in the worker's own event
 loop instead, without blocking, and gives the connection to a thread only with the whole head
 received (the parser is fed what was read); a head not complete within ``header_timeout``
 seconds of the connection (or of the first byte of a kept-alive connection's next request)
-is answered 408 and closed there. The body is read by the thread, under a deadline of
-``body_timeout`` seconds, extended by one second per ``body_min_rate`` bytes received, so a
-large upload on a slow line passes while a trickle is cut off; a client that reads its answer
-no faster than one write per ``body_timeout`` is dropped too. A body cut off raises
-`ClientTimeoutError`, which the application answers 408 (gateway.middleware.errors).
+is answered 408 and closed there (a connection that sent nothing is just closed). The body is
+read by the thread, under a deadline of ``body_timeout`` seconds, extended by one second per
+``body_min_rate`` bytes received, so a large upload on a slow line passes while a trickle is
+cut off; a client that reads its answer no faster than one write per ``body_timeout`` is
+dropped too. A body cut off raises `ClientTimeoutError`, which the application answers 408
+(gateway.middleware.errors).
 
 TLS and HTTP/2 connections are served as gthread serves them (their head cannot be read
 before the handshake): terminating TLS is the proxy's job.

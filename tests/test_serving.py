@@ -111,7 +111,7 @@ def test_fifty_clients_trickling_headers_and_a_few_bodies_do_not_stall_the_serve
     for trickler in bodies:
         assert trickler.answer.startswith(b"HTTP/1.1 408 ") and BODY_TIMEOUT <= trickler.lasted < BODY_TIMEOUT + 2.5
     rest_fault = json.loads(bodies[0].answer.partition(b"\r\n\r\n")[2])
-    assert rest_fault == {"faultcode": "Client", "faultstring": "The request did not arrive in time."}
+    assert rest_fault == {"faultcode": "Client.RequestTimeout", "faultstring": "The request did not arrive in time."}
     assert b"<faultstring>The request did not arrive in time.</faultstring>" in bodies[2].answer
     # the worker's event loop kept telling the arbiter it lives (--timeout 3)
     assert "WORKER TIMEOUT" not in patient_server.log()

@@ -52,5 +52,11 @@ class UnexpectedErrors:
                 return start_response(status, headers, exc_info if started else None)
 
             if isinstance(error, ClientTimeoutError):
-                return fault(environ, again, "408 Request Timeout", "Client", "The request did not arrive in time.")
+                return fault(
+                    environ,
+                    again,
+                    "408 Request Timeout",
+                    "Client.RequestTimeout",
+                    "The request did not arrive in time.",
+                )
             return fault(environ, again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {redact_path(path)}"))
