@@ -13,7 +13,7 @@ import functools
 import re
 from typing import Any
 
-from gunicorn.glogging import Logger  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger
 
 from gateway.redaction import REDACTED, SECRET_HEADERS, redact_path, redact_query, redact_text, redact_url, scrub
 

@@ -1,8 +1,8 @@
 """The WSGI application: ``gateway.app:application`` for gunicorn, ``make_app`` for tests.
 
-Only this module knows the order of the stack (outermost first): request limits (which
-assign the request id), unexpected errors (answered as faults naming it), the client
-address, header credentials, dispatcher.
+Only this module knows the order of the stack (outermost first): response headers
+(no-store, nosniff), request limits (which assign the request id), unexpected errors
+(answered as faults naming it), the client address, header credentials, dispatcher.
 
 gunicorn's master, which preloads ``application``, loads the web services: every worker starts
 with them, and serves its WSDL and OpenAPI documents even if the database is down by the
@@ -21,6 +21,7 @@ from gateway.errors import DatabaseUnavailableError
 from gateway.middleware.client_address import ClientAddress
 from gateway.middleware.credentials import HeaderCredentials
 from gateway.middleware.errors import UnexpectedErrors
+from gateway.middleware.headers import ResponseHeaders
 from gateway.middleware.limits import RequestLimits
 from gateway.runtime import Runtime
 from gateway.settings import Settings, advertised_url, load, proxy_networks
@@ -50,7 +51,7 @@ class Gateway:
         app = HeaderCredentials(app)
         app = ClientAddress(app, proxy_networks(settings.trusted_proxies))
         app = UnexpectedErrors(app)
-        self.wsgi = RequestLimits(app, settings.max_request_size)
+        self.wsgi = ResponseHeaders(RequestLimits(app, settings.max_request_size))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)

@@ -15,6 +15,10 @@ class GatewayError(Exception):
     """A refusal with a message for the person who asked."""
 
 
+class ClientTimeoutError(TimeoutError):
+    """The client did not send its request in time (gateway's gunicorn worker raises it from wsgi.input)."""
+
+
 class SettingsError(GatewayError):
     """The settings file or a GATEWAY_* variable holds a value gateway cannot use."""
 

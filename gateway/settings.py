@@ -41,8 +41,10 @@ class Settings:
     database_url: str = "sqlite:///var/gateway.db"
     """sqlite:///relative/or/absolute/path.db (relative to the installation's directory)
     or postgresql://user:password@host:port/dbname (postgresql:///dbname = local socket)"""
-    database_pool_size: int = 4
-    """PostgreSQL connection pool size per gateway process"""
+    database_pool_size: int = 5
+    """PostgreSQL connection pool size per gateway process: one per worker thread (4 in
+    gateway serve) and one for the communication log's writer, so no request waits for a
+    connection another holds; raise it with the threads"""
     database_timeout: float = 3.0
     """seconds a request waits for the database: to connect to PostgreSQL (whole seconds, at least 2),
     for a pooled connection, for SQLite's write lock. Then it is answered 503 with Retry-After, and
@@ -86,6 +88,15 @@ class Settings:
     """seconds between checks for web services changed by another process"""
     max_request_size: int = 100 * 1024 * 1024
     """hard upper limit for any request body, in bytes (a web service's MaxLength may only lower it)"""
+    header_timeout: float = 10.0
+    """seconds a client has to send a request's line and headers (from connecting, or from the first
+    byte of the next request on a kept-alive connection); then it is answered 408 and disconnected"""
+    body_timeout: float = 30.0
+    """seconds a client has to send a request body, plus one per body_min_rate bytes it sent; also the
+    longest a client may leave an answer unread. Then the request is answered 408 and disconnected"""
+    body_min_rate: int = 2048
+    """bytes per second of a request body that extend body_timeout by one second: a large upload on a
+    slow line passes, a trickle does not"""
     password_time_cost: int = 3
     """Argon2id passes of a new password hash (argon2-cffi's default, RFC 9106's low-memory profile);
     a stored hash keeps the cost it was made with"""
@@ -213,6 +224,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"settings password_time_cost and password_memory_cost: at least 1 and {MIN_PASSWORD_MEMORY_COST} (KiB)"
         )
+    if min(settings.header_timeout, settings.body_timeout, settings.body_min_rate) <= 0:
+        raise SettingsError("settings header_timeout, body_timeout and body_min_rate: more than 0")
     if settings.ticket_subject_format not in ("Left", "Right", "None"):
         raise SettingsError(
             f"setting ticket_subject_format: {settings.ticket_subject_format!r} is not Left, Right or None"

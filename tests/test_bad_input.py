@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
+import pytest
+from werkzeug.test import Client
+
+from gateway.app import make_app
 from tests.conftest import REST, SOAP, TICKET_NS
 from tests.golden import soap_body
 
@@ -132,10 +136,13 @@ def test_a_content_length_that_is_no_plain_number_is_a_400(client, length):
 
 
 @pytest.mark.transport_only
-def test_soap_body_over_the_server_limit_is_a_413(gateway, client):
-    gateway.wsgi.max_size = 1000
-    response = client.post(SOAP, data=ENVELOPE.format(login="x" * 2000).encode(), content_type="text/xml")
-    assert response.status_code == 413
+def test_soap_body_over_the_server_limit_is_a_413(settings):
+    app = make_app(dataclasses.replace(settings, max_request_size=1000))
+    try:
+        response = Client(app).post(SOAP, data=ENVELOPE.format(login="x" * 2000).encode(), content_type="text/xml")
+    finally:
+        app.close()
+    assert response.status_code == 413 and response.json["faultcode"] == "Client.RequestTooLong"
 
 
 @pytest.mark.transport_only

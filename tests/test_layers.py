@@ -37,7 +37,14 @@ CHAIN = [
     ("wire", ("gateway.transport", "gateway.webservice")),
     (
         "serving",
-        ("gateway.middleware", "gateway.dispatcher", "gateway.app", "gateway.gunicorn_config", "gateway.accesslog"),
+        (
+            "gateway.middleware",
+            "gateway.dispatcher",
+            "gateway.app",
+            "gateway.gunicorn_config",
+            "gateway.gunicorn_worker",
+            "gateway.accesslog",
+        ),
     ),
 ]
 # beside the chain: what an administrator does uses the domain and the wire's configuration,

@@ -276,8 +276,8 @@ def names_request_id(message: str, headers: dict[str, str], log: str) -> str:
     return logged
 
 
-def until_logged(server, text: str) -> str:
-    deadline = time.monotonic() + 10
+def until_logged(server, text: str, seconds: float = 10) -> str:
+    deadline = time.monotonic() + seconds
     while text not in server.log():
         assert time.monotonic() < deadline, f"{text!r} not in the server log"
         time.sleep(0.1)

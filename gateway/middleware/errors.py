@@ -9,8 +9,9 @@ REST client can read. Instead the client gets status 500 and a soap:Fault (for a
 service, as the dispatcher records in ``environ["gateway.soap_faults"]``) or Znuny's JSON
 fault (everything else), whose message names the request id; the traceback goes to the
 server log under that id (`gateway.faults.unexpected`). A database that cannot be used is no
-bug: it is answered 503 with Retry-After (the database has logged why). It must sit inside
-`RequestLimits`, which assigns the id.
+bug: it is answered 503 with Retry-After (the database has logged why). A request body that
+did not arrive in time (`ClientTimeoutError`, from the worker, gateway.gunicorn_worker) is the
+client's doing: 408, nothing logged. It must sit inside `RequestLimits`, which assigns the id.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from gateway.errors import DatabaseUnavailableError
+from gateway.errors import ClientTimeoutError, DatabaseUnavailableError
 from gateway.faults import INTERNAL_ERROR, WriteBody, fault, unavailable, unexpected
 
 if TYPE_CHECKING:
@@ -52,4 +53,12 @@ class UnexpectedErrors:
 
             if isinstance(error, DatabaseUnavailableError):
                 return unavailable(environ, again, error.retry_after)
+            if isinstance(error, ClientTimeoutError):
+                return fault(
+                    environ,
+                    again,
+                    "408 Request Timeout",
+                    "Client.RequestTimeout",
+                    "The request did not arrive in time.",
+                )
             return fault(environ, again, INTERNAL_ERROR, "Server", unexpected(environ, f"{method} {path}"))

@@ -1,0 +1,37 @@
+"""Headers on every answer: ``Cache-Control: no-store`` and ``X-Content-Type-Options: nosniff``.
+
+::
+
+    app = ResponseHeaders(RequestLimits(app, max_size=...))
+
+An answer holds tickets, session ids and customer data: no cache between client and server
+(a proxy, a browser) may keep it. The WSDL and OpenAPI documents are no-store too: they are
+small, and they change when a web service is changed, so a cached copy would describe a
+service that is no longer there. nosniff keeps a browser from running a JSON or XML answer
+as a script or page it guessed. Outermost in the stack, so that the refusals of the other
+middleware (413, 400) carry them as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from gateway.faults import WriteBody
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+
+HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
+
+
+class ResponseHeaders:
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> WriteBody:
+            return start_response(status, [*headers, *HEADERS], exc_info)
+
+        return self.app(environ, start)
