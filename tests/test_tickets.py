@@ -318,6 +318,13 @@ def test_get_article_options(client):
     assert subjects(ArticleSenderType="agent") == ["A0", "A3"]
     files = get(client, ticket_id, AllArticles=1, Attachments=1, GetAttachmentContents=0)["Ticket"][0]["Article"][0]
     assert files["Attachment"][0]["Content"] == "" and files["Attachment"][0]["FilesizeRaw"] == "2"
+    # Znuny reads the flag with `// 1`: only an absent one means the contents, an empty one does not
+    contents = lambda value: get(client, ticket_id, AllArticles=1, Attachments=1, GetAttachmentContents=value)  # noqa: E731
+    assert contents("")["Ticket"][0]["Article"][0]["Attachment"][0]["Content"] == ""
+    assert (
+        get(client, ticket_id, AllArticles=1, Attachments=1)["Ticket"][0]["Article"][0]["Attachment"][0]["Content"]
+        == "SGk="
+    )
     assert "Article" not in get(client, ticket_id)["Ticket"][0]
 
 
