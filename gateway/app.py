@@ -24,7 +24,7 @@ from gateway.middleware.errors import UnexpectedErrors
 from gateway.middleware.headers import ResponseHeaders
 from gateway.middleware.limits import RequestLimits
 from gateway.runtime import Runtime
-from gateway.settings import Settings, advertised_url, load, proxy_networks
+from gateway.settings import Settings, advertised_url, load, proxy_networks, trusts_unix_peer
 from gateway.webservice.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,9 @@ class Gateway:
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
         app: WSGIApplication = Dispatcher(self.runtime, registry, self.commlog)
         app = HeaderCredentials(app)
-        app = ClientAddress(app, proxy_networks(settings.trusted_proxies))
+        app = ClientAddress(
+            app, proxy_networks(settings.trusted_proxies), unix=trusts_unix_peer(settings.trusted_proxies)
+        )
         app = UnexpectedErrors(app)
         self.wsgi = ResponseHeaders(RequestLimits(app, settings.max_request_size))
 

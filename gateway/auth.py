@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import ipaddress
 import secrets
 import string
 from collections.abc import Callable, Mapping
@@ -161,9 +162,10 @@ class Authenticator:
     def _failure_keys(self, user_type: str, login: str, remote_addr: str) -> list[tuple[str, int]]:
         """The counters a login attempt is refused by, each with its limit: the login from this
         address first (the one a good login clears), then the address across logins."""
-        keys = [(f"login:{remote_addr}:{user_type}:{login.lower()}"[:300], self.settings.login_failure_limit)]
-        if remote_addr:
-            keys.append((f"addr:{remote_addr}", self.settings.login_failure_address_limit))
+        address = _counted_address(remote_addr)
+        keys = [(f"login:{address}:{user_type}:{login.lower()}"[:300], self.settings.login_failure_limit)]
+        if address:
+            keys.append((f"addr:{address}", self.settings.login_failure_address_limit))
         return keys
 
     def _check(
@@ -225,3 +227,13 @@ class Authenticator:
         if target is None or target["valid_id"] != 1:
             return None
         return Principal(AGENT, target["login"], user_id=target["id"], impersonated_by=principal.login)
+
+
+def _counted_address(remote_addr: str) -> str:
+    """The address failures are counted under: an IPv6 client by its /64, since one host is given a
+    whole /64 and could otherwise try from 2**64 addresses, each with a fresh count."""
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return remote_addr
+    return str(ipaddress.ip_network(f"{address}/64", strict=False)) if address.version == 6 else remote_addr

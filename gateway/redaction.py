@@ -29,6 +29,7 @@ SECRET_HEADERS = ("HTTP_X_OTRS_HEADER_PASSWORD", "HTTP_X_OTRS_HEADER_SESSIONID",
 REDACTED = "***"
 # a found value shorter than this is not hunted through the rest of the text: "a" would erase every "a"
 MIN_SCRUBBED = 4
+MAX_SCRUBBED = 32
 
 _NAMES = {key.lower() for key in SECRET_KEYS}
 _ALTERNATION = "|".join(SECRET_KEYS)
@@ -120,8 +121,15 @@ def decode(data: bytes) -> str:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Every occurrence of each secret value, also JSON-, XML- or URL-escaped, replaced."""
-    for secret in sorted({s for s in secrets if len(s) >= MIN_SCRUBBED}, key=len, reverse=True):
+    """Every occurrence of each secret value, also JSON-, XML- or URL-escaped, replaced.
+
+    Each value costs a pass over the text: past MAX_SCRUBBED values (no client sends more than a
+    few credentials) the text is withheld, so a request of thousands cannot keep the writer busy.
+    """
+    values = {s for s in secrets if len(s) >= MIN_SCRUBBED}
+    if len(values) > MAX_SCRUBBED:
+        return f"[withheld: the request held {len(values)} secret values]"
+    for secret in sorted(values, key=len, reverse=True):
         spellings = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
         spellings |= {escape(secret), escape(secret, {'"': "&quot;"})}
         spellings |= {quote(secret, safe="", errors="replace"), quote_plus(secret, errors="replace")}

@@ -76,7 +76,8 @@ class Settings:
     """addresses or networks (CIDR) of the proxies in front of gateway, separated by commas or spaces,
     e.g. 127.0.0.1, 10.0.0.0/8. A request from one of them is counted under the address it names in
     X-Forwarded-For (the rightmost entry that is not itself a trusted proxy); empty: every request
-    is the address it comes from, and X-Forwarded-For is ignored"""
+    is the address it comes from, and X-Forwarded-For is ignored. The word unix trusts a proxy that
+    connects over a unix socket (gateway serve --bind unix:PATH), which has no address of its own"""
     impersonation_group: str = "admin"
     """agents with rw on this group may use X-OTRS-Header-ImpersonateAsUser"""
     customer_group_support: int = 0
@@ -239,12 +240,21 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+UNIX_PEER = "unix"  # in trusted_proxies: a proxy on a unix socket
+
+
 def proxy_networks(value: str) -> tuple[Network, ...]:
     """The networks of trusted_proxies; a single address is a network of one."""
     try:
-        return tuple(ipaddress.ip_network(item, strict=False) for item in value.replace(",", " ").split())
+        return tuple(
+            ipaddress.ip_network(item, strict=False) for item in value.replace(",", " ").split() if item != UNIX_PEER
+        )
     except ValueError as error:
         raise SettingsError(f"setting trusted_proxies: {error}") from None
+
+
+def trusts_unix_peer(value: str) -> bool:
+    return UNIX_PEER in value.replace(",", " ").split()
 
 
 MIN_PASSWORD_MEMORY_COST = 32  # Argon2's least: 8 KiB per lane, argon2-cffi's 4 lanes

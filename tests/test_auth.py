@@ -7,6 +7,7 @@ import datetime
 
 from argon2 import PasswordHasher
 
+from gateway.auth import Authenticator, Credentials
 from gateway.passwords import hash_password, needs_rehash
 from gateway.settings import Settings
 from gateway.store.database import utcnow
@@ -159,6 +160,17 @@ def test_an_unknown_or_invalid_login_costs_a_password_check_and_a_refused_addres
     for creds in ({"UserLogin": "agent1", "Password": "agent1"}, {"UserLogin": "agent1", "Password": "guess"}):
         assert client.post(f"{REST}/Session", json=creds).json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
     assert calls == []
+
+
+def test_an_ipv6_client_is_counted_by_its_64(settings, db):
+    """One host holds a whole /64: a fresh address per guess must not give it a fresh count."""
+    authenticator = Authenticator(db, dataclasses.replace(settings, login_failure_limit=3))
+    wrong = Credentials(UserLogin="agent1", Password="guess")
+    for n in range(3):
+        assert authenticator.authenticate(wrong, f"2001:db8:0:1::{n + 1}") is None
+    right = Credentials(UserLogin="agent1", Password="agent1")
+    assert authenticator.authenticate(right, "2001:db8:0:1::ffff") is None  # the same /64: refused
+    assert authenticator.authenticate(right, "2001:db8:0:2::1") is not None  # the next /64 logs in
 
 
 def test_a_hash_made_at_another_cost_is_made_again_at_the_next_good_login(client, db, settings):

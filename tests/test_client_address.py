@@ -7,7 +7,7 @@ import pytest
 from gateway.environ import CLIENT_ADDRESS
 from gateway.errors import SettingsError
 from gateway.middleware.client_address import ClientAddress
-from gateway.settings import load, proxy_networks
+from gateway.settings import load, proxy_networks, trusts_unix_peer
 
 
 def client(trusted: str, remote_addr: str, forwarded_for: str | None = None) -> str:
@@ -21,7 +21,7 @@ def client(trusted: str, remote_addr: str, forwarded_for: str | None = None) -> 
     environ = {"REMOTE_ADDR": remote_addr}
     if forwarded_for is not None:
         environ["HTTP_X_FORWARDED_FOR"] = forwarded_for
-    ClientAddress(app, proxy_networks(trusted))(environ, lambda *args: None)
+    ClientAddress(app, proxy_networks(trusted), unix=trusts_unix_peer(trusted))(environ, lambda *args: None)
     assert seen["REMOTE_ADDR"] == remote_addr and seen.get("HTTP_X_FORWARDED_FOR") == forwarded_for  # left as they came
     return seen[CLIENT_ADDRESS]
 
@@ -71,3 +71,12 @@ def test_a_peer_that_is_no_ip_address_is_kept_as_it_is():
 def test_a_trusted_proxies_setting_that_is_no_address_or_network_is_refused_at_start(value):
     with pytest.raises(SettingsError, match="trusted_proxies"):
         load(environ={"GATEWAY_TRUSTED_PROXIES": value})
+
+
+def test_a_proxy_on_a_unix_socket_is_trusted_only_when_listed():
+    """Behind a proxy on gateway's unix socket every client would otherwise be '' and share one count."""
+    assert client("", "", "198.51.100.1") == ""
+    assert client("unix", "", "198.51.100.1") == "198.51.100.1"
+    assert client("unix, 10.0.0.1", "", "198.51.100.1, 10.0.0.1") == "198.51.100.1"
+    assert client("unix", "", "not-an-address") == ""
+    assert client("unix", "192.0.2.10", "198.51.100.1") == "192.0.2.10"  # an IP peer must be listed itself

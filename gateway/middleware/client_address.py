@@ -2,7 +2,7 @@
 
 ::
 
-    app = ClientAddress(app, proxy_networks(settings.trusted_proxies))
+    app = ClientAddress(app, proxy_networks(settings.trusted_proxies), unix=trusts_unix_peer(settings.trusted_proxies))
 
 Sets ``environ["gateway.client_address"]``, the one address the failed-login limits, the
 sessions (SessionGet's ``UserRemoteAddr``) and the communication log (``remote_ip``) read.
@@ -20,6 +20,9 @@ Risks, and how they are met:
 - Trusting a network that untrusted clients can send from (a whole LAN where a proxy also
   lives) lets any of them choose their address, and so escape the per-address limits and
   lock others out. List the proxies, not their neighbours.
+- A peer on a unix socket has no address (gunicorn's ``REMOTE_ADDR`` is empty): every client
+  behind it would be one, and share one failed-login count. With ``unix=True`` (``unix`` in
+  trusted_proxies) that peer is a trusted proxy, for a proxy on gateway's unix socket.
 - An entry that is not an IP address (a proxy that writes host names, ``unknown`` or ports)
   ends the walk: the request counts as coming from the trusted hop that vouched for it,
   never from a value nobody vouched for.
@@ -40,9 +43,10 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class ClientAddress:
-    def __init__(self, app: WSGIApplication, trusted: Sequence[Network]) -> None:
+    def __init__(self, app: WSGIApplication, trusted: Sequence[Network], unix: bool = False) -> None:
         self.app = app
         self.trusted = tuple(trusted)
+        self.unix = unix
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         environ[CLIENT_ADDRESS] = self.client(environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR", ""))
@@ -51,16 +55,16 @@ class ClientAddress:
     def client(self, remote_addr: str, forwarded_for: str) -> str:
         """The client's address: the peer, or the rightmost forwarded address not of a trusted proxy."""
         hop = _address(remote_addr)
-        if hop is None:
+        if hop is None and not self.unix:
             return remote_addr  # not an IP peer (a unix socket): nothing to trust or normalise
         for entry in reversed(parse_list_header(forwarded_for) if forwarded_for else []):
-            if not self._trusts(hop):
+            if hop is not None and not self._trusts(hop):
                 break
             named = _address(entry)
             if named is None:
                 break
             hop = named
-        return str(hop)
+        return remote_addr if hop is None else str(hop)
 
     def _trusts(self, address: Address) -> bool:
         return any(address in network for network in self.trusted)
