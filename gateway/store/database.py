@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
 from gateway.errors import DatabaseUnavailableError, SettingsError
+from gateway.settings import Settings
 
 if TYPE_CHECKING:
     from psycopg import Connection, Cursor
@@ -146,7 +147,9 @@ class Database:
     for its write lock.
     """
 
-    def __init__(self, url: str, pool_size: int = 4, timeout: float = 3.0) -> None:
+    def __init__(
+        self, url: str, pool_size: int = Settings.database_pool_size, timeout: float = Settings.database_timeout
+    ) -> None:
         self.url = url
         scheme = urlsplit(url).scheme
         if scheme == "sqlite":
@@ -164,6 +167,7 @@ class Database:
         self._pool: ConnectionPool[Connection[Row]] | None = None
         self._pool_pid = 0
         self._retry_at = 0.0  # while PostgreSQL is down: when it may be tried again (0: not down)
+        self._probe_after = 0.0  # when a pool timeout may ask the server again whether it is up
         self._connecting = False  # a thread connects for callers that do not wait
         self._lock = threading.Lock()
 
@@ -275,8 +279,11 @@ class Database:
             except PoolClosed:
                 continue
             except PoolTimeout as error:
-                if wait:
-                    self._probe()  # no connection within the timeout: say whether the server is down
+                if wait and time.monotonic() >= self._probe_after:
+                    # no connection within the timeout: say whether the server is down (once a while: a
+                    # saturated server gets no connection per waiting request)
+                    self._probe_after = time.monotonic() + RETRY_INTERVAL
+                    self._probe()
                 raise self._unavailable("no connection free within the timeout") from error
             if _open(conn):
                 return pool, conn
@@ -326,7 +333,7 @@ class Database:
 
         started = time.monotonic()
         try:
-            psycopg.connect(self.url, connect_timeout=self._connect_timeout()).close()
+            psycopg.connect(self.url, **self._connect_options()).close()
         except psycopg.Error as error:
             reason = " ".join(str(error).split())
             now = time.monotonic()
@@ -353,8 +360,17 @@ class Database:
         wait = self._retry_at - time.monotonic()
         return DatabaseUnavailableError(reason, max(1, math.ceil(wait)))
 
-    def _connect_timeout(self) -> int:
-        return max(2, math.ceil(self.timeout))
+    def _connect_options(self) -> dict[str, Any]:
+        """libpq's bounds: on connecting, and on a connection whose server stops answering mid-statement
+        (a partition, a frozen machine), which TCP alone would wait out for many minutes."""
+        return {
+            "connect_timeout": max(2, math.ceil(self.timeout)),
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 20_000,
+        }
 
     def _new_pool(self) -> ConnectionPool[Connection[Row]]:
         from psycopg import Connection
@@ -367,7 +383,7 @@ class Database:
             min_size=1,
             max_size=self.pool_size,
             open=True,
-            kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": self._connect_timeout()},
+            kwargs={"row_factory": dict_row, "autocommit": True, **self._connect_options()},
             timeout=self.timeout,
         )
 
