@@ -217,7 +217,8 @@ class Authenticator:
         store = agents if user_type == AGENT else customers
         row = store.by_login(tx, login)
         if row is not None and needs_rehash(row["pw"], self.settings):
-            store.set_password(tx, row["login"], hash_password(password, self.settings))
+            # only over the hash that matched: a password changed meanwhile stays changed
+            store.replace_password(tx, row["login"], row["pw"], hash_password(password, self.settings))
 
     def _impersonate(self, tx: Transaction, principal: Principal, target_login: str) -> Principal | None:
         """An agent with rw on the impersonation group may act as another valid agent."""

@@ -32,6 +32,8 @@ MAX_QUEUE_RECORDS = 10_000
 MAX_QUEUE_BYTES = 64 * 1024 * 1024
 BATCH = 500
 WARN_EVERY = 60.0  # seconds between two warnings about lost records
+# seconds the writer waits after the database was unavailable: each try redacts a batch again
+OUTAGE_PAUSE = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +111,8 @@ class CommunicationLog:
         self._next_purge = 0.0
         self._next_warning = 0.0
         self._unwarned = 0
+        self._warn_lock = threading.Lock()
+        self._pause_until = 0.0  # the writer's next try after the database was unavailable
         atexit.register(self.close)
 
     def record(
@@ -157,17 +161,21 @@ class CommunicationLog:
         """Write everything queued, a batch per transaction; a record that cannot be written is skipped, not
         its batch. While the database is unavailable nothing is lost: the records wait in the queue."""
         with self._lock:
+            if self.db.known_down():
+                return  # redacting the queue again for a write that fails at once would only burn CPU
             while batch := self._take(BATCH):
                 pairs = []
                 for exchange in batch:
                     try:
                         pairs.append((exchange, _row(exchange)))
-                    except Exception:
-                        log.exception("communication log: a record could not be redacted; skipped")
+                    except Exception as error:  # a bug, but one a client's body can trigger: rate-limited
+                        log.debug("communication log: record %s not redacted", exchange.communication_id, exc_info=True)
                         self.skipped += 1
+                        self._lost(1, f"record {exchange.communication_id} could not be redacted ({error!r})")
                 if unwritten := self._write(pairs):
                     self._requeue(unwritten)
-                    return  # tried again at the next flush
+                    self._pause_until = time.monotonic() + OUTAGE_PAUSE
+                    return
             if time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + 3600  # tried again in an hour, also after a failure
                 try:
@@ -180,6 +188,8 @@ class CommunicationLog:
         """Write what is queued and stop the background thread."""
         self._closed.set()
         self.flush()
+        if self._queue:
+            self._lost(len(self._queue), "the database was unavailable when the process ended")
         atexit.unregister(self.close)
 
     def _take(self, limit: int) -> list[Exchange]:
@@ -220,14 +230,15 @@ class CommunicationLog:
         return []
 
     def _lost(self, count: int, why: str) -> None:
-        """A warning in the server log at most every WARN_EVERY seconds, counting what was lost meanwhile."""
-        self._unwarned += count
-        now = time.monotonic()
-        if now >= self._next_warning:
-            log.warning(
-                "communication log: %d records lost since the last warning, the latest as %s", self._unwarned, why
-            )
-            self._unwarned, self._next_warning = 0, now + WARN_EVERY
+        """A warning in the server log at most every WARN_EVERY seconds, counting what was lost meanwhile
+        (request threads and the writer both lose records)."""
+        with self._warn_lock:
+            self._unwarned += count
+            now = time.monotonic()
+            if now < self._next_warning:
+                return
+            unwarned, self._unwarned, self._next_warning = self._unwarned, 0, now + WARN_EVERY
+        log.warning("communication log: %d records lost since the last warning, the latest as %s", unwarned, why)
 
     def _ensure_thread(self) -> None:
         """A writer thread in this process (gunicorn forks after the app is built), restarted if it ever died."""
@@ -241,6 +252,8 @@ class CommunicationLog:
 
     def _run(self) -> None:
         while not self._closed.wait(self.flush_interval):
+            if time.monotonic() < self._pause_until:
+                continue
             try:
                 self.flush()
             except Exception:  # flush handles its own failures; this keeps the thread should one slip through

@@ -32,7 +32,7 @@ from gateway.environ import (
     SOAP_FAULTS,
     WEBSERVICE,
 )
-from gateway.errors import DatabaseUnavailableError
+from gateway.errors import ClientTimeoutError, DatabaseUnavailableError
 from gateway.faults import UNAVAILABLE, StartResponse, WriteBody, fault, json_fault, respond
 from gateway.middleware.limits import buffer_body
 from gateway.redaction import is_secret
@@ -168,6 +168,9 @@ class Dispatcher:
             answered = int(status[0][:3]) if status else 500
         except DatabaseUnavailableError:
             answered = 503
+            raise
+        except ClientTimeoutError:  # the body came too slowly: UnexpectedErrors answers 408
+            answered = 408
             raise
         finally:
             self.commlog.record(

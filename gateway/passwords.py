@@ -75,7 +75,10 @@ class PasswordChecker:
                 return True
         try:
             _verifier.verify(stored_hash, password)
-        except (VerificationError, InvalidHashError):
+        except VerificationError:
+            return False
+        except InvalidHashError:  # no Argon2 hash (a value written by hand): as costly as one
+            self._spend(password)
             return False
         if self.cache_ttl > 0:
             with self._lock:

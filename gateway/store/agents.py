@@ -31,6 +31,12 @@ def set_password(tx: Transaction, login: str, pw_hash: str) -> bool:
     return tx.rowcount == 1
 
 
+def replace_password(tx: Transaction, login: str, old_hash: str, pw_hash: str) -> bool:
+    """The same password hashed anew, unless the hash changed since it was read."""
+    tx.execute("UPDATE users SET pw = ? WHERE login = ? AND pw = ?", [pw_hash, login, old_hash])
+    return tx.rowcount == 1
+
+
 def record_login(tx: Transaction, user_id: int) -> None:
     tx.execute("UPDATE users SET last_login = ? WHERE id = ?", [utcnow(), user_id])
 

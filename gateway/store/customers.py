@@ -49,6 +49,12 @@ def set_password(tx: Transaction, login: str, pw_hash: str) -> bool:
     return tx.rowcount == 1
 
 
+def replace_password(tx: Transaction, login: str, old_hash: str, pw_hash: str) -> bool:
+    """The same password hashed anew, unless the hash changed since it was read."""
+    tx.execute("UPDATE customer_user SET pw = ? WHERE login = ? AND pw = ?", [pw_hash, login, old_hash])
+    return tx.rowcount == 1
+
+
 def group_permissions(tx: Transaction, login: str, customer_id: str) -> list[Row]:
     """Every group with its validity and the keys the customer user or their company holds on it
     (permission_key NULL where neither holds one): one query, whichever way the rule reads it."""

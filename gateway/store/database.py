@@ -201,6 +201,10 @@ class Database:
             with self._pg_connection(wait) as pg:
                 yield Transaction(pg.cursor(), "postgresql")
 
+    def known_down(self) -> bool:
+        """Whether PostgreSQL failed so recently that a request now would be refused without trying."""
+        return time.monotonic() < self._retry_at
+
     def ping(self) -> bool:
         try:
             with self.transaction(write=False) as tx:
