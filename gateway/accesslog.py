@@ -15,8 +15,12 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from gateway.redaction import REDACTED, SECRET_HEADERS, redact_path, redact_query, redact_text, redact_url, scrub
+from gateway.environ import SECRETS
+from gateway.middleware.credentials import HEADERS
+from gateway.redaction import REDACTED, is_secret, redact_path, redact_query, redact_text, redact_url, scrub
 
+# the X-OTRS-Header-* credentials that are secrets, as WSGI names them
+SECRET_HEADERS = tuple(header for header, key in HEADERS.items() if is_secret(key))
 _HEADER_ATOMS = {f"{{{name[5:].replace('_', '-').lower()}}}i" for name in SECRET_HEADERS}
 _ENVIRON_ATOMS = {f"{{{name.lower()}}}e" for name in SECRET_HEADERS}
 # the atoms whose format is known; every other string (the request line, headers, environ) is free text
@@ -29,6 +33,7 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hin
         the request)."""
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         found = {str(environ[name]).strip() for name in SECRET_HEADERS if environ.get(name)}
+        found.update(environ.get(SECRETS, ()))  # a custom route's :SessionID, wherever in the path it is
         used = _used(self.cfg.access_log_format)
         for key in used & atoms.keys():
             value = atoms[key]

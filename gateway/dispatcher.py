@@ -29,6 +29,7 @@ from gateway.environ import (
     REQUEST_ID,
     RETRY_AFTER,
     RUNTIME,
+    SECRETS,
     SOAP_FAULTS,
     WEBSERVICE,
 )
@@ -153,6 +154,7 @@ class Dispatcher:
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[: len(path) - len(rest)]
         environ["PATH_INFO"] = rest
         tee = environ["wsgi.input"] = _Tee(environ["wsgi.input"], MAX_QUEUED)
+        secrets = environ[SECRETS] = _secrets(endpoint, environ, rest)
         status: list[str] = []
 
         def capture(code: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> WriteBody:
@@ -184,7 +186,7 @@ class Dispatcher:
                 environ.get("QUERY_STRING", ""),
                 bytes(tee.data),
                 b"".join(body),
-                _secrets(endpoint, environ, rest),
+                secrets,
             )
         return body
 

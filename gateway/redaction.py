@@ -24,8 +24,6 @@ from lxml import etree
 from gateway import safexml
 
 SECRET_KEYS = ("Password", "SessionID", "TwoFactorToken", "AccessToken", "UserPw", "pw")
-# the X-OTRS-Header-* credentials (gateway.middleware.credentials) that are secrets, as WSGI names them
-SECRET_HEADERS = ("HTTP_X_OTRS_HEADER_PASSWORD", "HTTP_X_OTRS_HEADER_SESSIONID", "HTTP_X_OTRS_HEADER_TWOFACTORTOKEN")
 REDACTED = "***"
 # a found value shorter than this is not hunted through the rest of the text: "a" would erase every "a"
 MIN_SCRUBBED = 4

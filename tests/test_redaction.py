@@ -12,7 +12,7 @@ import pytest
 from gunicorn.config import Config
 
 from gateway.accesslog import RedactingLogger
-from gateway.environ import REQUEST_ID
+from gateway.environ import REQUEST_ID, SECRETS
 from gateway.middleware.errors import UnexpectedErrors
 from gateway.redaction import (
     REDACTED,
@@ -185,3 +185,21 @@ def test_a_body_of_thousands_of_secret_values_is_withheld_not_hunted_through():
     assert text == "[withheld: the request held 10000 secret values]"
     few = {"guess00001", "guess00002"}
     assert scrub("a guess00001 b guess00002", few) == f"a {REDACTED} b {REDACTED}"
+
+
+def test_the_access_log_scrubs_what_the_dispatcher_found_in_a_custom_route():
+    """Only /Session/<SID> is known to the access log by its shape; a route such as /Token/:SessionID/Check
+    is known to the dispatcher, which hands its values on in the environ."""
+    logger = RedactingLogger(Config())
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/R/Token/s3cretValue9/Check",
+        "PATH_INFO": "/R/Token/s3cretValue9/Check",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    request = SimpleNamespace(headers=[])
+    response = SimpleNamespace(status="200 OK", headers=[], sent=1)
+    assert "s3cretValue9" in logger.atoms(response, request, environ, dt.timedelta(seconds=1))["r"]
+    environ[SECRETS] = ["s3cretValue9"]
+    assert logger.atoms(response, request, environ, dt.timedelta(seconds=1))["r"] == "GET /R/Token/***/Check HTTP/1.1"
