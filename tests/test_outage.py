@@ -152,7 +152,7 @@ def test_with_postgresql_down_requests_are_answered_503_at_once_and_recover_with
     assert response.status_code == 503 and response.json()["Database"] == "unreachable"
     timings["health"] = took
     for name in ("WSDL #1", "WSDL #2", "openapi.json #1", "openapi.json #2", "health"):
-        assert timings[name] < TIMEOUT / 2, (name, timings[name])  # no wait on the database
+        assert timings[name] < TIMEOUT, (name, timings[name])  # waiting on the database would take TIMEOUT
 
     cluster.start()
     # the first requests after the restart succeed, on both workers, without a gateway restart
