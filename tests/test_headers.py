@@ -30,3 +30,9 @@ def test_every_answer_is_no_store_and_nosniff(client):
         for name, (r, _) in answers.items()
     }
     assert seen == {name: (status, ["no-store"], ["nosniff"]) for name, (_, status) in answers.items()}
+
+
+def test_a_head_request_gets_the_headers_without_a_body(client):
+    get, head = client.get("/health"), client.head("/health")
+    assert (head.status_code, head.headers["Content-Type"], head.data) == (200, get.headers["Content-Type"], b"")
+    assert head.headers["Cache-Control"] == "no-store" and get.data

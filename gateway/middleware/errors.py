@@ -54,9 +54,13 @@ class UnexpectedErrors:
             if isinstance(error, DatabaseUnavailableError):
                 return unavailable(environ, again, error.retry_after)
             if isinstance(error, ClientTimeoutError):
+                # the rest of the body may still come: the connection cannot carry another request
+                def closing(status: str, headers: list[tuple[str, str]], _: OptExcInfo | None = None) -> WriteBody:
+                    return again(status, [*headers, ("Connection", "close")])
+
                 return fault(
                     environ,
-                    again,
+                    closing,
                     "408 Request Timeout",
                     "Client.RequestTimeout",
                     "The request did not arrive in time.",

@@ -9,7 +9,8 @@ An answer holds tickets, session ids and customer data: no cache between client 
 small, and they change when a web service is changed, so a cached copy would describe a
 service that is no longer there. nosniff keeps a browser from running a JSON or XML answer
 as a script or page it guessed. Outermost in the stack, so that the refusals of the other
-middleware (413, 400) carry them as well.
+middleware (413, 400) carry them as well. A HEAD request gets its answer's headers without
+the body, as HTTP has it.
 """
 
 from __future__ import annotations
@@ -34,4 +35,12 @@ class ResponseHeaders:
         def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> WriteBody:
             return start_response(status, [*headers, *HEADERS], exc_info)
 
-        return self.app(environ, start)
+        answer = self.app(environ, start)
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return answer
+        # a HEAD answer has the headers of GET's and no body (gunicorn warns of every byte sent)
+        for _ in answer:
+            pass
+        if hasattr(answer, "close"):
+            answer.close()
+        return []
