@@ -10,6 +10,7 @@ message goes through gateway.redaction first.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from typing import Any
 
@@ -27,7 +28,35 @@ _ENVIRON_ATOMS = {f"{{{name.lower()}}}e" for name in SECRET_HEADERS}
 _REDACT = {"U": redact_path, "q": redact_query, "f": redact_url, "{referer}i": redact_url}
 
 
+# loggers whose records go to the server's error log: gateway's own and psycopg's (its pool reports outages)
+APP_LOGGERS = ("gateway", "psycopg")
+
+
+class _ToErrorLog(logging.Handler):
+    """A record of the application's loggers, redacted, written by the error log's handlers (its file, its
+    format with time, pid and level): without it they reach stderr bare, through logging's last resort."""
+
+    def __init__(self, error_log: logging.Logger) -> None:
+        super().__init__()
+        self.error_log = error_log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg, record.args = redact_text(record.getMessage()), ()
+        for handler in self.error_log.handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+
 class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hints
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for name in APP_LOGGERS:
+            logger = logging.getLogger(name)
+            logger.handlers = [_ToErrorLog(self.error_log)]
+            # psycopg's pool tells at INFO what a server log need not repeat
+            logger.setLevel(max(self.error_log.level, logging.WARNING) if name == "psycopg" else self.error_log.level)
+            logger.propagate = False
+
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         """gunicorn's atoms, those the access log format uses redacted (redacting all ~50 would cost more than
         the request)."""

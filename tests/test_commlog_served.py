@@ -7,6 +7,7 @@ the error log (the server's stderr).
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -157,3 +158,29 @@ def test_no_secret_reaches_any_log_in_any_spelling(logged_server):
     for label in labels:  # the requests are there, only their secrets are not
         assert label in shown and label in logs["access log"], label
     assert "/Session/***" in logs["access log"] and "/Session/***" in shown
+
+
+def test_gateways_own_log_lines_are_in_the_error_log_format(templates, tmp_path):
+    """gateway's loggers write through gunicorn's error log: time, pid and level on every line (bare text on
+    stderr, as before, said nothing of when), redacted like the rest."""
+    import sqlite3
+
+    url, drop = copy_database("sqlite", templates, tmp_path)
+    try:
+        with serving(url, GATEWAY_DATABASE_TIMEOUT="1") as running:
+            holder = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")  # the write lock held: the next write waits out the timeout
+            try:
+                body = {"UserLogin": "root@localhost", "Password": "s3cretLocked", "Ticket": {}, "Article": {}}
+                assert requests.post(f"{running.url}{REST}/Ticket", json=body, timeout=30).status_code == 503
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            deadline = time.monotonic() + 10
+            while "the database cannot be used" not in running.log() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            lines = [line for line in running.log().splitlines() if "the database cannot be used" in line]
+            assert lines and all(re.match(r"^\[[^]]+\] \[\d+\] \[WARNING\] the database", line) for line in lines)
+            assert "s3cretLocked" not in running.log()
+    finally:
+        drop()
