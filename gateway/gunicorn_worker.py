@@ -348,4 +348,6 @@ class Worker(ThreadWorker):  # type: ignore[misc]
             del self.in_threads[conn]
             conn.bound = float("inf")
             with contextlib.suppress(OSError):  # its thread's read or write fails: the thread is free
+                # and what the socket still holds for the client is dropped (a reset), not delivered at its pace
+                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 conn.sock.shutdown(socket.SHUT_RDWR)
