@@ -42,6 +42,7 @@ import socket
 import struct
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
 from typing import Any
@@ -61,6 +62,9 @@ _TIMEOUT_ANSWER = (
 MAX_HEAD = 64 * 1024
 # bodies buffered in the loop by all connections of a worker together: beyond, a body is read by a thread
 BUFFER_BUDGET = 64 * 1024 * 1024
+# a closed connection's wait for the client to close too, and what of it is read meanwhile (close_graceful's)
+LINGER = 2.0
+MAX_DRAIN = 65536
 
 
 class DeadlineUnreader(SocketUnreader):  # type: ignore[misc]
@@ -102,6 +106,17 @@ class Connection(TConn):  # type: ignore[misc]
         self.reads_body = False  # its thread reads (part of) the body from the socket
         self.bound = 0.0  # when the request, answer included, is cut
         self.head_read = False
+        self.linger: Callable[[Connection], None] | None = None
+        self.linger_deadline = 0.0
+        self.drained = 0
+
+    def close(self, graceful: bool = False) -> None:
+        """gthread's graceful close waits up to 2 s in the event loop for the client to close its side: the loop
+        lingers without blocking instead."""
+        if graceful and self.linger is not None:
+            self.linger(self)
+        else:
+            super().close(graceful)
 
 
 class Worker(ThreadWorker):  # type: ignore[misc]
@@ -124,6 +139,8 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         self.max_body_readers = max(1, self.cfg.threads - 1)
         self.in_threads: dict[Connection, None] = {}
         self.buffered = 0
+        # connections closed on the worker's side, waiting for the client's FIN, oldest first
+        self.lingering: dict[Connection, None] = {}
         # a longer head is refused by the parser (its own limits), or read by it under the head's deadline
         self.max_head = min(
             MAX_HEAD,
@@ -138,7 +155,9 @@ class Worker(ThreadWorker):  # type: ignore[misc]
                 raise
             return
         self.nr_conns += 1
-        self.enqueue_req(Connection(self.cfg, sock, client, listener.getsockname()))
+        conn = Connection(self.cfg, sock, client, listener.getsockname())
+        conn.linger = self._linger
+        self.enqueue_req(conn)
 
     def enqueue_req(self, conn: TConn) -> None:
         """Every way gthread gives a connection to a thread (new, kept alive, pipelined) reads its request first."""
@@ -324,6 +343,36 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         self.nr_conns -= 1
         conn.close()
 
+    def _linger(self, conn: Connection) -> None:
+        """Close as gunicorn's close_graceful does (RFC 9112 9.6: FIN, then what the client still sends is read
+        and dropped, so that no reset cuts the answer short), the waiting done by the event loop."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+        except OSError:
+            conn.sock.close()
+            return
+        conn.linger_deadline = time.monotonic() + LINGER
+        conn.drained = 0
+        self.lingering[conn] = None
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._drain, conn))
+
+    def _drain(self, conn: Connection, _sock: socket.socket) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        conn.drained += len(data)
+        if not data or conn.drained >= MAX_DRAIN:
+            self._closed(conn)
+
+    def _closed(self, conn: Connection) -> None:
+        del self.lingering[conn]
+        self.poller.unregister(conn.sock)
+        conn.sock.close()
+
     def murder_pending(self) -> None:
         """Also deal with the requests that are late (gthread calls this every turn of its loop): a head is
         answered 408 here, a body by the application in a thread; a request in a thread too long is cut."""
@@ -344,6 +393,10 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         for conn in [conn for conn in self.waiting if conn.body_deadline <= now]:
             self.waiting.remove(conn)
             self._to_thread(conn, late=True)
+        for conn in list(self.lingering):  # in deadline order
+            if conn.linger_deadline > now:
+                break
+            self._closed(conn)
         for conn in [conn for conn in self.in_threads if conn.bound <= now]:
             del self.in_threads[conn]
             conn.bound = float("inf")

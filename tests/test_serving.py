@@ -390,3 +390,24 @@ def test_a_client_reading_its_answer_a_little_now_and_then_is_disconnected(crowd
         lasted = time.monotonic() - started
     assert received.startswith(b"HTTP/1.1 200 ") and len(received) < 8_000_000
     assert bound - 0.5 <= lasted < bound + 6
+
+
+@pytest.mark.slow
+def test_clients_that_keep_their_side_open_after_a_last_answer_do_not_stall_the_worker(crowded_server):
+    """gthread waited up to 2 s in its event loop, per such connection, for the client to close too."""
+    clients = [socket.create_connection(address(crowded_server)) for _ in range(6)]
+    try:
+        for sock in clients:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n")
+        time.sleep(0.5)
+        health, took = timed(lambda: requests.get(f"{crowded_server.url}/health", timeout=30))
+        assert health.status_code == 200 and took < 2
+        for sock in clients:  # the answer whole, then the server's side closed
+            sock.settimeout(5)
+            received = b""
+            while data := sock.recv(65536):
+                received += data
+            assert received.startswith(b"HTTP/1.1 200 ") and received.endswith(b"}")
+    finally:
+        for sock in clients:
+            sock.close()
