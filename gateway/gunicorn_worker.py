@@ -17,7 +17,8 @@ request in hand:
   ``body_timeout`` plus one second per ``body_min_rate`` bytes of its Content-Length (a chunked
   body: of what has arrived, at most ``body_buffer``). A body late in the loop goes to a thread
   all the same, which answers 408 at once (`ClientTimeoutError`, gateway.middleware.errors)
-  unless the body was complete after all.
+  unless the body was complete after all. The bodies a worker holds in the loop are at most
+  ``BUFFER_BUDGET`` bytes together (a body beyond it is the thread's, below).
 
 A body the loop does not wait for (larger than ``body_buffer``, ``Expect: 100-continue``, or a
 head the parser will refuse) is read by the thread, under the same deadline computed once
@@ -27,7 +28,9 @@ deadline): one thread is always left for requests in hand, such as /health. The 
 written blocking, each write bounded by ``body_timeout`` (SO_SNDTIMEO), and the request as a
 whole (body deadline, then ``body_timeout`` + ``body_buffer`` / ``body_min_rate`` for the
 application and the answer) is cut by shutting the socket down, so a client reading its
-answer a little now and then does not keep a thread either.
+answer a little now and then does not keep a thread either. A connection closed after its
+last answer waits for the client's side to close (RFC 9112 9.6) in the loop as well: gthread
+waited there blocking, up to 2 s per connection.
 
 TLS and HTTP/2 connections are served as gthread serves them (their head cannot be read
 before the handshake): terminating TLS is the proxy's job.
