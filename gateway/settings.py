@@ -93,11 +93,15 @@ class Settings:
     """seconds a client has to send a request's line and headers (from connecting, or from the first
     byte of the next request on a kept-alive connection); then it is answered 408 and disconnected"""
     body_timeout: float = 30.0
-    """seconds a client has to send a request body, plus one per body_min_rate bytes it sent; also the
-    longest a client may leave an answer unread. Then the request is answered 408 and disconnected"""
+    """seconds a client has to send a request body, plus one per body_min_rate bytes of its
+    Content-Length (a chunked body: of at most body_buffer); also the longest a client may leave an
+    answer unread. Then the request is answered 408 and disconnected"""
     body_min_rate: int = 2048
     """bytes per second of a request body that extend body_timeout by one second: a large upload on a
     slow line passes, a trickle does not"""
+    body_buffer: int = 1024 * 1024
+    """bytes of a request body the server's event loop reads before a thread takes the request: a
+    smaller body arrives at any pace at the cost of a file descriptor, a larger one takes a thread"""
     password_time_cost: int = 3
     """Argon2id passes of a new password hash (argon2-cffi's default, RFC 9106's low-memory profile);
     a stored hash keeps the cost it was made with"""
@@ -227,6 +231,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         )
     if min(settings.header_timeout, settings.body_timeout, settings.body_min_rate) <= 0:
         raise SettingsError("settings header_timeout, body_timeout and body_min_rate: more than 0")
+    if settings.body_buffer < 0:
+        raise SettingsError("setting body_buffer: 0 or more")
     if settings.ticket_subject_format not in ("Left", "Right", "None"):
         raise SettingsError(
             f"setting ticket_subject_format: {settings.ticket_subject_format!r} is not Left, Right or None"

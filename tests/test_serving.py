@@ -6,6 +6,7 @@ a time holds a file descriptor, not a thread, and is disconnected when its time 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -45,11 +46,11 @@ def patient_server(request, templates, tmp_path_factory) -> Iterator:
 
 
 class Trickler(threading.Thread):
-    """Sends `head` a byte every half second (or all of it, then so `body`) until the server answers or disconnects."""
+    """Sends `head` a byte every `interval` seconds (or all of it, then so `body`) until answered or disconnected."""
 
-    def __init__(self, address: tuple[str, int], head: bytes, body: bytes = b"") -> None:
+    def __init__(self, address: tuple[str, int], head: bytes, body: bytes = b"", interval: float = 0.5) -> None:
         super().__init__(daemon=True)
-        self.address, self.head, self.body = address, head, body
+        self.address, self.head, self.body, self.interval = address, head, body, interval
         self.answer = b""
         self.lasted = 0.0
         self.stop = threading.Event()
@@ -62,7 +63,7 @@ class Trickler(threading.Thread):
             try:
                 for byte in self.body or self.head:
                     sock.send(bytes([byte]))
-                    if select.select([sock], [], [], 0.5)[0] or self.stop.is_set():
+                    if select.select([sock], [], [], self.interval)[0] or self.stop.is_set():
                         break
                 while data := sock.recv(4096):
                     self.answer += data
@@ -209,3 +210,204 @@ def test_two_instances_side_by_side_leave_no_control_socket(templates, tmp_path)
             assert list(home.rglob("*.ctl")) == list(runtime.rglob("*.ctl")) == []
     finally:
         drop()
+
+
+CROWDED_BODY_TIMEOUT = 3
+CROWDED_MIN_RATE = 4096
+CROWDED_BUFFER = 16384
+SESSION_HEAD = b"POST " + REST.encode() + b"/Session HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+
+
+@pytest.fixture(scope="module")
+def crowded_server(templates, tmp_path_factory) -> Iterator:
+    """One worker (four threads), so that one process's stall shows; small body settings, so the test is short."""
+    url, drop = copy_database("sqlite", templates, tmp_path_factory.mktemp("crowded"))
+    try:
+        with serving(
+            url,
+            GATEWAY_WORKERS="1",
+            GATEWAY_BODY_TIMEOUT=str(CROWDED_BODY_TIMEOUT),
+            GATEWAY_BODY_MIN_RATE=str(CROWDED_MIN_RATE),
+            GATEWAY_BODY_BUFFER=str(CROWDED_BUFFER),
+        ) as running:
+            yield running
+    finally:
+        drop()
+
+
+class Sender(threading.Thread):
+    """Sends `head`, then a body at `rate` bytes per second (`pieces`, ten a second) until answered or disconnected."""
+
+    def __init__(self, address: tuple[str, int], head: bytes, rate: int, chunked: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.address, self.head, self.rate, self.chunked = address, head, rate, chunked
+        self.answer = b""
+        self.lasted = 0.0
+
+    def run(self) -> None:
+        piece = b" " * max(1, self.rate // 10)
+        if self.chunked:
+            piece = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+        started = time.monotonic()
+        with socket.create_connection(self.address) as sock:
+            sock.sendall(self.head)
+            try:
+                while not select.select([sock], [], [], 0.1)[0]:
+                    sock.sendall(piece)
+                    if time.monotonic() - started > 60:
+                        break
+                sock.settimeout(10)
+                while data := sock.recv(4096):
+                    self.answer += data
+            except OSError:
+                pass
+            self.lasted = time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_slow_bodies_small_and_large_do_not_stall_a_worker(crowded_server):
+    """Small bodies trickled wait in the event loop; large ones just above body_min_rate take at most three of the
+    four threads, and are cut at a deadline fixed when their head arrived (not extended by each byte)."""
+    where = address(crowded_server)
+    small = [Trickler(where, SESSION_HEAD + b"Content-Length: 5000\r\n\r\n", b" " * 5000, 0.2) for _ in range(8)]
+    small.append(Trickler(where, SESSION_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", b"1388\r\n" + b" " * 5000, 0.2))
+    chunked = [
+        Sender(where, SESSION_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", 5000, chunked=True) for _ in range(2)
+    ]
+    length = [Sender(where, SESSION_HEAD + b"Content-Length: 40000\r\n\r\n", 2000) for _ in range(2)]
+    for client in small + chunked + length:
+        client.start()
+    took = []
+    for _ in range(12):
+        time.sleep(0.5)
+        health, seconds = timed(lambda: requests.get(f"{crowded_server.url}/health", timeout=5))
+        assert health.status_code == 200
+        took.append(seconds)
+    created, seconds = timed(lambda: requests.post(f"{crowded_server.url}{REST}/Session", json=ROOT, timeout=5))
+    assert "SessionID" in created.json()
+    assert max([*took, seconds]) < 2
+    for client in small + chunked + length:
+        client.join(timeout=30)
+    for client in small + chunked + length:
+        assert client.answer.startswith(b"HTTP/1.1 408 ")
+    # body_timeout + bytes / body_min_rate: of Content-Length, of body_buffer for a chunked body
+    print([round(c.lasted, 2) for c in small + chunked + length])
+    small_deadline = CROWDED_BODY_TIMEOUT + 5000 / CROWDED_MIN_RATE
+    assert all(small_deadline - 0.5 <= client.lasted < small_deadline + 4 for client in small[:-1])
+    assert CROWDED_BODY_TIMEOUT - 0.5 <= small[-1].lasted < CROWDED_BODY_TIMEOUT + 4  # a few bytes received
+    chunked_deadline = CROWDED_BODY_TIMEOUT + CROWDED_BUFFER / CROWDED_MIN_RATE
+    assert all(chunked_deadline - 0.5 <= client.lasted < chunked_deadline + 4 for client in chunked)
+    length_deadline = CROWDED_BODY_TIMEOUT + 40000 / CROWDED_MIN_RATE
+    assert all(length_deadline - 0.5 <= client.lasted < length_deadline + 4 for client in length)
+
+
+def answers(sock: socket.socket, count: int) -> bytes:
+    """What the server sends until `count` JSON answers have arrived."""
+    sock.settimeout(10)
+    received = b""
+    while received.count(b"HTTP/1.1 200 ") < count or not received.endswith(b"}"):
+        data = sock.recv(65536)
+        assert data, received
+        received += data
+    return received
+
+
+@pytest.mark.slow
+def test_chunked_continued_pipelined_and_large_bodies_are_served(crowded_server):
+    url = crowded_server.url
+    # chunked, as .NET and Java clients send it (requests does for a generator)
+    chunked = requests.post(f"{url}{REST}/Session", data=iter([SESSION_CREATE[:5], SESSION_CREATE[5:]]), timeout=5)
+    assert "SessionID" in chunked.json()
+    length = str(len(SESSION_CREATE)).encode()
+    with socket.create_connection(address(crowded_server)) as sock:
+        # Expect: 100-continue: the body only after "100 Continue"
+        sock.sendall(SESSION_HEAD + b"Expect: 100-continue\r\nContent-Length: " + length + b"\r\n\r\n")
+        sock.settimeout(5)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue\r\n")
+        sock.sendall(SESSION_CREATE)
+        assert b'"SessionID"' in answers(sock, 1)
+    with socket.create_connection(address(crowded_server)) as sock:
+        # pipelined behind a chunked body, then behind a body larger than body_buffer (read by a thread)
+        large = SESSION_CREATE + b" " * (2 * CROWDED_BUFFER)
+        sock.sendall(
+            SESSION_HEAD
+            + b"Transfer-Encoding: chunked\r\n\r\n"
+            + f"{len(SESSION_CREATE):x}\r\n".encode()
+            + SESSION_CREATE
+            + b"\r\n0\r\n\r\n"
+            + SESSION_HEAD
+            + b"Content-Length: "
+            + str(len(large)).encode()
+            + b"\r\n\r\n"
+            + large
+            + HEAD
+        )
+        first, second, third = answers(sock, 3).split(b"HTTP/1.1 200 ")[1:]
+    assert b'"SessionID"' in first and b'"SessionID"' in second and b'"Database":"ok"' in third
+    # kept alive across a buffered body and a large one
+    connection = http.client.HTTPConnection(*address(crowded_server), timeout=5)
+    for body in (SESSION_CREATE, large, SESSION_CREATE):
+        connection.request("POST", f"{REST}/Session", body=body, headers={"Content-Type": "application/json"})
+        assert "SessionID" in json.loads(connection.getresponse().read())
+        socket_used = connection.sock
+    assert connection.sock is socket_used
+    connection.close()
+
+
+@pytest.mark.slow
+def test_the_workers_own_timeout_answer_says_no_store_and_nosniff(crowded_server):
+    with socket.create_connection(address(crowded_server)) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\n")
+        sock.settimeout(20)
+        answer = b""
+        while data := sock.recv(4096):
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"\r\nCache-Control: no-store\r\n" in answer and b"\r\nX-Content-Type-Options: nosniff\r\n" in answer
+
+
+@pytest.mark.slow
+def test_a_client_reading_its_answer_a_little_now_and_then_is_disconnected(crowded_server):
+    """Each write makes some progress (within body_timeout), but the request as a whole has its bound: its body's
+    deadline, then body_timeout + body_buffer / body_min_rate."""
+    session_id = session(crowded_server)
+    created = requests.post(
+        f"{crowded_server.url}{REST}/Ticket", data=ticket_create(session_id, "Big", os.urandom(8_000_000)), timeout=60
+    ).json()
+    bound = 2 * CROWDED_BODY_TIMEOUT + CROWDED_BUFFER / CROWDED_MIN_RATE
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(address(crowded_server))
+        path = f"{REST}/Ticket/{created['TicketID']}?SessionID={session_id}&AllArticles=1&Attachments=1"
+        started = time.monotonic()
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: gateway\r\n\r\n".encode())
+        sock.settimeout(CROWDED_BODY_TIMEOUT + 1)
+        received = b""
+        with contextlib.suppress(OSError):
+            while (data := sock.recv(16384)) and time.monotonic() - started < bound + 30:
+                received += data
+                time.sleep(1)
+        lasted = time.monotonic() - started
+    assert received.startswith(b"HTTP/1.1 200 ") and len(received) < 8_000_000
+    assert bound - 0.5 <= lasted < bound + 6
+
+
+@pytest.mark.slow
+def test_clients_that_keep_their_side_open_after_a_last_answer_do_not_stall_the_worker(crowded_server):
+    """gthread waited up to 2 s in its event loop, per such connection, for the client to close too."""
+    clients = [socket.create_connection(address(crowded_server)) for _ in range(6)]
+    try:
+        for sock in clients:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n")
+        time.sleep(0.5)
+        health, took = timed(lambda: requests.get(f"{crowded_server.url}/health", timeout=30))
+        assert health.status_code == 200 and took < 2
+        for sock in clients:  # the answer whole, then the server's side closed
+            sock.settimeout(5)
+            received = b""
+            while data := sock.recv(65536):
+                received += data
+            assert received.startswith(b"HTTP/1.1 200 ") and received.endswith(b"}")
+    finally:
+        for sock in clients:
+            sock.close()
