@@ -125,6 +125,8 @@ class Connection(TConn):  # type: ignore[misc]
 class Worker(ThreadWorker):  # type: ignore[misc]
     """gthread, with requests read by the event loop as far as they are small, and all under a deadline."""
 
+    wsgi: Any  # the application, as gunicorn's load_wsgi sets it
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings = load()
@@ -307,6 +309,10 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         self.in_threads[conn] = None
         self.enqueue_req(conn)
 
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = _honouring_close(self.wsgi)
+
     def handle_request(self, req: Any, conn: Connection) -> bool:
         """The head is parsed: the body's deadline, set when the head was in, applies now."""
         conn.parser.unreader.deadline = conn.body_deadline
@@ -407,3 +413,24 @@ class Worker(ThreadWorker):  # type: ignore[misc]
                 # and what the socket still holds for the client is dropped (a reset), not delivered at its pace
                 conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 conn.sock.shutdown(socket.SHUT_RDWR)
+
+
+def _honouring_close(app: Any) -> Any:
+    """The application, whose ``Connection: close`` closes the connection after the answer.
+
+    gunicorn drops the header as hop-by-hop and would keep the connection: after a 413 or a
+    late body's 408 it would then read the rest of a body nobody wants before the next request.
+    gthread hands the application its Response's bound start_response, which can force the close.
+    """
+
+    def closing(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if any(name.lower() == "connection" and value.strip().lower() == "close" for name, value in headers):
+                response = getattr(start_response, "__self__", None)
+                if response is not None:
+                    response.force_close()
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return closing

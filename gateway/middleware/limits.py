@@ -7,7 +7,7 @@
 Every request gets ``environ["gateway.request_id"]`` and an ``X-Request-ID`` response
 header (a client's own ``X-Request-ID`` is kept when it looks like one), so a line in a
 client's log can be found in ours. A body announced larger than ``max_size`` is refused
-with 413 before a byte of it is read. A body of unknown length (``Transfer-Encoding:
+with 413 before a byte of it is read, and the connection closed. A body of unknown length (``Transfer-Encoding:
 chunked``) is read only by `buffer_body`, which the dispatcher calls with the web
 service's MaxLength; that never exceeds ``max_size``, so no client can make a worker
 buffer more than that.
@@ -58,6 +58,7 @@ class RequestLimits:
                 "413 Request Entity Too Large",
                 "Client.RequestTooLong",
                 f"The request body exceeds {self.max_size} bytes.",
+                [("Connection", "close")],  # the body may still come: this connection carries no other request
             )
         return self.app(environ, start)
 
