@@ -229,7 +229,8 @@ class Database:
         return time.monotonic() < self._retry_at
 
     def ping(self) -> bool:
-        """Whether the database answers; PostgreSQL's within `timeout`, whatever its statement bound."""
+        """Whether the database answers; PostgreSQL within `timeout`, whatever the statement bound (a ping
+        left unanswered that long counts as a server that stopped answering, like any cut statement)."""
         try:
             if self.dialect == "sqlite":
                 with self.transaction(write=False) as tx:
