@@ -24,5 +24,10 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        db = Database(settings.database_url, settings.database_pool_size, settings.database_timeout)
+        db = Database(
+            settings.database_url,
+            settings.database_pool_size,
+            settings.database_timeout,
+            settings.database_statement_timeout,
+        )
         return cls(settings, db, Authenticator(db, settings))

@@ -49,6 +49,13 @@ class Settings:
     """seconds a request waits for the database: to connect to PostgreSQL (whole seconds, at least 2),
     for a pooled connection, for SQLite's write lock. Then it is answered 503 with Retry-After, and
     while PostgreSQL stays unreachable the following requests are answered so at once"""
+    database_statement_timeout: float = 30.0
+    """seconds a PostgreSQL statement of gateway serve may run: PostgreSQL's statement_timeout (its
+    lock_timeout is database_timeout: a lock held by another is waited for as a connection is).
+    A cancelled statement is answered 503 with Retry-After, its transaction rolled back. A server
+    that stops answering (a frozen machine, which TCP does not notice) has the connection cut
+    database_timeout later, and counts as unreachable. 0: no bound. Console commands are never
+    bounded: a demo load or other maintenance may take long"""
     public_url: str = ""
     """the address clients use to reach this server, written into the generated WSDL (its
     soap:address) and the OpenAPI documents. Empty: http://HOST:PORT of `gateway serve --bind`
@@ -223,6 +230,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(**values)
     if settings.database_timeout <= 0:
         raise SettingsError(f"setting database_timeout: {settings.database_timeout!r} is not a positive number")
+    if settings.database_statement_timeout < 0:
+        raise SettingsError(f"setting database_statement_timeout: {settings.database_statement_timeout!r} is negative")
     if settings.smtp_security not in ("none", "starttls", "ssl"):
         raise SettingsError(f"setting smtp_security: {settings.smtp_security!r} is not none, starttls or ssl")
     if settings.password_time_cost < 1 or settings.password_memory_cost < MIN_PASSWORD_MEMORY_COST:

@@ -1,15 +1,19 @@
 """A database outage as a client sees it: 503 with Retry-After at once, documents still served, recovery by itself.
 
-PostgreSQL is a private cluster (tests/pgcluster.py) the tests stop, start and cut connections of,
-under a real `gateway serve` with database_timeout 2. SQLite's outage is its write lock held
-longer than database_timeout. Run with -s to see the timings.
+PostgreSQL is a private cluster (tests/pgcluster.py) the tests stop, start, freeze (SIGSTOP) and cut
+connections of, under a real `gateway serve` with database_timeout 2 and statement timeout 3.
+SQLite's outage is its write lock held longer than database_timeout. Run with -s to see the timings.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +26,7 @@ from werkzeug.test import Client
 
 from gateway.admin import webservices
 from gateway.app import make_app
+from gateway.errors import DatabaseUnavailableError
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
@@ -29,7 +34,8 @@ from tests.conftest import REST, ROOT, SOAP, TICKET_NS, Server, Templates, load_
 from tests.golden import soap_body
 from tests.pgcluster import PgCluster
 
-TIMEOUT = 2  # the served gateway's database_timeout
+TIMEOUT = 2  # the served gateway's database_timeout (and so its lock_timeout)
+STATEMENT_TIMEOUT = 3  # its database_statement_timeout: a frozen server is cut 3 + 2 s into a statement
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SESSION_CREATE = (
     f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENV}"><soapenv:Body>'
@@ -96,7 +102,9 @@ def served(cluster: PgCluster) -> Iterator[Server]:
     db = Database(url)
     load_fixture(db, test_settings(url))
     db.close()
-    with serving(url, GATEWAY_DATABASE_TIMEOUT=str(TIMEOUT)) as running:
+    with serving(
+        url, GATEWAY_DATABASE_TIMEOUT=str(TIMEOUT), GATEWAY_DATABASE_STATEMENT_TIMEOUT=str(STATEMENT_TIMEOUT)
+    ) as running:
         yield running
 
 
@@ -224,6 +232,100 @@ def test_a_connection_lost_mid_operation_is_a_503_and_nothing_is_half_written(up
     assert tickets_titled(cluster, title) == 0
     until(lambda: post_rest(up, "/Ticket", ticket_create(f"{title}, again")).status_code == 200, TIMEOUT + 3)
     assert tickets_titled(cluster, f"{title}, again") == 1
+
+
+@contextlib.contextmanager
+def frozen(cluster: PgCluster) -> Iterator[None]:
+    """The whole server stopped (SIGSTOP), as a frozen machine: the kernel still takes and acknowledges packets."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    os.kill(postmaster, signal.SIGSTOP)
+    stopped = [postmaster]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+        for pid in map(int, children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        yield
+    finally:
+        for pid in reversed(stopped):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def ticket_get(server: Server, ticket_id: int) -> requests.Response:
+    return requests.get(f"{server.url}{REST}/Ticket/{ticket_id}", params=ROOT, timeout=60)
+
+
+@pytest.mark.slow
+def test_with_postgresql_frozen_requests_are_answered_503_within_the_bound_and_recover_after_it_thaws(up, cluster):
+    created = post_rest(up, "/Ticket", ticket_create("before the freeze"))
+    ticket_id = int(created.json()["TicketID"])
+    assert [ticket_get(up, ticket_id).status_code for _ in range(4)] == [200] * 4  # both workers have connections
+    bound = STATEMENT_TIMEOUT + TIMEOUT + 5  # the watchdog's deadline and a loaded machine's margin
+    timings = {}
+    with frozen(cluster):
+        for n in range(3):  # each worker waits the deadline once, then knows the server is not answering
+            took, response = timed(lambda: ticket_get(up, ticket_id))
+            assert_rest_unavailable(response)
+            timings[f"503 TicketGet #{n + 1}"] = took
+            took, response = timed(lambda: post_soap(up))
+            assert_soap_unavailable(response)
+            timings[f"503 SOAP #{n + 1}"] = took
+            took, response = timed(lambda: requests.get(f"{up.url}/health", timeout=60))
+            assert response.status_code == 503 and response.json()["Database"] == "unreachable"
+            timings[f"503 health #{n + 1}"] = took
+        for name, took in timings.items():
+            assert took < (TIMEOUT + 3 if "health" in name else bound), (name, took)
+    # thawed: no restart needed
+    # each worker tries the server again by itself (its next try is at most RETRY_INTERVAL away)
+    statuses: list[int] = []
+
+    def answered() -> bool:
+        statuses.append(ticket_get(up, ticket_id).status_code)
+        return statuses[-6:] == [200] * 6
+
+    timings["until both workers answer after the thaw"] = until(answered, 15)
+    assert post_soap(up).status_code == 200
+    assert requests.get(f"{up.url}/health", timeout=30).status_code == 200
+    assert "the database stopped answering" in up.log()
+    print("\n" + "\n".join(f"  {name}: {took * 1000:.0f} ms" for name, took in timings.items()))
+
+
+@pytest.mark.slow
+def test_a_table_locked_by_another_session_is_a_503_after_the_lock_timeout_and_nothing_is_written(up, cluster):
+    title = "while the ticket table is locked"
+    lock = psycopg.connect(cluster.url("gateway"))
+    try:
+        lock.execute("LOCK TABLE ticket IN ACCESS EXCLUSIVE MODE")
+        took, response = timed(lambda: post_rest(up, "/Ticket", ticket_create(title)))
+    finally:
+        lock.rollback()
+        lock.close()
+    assert_rest_unavailable(response)
+    assert "canceling statement due to lock timeout" in up.log()
+    assert TIMEOUT - 0.5 < took < TIMEOUT + 5, took
+    print(f"\n  503 after the lock timeout: {took * 1000:.0f} ms")
+    assert tickets_titled(cluster, title) == 0
+    assert post_rest(up, "/Ticket", ticket_create(title)).status_code == 200
+    assert tickets_titled(cluster, title) == 1
+
+
+def test_a_statement_past_the_statement_timeout_is_unavailable_and_the_consoles_are_unbounded(cluster, served):
+    bounded = Database(cluster.url("gateway"), timeout=2, statement_timeout=0.5)
+    console = Database(cluster.url("gateway"), timeout=2, statement_timeout=0)
+    try:
+        with pytest.raises(DatabaseUnavailableError, match="statement timeout"), bounded.transaction() as tx:
+            tx.execute("UPDATE ticket SET title = 'never' WHERE id = (SELECT min(id) FROM ticket)")
+            tx.value("SELECT pg_sleep(3)")
+        assert tickets_titled(cluster, "never") == 0
+        with console.transaction(write=False) as tx:
+            assert tx.value("SELECT 1 FROM pg_sleep(1.5)") == 1
+        with bounded.transaction(write=False) as tx:  # the connection still works
+            assert tx.value("SELECT 1") == 1
+    finally:
+        bounded.close()
+        console.close()
 
 
 # -- SQLite: the write lock held too long ----------------------------------------------------------------------

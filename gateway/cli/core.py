@@ -26,7 +26,8 @@ class Context:
     def db(self) -> Database:
         if self._db is None:
             self.require_migrated()
-            self._db = Database(self.settings.database_url, 1, self.settings.database_timeout)
+            # unbounded statements: maintenance (a demo load, ...) may take long and wait for a server's locks
+            self._db = Database(self.settings.database_url, 1, self.settings.database_timeout, statement_timeout=0)
         return self._db
 
     def require_migrated(self) -> None:

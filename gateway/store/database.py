@@ -14,6 +14,12 @@ file that cannot be opened or whose write lock stays taken. When an attempt to r
 PostgreSQL had to wait and failed, requests are refused at once for RETRY_INTERVAL instead
 of each waiting out the timeout; then one request tries again. The pool starts over once
 the server answers.
+
+A server that answers but is slow is bounded by itself: statement_timeout and lock_timeout
+cancel the statement (the transaction is rolled back), which is DatabaseUnavailableError too.
+A server that stops answering (frozen: its clock stopped with it) is bounded here: the
+watchdog cuts a connection whose statement goes unanswered past statement_timeout plus
+`timeout`, and the server counts as unreachable, as if a connect had failed.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from urllib.parse import urlsplit
 
 from gateway.errors import DatabaseUnavailableError, SettingsError
 from gateway.settings import Settings
+from gateway.store.watchdog import Watch, watchdog
 
 if TYPE_CHECKING:
     from psycopg import Connection, Cursor
@@ -100,12 +107,15 @@ def _sqlite_params(params: Params) -> Params:
 class Transaction:
     """A cursor bound to one open transaction."""
 
-    def __init__(self, cursor: sqlite3.Cursor | Cursor[Row], dialect: str) -> None:
+    def __init__(self, cursor: sqlite3.Cursor | Cursor[Row], dialect: str, watch: Watch | None = None) -> None:
         self._cursor = cursor
         self.dialect = dialect
+        self._watch = watch  # each statement has its own time to be answered
 
     def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor | Cursor[Row]:
         if self.dialect == "postgresql":
+            if self._watch is not None:
+                self._watch.renew()
             self._cursor.execute(_pg_sql(sql), params)
         else:
             _pg_sql(sql)  # a statement PostgreSQL would get wrong fails on SQLite too
@@ -114,6 +124,8 @@ class Transaction:
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if self.dialect == "postgresql":
+            if self._watch is not None:
+                self._watch.renew()
             self._cursor.executemany(_pg_sql(sql), rows)
         else:
             _pg_sql(sql)
@@ -144,11 +156,17 @@ class Database:
 
     `timeout` bounds each wait for the database: PostgreSQL's connect timeout (whole seconds,
     at least 2, as libpq counts them) and the wait for a pooled connection, SQLite's wait
-    for its write lock.
+    for its write lock; and PostgreSQL's lock_timeout. `statement_timeout` bounds a PostgreSQL
+    statement, on the server and (plus `timeout`) by the watchdog; 0: unbounded, no lock_timeout
+    either (the console's maintenance work may take long and wait for a server's locks).
     """
 
     def __init__(
-        self, url: str, pool_size: int = Settings.database_pool_size, timeout: float = Settings.database_timeout
+        self,
+        url: str,
+        pool_size: int = Settings.database_pool_size,
+        timeout: float = Settings.database_timeout,
+        statement_timeout: float = Settings.database_statement_timeout,
     ) -> None:
         self.url = url
         scheme = urlsplit(url).scheme
@@ -162,6 +180,7 @@ class Database:
             raise SettingsError(f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://...")
         self.pool_size = pool_size
         self.timeout = timeout
+        self.statement_timeout = statement_timeout
         self._local = threading.local()
         # the pool exists once the server has answered, and is dropped when a connection is lost
         self._pool: ConnectionPool[Connection[Row]] | None = None
@@ -194,21 +213,31 @@ class Database:
                 else:
                     conn.commit()
         elif write:
-            with self._pg_connection(wait) as pg, pg.transaction():
-                yield Transaction(pg.cursor(), "postgresql")
+            with self._pg_connection(wait) as (pg, watch), pg.transaction():
+                try:
+                    yield Transaction(pg.cursor(), "postgresql", watch)
+                finally:
+                    if watch is not None:
+                        watch.renew()  # for the COMMIT or ROLLBACK
         else:
             # reading needs no BEGIN and COMMIT: two round trips saved on every TicketGet and search
-            with self._pg_connection(wait) as pg:
-                yield Transaction(pg.cursor(), "postgresql")
+            with self._pg_connection(wait) as (pg, watch):
+                yield Transaction(pg.cursor(), "postgresql", watch)
 
     def known_down(self) -> bool:
         """Whether PostgreSQL failed so recently that a request now would be refused without trying."""
         return time.monotonic() < self._retry_at
 
     def ping(self) -> bool:
+        """Whether the database answers; PostgreSQL within `timeout`, whatever the statement bound (a ping
+        left unanswered that long counts as a server that stopped answering, like any cut statement)."""
         try:
-            with self.transaction(write=False) as tx:
-                tx.value("SELECT 1")
+            if self.dialect == "sqlite":
+                with self.transaction(write=False) as tx:
+                    tx.value("SELECT 1")
+            else:
+                with self._pg_connection(wait=True, bound=self.timeout) as (pg, _):
+                    pg.execute("SELECT 1")
             return True
         except Exception:
             return False
@@ -255,23 +284,44 @@ class Database:
     # -- PostgreSQL --------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _pg_connection(self, wait: bool) -> Iterator[Connection[Row]]:
-        """A live pooled connection; a connection lost while in use is DatabaseUnavailableError."""
+    def _pg_connection(self, wait: bool, bound: float | None = None) -> Iterator[tuple[Connection[Row], Watch | None]]:
+        """A live pooled connection, watched while in use (each statement: `bound` seconds, by default
+        statement_timeout plus `timeout`). A connection lost or cut while in use, or a statement the
+        server cancelled, is DatabaseUnavailableError."""
         import psycopg
 
         pool, conn = self._pg_checkout(wait)
+        seconds = bound if bound is not None else self.statement_timeout and self.statement_timeout + self.timeout
         try:
-            yield conn
-        except psycopg.Error as error:
-            if not conn.closed:
-                raise
-            # the server ended the connection: it rolled back what the open transaction wrote
-            reason = f"the connection was lost: {' '.join(str(error).split())}"
-            log.warning("%s", reason)
-            self._lost(pool)
-            raise self._unavailable(reason) from error
+            with watchdog().watching(conn, seconds) if seconds else contextlib.nullcontext() as watch:
+                try:
+                    yield conn, watch
+                except psycopg.Error as error:
+                    raise self._pg_unavailable(pool, conn, watch, error) from error
         finally:
             pool.putconn(conn)
+
+    def _pg_unavailable(
+        self, pool: ConnectionPool[Connection[Row]], conn: Connection[Row], watch: Watch | None, error: Exception
+    ) -> DatabaseUnavailableError:
+        """What `error` says about the database; an error that says nothing of it is raised again."""
+        from psycopg.errors import LockNotAvailable, QueryCanceled
+
+        said = " ".join(str(error).split())
+        if watch is not None and watch.fired:
+            self._not_answering(pool, f"a statement was not answered within {watch.seconds:g} s")
+            return self._unavailable("it stopped answering")
+        if isinstance(error, QueryCanceled | LockNotAvailable):
+            # statement_timeout or lock_timeout: the server rolled the statement back, the transaction follows
+            log.warning("the database cancelled a statement: %s", said)
+            return self._unavailable(said)
+        if not conn.closed:
+            raise error
+        # the server ended the connection: it rolled back what the open transaction wrote
+        reason = f"the connection was lost: {said}"
+        log.warning("%s", reason)
+        self._lost(pool)
+        return self._unavailable(reason)
 
     def _pg_checkout(self, wait: bool) -> tuple[ConnectionPool[Connection[Row]], Connection[Row]]:
         from psycopg_pool import PoolClosed, PoolTimeout
@@ -348,6 +398,15 @@ class Database:
                 self._drop_pool()
             raise self._unavailable(reason) from error
 
+    def _not_answering(self, pool: ConnectionPool[Connection[Row]], reason: str) -> None:
+        """The watchdog cut a connection: the server counts as unreachable, tried again after RETRY_INTERVAL."""
+        with self._lock:
+            if not self._retry_at:
+                log.warning("the database stopped answering, requests are answered 503 until it answers: %s", reason)
+            self._retry_at = time.monotonic() + RETRY_INTERVAL
+            if self._pool is pool:
+                self._drop_pool()
+
     def _lost(self, pool: ConnectionPool[Connection[Row]]) -> None:
         """A connection of `pool` was ended by the server: the next request checks it answers and starts a new pool."""
         with self._lock:
@@ -376,6 +435,16 @@ class Database:
             "tcp_user_timeout": 20_000,
         }
 
+    def _bounds(self) -> dict[str, str]:
+        """statement_timeout and lock_timeout for the pool's connections, after options the URL sets."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        if not self.statement_timeout:
+            return {}
+        given = str(conninfo_to_dict(self.url).get("options", ""))
+        ms = {"statement_timeout": self.statement_timeout, "lock_timeout": self.timeout}
+        return {"options": " ".join([given, *(f"-c {name}={math.ceil(s * 1000)}" for name, s in ms.items())]).strip()}
+
     def _new_pool(self) -> ConnectionPool[Connection[Row]]:
         from psycopg import Connection
         from psycopg.rows import dict_row
@@ -387,7 +456,7 @@ class Database:
             min_size=1,
             max_size=self.pool_size,
             open=True,
-            kwargs={"row_factory": dict_row, "autocommit": True, **self._connect_options()},
+            kwargs={"row_factory": dict_row, "autocommit": True, **self._connect_options(), **self._bounds()},
             timeout=self.timeout,
         )
 
