@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import selectors
 import socket
 import struct
@@ -309,6 +310,22 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         self.in_threads[conn] = None
         self.enqueue_req(conn)
 
+    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
+        """gunicorn's refusal of a request it cannot parse (400, 414, 431 ...), as a JSON fault with the
+        headers of every answer instead of its HTML page; it names the reason, never the client's bytes."""
+        written = _Written(client)
+        super().handle_error(req, written, addr, exc)
+        status = written.data.partition(b"\r\n")[0].partition(b" ")[2].decode("latin-1") or "400 Bad Request"
+        code = "Server" if status.startswith("5") else "Client.BadRequest"
+        body = json.dumps({"faultcode": code, "faultstring": f"{status[4:]}."}, separators=(",", ":")).encode()
+        head = (
+            f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: application/json; charset=UTF-8\r\n"
+            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):  # a client gone gets nothing
+            client.setblocking(False)
+            client.send(head.encode("latin-1") + body)
+
     def load_wsgi(self) -> None:
         super().load_wsgi()
         self.wsgi = _honouring_close(self.wsgi)
@@ -434,3 +451,27 @@ def _honouring_close(app: Any) -> Any:
         return app(environ, start)
 
     return closing
+
+
+class _Written:
+    """A client socket whose writes are kept, not sent (gunicorn's error page, rewritten before it goes)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.data = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+    def send(self, data: bytes) -> int:
+        self.data += data
+        return len(data)
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def gettimeout(self) -> float | None:
+        return 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)

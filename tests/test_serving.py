@@ -436,3 +436,29 @@ def test_a_body_over_the_limit_is_refused_and_its_connection_closed(templates, t
                 assert b"\r\nConnection: close\r\n" in answer[1] and b"Client.RequestTooLong" in answer[1]
     finally:
         drop()
+
+
+@pytest.mark.transport_only
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", "400 Bad Request"),
+        (b"GET /" + b"x" * 10000 + b" HTTP/1.1\r\nHost: g\r\n\r\n", "414 URI Too Long"),
+        (b"GET /health HTTP/1.1\r\n" + b"".join(b"X-H%d: 1\r\n" % i for i in range(150)) + b"\r\n", "431 "),
+    ],
+    ids=["bad request line", "long URI", "too many headers"],
+)
+def test_a_request_gunicorn_cannot_parse_is_answered_a_json_fault(patient_server, request_bytes, status):
+    """gunicorn's own refusals were HTML pages without the headers every answer carries."""
+    with socket.create_connection(address(patient_server), timeout=10) as sock:
+        sock.sendall(request_bytes)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}".encode()), received
+    assert b"Content-Type: application/json" in head and b"Cache-Control: no-store" in head
+    assert b"X-Content-Type-Options: nosniff" in head and b"Connection: close" in head
+    fault = json.loads(body)
+    assert fault["faultcode"] == "Client.BadRequest" and fault["faultstring"].endswith(".")
+    assert b"xxxx" not in body  # the client's bytes are not echoed
