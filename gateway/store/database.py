@@ -189,6 +189,8 @@ class Database:
         self._probe_after = 0.0  # when a pool timeout may ask the server again whether it is up
         self._connecting = False  # a thread connects for callers that do not wait
         self._lock = threading.Lock()
+        self._trying = False  # a thread is asking a server that was down whether it answers
+        self._answered = threading.Condition(self._lock)
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True, wait: bool = True) -> Iterator[Transaction]:
@@ -348,11 +350,17 @@ class Database:
     def _pg_ready(self, wait: bool) -> ConnectionPool[Connection[Row]]:
         """The pool, once the server has answered; refused at once while it is known to be down.
 
-        Only one request at a time tries a server that was down; the others are refused meanwhile.
+        Only one thread at a time asks a server that was down; the others that can wait take its
+        answer (refused meanwhile, the first requests after a restart would fail for nothing).
         """
         with self._lock:
             if self._pool is not None and self._pool_pid == os.getpid():
                 return self._pool
+            if wait and self._trying:
+                self._answered.wait_for(lambda: not self._trying, self.timeout + QUICK)
+                if self._pool is not None and self._pool_pid == os.getpid():
+                    return self._pool
+                raise self._unavailable("it did not answer the last attempt")
             now = time.monotonic()
             if now < self._retry_at:
                 raise self._unavailable("it did not answer the last attempt")
@@ -363,15 +371,21 @@ class Database:
                 raise self._unavailable("not connected yet")
             if self._retry_at:
                 self._retry_at = now + self.timeout + RETRY_INTERVAL
-        self._probe()
-        with self._lock:
-            if self._retry_at:
-                log.warning("the database answers again")
-                self._retry_at = 0.0
-            if self._pool is None or self._pool_pid != os.getpid():
-                self._pool = self._new_pool()
-                self._pool_pid = os.getpid()
-            return self._pool
+            self._trying = True
+        try:
+            self._probe()
+            with self._lock:
+                if self._retry_at:
+                    log.warning("the database answers again")
+                    self._retry_at = 0.0
+                if self._pool is None or self._pool_pid != os.getpid():
+                    self._pool = self._new_pool()
+                    self._pool_pid = os.getpid()
+                return self._pool
+        finally:
+            with self._lock:
+                self._trying = False
+                self._answered.notify_all()
 
     def _connect_aside(self) -> None:
         """Make the pool ready for the next caller that will not wait (an outage is logged by the probe)."""
