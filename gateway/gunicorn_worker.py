@@ -131,6 +131,12 @@ class Worker(ThreadWorker):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings = load()
+        if settings.database_url.startswith("postgres") and self.cfg.threads >= settings.database_pool_size:
+            self.log.warning(
+                "%d threads share %d database connections with the communication log: raise database_pool_size",
+                self.cfg.threads,
+                settings.database_pool_size,
+            )
         self.header_timeout = settings.header_timeout
         self.body_timeout = settings.body_timeout
         self.body_min_rate = settings.body_min_rate
