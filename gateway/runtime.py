@@ -29,5 +29,6 @@ class Runtime:
             settings.database_pool_size,
             settings.database_timeout,
             settings.database_statement_timeout,
+            settings.database_lock_timeout,
         )
         return cls(settings, db, Authenticator(db, settings))

@@ -47,11 +47,14 @@ class Settings:
     connection another holds; raise it with the threads"""
     database_timeout: float = 3.0
     """seconds a request waits for the database: to connect to PostgreSQL (whole seconds, at least 2),
-    for a pooled connection, for SQLite's write lock. Then it is answered 503 with Retry-After, and
-    while PostgreSQL stays unreachable the following requests are answered so at once"""
+    for a pooled connection. Then it is answered 503 with Retry-After, and while PostgreSQL stays
+    unreachable the following requests are answered so at once"""
+    database_lock_timeout: float = 15.0
+    """seconds a write waits for a lock other writers hold: SQLite's write lock, which the writers of
+    one file take in turn (under load a wait of seconds is normal), and PostgreSQL's lock_timeout.
+    Then it is answered 503 with Retry-After, its transaction rolled back"""
     database_statement_timeout: float = 30.0
-    """seconds a PostgreSQL statement of gateway serve may run: PostgreSQL's statement_timeout (its
-    lock_timeout is database_timeout: a lock held by another is waited for as a connection is).
+    """seconds a PostgreSQL statement of gateway serve may run: PostgreSQL's statement_timeout.
     A cancelled statement is answered 503 with Retry-After, its transaction rolled back. A server
     that stops answering (a frozen machine, which TCP does not notice) has the connection cut
     database_timeout later, and counts as unreachable. 0: no bound. Console commands are never
@@ -230,6 +233,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(**values)
     if settings.database_timeout <= 0:
         raise SettingsError(f"setting database_timeout: {settings.database_timeout!r} is not a positive number")
+    if settings.database_lock_timeout <= 0:
+        raise SettingsError(f"setting database_lock_timeout: {settings.database_lock_timeout!r} is not positive")
     if settings.database_statement_timeout < 0:
         raise SettingsError(f"setting database_statement_timeout: {settings.database_statement_timeout!r} is negative")
     if settings.smtp_security not in ("none", "starttls", "ssl"):

@@ -167,7 +167,7 @@ def test_gateways_own_log_lines_are_in_the_error_log_format(templates, tmp_path)
 
     url, drop = copy_database("sqlite", templates, tmp_path)
     try:
-        with serving(url, GATEWAY_DATABASE_TIMEOUT="1") as running:
+        with serving(url, GATEWAY_DATABASE_LOCK_TIMEOUT="1") as running:
             holder = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
             holder.execute("BEGIN IMMEDIATE")  # the write lock held: the next write waits out the timeout
             try:

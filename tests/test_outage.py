@@ -2,7 +2,7 @@
 
 PostgreSQL is a private cluster (tests/pgcluster.py) the tests stop, start, freeze (SIGSTOP) and cut
 connections of, under a real `gateway serve` with database_timeout 2 and statement timeout 3.
-SQLite's outage is its write lock held longer than database_timeout. Run with -s to see the timings.
+SQLite's outage is its write lock held longer than database_lock_timeout. Run with -s to see the timings.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tests.conftest import REST, ROOT, SOAP, TICKET_NS, Server, Templates, load_
 from tests.golden import soap_body
 from tests.pgcluster import PgCluster
 
-TIMEOUT = 2  # the served gateway's database_timeout (and so its lock_timeout)
+TIMEOUT = 2  # the served gateway's database_timeout and database_lock_timeout
 STATEMENT_TIMEOUT = 3  # its database_statement_timeout: a frozen server is cut 3 + 2 s into a statement
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SESSION_CREATE = (
@@ -103,7 +103,10 @@ def served(cluster: PgCluster) -> Iterator[Server]:
     load_fixture(db, test_settings(url))
     db.close()
     with serving(
-        url, GATEWAY_DATABASE_TIMEOUT=str(TIMEOUT), GATEWAY_DATABASE_STATEMENT_TIMEOUT=str(STATEMENT_TIMEOUT)
+        url,
+        GATEWAY_DATABASE_TIMEOUT=str(TIMEOUT),
+        GATEWAY_DATABASE_LOCK_TIMEOUT=str(TIMEOUT),
+        GATEWAY_DATABASE_STATEMENT_TIMEOUT=str(STATEMENT_TIMEOUT),
     ) as running:
         yield running
 
@@ -335,7 +338,7 @@ def test_a_statement_past_the_statement_timeout_is_unavailable_and_the_consoles_
 def sqlite_client(templates: Templates, tmp_path: Path) -> Iterator[tuple[Client, Path]]:
     path = tmp_path / "gateway.db"
     shutil.copy(templates.sqlite(), path)
-    app = make_app(test_settings(f"sqlite:///{path}", database_timeout=1.0))
+    app = make_app(test_settings(f"sqlite:///{path}", database_lock_timeout=1.0))
     yield Client(app), path
     app.close()
 

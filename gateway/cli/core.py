@@ -27,7 +27,13 @@ class Context:
         if self._db is None:
             self.require_migrated()
             # unbounded statements: maintenance (a demo load, ...) may take long and wait for a server's locks
-            self._db = Database(self.settings.database_url, 1, self.settings.database_timeout, statement_timeout=0)
+            self._db = Database(
+                self.settings.database_url,
+                1,
+                self.settings.database_timeout,
+                statement_timeout=0,
+                lock_timeout=self.settings.database_lock_timeout,
+            )
         return self._db
 
     def require_migrated(self) -> None:

@@ -10,7 +10,7 @@ that imports the app with ``--preload`` never hands a connection to its workers.
 
 A database that cannot be used is `DatabaseUnavailableError`, within `timeout` seconds: PostgreSQL
 unreachable or its connection lost (the server rolls back the open transaction), an SQLite
-file that cannot be opened or whose write lock stays taken. When an attempt to reach
+file that cannot be opened; or within `lock_timeout`, a write lock that stays taken. When an attempt to reach
 PostgreSQL had to wait and failed, requests are refused at once for RETRY_INTERVAL instead
 of each waiting out the timeout; then one request tries again. The pool starts over once
 the server answers.
@@ -155,10 +155,11 @@ class Database:
     """A database URL and the connections this process holds to it.
 
     `timeout` bounds each wait for the database: PostgreSQL's connect timeout (whole seconds,
-    at least 2, as libpq counts them) and the wait for a pooled connection, SQLite's wait
-    for its write lock; and PostgreSQL's lock_timeout. `statement_timeout` bounds a PostgreSQL
-    statement, on the server and (plus `timeout`) by the watchdog; 0: unbounded, no lock_timeout
-    either (the console's maintenance work may take long and wait for a server's locks).
+    at least 2, as libpq counts them) and the wait for a pooled connection. `lock_timeout`
+    bounds a wait for other writers: SQLite's write lock, PostgreSQL's lock_timeout.
+    `statement_timeout` bounds a PostgreSQL statement, on the server and (plus `timeout`) by the
+    watchdog; 0: unbounded, no lock_timeout either (the console's maintenance work may take long
+    and wait for a server's locks).
     """
 
     def __init__(
@@ -167,6 +168,7 @@ class Database:
         pool_size: int = Settings.database_pool_size,
         timeout: float = Settings.database_timeout,
         statement_timeout: float = Settings.database_statement_timeout,
+        lock_timeout: float = Settings.database_lock_timeout,
     ) -> None:
         self.url = url
         scheme = urlsplit(url).scheme
@@ -181,6 +183,7 @@ class Database:
         self.pool_size = pool_size
         self.timeout = timeout
         self.statement_timeout = statement_timeout
+        self.lock_timeout = lock_timeout
         self._local = threading.local()
         # the pool exists once the server has answered, and is dropped when a connection is lost
         self._pool: ConnectionPool[Connection[Row]] | None = None
@@ -274,12 +277,12 @@ class Database:
                 os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             except OSError as error:
                 raise DatabaseUnavailableError(f"{self.path}: {error}") from error
-        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        conn.execute(f"PRAGMA busy_timeout={int(self.lock_timeout * 1000)}")
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -456,7 +459,7 @@ class Database:
         if not self.statement_timeout:
             return {}
         given = str(conninfo_to_dict(self.url).get("options", ""))
-        ms = {"statement_timeout": self.statement_timeout, "lock_timeout": self.timeout}
+        ms = {"statement_timeout": self.statement_timeout, "lock_timeout": self.lock_timeout}
         return {"options": " ".join([given, *(f"-c {name}={math.ceil(s * 1000)}" for name, s in ms.items())]).strip()}
 
     def _new_pool(self) -> ConnectionPool[Connection[Row]]:
