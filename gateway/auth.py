@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import hashlib
 import ipaddress
+import logging
 import secrets
 import string
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from gateway.store.database import Database, Row, Transaction, as_datetime, utcn
 from gateway.tickets.access import Access
 
 CREDENTIAL_KEYS = ("UserLogin", "CustomerUserLogin", "Password", "SessionID", "TwoFactorToken", "ImpersonateAsUser")
+log = logging.getLogger(__name__)
 _SESSION_ALPHABET = string.ascii_letters + string.digits
 # a session's last-request time is written at most this often, so reads stay reads
 _TOUCH_INTERVAL = dt.timedelta(seconds=60)
@@ -204,8 +206,16 @@ class Authenticator:
             keys = self._failure_keys(user_type, login, remote_addr)
             if principal is None:
                 since = utcnow() - dt.timedelta(seconds=self.settings.login_failure_window)
-                for key, _ in keys:
-                    sessions.add_failure(tx, key, since)
+                address = remote_addr or "an unknown address"
+                refused = [f"{user_type} login {login!r} from {address}", f"address {address} for every login"]
+                for (key, limit), who in zip(keys, refused, strict=False):
+                    if sessions.add_failure(tx, key, since) == limit:  # once per lockout, for the operator
+                        log.warning(
+                            "failed logins: %s refused for up to %d s after %d failures",
+                            who,
+                            self.settings.login_failure_window,
+                            limit,
+                        )
                 # the table holds only what still counts: a few expired rows go with each new failure
                 sessions.purge_failures(tx, since, _PURGE_BATCH)
             else:

@@ -132,11 +132,14 @@ def test_impersonating_an_unknown_agent_fails(client):
     assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
 
 
-def test_failed_logins_are_limited_per_login_and_address(client, settings):
+def test_failed_logins_are_limited_per_login_and_address(client, settings, caplog):
     for _ in range(settings.login_failure_limit):
         client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "guess"})
     response = client.post(f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"})
     assert response.json["Error"]["ErrorCode"] == "SessionCreate.AuthFail"
+    # the operator reads it once, when the limit is reached (no password in it)
+    lockouts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("failed logins:")]
+    assert len(lockouts) == 1 and "agent1" in lockouts[0] and "guess" not in lockouts[0], lockouts
     # the same login from another address is unaffected (tests/test_login_limits.py: the whole scenario, served)
     other = client.post(
         f"{REST}/Session", json={"UserLogin": "agent1", "Password": "agent1"}, environ_base={"REMOTE_ADDR": "192.0.2.7"}

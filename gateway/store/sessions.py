@@ -61,15 +61,18 @@ def failures(tx: Transaction, keys: list[str], since: dt.datetime) -> dict[str, 
     return {row["failure_key"]: int(row["failures"]) for row in rows}
 
 
-def add_failure(tx: Transaction, key: str, since: dt.datetime) -> None:
-    """Count one failure in the current window; a window older than `since` starts over."""
+def add_failure(tx: Transaction, key: str, since: dt.datetime) -> int:
+    """Count one failure in the current window (a window older than `since` starts over); the count now."""
     now = utcnow()
-    tx.execute(
-        "INSERT INTO login_failure (failure_key, failures, window_start) VALUES (?, 1, ?)"
-        " ON CONFLICT (failure_key) DO UPDATE SET"
-        " failures = CASE WHEN login_failure.window_start >= ? THEN login_failure.failures + 1 ELSE 1 END,"
-        " window_start = CASE WHEN login_failure.window_start >= ? THEN login_failure.window_start ELSE ? END",
-        [key, now, since, since, now],
+    return int(
+        tx.value(
+            "INSERT INTO login_failure (failure_key, failures, window_start) VALUES (?, 1, ?)"
+            " ON CONFLICT (failure_key) DO UPDATE SET"
+            " failures = CASE WHEN login_failure.window_start >= ? THEN login_failure.failures + 1 ELSE 1 END,"
+            " window_start = CASE WHEN login_failure.window_start >= ? THEN login_failure.window_start ELSE ? END"
+            " RETURNING failures",
+            [key, now, since, since, now],
+        )
     )
 
 
