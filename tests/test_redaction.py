@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from types import SimpleNamespace
 from urllib.parse import unquote
@@ -11,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from gunicorn.config import Config
 
-from gateway.accesslog import RedactingLogger
+from gateway.accesslog import APP_LOGGERS, RedactingLogger
 from gateway.environ import REQUEST_ID, SECRETS
 from gateway.middleware.errors import UnexpectedErrors
 from gateway.redaction import (
@@ -137,7 +138,22 @@ def test_the_error_log_and_the_fault_name_a_broken_request_without_its_session_i
     assert "request abc: unexpected error in GET" in caplog.text and "s3cretValue" not in caplog.text
 
 
-def test_gunicorn_logs_redact_request_lines_queries_referers_and_credential_headers():
+@pytest.fixture
+def app_loggers():
+    """A RedactingLogger routes gateway's loggers to its error log, for the process: put them back after."""
+    saved = {
+        name: (logger.handlers[:], logger.level, logger.propagate)
+        for name in APP_LOGGERS
+        for logger in [logging.getLogger(name)]
+    }
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate = handlers, propagate
+        logger.setLevel(level)
+
+
+def test_gunicorn_logs_redact_request_lines_queries_referers_and_credential_headers(app_loggers):
     config = Config()
     config.set(
         "access_log_format", f'{config.access_log_format} "%(U)s" "%(q)s" %({{x-otrs-header-password}}i)s %({{a}}i)s'
@@ -187,7 +203,7 @@ def test_a_body_of_thousands_of_secret_values_is_withheld_not_hunted_through():
     assert scrub("a guess00001 b guess00002", few) == f"a {REDACTED} b {REDACTED}"
 
 
-def test_the_access_log_scrubs_what_the_dispatcher_found_in_a_custom_route():
+def test_the_access_log_scrubs_what_the_dispatcher_found_in_a_custom_route(app_loggers):
     """Only /Session/<SID> is known to the access log by its shape; a route such as /Token/:SessionID/Check
     is known to the dispatcher, which hands its values on in the environ."""
     logger = RedactingLogger(Config())
