@@ -71,6 +71,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in twice]
 
 
+def until(predicate, seconds: float) -> float:
+    """Seconds it took predicate() to hold (asked every 0.05 s); fails after `seconds`."""
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < seconds, f"not within {seconds} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
 def znuny_file(relative: str) -> Path:
     """A file of Znuny's reference data, read from ../shared (never copied into the project)."""
     path = ZNUNY / relative

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import pyotrs
 import pytest
 import requests
 import zeep
 from zeep.transports import Transport
 
-from tests.conftest import REST, SOAP, TICKET_NS, znuny_file
+from tests.conftest import REST, SOAP, TICKET_NS, until, znuny_file
 
 pytestmark = pytest.mark.slow
 
 BINDING = f"{{{TICKET_NS}}}GenericTicketConnector_Binding"
-
-
-def until(predicate, seconds: float) -> float:
-    """Seconds it took predicate() to hold; fails after `seconds`."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < seconds, f"not within {seconds} s"
-        time.sleep(0.1)
-    return time.monotonic() - started
 
 
 def test_health(server):

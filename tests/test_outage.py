@@ -30,7 +30,7 @@ from gateway.errors import DatabaseUnavailableError
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
-from tests.conftest import REST, ROOT, SOAP, TICKET_NS, Server, Templates, load_fixture, serving, test_settings
+from tests.conftest import REST, ROOT, SOAP, TICKET_NS, Server, Templates, load_fixture, serving, test_settings, until
 from tests.golden import soap_body
 from tests.pgcluster import PgCluster
 
@@ -56,15 +56,6 @@ def timed(send) -> tuple[float, requests.Response]:
     started = time.monotonic()
     response = send()
     return time.monotonic() - started, response
-
-
-def until(predicate, seconds: float) -> float:
-    """Seconds it took predicate() to hold; fails after `seconds`."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < seconds, f"not within {seconds} s"
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def assert_rest_unavailable(response: requests.Response) -> None:
