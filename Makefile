@@ -43,6 +43,7 @@ run: install
 	@echo "  REST: http://$(BIND)/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Session"
 	@echo "  SOAP: http://$(BIND)/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP  (WSDL: ?wsdl)"
 	@echo "  health: http://$(BIND)/health"
+	@echo "  admin pages: http://$(BIND)/admin/  (log in as root@localhost with the password \`gateway setup\` printed on its first run)"
 	@echo "  mail: ArticleSend e-mails are delivered by the mail worker started beside the server (SMTP: the smtp_* settings, see \`gateway settings\`)"
 	@echo ""
 	@# the mail worker runs beside the server and stops with it (a background job ignores Ctrl-C)

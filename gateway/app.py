@@ -2,7 +2,8 @@
 
 Only this module knows the order of the stack (outermost first): response headers
 (no-store, nosniff), request limits (which assign the request id), unexpected errors
-(answered as faults naming it), the client address, header credentials, dispatcher.
+(answered as faults naming it), the client address, header credentials, dispatcher (which hands
+/admin/ to the admin pages, built here).
 
 gunicorn's master, which preloads ``application``, loads the web services: every worker starts
 with them, and serves its WSDL and OpenAPI documents even if the database is down by the
@@ -25,6 +26,7 @@ from gateway.middleware.headers import ResponseHeaders
 from gateway.middleware.limits import RequestLimits
 from gateway.runtime import Runtime
 from gateway.settings import Settings, advertised_url, load, proxy_networks, trusts_unix_peer
+from gateway.web.app import AdminPages
 from gateway.webservice.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ class Gateway:
         )
         self.registry = registry
         self.commlog = CommunicationLog(self.runtime.db, settings.communication_log_days)
-        app: WSGIApplication = Dispatcher(self.runtime, registry, self.commlog)
+        app: WSGIApplication = Dispatcher(self.runtime, registry, self.commlog, AdminPages(self.runtime))
         app = HeaderCredentials(app)
         app = ClientAddress(
             app, proxy_networks(settings.trusted_proxies), unix=trusts_unix_peer(settings.trusted_proxies)

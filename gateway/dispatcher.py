@@ -5,6 +5,7 @@
     GET  .../Webservice/<SOAP name>?wsdl  (or /wsdl)   the generated WSDL
     GET  .../Webservice/<REST name>/openapi.json        the generated OpenAPI 3 document
     GET  /health                                        JSON for load balancers
+    /admin/...                                          the admin pages (gateway.web, mounted by app.py)
 
 Where Znuny closes the connection (unknown web service) or answers a bare 500, we answer
 404 with a JSON body that names the problem.
@@ -82,15 +83,25 @@ def _secrets(endpoint: Endpoint, environ: WSGIEnvironment, rest: str) -> list[st
 
 
 class Dispatcher:
-    def __init__(self, runtime: Runtime, registry: Registry, commlog: CommunicationLog) -> None:
+    def __init__(self, runtime: Runtime, registry: Registry, commlog: CommunicationLog, admin: WSGIApplication) -> None:
         self.runtime = runtime
         self.registry = registry
         self.commlog = commlog
+        self.admin = admin
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/health":
             return self._health(start_response)
+        if path == "/admin" or path.startswith("/admin/"):
+            if not buffer_body(environ, self.runtime.settings.max_request_size):
+                return json_fault(
+                    start_response,
+                    "413 Request Entity Too Large",
+                    "Client.RequestTooLong",
+                    "The request body is too long.",
+                )
+            return self.admin(environ, start_response)
         found = _PATH.match(path)
         if found is None or not (found["name"] or found["id"]):
             return json_fault(

@@ -1,0 +1,173 @@
+"""The web-service pages: the list, add from a preset or a Znuny export, one web service's page,
+its API description, export, edit, clone, enable/disable, delete, and its configuration history."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from urllib.parse import quote
+
+from werkzeug import Response
+from werkzeug.exceptions import NotFound
+
+from gateway.admin import apipage
+from gateway.admin import webservices as admin
+from gateway.errors import AdminError
+from gateway.settings import advertised_url
+from gateway.web.page import Page
+
+URL_PREFIX = "/otrs/nph-genericinterface.pl/Webservice/"
+
+
+def found(page: Page, name: str) -> admin.WebserviceDetail:
+    try:
+        return admin.webservice(page.runtime.db, page.runtime.settings, name)
+    except AdminError:
+        raise NotFound(f"There is no web service {name!r}.") from None
+
+
+def _actor(page: Page) -> str:
+    assert page.admin is not None  # every view here runs for a logged-in administrator (app.py)
+    return page.admin.login
+
+
+def served_path(name: str) -> str:
+    return URL_PREFIX + quote(name, safe="")
+
+
+def listing(page: Page, error: str = "", form: dict[str, str] | None = None, status: int = 200) -> Response:
+    db = page.runtime.db
+    return page.render(
+        "webservices.html",
+        status=status,
+        webservices=admin.list_webservices(db),
+        presets=admin.available_presets(),
+        changes=admin.recent_changes(db),
+        error=error,
+        form=form or {},
+    )
+
+
+def add(page: Page) -> Response:
+    preset = page.request.form.get("Preset", "")
+    name = page.request.form.get("Name", "").strip() or preset
+    try:
+        admin.add_webservice(page.runtime.db, page.runtime.settings, name, preset=preset or None, actor=_actor(page))
+    except AdminError as error:
+        return listing(page, str(error), {"Preset": preset, "Name": name}, 400)
+    return page.redirect("webservice", f"Added web service {name} from the preset {preset}.", name=name)
+
+
+def import_file(page: Page) -> Response:
+    upload = page.request.files.get("File")
+    filename = PurePath((upload.filename if upload else "") or "").name
+    name = page.request.form.get("Name", "").strip() or PurePath(filename).stem
+    try:
+        if upload is None or not filename:
+            raise AdminError("choose a Znuny web-service export (a .yml file) to import")
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise AdminError(f"{filename}: not UTF-8 text") from None
+        admin.add_webservice(
+            page.runtime.db, page.runtime.settings, name, text=text, source=filename, actor=_actor(page)
+        )
+    except AdminError as error:
+        return listing(page, str(error), {"ImportName": name}, 400)
+    return page.redirect("webservice", f"Imported web service {name} from {filename}.", name=name)
+
+
+def show(page: Page, name: str) -> Response:
+    detail = found(page, name)
+    return page.render(
+        "webservice.html",
+        ws=detail,
+        config=detail.config,
+        served=advertised_url(page.runtime.settings.public_url).rstrip("/") + served_path(name),
+        served_path=served_path(name),
+        changes=admin.webservice_changes(page.runtime.db, name),
+    )
+
+
+def api(page: Page, name: str) -> Response:
+    detail = found(page, name)
+    base = advertised_url(page.runtime.settings.public_url).rstrip("/") + served_path(name)
+    return page.render(
+        "api.html", ws=detail, operations=apipage.operations(detail.config, base), served_path=served_path(name)
+    )
+
+
+def export(page: Page, name: str) -> Response:
+    try:
+        text = admin.export_webservice(page.runtime.db, name)
+    except AdminError:
+        raise NotFound(f"There is no web service {name!r}.") from None
+    response = Response(text, content_type="application/x-yaml; charset=utf-8")
+    response.headers.set("Content-Disposition", "attachment", filename=f"{name}.yml")
+    return response
+
+
+def edit_form(page: Page, name: str, error: str = "", text: str | None = None, status: int = 200) -> Response:
+    detail = found(page, name)
+    return page.render("edit.html", status=status, ws=detail, text=detail.text if text is None else text, error=error)
+
+
+def update(page: Page, name: str) -> Response:
+    text = page.request.form.get("Config", "").replace("\r\n", "\n")
+    try:
+        version = admin.update_webservice(page.runtime.db, page.runtime.settings, name, text, actor=_actor(page))
+    except AdminError as error:
+        return edit_form(page, name, str(error), text, 400)
+    return page.redirect("webservice", f"Saved the configuration as version {version}.", name=name)
+
+
+def clone(page: Page, name: str) -> Response:
+    new_name = page.request.form.get("NewName", "").strip()
+    try:
+        admin.clone_webservice(page.runtime.db, page.runtime.settings, name, new_name, actor=_actor(page))
+    except AdminError as error:
+        return page.redirect("webservice", f"Not cloned: {error}", name=name)
+    return page.redirect("webservice", f"Cloned {name} as {new_name}.", name=new_name)
+
+
+def set_valid(page: Page, name: str) -> Response:
+    valid = page.request.form.get("Valid") == "1"
+    admin.set_webservice_valid(page.runtime.db, name, valid, actor=_actor(page))
+    state = "enabled: it is served" if valid else "disabled: it answers 404 until enabled again"
+    return page.redirect("webservice", f"{name} is {state}.", name=name)
+
+
+def delete_form(page: Page, name: str) -> Response:
+    return page.render("delete.html", ws=found(page, name))
+
+
+def delete(page: Page, name: str) -> Response:
+    admin.delete_webservice(page.runtime.db, name, actor=_actor(page))
+    return page.redirect("webservices", f"Deleted web service {name}.")
+
+
+def history(page: Page, name: str) -> Response:
+    detail = found(page, name)
+    db = page.runtime.db
+    return page.render(
+        "history.html",
+        ws=detail,
+        versions=admin.webservice_versions(db, name),
+        changes=admin.webservice_changes(db, name),
+    )
+
+
+def version(page: Page, name: str, version: int) -> Response:
+    detail = found(page, name)
+    db = page.runtime.db
+    try:
+        text = admin.webservice_version_text(db, name, version)
+    except AdminError:
+        raise NotFound(f"{name} has no version {version}.") from None
+    return page.render(
+        "version.html", ws=detail, version=version, text=text, diff=admin.version_diff(db, name, version)
+    )
+
+
+def restore(page: Page, name: str, version: int) -> Response:
+    new = admin.restore_webservice_version(page.runtime.db, page.runtime.settings, name, version, actor=_actor(page))
+    return page.redirect("webservice", f"Version {version} restored as version {new}.", name=name)

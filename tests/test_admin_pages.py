@@ -1,0 +1,395 @@
+"""The admin pages through the WSGI application, on SQLite and PostgreSQL: every page and action, what it
+changed in the database, and the refusals (no session, no CSRF token, no admin rights, bad input)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+from werkzeug.test import Client
+
+from gateway.app import make_app
+from gateway.store import history, mailqueue, webservices
+from gateway.store.database import utcnow
+from gateway.webservice import presets
+from tests.conftest import test_settings
+
+PREFIX = "/otrs/nph-genericinterface.pl/Webservice"
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def token(html: str) -> str:
+    found = _TOKEN.search(html)
+    assert found, "no form with a CSRF token on the page"
+    return found[1]
+
+
+def login(client: Client, user: str = "root@localhost", password: str = "root"):
+    form = client.get("/admin/login")
+    assert form.status_code == 200
+    return client.post("/admin/login", data={"User": user, "Password": password, "csrf_token": token(form.text)})
+
+
+@pytest.fixture
+def admin(client: Client) -> Client:
+    assert login(client).status_code == 303
+    return client
+
+
+def post(client: Client, path: str, data: dict | None = None, page: str | None = None, **kwargs):
+    """A form POST with the CSRF token of `page` (default: the web-service list)."""
+    html = client.get(page or "/admin/webservices").text
+    return client.post(path, data={**(data or {}), "csrf_token": token(html)}, **kwargs)
+
+
+def stored(db, name: str):
+    with db.transaction(write=False) as tx:
+        return webservices.by_name(tx, name)
+
+
+def changes(db, name: str) -> list[tuple[str, str]]:
+    with db.transaction(write=False) as tx:
+        row = webservices.by_name(tx, name)
+        rows = history.changes(tx, history.WEBSERVICE, row["id"] if row else None)
+    return [(r["actor"], r["action"]) for r in rows if r["object_name"] == name]
+
+
+# -- who may see the pages -----------------------------------------------------------------------------
+
+
+def test_pages_need_a_login_and_a_post_without_session_changes_nothing(client, db):
+    answer = client.get("/admin/webservices/GenericTicketConnectorREST")
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith("/admin/login?next=")
+    answer = client.post("/admin/webservices/add", data={"Preset": "OutOfOffice", "Name": "Sneaky"})
+    assert answer.status_code == 403
+    assert stored(db, "Sneaky") is None
+    # after logging in, the page asked for first
+    form = client.get(client.get("/admin/webservices/OutOfOffice").headers["Location"])
+    answer = client.post(
+        "/admin/login",
+        data={
+            "User": "root@localhost",
+            "Password": "root",
+            "csrf_token": token(form.text),
+            "next": "/admin/webservices/OutOfOffice",
+        },
+    )
+    assert answer.headers["Location"] == "/admin/webservices/OutOfOffice"
+
+
+def test_the_session_cookie_is_httponly_strict_and_never_in_a_page(client):
+    answer = login(client)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/admin/webservices"
+    cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("gateway_admin="))
+    session_id = cookie.split(";")[0].split("=", 1)[1]
+    assert len(session_id) >= 32
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/admin" in cookie
+    assert "Secure" not in cookie  # served over http
+    for path in ("/admin/webservices", "/admin/webservices/GenericTicketConnectorREST", "/admin/mail"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert session_id not in page.text
+        assert "$argon2" not in page.text and "<script" not in page.text
+        assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'none': no script at all
+        assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+        assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(database_url):
+    app = make_app(test_settings(database_url, public_url="https://gateway.example.test"))
+    try:
+        answer = login(Client(app))
+        cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("gateway_admin="))
+        assert "Secure" in cookie
+    finally:
+        app.close()
+
+
+def test_a_wrong_password_is_refused_and_counts_against_the_api_limit(client):
+    answer = login(client, password="wrong")
+    assert answer.status_code == 403
+    assert "Login failed" in answer.text
+    assert "gateway_admin=" not in " ".join(answer.headers.getlist("Set-Cookie")).replace("gateway_admin_login", "")
+    # the API's failures and the page's count together (limit 5 in the tests' settings)
+    for _ in range(3):
+        api = client.post(
+            f"{PREFIX}/GenericTicketConnectorREST/Session", json={"UserLogin": "root@localhost", "Password": "nope"}
+        )
+        assert "SessionCreate.AuthFail" in api.text
+    assert login(client, password="wrong").status_code == 403
+    refused = login(client)  # the right password, now that the limit is reached
+    assert refused.status_code == 403
+    assert client.get("/admin/webservices").status_code == 303
+
+
+def test_an_agent_without_rw_on_admin_is_refused(client, db, settings):
+    answer = login(client, "agent1", "agent1")
+    assert answer.status_code == 403
+    assert "no rw permission" in answer.text
+    assert client.get("/admin/webservices").status_code == 303
+    # an administrator who loses the right is out at the next page
+    assert login(client).status_code == 303
+    with db.transaction() as tx:
+        tx.execute(
+            "DELETE FROM group_user WHERE user_id = (SELECT id FROM users WHERE login = 'root@localhost')"
+            " AND group_id = (SELECT id FROM permission_groups WHERE name = 'admin')"
+        )
+    assert client.get("/admin/webservices").status_code == 303
+
+
+def test_a_login_post_without_its_token_is_refused(client):
+    answer = client.post("/admin/login", data={"User": "root@localhost", "Password": "root"})
+    assert answer.status_code == 403
+    assert client.get("/admin/webservices").status_code == 303
+
+
+def test_logout_ends_the_session(admin):
+    answer = post(admin, "/admin/logout")
+    assert answer.status_code == 303
+    assert admin.get("/admin/webservices").status_code == 303
+
+
+# -- CSRF --------------------------------------------------------------------------------------------
+
+
+def test_a_post_without_a_valid_csrf_token_is_403_and_changes_nothing(admin, db, database_url):
+    refused = admin.post("/admin/webservices/add", data={"Preset": "OutOfOffice", "Name": "NoToken"})
+    assert refused.status_code == 403
+    # another session's token is no token for this one
+    other = Client(make_app(test_settings(database_url)))
+    login(other)
+    foreign = token(other.get("/admin/webservices").text)
+    refused = admin.post(
+        "/admin/webservices/add", data={"Preset": "OutOfOffice", "Name": "NoToken", "csrf_token": foreign}
+    )
+    assert refused.status_code == 403
+    for path in (
+        "/admin/webservices/OutOfOffice/delete",
+        "/admin/webservices/OutOfOffice/valid",
+        "/admin/mail/purge",
+        "/admin/mail/retry",
+    ):
+        assert admin.post(path, data={"Valid": "0", "State": "sent"}).status_code == 403
+    assert stored(db, "NoToken") is None
+    assert stored(db, "OutOfOffice")["valid_id"] == 1
+
+
+# -- web services ------------------------------------------------------------------------------------
+
+
+def test_the_list_offers_every_preset_with_its_description(admin):
+    page = admin.get("/admin/webservices").text
+    for name, description in presets.available().items():
+        assert f'<option value="{name}"' in page
+        assert description.replace("'", "&#39;") in page
+    assert 'name="Name"' in page and 'name="File"' in page
+    assert page.count('class="webservice"') >= 6
+
+
+def test_add_from_a_preset_under_a_new_name_is_served(admin, db):
+    answer = post(admin, "/admin/webservices/add", {"Preset": "TimeAccountingREST", "Name": "TA2"})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/admin/webservices/TA2"
+    assert stored(db, "TA2")["config"] == presets.read("TimeAccountingREST")
+    assert changes(db, "TA2") == [("root@localhost", "add")]
+    page = admin.get("/admin/webservices/TA2")
+    assert "Added web service TA2" in page.text and "/TimeAccounting" in page.text
+    served = admin.get(f"{PREFIX}/TA2/openapi.json")
+    assert served.status_code == 200
+    # the name defaults to the preset's; a second one of that name is refused, nothing added
+    refused = post(admin, "/admin/webservices/add", {"Preset": "TimeAccountingREST", "Name": ""})
+    assert refused.status_code == 400
+    assert "another web service with the same name" in refused.text
+
+
+def test_import_a_znuny_export_names_it_after_the_file(admin, db):
+    text = presets.read("OutOfOfficeSOAP")
+    answer = post(admin, "/admin/webservices/import", {"File": (_file(text), "MyOutOfOffice.yml"), "Name": ""})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/admin/webservices/MyOutOfOffice"
+    assert stored(db, "MyOutOfOffice")["config"] == text
+    assert admin.get(f"{PREFIX}/MyOutOfOffice?wsdl").status_code == 200
+    bad = post(admin, "/admin/webservices/import", {"File": (_file("Provider: [unclosed"), "Bad.yml"), "Name": "B"})
+    assert bad.status_code == 400
+    assert "not valid YAML" in bad.text
+    assert stored(db, "B") is None
+
+
+def _file(text: str) -> io.BytesIO:
+    return io.BytesIO(text.encode())
+
+
+def test_a_rest_page_shows_routes_and_a_soap_page_its_namespace_and_soapaction(admin):
+    rest = admin.get("/admin/webservices/GenericTicketConnectorREST").text
+    assert "/Ticket/:TicketID" in rest and "Ticket::TicketGet" in rest
+    assert f"{PREFIX}/GenericTicketConnectorREST/openapi.json" in rest
+    soap = admin.get("/admin/webservices/GenericTicketConnectorSOAP").text
+    assert "http://www.otrs.org/TicketConnector/" in soap
+    assert "SOAPAction" in soap and f"{PREFIX}/GenericTicketConnectorSOAP?wsdl" in soap
+    assert admin.get("/admin/webservices/NoSuchService").status_code == 404
+
+
+def test_the_api_page_has_an_example_request_per_operation(admin):
+    page = admin.get("/admin/webservices/GenericTicketConnectorREST/api").text
+    for operation in ("SessionCreate", "TicketCreate", "TicketGet", "TicketSearch", "TicketUpdate"):
+        assert f'id="op-{operation}"' in page
+    assert page.count('class="example"') >= 5
+    soap = admin.get("/admin/webservices/GenericTicketConnectorSOAP/api").text
+    assert "Envelope" in soap
+
+
+def test_export_downloads_the_stored_yaml(admin, db):
+    answer = admin.get("/admin/webservices/OutOfOffice/export")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == "attachment; filename=OutOfOffice.yml"
+    assert answer.text == stored(db, "OutOfOffice")["config"]
+
+
+def test_an_edit_with_an_error_shows_it_beside_the_text_and_saves_nothing(admin, db):
+    before = stored(db, "OutOfOffice")["config"]
+    broken = before.replace("Type: HTTP::REST", "Type: HTTP::FTP")
+    answer = post(
+        admin, "/admin/webservices/OutOfOffice/edit", {"Config": broken}, page="/admin/webservices/OutOfOffice/edit"
+    )
+    assert answer.status_code == 400
+    assert "unsupported provider transport" in answer.text
+    assert "HTTP::FTP" in answer.text  # the text as typed, to correct
+    assert stored(db, "OutOfOffice")["config"] == before
+    edited = before.replace("Description:", "Description: edited in the browser;", 1)
+    assert edited != before
+    answer = post(
+        admin, "/admin/webservices/OutOfOffice/edit", {"Config": edited}, page="/admin/webservices/OutOfOffice/edit"
+    )
+    assert answer.status_code == 303
+    assert stored(db, "OutOfOffice")["config"] == edited
+    assert ("root@localhost", "update") in changes(db, "OutOfOffice")
+
+
+def test_history_shows_a_diff_and_restores_an_earlier_version(admin, db):
+    before = stored(db, "OutOfOffice")["config"]
+    edited = before.replace("Description:", "Description: second;", 1)
+    post(admin, "/admin/webservices/OutOfOffice/edit", {"Config": edited}, page="/admin/webservices/OutOfOffice/edit")
+    page = admin.get("/admin/webservices/OutOfOffice/history").text
+    assert page.count('class="version"') == 2
+    diff = admin.get("/admin/webservices/OutOfOffice/history/1").text
+    assert re.search(r'<span class="add">\+[^<]*second;', diff)
+    answer = post(
+        admin, "/admin/webservices/OutOfOffice/history/1/restore", page="/admin/webservices/OutOfOffice/history/1"
+    )
+    assert answer.status_code == 303
+    assert stored(db, "OutOfOffice")["config"] == before
+    assert admin.get("/admin/webservices/OutOfOffice/history").text.count('class="version"') == 3
+    assert ("root@localhost", "restore") in changes(db, "OutOfOffice")
+
+
+def test_clone_disable_enable_and_delete_with_a_confirmation(admin, db):
+    answer = post(admin, "/admin/webservices/OutOfOffice/clone", {"NewName": "OOO2"})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/admin/webservices/OOO2"
+    assert stored(db, "OOO2")["config"] == stored(db, "OutOfOffice")["config"]
+    assert post(admin, "/admin/webservices/OOO2/valid", {"Valid": "0"}).status_code == 303
+    assert stored(db, "OOO2")["valid_id"] != 1
+    assert admin.get(f"{PREFIX}/OOO2/openapi.json").status_code == 404
+    assert post(admin, "/admin/webservices/OOO2/valid", {"Valid": "1"}).status_code == 303
+    assert admin.get(f"{PREFIX}/OOO2/openapi.json").status_code == 200
+    confirm = admin.get("/admin/webservices/OOO2/delete")
+    assert confirm.status_code == 200 and 'id="confirm-delete"' in confirm.text
+    assert stored(db, "OOO2") is not None  # asking is not deleting
+    answer = admin.post("/admin/webservices/OOO2/delete", data={"csrf_token": token(confirm.text)})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/admin/webservices"
+    assert stored(db, "OOO2") is None
+    assert admin.get(f"{PREFIX}/OOO2/openapi.json").status_code == 404
+    assert [action for _, action in changes(db, "OOO2")] == ["delete", "enable", "disable", "clone"]
+
+
+# -- escaping ------------------------------------------------------------------------------------------
+
+
+def test_markup_in_a_name_or_a_logged_body_shows_as_text(admin, gateway, db):
+    name = "<img src=x onerror=alert(1)>"
+    assert post(admin, "/admin/webservices/add", {"Preset": "OutOfOffice", "Name": name}).status_code == 303
+    for path in ("/admin/webservices", f"/admin/webservices/{name}"):
+        page = admin.get(path).text
+        assert name not in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    admin.post(f"{PREFIX}/GenericTicketConnectorREST/Session", json={"UserLogin": "<script>alert(2)</script>"})
+    gateway.commlog.flush()
+    log = admin.get("/admin/webservices/GenericTicketConnectorREST/log").text
+    entry = re.search(r'href="(/admin/webservices/GenericTicketConnectorREST/log/\d+)"', log)[1]
+    page = admin.get(entry).text
+    assert "<script>alert(2)" not in page and "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+
+
+# -- the debugger ------------------------------------------------------------------------------------------
+
+
+def test_the_debugger_lists_filters_and_shows_an_entry_redacted(admin, gateway):
+    rest = f"{PREFIX}/GenericTicketConnectorREST"
+    admin.post(f"{rest}/Session", json={"UserLogin": "root@localhost", "Password": "root"})
+    admin.get(f"{rest}/Ticket/999999", query_string={"UserLogin": "root@localhost", "Password": "root"})
+    gateway.commlog.flush()
+    page = admin.get("/admin/webservices/GenericTicketConnectorREST/log")
+    assert page.status_code == 200
+    rows = re.findall(r'<tr class="entry">(.*?)</tr>', page.text, re.S)
+    assert len(rows) == 2 and "TicketGet" in rows[0] and "SessionCreate" in rows[1]  # newest first
+    assert "<svg" in page.text and 'class="req"' in page.text
+    only = admin.get("/admin/webservices/GenericTicketConnectorREST/log", query_string={"operation": "SessionCreate"})
+    assert len(re.findall(r'<tr class="entry">', only.text)) == 1
+    errors = admin.get("/admin/webservices/GenericTicketConnectorREST/log", query_string={"status": "error"})
+    assert len(re.findall(r'<tr class="entry">', errors.text)) == 1 and "TicketGet" in errors.text
+    entry = re.findall(r'href="(/admin/webservices/GenericTicketConnectorREST/log/\d+)"', page.text)[-1]
+    shown = admin.get(entry).text
+    assert "SessionCreate" in shown and "&#34;Password&#34;: &#34;***&#34;" in shown.replace("&quot;", "&#34;")
+    assert '"root"' not in shown and "&#34;root&#34;" not in shown.replace("&quot;", "&#34;")
+    bad = admin.get("/admin/webservices/GenericTicketConnectorREST/log", query_string={"since": "yesterday"})
+    assert bad.status_code == 200 and "is not a time" in bad.text
+
+
+# -- the mail queue ------------------------------------------------------------------------------------------
+
+
+def _queue(db, subject: str) -> int:
+    raw = f"From: gateway@example.test\r\nTo: one@example.test\r\nSubject: {subject}\r\n\r\nbody\r\n".encode()
+    with db.transaction() as tx:
+        return mailqueue.add(tx, None, "gateway@example.test", "one@example.test\ntwo@example.test", raw, utcnow())
+
+
+def test_the_mail_queue_shows_messages_and_retries_and_purges(admin, db):
+    queued = _queue(db, "<b>Hello</b>")
+    failed = _queue(db, "Second")
+    with db.transaction() as tx:
+        tx.execute("UPDATE mail_queue SET state = 'failed', attempts = 5 WHERE id = ?", [failed])
+        tx.execute(
+            "INSERT INTO mail_attempt (mail_id, attempt_time, smtp_code, smtp_message, worker) VALUES (?, ?, ?, ?, ?)",
+            [failed, utcnow(), 550, "5.1.1 <two@example.test>: user unknown", "worker-1"],
+        )
+    page = admin.get("/admin/mail")
+    assert page.status_code == 200 and f"#{queued}" in page.text and f"#{failed}" in page.text
+    assert "failed (1)" in page.text and "queued (1)" in page.text
+    assert f"#{queued}" not in admin.get("/admin/mail", query_string={"state": "failed"}).text
+    message = admin.get(f"/admin/mail/{failed}").text
+    assert "550" in message and "user unknown" in message and "two@example.test" in message
+    assert "&lt;b&gt;Hello&lt;/b&gt;" in admin.get(f"/admin/mail/{queued}").text
+    answer = post(admin, "/admin/mail/retry", {"Message": str(failed)}, page="/admin/mail")
+    assert answer.status_code == 303
+    with db.transaction(write=False) as tx:
+        assert mailqueue.states(tx, [failed])[failed] == "queued"
+        tx_rows = history.changes(tx, history.MAIL)
+    assert tx_rows[0]["action"] == "retry" and tx_rows[0]["actor"] == "root@localhost"
+    with db.transaction() as tx:
+        tx.execute("UPDATE mail_queue SET state = 'sent' WHERE id = ?", [queued])
+    assert (
+        post(admin, "/admin/mail/purge", {"State": "sent", "OlderThanDays": "0"}, page="/admin/mail").status_code == 303
+    )
+    with db.transaction(write=False) as tx:
+        assert mailqueue.states(tx, [queued, failed]) == {failed: "queued"}
+    assert admin.get("/admin/mail/999999").status_code == 404
+
+
+def test_pages_of_an_unknown_address_are_404_and_static_files_are_served(admin):
+    assert admin.get("/admin/nothing-here").status_code == 404
+    css = admin.get("/admin/static/admin.css")
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    assert admin.get("/admin/static/../app.py").status_code == 404
+    assert json.loads(admin.get("/health").text)["Database"] == "ok"
