@@ -144,7 +144,9 @@ def load_fixture(db: Database, settings: Settings) -> None:
     )
     dev_rest = ZNUNY / "development" / "GenericTicketConnectorREST.yml"
     if dev_rest.exists():
-        webservices.add_webservice(db, settings, "GenericTicketConnectorRESTDev", source_path=str(dev_rest))
+        webservices.add_webservice(
+            db, settings, "GenericTicketConnectorRESTDev", text=dev_rest.read_text(encoding="utf-8"), actor="test"
+        )
 
 
 @dataclasses.dataclass

@@ -169,7 +169,7 @@ def test_unknown_web_service_or_route_is_a_404(client, path, status):
 def test_web_service_names_are_url_decoded(client, settings, db):
     from gateway.admin import webservices
 
-    webservices.add_webservice(db, settings, "Mein Webservice", preset="GenericTicketConnectorREST")
+    webservices.add_webservice(db, settings, "Mein Webservice", preset="GenericTicketConnectorREST", actor="test")
     response = client.post(
         "/znuny/nph-genericinterface.pl/Webservice/Mein%20Webservice/Session",
         json={"UserLogin": "root@localhost", "Password": "root"},
@@ -191,7 +191,7 @@ def test_unimplemented_operation_type_is_a_501_naming_it(client, settings, db, t
         "Provider:\n  Operation:\n    Echo: {Type: Test::Test}\n  Transport:\n    Type: HTTP::REST\n"
         "    Config:\n      RouteOperationMapping:\n        Echo: {Route: /Echo}\n"
     )
-    webservices.add_webservice(db, settings, "Echo", source_path=str(config))
+    webservices.add_webservice(db, settings, "Echo", text=config.read_text(), actor="test")
     response = client.post("/otrs/nph-genericinterface.pl/Webservice/Echo/Echo", json={"a": 1})
     assert response.status_code == 501
     assert "Test::Test" in response.json["faultstring"]

@@ -285,7 +285,7 @@ def test_soap_web_service_from_yaml(gateway, settings, db, tmp_path):
 
     source = tmp_path / "OutOfOfficeFromYaml.yml"
     source.write_text(SOAP_YAML)
-    webservices.add_webservice(db, settings, "OutOfOfficeFromYaml", source_path=str(source))
+    webservices.add_webservice(db, settings, "OutOfOfficeFromYaml", text=source.read_text(), actor="test")
     client = Client(gateway)
     wsdl = client.get("/znuny/nph-genericinterface.pl/Webservice/OutOfOfficeFromYaml?wsdl")
     assert wsdl.status_code == 200 and b"OutOfOfficeEntriesCSVString" in wsdl.data

@@ -405,7 +405,7 @@ def test_a_process_that_serves_only_documents_still_sees_a_new_web_service(setti
     app.preload()  # as gunicorn's master does: the web services loaded, no connection kept
     try:
         client = Client(app)
-        webservices.add_webservice(db, settings, "Added later", preset="GenericTicketConnectorREST")
+        webservices.add_webservice(db, settings, "Added later", preset="GenericTicketConnectorREST", actor="test")
         path = "/otrs/nph-genericinterface.pl/Webservice/Added%20later/openapi.json"
         until(lambda: client.get(path).status_code == 200, 5)
     finally:

@@ -95,7 +95,7 @@ def test_an_alias_operation_answers_under_its_own_name(client, settings, db, tmp
         "Provider:\n  Operation:\n    Login: {Type: Session::SessionCreate}\n  Transport:\n"
         "    Type: HTTP::SOAP\n    Config: {NameSpace: 'urn:example:tickets'}\n"
     )
-    webservices.add_webservice(db, settings, "Alias", source_path=str(config))
+    webservices.add_webservice(db, settings, "Alias", text=config.read_text(), actor="test")
     response = client.post(
         "/otrs/nph-genericinterface.pl/Webservice/Alias",
         data=envelope('<Login xmlns="urn:example:tickets">', "</Login>", LOGIN),

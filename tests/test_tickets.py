@@ -439,7 +439,7 @@ def test_include_ticket_data(client, settings, db, tmp_path):
             "TicketCreate: {IncludeTicketData: '1', Type: Ticket::TicketCreate,",
         )
     )
-    webservices.add_webservice(db, settings, "WithData", source_path=str(path))
+    webservices.add_webservice(db, settings, "WithData", text=path.read_text(), actor="test")
     body = {**ROOT, "Ticket": TICKET, "Article": ARTICLE}
     response = client.post("/otrs/nph-genericinterface.pl/Webservice/WithData/Ticket", json=body).json
     assert response["Ticket"]["TicketID"] == int(response["TicketID"])
@@ -512,7 +512,7 @@ def test_an_attachment_over_maxlength_is_a_413_and_writes_nothing(client, settin
     preset = presets.read("GenericTicketConnectorREST")
     path = tmp_path / "small.yml"
     path.write_text(preset.replace("MaxLength: '100000000'", "MaxLength: '20000'"))
-    webservices.add_webservice(db, settings, "Small", source_path=str(path))
+    webservices.add_webservice(db, settings, "Small", text=path.read_text(), actor="test")
     before = count(db, "ticket")
     big = {"Content": base64.b64encode(b"x" * 30000).decode(), "ContentType": "text/plain", "Filename": "big.txt"}
     response = client.post(

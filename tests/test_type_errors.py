@@ -198,7 +198,7 @@ def ticket_id(client, db, settings, tmp_path) -> str:
     for transport in ("REST", "SOAP"):
         source = tmp_path / f"Entries{transport}.yml"
         source.write_text(ENTRIES_YAML.format(transport=transport))
-        webservices.add_webservice(db, settings, f"Entries{transport}", source_path=str(source))
+        webservices.add_webservice(db, settings, f"Entries{transport}", text=source.read_text(), actor="test")
     created = client.post(f"{REST}/Ticket", json={**ROOT, "Ticket": TICKET, "Article": ARTICLE}).json
     return created["TicketID"]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import getpass
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -21,6 +23,7 @@ class Context:
     def __init__(self) -> None:
         self.settings: Settings = load()
         self._db: Database | None = None
+        self.actor = f"console ({_user()})"  # who, in the change history
 
     @property
     def db(self) -> Database:
@@ -54,6 +57,14 @@ class Context:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
+
+
+def _user() -> str:
+    """The login running the console; a container's user without a name (no passwd entry) is its UID."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def action(fn: Callable[..., Any]) -> Callable[..., Any]:

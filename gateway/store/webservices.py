@@ -10,11 +10,19 @@ def all_valid(tx: Transaction) -> list[Row]:
 
 
 def listing(tx: Transaction) -> list[Row]:
-    return tx.all("SELECT id, name, valid_id, create_time, change_time FROM webservice ORDER BY id")
+    """Every web service by name with its last request, in one statement: the list page asks once, not per row
+    (the communication log's (webservice_id, id) index finds each last entry)."""
+    return tx.all(
+        "SELECT w.id, w.name, w.config, w.valid_id, w.create_time, w.change_time,"
+        " l.create_time AS last_request_time, l.http_status AS last_status, l.error_code AS last_error_code"
+        " FROM webservice w LEFT JOIN communication_log l"
+        " ON l.id = (SELECT MAX(c.id) FROM communication_log c WHERE c.webservice_id = w.id)"
+        " ORDER BY w.id"
+    )
 
 
 def by_name(tx: Transaction, name: str) -> Row | None:
-    return tx.one("SELECT id, name, config, valid_id FROM webservice WHERE name = ?", [name])
+    return tx.one("SELECT id, name, config, valid_id, create_time, change_time FROM webservice WHERE name = ?", [name])
 
 
 def add(tx: Transaction, name: str, config: str) -> int:
@@ -29,6 +37,17 @@ def add(tx: Transaction, name: str, config: str) -> int:
 
 def update(tx: Transaction, name: str, config: str) -> bool:
     tx.execute("UPDATE webservice SET config = ?, change_time = ? WHERE name = ?", [config, utcnow(), name])
+    changed = tx.rowcount == 1
+    if changed:
+        _bump(tx)
+    return changed
+
+
+def set_valid(tx: Transaction, name: str, valid: bool) -> bool:
+    """Znuny's valid_id: 1 valid, 2 invalid. The revision moves, so every registry stops (or starts) serving it."""
+    tx.execute(
+        "UPDATE webservice SET valid_id = ?, change_time = ? WHERE name = ?", [1 if valid else 2, utcnow(), name]
+    )
     changed = tx.rowcount == 1
     if changed:
         _bump(tx)
