@@ -25,6 +25,7 @@ from gateway.commlog import MAX_QUEUED, CommunicationLog
 from gateway.environ import (
     CLIENT_ADDRESS,
     CREDENTIALS,
+    ERROR_CODE,
     OPERATION,
     REQUEST_ID,
     RETRY_AFTER,
@@ -187,6 +188,7 @@ class Dispatcher:
                 bytes(tee.data),
                 b"".join(body),
                 secrets,
+                environ.get(ERROR_CODE),
             )
         return body
 
