@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -50,6 +51,11 @@ class Context:
     def database(self) -> str:
         """The database URL without its password, for messages."""
         return self.settings.database_url.split("@")[-1]
+
+    @property
+    def actor(self) -> str:
+        """Who the change history names for what this command changes."""
+        return f"console ({getpass.getuser()})"
 
     def close(self) -> None:
         if self._db is not None:
