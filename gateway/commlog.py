@@ -45,6 +45,7 @@ class Exchange:
     remote_ip: str
     operation: str
     http_status: int
+    error_code: str | None  # the Error.ErrorCode the operation answered, if any
     duration_ms: int
     request_line: str
     query: str
@@ -52,6 +53,11 @@ class Exchange:
     response_body: bytes
     secrets: tuple[str, ...]  # credential values the request carried outside its body (headers, route)
     created: dt.datetime
+
+    @property
+    def size(self) -> int:
+        """What the exchange counts against the queue's byte bound: its bodies (the rest is small)."""
+        return len(self.request_body) + len(self.response_body)
 
 
 def _row(exchange: Exchange) -> commlog.Record:
@@ -69,6 +75,7 @@ def _row(exchange: Exchange) -> commlog.Record:
         storable(exchange.remote_ip),
         storable(exchange.operation),
         exchange.http_status,
+        exchange.error_code,
         exchange.duration_ms,
         storable(request)[:MAX_STORED],
         storable(scrub(response, found))[:MAX_STORED],
@@ -128,6 +135,7 @@ class CommunicationLog:
         request_body: bytes,
         response_body: bytes,
         secrets: Iterable[str] = (),
+        error_code: str | None = None,
     ) -> None:
         """Queue one exchange, or count it dropped when the queue is full: the request never waits for the
         database."""
@@ -137,6 +145,7 @@ class CommunicationLog:
             remote_ip,
             operation,
             http_status,
+            error_code,
             duration_ms,
             request_line,
             query,
@@ -145,7 +154,7 @@ class CommunicationLog:
             tuple(secrets),
             utcnow(),
         )
-        size = len(exchange.request_body) + len(exchange.response_body)
+        size = exchange.size
         with self._queue_lock:
             full = len(self._queue) >= self.max_records or self._queued_bytes + size > self.max_bytes
             if full:
@@ -195,14 +204,14 @@ class CommunicationLog:
     def _take(self, limit: int) -> list[Exchange]:
         with self._queue_lock:
             batch = [self._queue.popleft() for _ in range(min(limit, len(self._queue)))]
-            self._queued_bytes -= sum(len(e.request_body) + len(e.response_body) for e in batch)
+            self._queued_bytes -= sum(exchange.size for exchange in batch)
         return batch
 
     def _requeue(self, exchanges: list[Exchange]) -> None:
         """Back at the head of the queue, in their order; the queue's bounds keep counting them."""
         with self._queue_lock:
             self._queue.extendleft(reversed(exchanges))
-            self._queued_bytes += sum(len(e.request_body) + len(e.response_body) for e in exchanges)
+            self._queued_bytes += sum(exchange.size for exchange in exchanges)
 
     def _write(self, pairs: list[tuple[Exchange, commlog.Record]]) -> list[Exchange]:
         """Write the rows; hand back the exchanges not written because the database is unavailable."""

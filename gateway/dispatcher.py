@@ -26,6 +26,7 @@ from gateway.commlog import MAX_QUEUED, CommunicationLog
 from gateway.environ import (
     CLIENT_ADDRESS,
     CREDENTIALS,
+    ERROR_CODE,
     OPERATION,
     REQUEST_ID,
     RETRY_AFTER,
@@ -198,6 +199,7 @@ class Dispatcher:
                 bytes(tee.data),
                 b"".join(body),
                 secrets,
+                environ.get(ERROR_CODE),
             )
         return body
 

@@ -14,4 +14,6 @@ WEBSERVICE = "gateway.webservice"  # dispatcher: the WebserviceConfig serving th
 SOAP_FAULTS = "gateway.soap_faults"  # dispatcher: True when errors are answered as soap:Fault (a SOAP web service)
 OPERATION = "gateway.operation"  # transport: the operation name as configured in the web service
 REQUEST_HAS_DATA = "gateway.request_has_data"  # transport: whether the body, URI or headers carried data
+# operations: the Error.ErrorCode an operation answered (HTTP 200, as Znuny does), for the communication log
+ERROR_CODE = "gateway.error_code"
 RETRY_AFTER = "gateway.retry_after"  # operations: seconds a client should wait when the database is unavailable

@@ -142,7 +142,7 @@ def mail_queue_list(ctx: Context, state: str | None, article_id: int | None) -> 
 @action
 def mail_queue_retry(ctx: Context, mail_ids: tuple[int, ...]) -> None:
     """Make failed or deferred messages due now, with a fresh attempt count."""
-    count = mailqueue.retry(ctx.db, mail_ids)
+    count = mailqueue.retry(ctx.db, mail_ids, actor=ctx.actor)
     click.echo(f"{count} message(s) due now.")
 
 
@@ -152,5 +152,5 @@ def mail_queue_retry(ctx: Context, mail_ids: tuple[int, ...]) -> None:
 @action
 def mail_queue_purge(ctx: Context, state: str, older_than_days: int) -> None:
     """Delete finished messages with their attempts; queued ones are never purged."""
-    count = mailqueue.purge(ctx.db, state, older_than_days)
+    count = mailqueue.purge(ctx.db, state, older_than_days, actor=ctx.actor)
     click.echo(f"Purged {count} {state} message(s).")

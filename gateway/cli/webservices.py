@@ -137,7 +137,8 @@ def webservice_presets(ctx: Context) -> None:
 def webservice_log(ctx: Context, name: str, limit: int) -> None:
     for row in webservices.webservice_log(ctx.db, name, limit):
         click.echo(
-            f"{row['create_time']}  {row['http_status']}  {row['operation'] or '-'}  "
+            f"{row['create_time']}  {row['http_status']}{' ' + row['error_code'] if row['error_code'] else ''}"
+            f"  {row['operation'] or '-'}  "
             f"{row['duration_ms']} ms  {row['remote_ip']}  [{row['communication_id']}]"
         )
         click.echo("  > " + (row["request"] or "").replace("\n", "\n  > "))

@@ -13,7 +13,16 @@ from wsgiref.types import WSGIEnvironment
 from spyne import Fault
 
 from gateway.auth import Credentials
-from gateway.environ import CLIENT_ADDRESS, CREDENTIALS, OPERATION, REQUEST_HAS_DATA, RETRY_AFTER, RUNTIME, WEBSERVICE
+from gateway.environ import (
+    CLIENT_ADDRESS,
+    CREDENTIALS,
+    ERROR_CODE,
+    OPERATION,
+    REQUEST_HAS_DATA,
+    RETRY_AFTER,
+    RUNTIME,
+    WEBSERVICE,
+)
 from gateway.errors import DatabaseUnavailableError
 from gateway.faults import UNAVAILABLE_CODE, unavailable_message, unexpected
 from gateway.principal import Principal
@@ -106,6 +115,7 @@ def operation(fn: Callable[[Call, Any], Any]) -> Callable[[Any, Any], Any]:
         try:
             return fn(call, request)
         except OperationError as error:
+            call.environ[ERROR_CODE] = error.code  # the debugger counts it an error, though HTTP says 200
             # descriptors hold customized copies of the models: build the originals
             response = ctx.descriptor.out_message.__orig__ or ctx.descriptor.out_message
             error_type = response._type_info["Error"].__orig__ or response._type_info["Error"]

@@ -1,31 +1,118 @@
-"""The communication log: one row per request a web service answered."""
+"""The communication log: one row per request a web service answered.
+
+The debugger's queries each have an index of migration 0007 (webservice_id first): the time range
+ix_communication_log_time, an operation, a status or a remote address the index on that column with
+id last, so a page of the newest entries is read in index order, not sorted from every match.
+"An error" is an HTTP status of 400 or more, or an Error.ErrorCode answered with HTTP 200.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from gateway.store.database import Row, Transaction
+from gateway.store.database import Row, Transaction, Value
 
-# (webservice_id, communication_id, remote_ip, operation, http_status, duration_ms, request, response,
-# create_time)
-Record = tuple[int, str, str, str, int, int, str, str, dt.datetime]
+# (webservice_id, communication_id, remote_ip, operation, http_status, error_code, duration_ms, request,
+# response, create_time)
+Record = tuple[int, str, str, str, int, str | None, int, str, str, dt.datetime]
 
 
 def add_many(tx: Transaction, rows: list[Record]) -> None:
-    """Rows of (webservice_id, communication_id, remote_ip, operation, http_status, duration_ms,
+    """Rows of (webservice_id, communication_id, remote_ip, operation, http_status, error_code, duration_ms,
     request, response, create_time)."""
     tx.executemany(
         "INSERT INTO communication_log (webservice_id, communication_id, remote_ip, operation, http_status,"
-        " duration_ms, request, response, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(r[0], r[1], r[2][:50], r[3][:200], *r[4:]) for r in rows],
+        " error_code, duration_ms, request, response, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r[0], r[1], r[2][:50], r[3][:200], r[4], None if r[5] is None else r[5][:100], *r[6:]) for r in rows],
     )
 
 
 def latest(tx: Transaction, webservice_id: int, limit: int) -> list[Row]:
     return tx.all(
-        "SELECT communication_id, remote_ip, operation, http_status, duration_ms, request, response, create_time"
-        " FROM communication_log WHERE webservice_id = ? ORDER BY id DESC LIMIT ?",
+        "SELECT communication_id, remote_ip, operation, http_status, error_code, duration_ms, request, response,"
+        " create_time FROM communication_log WHERE webservice_id = ? ORDER BY id DESC LIMIT ?",
         [webservice_id, limit],
+    )
+
+
+ENTRY = "id, communication_id, remote_ip, operation, http_status, error_code, duration_ms, create_time"
+_IS_ERROR = "(http_status >= 400 OR error_code IS NOT NULL)"
+
+
+def page(
+    tx: Transaction,
+    webservice_id: int,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    operation: str,
+    status: str,
+    remote: str,
+    before: int | None,
+    limit: int,
+) -> list[Row]:
+    """Up to `limit` entries, newest first, without their bodies; the filters that are set combine.
+
+    status: "" any, "ok", "error", or an HTTP status ("404"); since and until are both inclusive.
+    """
+    where = ["webservice_id = ?"]
+    params: list[Value] = [webservice_id]
+    for condition, value in (
+        ("create_time >= ?", since),
+        ("create_time <= ?", until),
+        ("operation = ?", operation or None),
+        ("remote_ip = ?", remote or None),
+        ("id < ?", before),
+    ):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
+    if status == "ok":
+        where.append("error_code IS NULL AND http_status < 400")
+    elif status == "error":
+        where.append(_IS_ERROR)
+    elif status:
+        where.append("http_status = ?")
+        params.append(int(status))
+    return tx.all(
+        f"SELECT {ENTRY} FROM communication_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+        [*params, limit],
+    )
+
+
+def operations(tx: Transaction, webservice_id: int) -> list[str]:
+    """The operations a web service's log names, in order: one index probe per operation (a loose index scan),
+    not a pass over every entry."""
+    rows = tx.all(
+        "WITH RECURSIVE found (operation) AS ("
+        " SELECT MIN(operation) FROM communication_log WHERE webservice_id = ? AND operation > ''"
+        " UNION ALL SELECT (SELECT MIN(operation) FROM communication_log WHERE webservice_id = ?"
+        " AND operation > found.operation) FROM found WHERE found.operation IS NOT NULL"
+        ") SELECT operation FROM found WHERE operation IS NOT NULL",
+        [webservice_id, webservice_id],
+    )
+    return [row["operation"] for row in rows]
+
+
+def entry(tx: Transaction, webservice_id: int, entry_id: int) -> Row | None:
+    return tx.one(
+        f"SELECT {ENTRY}, request, response FROM communication_log WHERE id = ? AND webservice_id = ?",
+        [entry_id, webservice_id],
+    )
+
+
+def per_minute(tx: Transaction, webservice_id: int, start: dt.datetime, end: dt.datetime) -> list[Row]:
+    """minute, requests, errors for each minute in [start, end) that has entries; minute as the backend gives it
+    (SQLite: text)."""
+    minute = (
+        "date_trunc('minute', create_time)"
+        if tx.dialect == "postgresql"
+        else "strftime('%Y-%m-%d %H:%M:00', create_time)"
+    )
+    return tx.all(
+        f"SELECT {minute} AS minute, COUNT(*) AS requests, SUM(CASE WHEN {_IS_ERROR} THEN 1 ELSE 0 END) AS errors"
+        " FROM communication_log WHERE webservice_id = ? AND create_time >= ? AND create_time < ?"
+        " GROUP BY minute",
+        [webservice_id, start, end],
     )
 
 

@@ -99,7 +99,8 @@ def delivery(tx: Transaction, article_ids: Sequence[int]) -> list[Row]:
     )
 
 
-def listing(tx: Transaction, state: str | None, article_id: int | None) -> list[Row]:
+def listing(tx: Transaction, state: str | None, article_id: int | None, limit: int | None = None) -> list[Row]:
+    """Oldest first; with a limit, the newest `limit` messages."""
     where: list[str] = []
     params: list[Value] = []
     if state:
@@ -108,10 +109,36 @@ def listing(tx: Transaction, state: str | None, article_id: int | None) -> list[
     if article_id is not None:
         where.append("article_id = ?")
         params.append(article_id)
-    return tx.all(
+    sql = (
         "SELECT id, article_id, state, attempts, due_time, sent_time, recipient, last_smtp_code, last_smtp_message"
-        " FROM mail_queue" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id",
-        params,
+        " FROM mail_queue" + (" WHERE " + " AND ".join(where) if where else "")
+    )
+    if limit is None:
+        return tx.all(sql + " ORDER BY id", params)
+    return tx.all(f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) newest ORDER BY id", [*params, limit])
+
+
+def counts(tx: Transaction) -> dict[str, int]:
+    """Messages per state (those there are), read from ix_mail_queue_claim."""
+    return {
+        row["state"]: int(row["count"])
+        for row in tx.all("SELECT state, COUNT(*) AS count FROM mail_queue GROUP BY state")
+    }
+
+
+def message(tx: Transaction, mail_id: int) -> Row | None:
+    return tx.one(
+        "SELECT id, article_id, state, attempts, due_time, sent_time, create_time, sender, recipient, raw_message"
+        " FROM mail_queue WHERE id = ?",
+        [mail_id],
+    )
+
+
+def attempts(tx: Transaction, mail_id: int) -> list[Row]:
+    """Oldest first."""
+    return tx.all(
+        "SELECT attempt_time, smtp_code, smtp_message, worker FROM mail_attempt WHERE mail_id = ? ORDER BY id",
+        [mail_id],
     )
 
 
