@@ -54,11 +54,6 @@ class Context:
         """The database URL without its password, for messages."""
         return self.settings.database_url.split("@")[-1]
 
-    @property
-    def actor(self) -> str:
-        """Who the change history names for what this command changes."""
-        return f"console ({getpass.getuser()})"
-
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
