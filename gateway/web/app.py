@@ -36,7 +36,7 @@ SECURITY_HEADERS = [
     ("Referrer-Policy", "same-origin"),
 ]
 GET, POST = ("GET", "HEAD"), ("POST",)
-_PUBLIC = {"login", "static"}  # everything else needs an admin session
+_PUBLIC = {"login", "login_submit", "static"}  # everything else needs an admin session
 
 # (path, endpoint, view, methods)
 ROUTES: list[tuple[str, str, View, tuple[str, ...]]] = [

@@ -76,14 +76,33 @@ def import_file(page: Page) -> Response:
     return page.redirect("webservice", f"Imported web service {name} from {filename}.", name=name)
 
 
+# Znuny's SOAP provider settings that decide what a client sends, with Znuny's defaults
+SOAP_SETTINGS = {
+    "SOAPAction": "Yes",
+    "SOAPActionScheme": "NameSpaceSeparatorOperation",
+    "SOAPActionSeparator": "#",
+    "SOAPActionFreeText": "",
+    "RequestNameScheme": "Plain",
+    "ResponseNameScheme": "Response",
+    "Encoding": "utf-8",
+}
+
+
 def show(page: Page, name: str) -> Response:
     detail = found(page, name)
+    served = advertised_url(page.runtime.settings.public_url).rstrip("/") + served_path(name)
+    settings = detail.config.transport_config
     return page.render(
         "webservice.html",
         ws=detail,
         config=detail.config,
-        served=advertised_url(page.runtime.settings.public_url).rstrip("/") + served_path(name),
+        served=served,
         served_path=served_path(name),
+        operations=apipage.operations(detail.config, served),
+        soap_settings=[
+            (key, str(settings[key]) if settings.get(key) not in (None, "") else default, key not in settings)
+            for key, default in SOAP_SETTINGS.items()
+        ],
         changes=admin.webservice_changes(page.runtime.db, name),
     )
 
