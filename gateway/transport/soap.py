@@ -9,7 +9,8 @@ TicketGet): the element is dispatched by the configured name and answered as `<N
 
 SOAPAction is checked only for what matters: when it names an operation, it must be the one
 in the Body. Every style clients send passes (`NS+Op`, `NS#Op`, `NS/Op`, `NS//Op`, `Op`,
-empty, absent); Znuny rejects the style its own WSDL advertises.
+empty, absent), and so does the one the web service configures (a FreeText action names no
+operation); Znuny rejects the style its own WSDL advertises.
 
 XML with a DTD is refused before anything is expanded (no entities, no bombs); faults are
 standard `soap:Fault` elements (400 for unparsable XML, 413 too large, 500 otherwise).
@@ -91,14 +92,44 @@ def _xml_safe(value: Any) -> Any:
     return value
 
 
+def soap_action(transport_config: dict[str, Any], namespace: str, operation: str) -> str:
+    """The SOAPAction Znuny's SOAP provider expects (Transport/HTTP/SOAP.pm), "" when it checks none.
+
+    Without a separator Znuny accepts `NS#Op` or `NS/Op`; `NS#Op` it is, since a NameSpace ending
+    in `/` fails Znuny's namespace check in `NS/Op`. An unknown scheme is not checked by Znuny.
+    """
+    if str(transport_config.get("SOAPAction") or "Yes") == "No":
+        return ""
+    scheme = str(transport_config.get("SOAPActionScheme") or "NameSpaceSeparatorOperation")
+    separator = str(transport_config.get("SOAPActionSeparator") or "")
+    free_text = str(transport_config.get("SOAPActionFreeText") or "")
+    if scheme == "FreeText" and free_text:
+        return free_text
+    if scheme == "Operation":
+        return operation
+    if scheme == "SeparatorOperation" and separator:
+        return separator + operation
+    if scheme == "NameSpaceSeparatorOperation" and separator:
+        return namespace + separator + operation
+    return f"{namespace}#{operation}"
+
+
 class ZnunySoap11(Soap11):
-    def __init__(self, namespace: str, methods: dict[str, str], service_namespace: str) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        methods: dict[str, str],
+        service_namespace: str,
+        transport_config: dict[str, Any] | None = None,
+    ) -> None:
         """`methods` maps configured operation names to spyne methods; `namespace` is the web
-        service's NameSpace, `service_namespace` the one the spyne models are defined in."""
+        service's NameSpace, `service_namespace` the one the spyne models are defined in;
+        `transport_config` the web service's, for its SOAPAction settings."""
         super().__init__(validator=None, parse_xsi_type=False, cleanup_namespaces=True)
         self.methods = methods
         self.namespace = namespace
         self.service_namespace = service_namespace
+        self.transport_config = transport_config or {}
 
     # -- request -------------------------------------------------------------------------------------
 
@@ -139,9 +170,10 @@ class ZnunySoap11(Soap11):
         if prefixed:
             _gather_prefixed(body, *prefixed)
 
-    @staticmethod
-    def _check_soapaction(header: str | None, operation: str) -> None:
+    def _check_soapaction(self, header: str | None, operation: str) -> None:
         action = (header or "").strip().strip("\"'")
+        if action and action == soap_action(self.transport_config, self.namespace, operation):
+            return
         named = re.split(r"[#/]", action)[-1] if action else ""
         if named and named != operation:
             raise Fault(

@@ -36,6 +36,16 @@ def _service_name(config: WebserviceConfig, model_namespace: str) -> str:
     return "GenericTicketConnector" if model_namespace == TICKET_CONNECTOR_NS else config.name
 
 
+def models_namespace(config: WebserviceConfig) -> str:
+    """The namespace of the models serving the web service: what SOAP answers in without a NameSpace."""
+    for operation_type in sorted(set(config.operations.values())):
+        descriptor = operations.descriptor(operation_type)
+        if descriptor is not None:
+            namespace: str = descriptor.in_message.get_namespace()
+            return namespace
+    return TICKET_CONNECTOR_NS
+
+
 def build(config: WebserviceConfig, public_url: str) -> Endpoint:
     if config.transport not in (REST, SOAP):
         return Endpoint(config, None)
@@ -45,7 +55,7 @@ def build(config: WebserviceConfig, public_url: str) -> Endpoint:
     methods = {name: descriptor.name for name, descriptor in descriptors.items()}
     by_type = {config.operations[name]: descriptor for name, descriptor in descriptors.items()}
     service = operations.select(f"{config.name}Service", set(by_type))
-    model_namespace = next((by_type[t].in_message.get_namespace() for t in sorted(by_type)), TICKET_CONNECTOR_NS)
+    model_namespace = models_namespace(config)
     if config.transport == REST:
         app = Application(
             [service],
@@ -58,13 +68,13 @@ def build(config: WebserviceConfig, public_url: str) -> Endpoint:
         openapi = json.dumps(document(config, base_url, descriptors), indent=1, sort_keys=True).encode()
         return Endpoint(config, WsgiApplication(app, max_content_length=config.max_length), openapi=openapi)
     namespace = config.namespace or model_namespace
-    protocol = ZnunySoap11(namespace, methods, model_namespace)
+    protocol = ZnunySoap11(namespace, methods, model_namespace, config.transport_config)
     app = Application(
         [service],
         tns=model_namespace,
         name=_service_name(config, model_namespace),
         in_protocol=protocol,
-        out_protocol=ZnunySoap11(namespace, methods, model_namespace),
+        out_protocol=ZnunySoap11(namespace, methods, model_namespace, config.transport_config),
     )
     wsgi = WsgiApplication(app, max_content_length=config.max_length)
     location = f"{public_url.rstrip('/')}{URL_PREFIX}/Webservice/{config.name}"
