@@ -142,7 +142,7 @@ def pretty(text: str) -> str:
             root = etree.fromstring(text.encode("utf-8"), safexml.parser())
             etree.indent(root, space="  ")
             return etree.tostring(root, encoding="unicode")
-    except (ValueError, RecursionError):  # XMLSyntaxError is a ValueError
+    except (ValueError, RecursionError, etree.XMLSyntaxError):
         pass
     return text
 

@@ -39,6 +39,10 @@ class MailMessage:
     attempts_log: list[Row]
 
 
+def _messages(count: int, state: str) -> str:
+    return f"{count} {state} message{'' if count == 1 else 's'}"
+
+
 def state_counts(db: Database) -> dict[str, int]:
     """Messages per state, every state named (0 when there is none)."""
     with db.transaction(write=False) as tx:
@@ -84,7 +88,7 @@ def retry(db: Database, mail_ids: Sequence[int] = (), *, actor: str) -> int:
         if not mail_ids:
             count = mailqueue.retry(tx, None, utcnow())
             if count:
-                history.record(tx, history.MAIL, None, OUTBOX, actor, "retry", f"{count} failed messages")
+                history.record(tx, history.MAIL, None, OUTBOX, actor, "retry", _messages(count, mailqueue.FAILED))
             return count
         found = mailqueue.states(tx, mail_ids)
         for mail_id in mail_ids:
@@ -110,7 +114,7 @@ def purge(db: Database, state: str = mailqueue.SENT, older_than_days: int = 0, *
         count = mailqueue.purge(tx, state, utcnow() - dt.timedelta(days=older_than_days))
         if count:
             older = f", finished more than {older_than_days} days ago" if older_than_days else ""
-            history.record(tx, history.MAIL, None, OUTBOX, actor, "purge", f"{count} {state} messages{older}")
+            history.record(tx, history.MAIL, None, OUTBOX, actor, "purge", f"{_messages(count, state)}{older}")
         return count
 
 
