@@ -19,14 +19,15 @@ def listing(page: Page) -> Response:
     if state not in STATES:
         state = ""
     db = page.runtime.db
-    messages = admin.list_messages(db, state or None)
+    counts = admin.state_counts(db)
+    messages = admin.list_messages(db, state or None, limit=_LIMIT)[::-1]  # newest first
     return page.render(
         "mail.html",
         state=state,
         states=STATES,
-        counts=admin.state_counts(db),
-        messages=messages[-_LIMIT:][::-1],
-        shown_all=len(messages) <= _LIMIT,
+        counts=counts,
+        messages=messages,
+        shown_all=len(messages) == (counts.get(state, 0) if state else sum(counts.values())),
         changes=admin.mail_changes(db),
     )
 

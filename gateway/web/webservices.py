@@ -39,7 +39,7 @@ def listing(page: Page, error: str = "", form: dict[str, str] | None = None, sta
     return page.render(
         "webservices.html",
         status=status,
-        webservices=admin.list_webservices(db),
+        webservices=sorted(admin.list_webservices(db), key=lambda ws: ws.name.lower()),
         presets=admin.available_presets(),
         changes=admin.recent_changes(db),
         error=error,
