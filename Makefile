@@ -10,8 +10,8 @@ PYTEST_ARGS ?= -n auto --dist loadscope
 # the crypto module and its tests, PostgreSQL's client library for psycopg
 APT_PACKAGES := build-essential swig libssl-dev gnupg openssl libpq5 ca-certificates
 # only for `make test`: PHP's SoapClient and Perl's SOAP::Lite (Znuny's own SOAP stack) are real
-# clients the tests drive
-TEST_APT_PACKAGES := php-cli php-soap libsoap-lite-perl
+# clients the tests drive; Chromium and its WebDriver drive the admin pages (tests/browser.py)
+TEST_APT_PACKAGES := php-cli php-soap libsoap-lite-perl chromium chromium-driver
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test wsdl bench fuzz lint system-packages test-packages
