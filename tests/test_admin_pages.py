@@ -4,6 +4,7 @@ changed in the database, and the refusals (no session, no CSRF token, no admin r
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import json
 import re
@@ -398,3 +399,31 @@ def test_pages_of_an_unknown_address_are_404_and_static_files_are_served(admin):
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     assert admin.get("/admin/static/../app.py").status_code == 404
     assert json.loads(admin.get("/health").text)["Database"] == "ok"
+
+
+def test_a_session_expires_as_a_gi_session_does(admin, db, settings):
+    assert admin.get("/admin/webservices").status_code == 200
+    idle = utcnow() - dt.timedelta(seconds=settings.session_max_idle_time + 5)
+    with db.transaction() as tx:
+        tx.execute("UPDATE admin_session SET last_request = ?", [idle])
+    assert admin.get("/admin/webservices").status_code == 303
+    assert login(admin).status_code == 303
+    old = utcnow() - dt.timedelta(seconds=settings.session_max_time + 5)
+    with db.transaction() as tx:
+        tx.execute("UPDATE admin_session SET create_time = ?", [old])
+    assert admin.get("/admin/webservices").status_code == 303
+
+
+def test_an_admin_cookie_is_no_api_session_and_an_api_session_no_cookie(client):
+    answer = login(client)
+    cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("gateway_admin="))
+    admin_session = cookie.split(";")[0].split("=", 1)[1]
+    rest = f"{PREFIX}/GenericTicketConnectorREST"
+    got = client.get(f"{rest}/Session/{admin_session}")
+    assert "SessionGet.SessionInvalid" in got.text or "SessionGet.AuthFail" in got.text
+    api_session = client.post(f"{rest}/Session", json={"UserLogin": "root@localhost", "Password": "root"}).json[
+        "SessionID"
+    ]
+    stranger = Client(client.application)
+    stranger.set_cookie("gateway_admin", api_session, path="/admin")
+    assert stranger.get("/admin/webservices").status_code == 303
