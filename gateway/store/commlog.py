@@ -4,8 +4,9 @@ The debugger's filters each have an index of migration 0007 (webservice_id first
 ix_communication_log_time, an operation, an HTTP status, a remote address and "ok" (error_code IS NULL)
 the index on that column with id last, so a page of the newest entries is read in index order, not
 sorted from every match. "An error" is an HTTP status of 400 or more, or an Error.ErrorCode answered
-with HTTP 200: that OR is read newest first through the web service's entries (SQLite keeps no
-statistics to choose otherwise), as cheap as errors are frequent.
+with HTTP 200: the partial index ix_communication_log_failed holds exactly those, so the errors are
+read newest first however rare they are (the condition is written as the index's, _IS_ERROR, for
+SQLite to see that it applies).
 """
 
 from __future__ import annotations

@@ -35,12 +35,16 @@ CREATE INDEX ix_communication_log_operation ON communication_log (webservice_id,
 CREATE INDEX ix_communication_log_status ON communication_log (webservice_id, http_status, id);
 CREATE INDEX ix_communication_log_error ON communication_log (webservice_id, error_code, id);
 CREATE INDEX ix_communication_log_remote ON communication_log (webservice_id, remote_ip, id);
+-- the errors alone (the debugger's "errors" filter), as cheap when they are rare as when they are many
+CREATE INDEX ix_communication_log_failed ON communication_log (webservice_id, id)
+    WHERE http_status >= 400 OR error_code IS NOT NULL;
 -- the configurations the web services have now are their first version
 INSERT INTO webservice_version (webservice_id, version, config, create_by, create_time)
     SELECT id, 1, config, 'migration', change_time FROM webservice
 """
 
 ROLLBACK = """
+DROP INDEX ix_communication_log_failed;
 DROP INDEX ix_communication_log_remote;
 DROP INDEX ix_communication_log_error;
 DROP INDEX ix_communication_log_status;
