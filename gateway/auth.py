@@ -14,6 +14,7 @@ import functools
 import hashlib
 import ipaddress
 import logging
+import re
 import secrets
 import string
 from collections.abc import Callable, Mapping
@@ -33,6 +34,19 @@ _SESSION_ALPHABET = string.ascii_letters + string.digits
 _TOUCH_INTERVAL = dt.timedelta(seconds=60)
 # expired failure counters deleted with each failure written (which adds at most two): they never pile up
 _PURGE_BATCH = 100
+_LOGIN_KEY = re.compile(rf"^login:(?P<address>.*?):(?P<user_type>{AGENT}|{CUSTOMER}):(?P<login>.*)$", re.S)
+
+
+@dataclasses.dataclass(frozen=True)
+class Lockout:
+    """A failed-login counter that refuses logins now: one login from one address, or (login "") an address."""
+
+    key: str
+    address: str
+    user_type: str
+    login: str
+    failures: int
+    until: dt.datetime
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,3 +262,18 @@ def _counted_address(remote_addr: str) -> str:
     except ValueError:
         return remote_addr
     return str(ipaddress.ip_network(f"{address}/64", strict=False)) if address.version == 6 else remote_addr
+
+
+def lockouts(tx: Transaction, settings: Settings) -> list[Lockout]:
+    """The failure counters that have reached their limit in the current window, newest first."""
+    window = dt.timedelta(seconds=settings.login_failure_window)
+    login_limit, address_limit = settings.login_failure_limit, settings.login_failure_address_limit
+    found = []
+    for row in sessions.failures_from(tx, utcnow() - window, min(login_limit, address_limit)):
+        key, failures = row["failure_key"], int(row["failures"])
+        until = as_datetime(row["window_start"]) + window
+        if key.startswith("addr:") and failures >= address_limit:
+            found.append(Lockout(key, key[len("addr:") :], "", "", failures, until))
+        elif (parts := _LOGIN_KEY.match(key)) and failures >= login_limit:
+            found.append(Lockout(key, parts["address"], parts["user_type"], parts["login"], failures, until))
+    return found

@@ -46,10 +46,11 @@ class WebserviceDetail:
     id: int
     name: str
     valid: bool
-    config: ws_config.WebserviceConfig
+    config: ws_config.WebserviceConfig | None  # None: the stored text does not parse (problem says why)
     text: str
     create_time: dt.datetime
     change_time: dt.datetime
+    problem: str = ""
 
 
 def available_presets() -> dict[str, str]:
@@ -128,12 +129,15 @@ def set_webservice_valid(db: Database, name: str, valid: bool, *, actor: str) ->
 
 
 def delete_webservice(db: Database, name: str, *, actor: str) -> None:
-    """Deletes its configurations; its change history stays (under its name) for the record."""
+    """Deletes its configurations and its communication log, as Znuny deletes its debugger log (no page
+    could reach them: a new web service of the name is another one); its change history stays, for the
+    record."""
     with db.transaction() as tx:
         row = _existing(tx, name)
         webservices.delete(tx, name)
         count = len(history.versions(tx, row["id"]))
         history.delete_versions(tx, row["id"])
+        commlog.delete_webservice(tx, row["id"])
         history.record(tx, history.WEBSERVICE, row["id"], name, actor, "delete", f"{count} version{'s' * (count != 1)}")
 
 
@@ -211,16 +215,23 @@ def list_webservices(db: Database) -> list[WebserviceSummary]:
 
 
 def webservice(db: Database, settings: Settings, name: str) -> WebserviceDetail:
+    """A stored text that does not parse (written by hand, or by an older gateway) is shown with the
+    problem rather than refused: it can still be corrected, exported or deleted."""
     with db.transaction(write=False) as tx:
         row = _existing(tx, name)
+    try:
+        config, problem = ws_config.parse(row["id"], row["name"], row["config"], settings.max_request_size), ""
+    except ConfigError as error:
+        config, problem = None, str(error)
     return WebserviceDetail(
         id=row["id"],
         name=row["name"],
         valid=row["valid_id"] == 1,
-        config=ws_config.parse(row["id"], row["name"], row["config"], settings.max_request_size),
+        config=config,
         text=row["config"],
         create_time=as_datetime(row["create_time"]),
         change_time=as_datetime(row["change_time"]),
+        problem=problem,
     )
 
 
@@ -258,6 +269,8 @@ def _new_name(name: str) -> str:
     name = require(name, "web service name")
     if "/" in name or ".." in name:
         raise AdminError(f"web service name {name!r} must not contain '/' or '..'")
+    if not name.isprintable():  # a line break or tab would end up in URLs, headers and the change history
+        raise AdminError(f"web service name {name!r} must not contain control characters")
     if len(name) > 200:
         raise AdminError(f"web service name {name[:20]!r}... is longer than 200 characters")
     return name

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gateway.admin import directory
+from gateway.admin import directory, lockouts
 from gateway.cli.core import Context, action, main
 from gateway.errors import AdminError
 
@@ -189,3 +189,28 @@ def dynamic_field_add(
         ctx.db, name, label, field_type, object_type, _possible_values(possible_values)
     )
     click.echo(f"Added dynamic field {name} (ID {field_id}).")
+
+
+# -- failed-login lockouts -----------------------------------------------------------------------------
+
+
+@main.group()
+def lockout() -> None:
+    """Logins refused after too many failures (login_failure_limit, login_failure_address_limit)."""
+
+
+@lockout.command("list")
+@action
+def lockout_list(ctx: Context) -> None:
+    for found in lockouts.list_lockouts(ctx.db, ctx.settings):
+        click.echo(
+            f"{found.key}\t{lockouts.describe(found)}\t{found.failures} failures\tuntil {found.until:%Y-%m-%d %H:%M:%S}"
+        )
+
+
+@lockout.command("lift")
+@click.option("--key", required=True, help="as `lockout list` prints it")
+@action
+def lockout_lift(ctx: Context, key: str) -> None:
+    found = lockouts.lift(ctx.db, ctx.settings, key, actor=ctx.actor)
+    click.echo(f"Lifted the lockout of {lockouts.describe(found)}.")

@@ -1,9 +1,10 @@
 """The communication log: one row per request a web service answered.
 
-The debugger's filters each have an index of migration 0007 (webservice_id first): the time range
-ix_communication_log_time, an operation, an HTTP status, a remote address and "ok" (error_code IS NULL)
-the index on that column with id last, so a page of the newest entries is read in index order, not
-sorted from every match. "An error" is an HTTP status of 400 or more, or an Error.ErrorCode answered
+The debugger's filters each have an index of migration 0007 (webservice_id first): an operation, an HTTP
+status, a remote address and "ok" (error_code IS NULL) the index on that column with id last, so a page
+of the newest entries is read in index order, not sorted from every match. A time range with an end
+takes ix_communication_log_time and sorts what it holds (a narrow range is what one looks for); one
+open towards now is read newest first by id. "An error" is an HTTP status of 400 or more, or an Error.ErrorCode answered
 with HTTP 200: the partial index ix_communication_log_failed holds exactly those, so the errors are
 read newest first however rare they are (the condition is written as the index's, _IS_ERROR, for
 SQLite to see that it applies).
@@ -59,8 +60,12 @@ def page(
     """
     where = ["webservice_id = ?"]
     params: list[Value] = [webservice_id]
+    # a range open towards now ("since yesterday") is read newest first by id, stopping at a page: on SQLite,
+    # which keeps no statistics, the unary + keeps it from reading the whole range through the time index
+    # and sorting it; a range with an end takes that index (the entries after its end are not read)
+    since_term = "+create_time >= ?" if until is None and tx.dialect == "sqlite" else "create_time >= ?"
     for condition, value in (
-        ("create_time >= ?", since),
+        (since_term, since),
         ("create_time <= ?", until),
         ("operation = ?", operation or None),
         ("remote_ip = ?", remote or None),
@@ -124,3 +129,7 @@ def per_minute(tx: Transaction, webservice_id: int, start: dt.datetime, end: dt.
 def purge(tx: Transaction, before: dt.datetime) -> int:
     tx.execute("DELETE FROM communication_log WHERE create_time < ?", [before])
     return tx.rowcount
+
+
+def delete_webservice(tx: Transaction, webservice_id: int) -> None:
+    tx.execute("DELETE FROM communication_log WHERE webservice_id = ?", [webservice_id])

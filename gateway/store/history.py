@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.store.database import Row, Transaction, utcnow
 
-WEBSERVICE, MAIL = "webservice", "mail"
+WEBSERVICE, MAIL, LOGIN = "webservice", "mail", "login"
 
 
 def record(

@@ -86,5 +86,14 @@ def purge_failures(tx: Transaction, before: dt.datetime, limit: int) -> int:
     return tx.rowcount
 
 
+def failures_from(tx: Transaction, since: dt.datetime, at_least: int) -> list[Row]:
+    """The counters of windows that started at `since` or later with `at_least` failures (by window_start's index)."""
+    return tx.all(
+        "SELECT failure_key, failures, window_start FROM login_failure WHERE window_start >= ? AND failures >= ?"
+        " ORDER BY window_start DESC",
+        [since, at_least],
+    )
+
+
 def clear_failures(tx: Transaction, key: str) -> None:
     tx.execute("DELETE FROM login_failure WHERE failure_key = ?", [key])

@@ -92,26 +92,35 @@ def _xml_safe(value: Any) -> Any:
     return value
 
 
+# the SOAPAction settings of Znuny's SOAP provider, with the values Znuny takes when one is not set
+SOAPACTION_DEFAULTS = {
+    "SOAPAction": "Yes",
+    "SOAPActionScheme": "NameSpaceSeparatorOperation",
+    "SOAPActionSeparator": "",
+    "SOAPActionFreeText": "",
+}
+
+
 def soap_action(transport_config: dict[str, Any], namespace: str, operation: str) -> str:
     """The SOAPAction Znuny's SOAP provider expects (Transport/HTTP/SOAP.pm), "" when it checks none.
 
-    Without a separator Znuny accepts `NS#Op` or `NS/Op`; `NS#Op` it is, since a NameSpace ending
-    in `/` fails Znuny's namespace check in `NS/Op`. An unknown scheme is not checked by Znuny.
+    Without a separator, NameSpaceSeparatorOperation accepts `NS#Op` or `NS/Op`; `NS#Op` it is, since a
+    NameSpace ending in `/` fails Znuny's namespace check in `NS/Op`. A scheme Znuny does not know, and
+    FreeText or SeparatorOperation without their text, are not checked by Znuny ("for safety").
     """
-    if str(transport_config.get("SOAPAction") or "Yes") == "No":
+    settings = {key: str(transport_config.get(key) or default) for key, default in SOAPACTION_DEFAULTS.items()}
+    scheme, separator = settings["SOAPActionScheme"], settings["SOAPActionSeparator"]
+    if settings["SOAPAction"] != "Yes":
         return ""
-    scheme = str(transport_config.get("SOAPActionScheme") or "NameSpaceSeparatorOperation")
-    separator = str(transport_config.get("SOAPActionSeparator") or "")
-    free_text = str(transport_config.get("SOAPActionFreeText") or "")
-    if scheme == "FreeText" and free_text:
-        return free_text
+    if scheme == "FreeText":
+        return settings["SOAPActionFreeText"]
     if scheme == "Operation":
         return operation
-    if scheme == "SeparatorOperation" and separator:
-        return separator + operation
-    if scheme == "NameSpaceSeparatorOperation" and separator:
-        return namespace + separator + operation
-    return f"{namespace}#{operation}"
+    if scheme == "SeparatorOperation":
+        return separator + operation if separator else ""
+    if scheme == "NameSpaceSeparatorOperation":
+        return namespace + (separator or "#") + operation
+    return ""
 
 
 class ZnunySoap11(Soap11):

@@ -8,20 +8,21 @@ view runs, so a forged request is a 403 that changed nothing.
 
 from __future__ import annotations
 
-import functools
+import logging
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from urllib.parse import unquote
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug import Request, Response
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from gateway.admin import sessions
-from gateway.errors import AdminError
+from gateway.environ import REQUEST_ID
+from gateway.errors import AdminError, ClientTimeoutError, DatabaseUnavailableError
 from gateway.runtime import Runtime
-from gateway.web import debugger, login, mail, webservices
+from gateway.web import debugger, lockouts, login, mail, webservices
 from gateway.web.page import FLASH_COOKIE, Page, View
 from gateway.web.session import COOKIE, Cookies, csrf_token, valid_token
 
@@ -36,6 +37,7 @@ SECURITY_HEADERS = [
     ("Referrer-Policy", "same-origin"),
 ]
 GET, POST = ("GET", "HEAD"), ("POST",)
+log = logging.getLogger(__name__)
 _PUBLIC = {"login", "login_submit", "static"}  # everything else needs an admin session
 
 # (path, endpoint, view, methods)
@@ -57,14 +59,17 @@ ROUTES: list[tuple[str, str, View, tuple[str, ...]]] = [
     ("/admin/webservices/<name>/delete", "webservice_delete", webservices.delete_form, GET),
     ("/admin/webservices/<name>/delete", "webservice_delete_submit", webservices.delete, POST),
     ("/admin/webservices/<name>/history", "webservice_history", webservices.history, GET),
-    ("/admin/webservices/<name>/history/<int:version>", "webservice_version", webservices.version, GET),
+    ("/admin/webservices/<name>/history/<int:version>", "webservice_version", webservices.version_page, GET),
     ("/admin/webservices/<name>/history/<int:version>/restore", "webservice_restore", webservices.restore, POST),
     ("/admin/webservices/<name>/log", "webservice_log", debugger.log, GET),
     ("/admin/webservices/<name>/log/<int:entry>", "webservice_log_entry", debugger.entry, GET),
     ("/admin/mail", "mail", mail.listing, GET),
     ("/admin/mail/<int:mail_id>", "mail_message", mail.message, GET),
     ("/admin/mail/retry", "mail_retry", mail.retry, POST),
+    ("/admin/mail/retry-failed", "mail_retry_failed", mail.retry_failed, POST),
     ("/admin/mail/purge", "mail_purge", mail.purge, POST),
+    ("/admin/lockouts", "lockouts", lockouts.listing, GET),
+    ("/admin/lockouts/lift", "lockout_lift", lockouts.lift, POST),
     ("/admin/static/<file>", "static", lambda page, file: _static(file), GET),
 ]
 URL_MAP = Map(
@@ -73,7 +78,12 @@ URL_MAP = Map(
     merge_slashes=False,
 )
 VIEWS: dict[str, View] = {endpoint: view for _, endpoint, view, _ in ROUTES}
-_STATIC_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+# the stylesheet(s) shipped as package data, read once: a name asked for is looked up, never opened
+STATIC = {
+    entry.name: (entry.read_bytes(), "text/css; charset=utf-8")
+    for entry in (resources.files("gateway.web") / "static").iterdir()
+    if entry.name.endswith(".css")
+}
 
 
 class AdminPages:
@@ -93,6 +103,18 @@ class AdminPages:
             response = self._dispatch(page, endpoint, values)
         except HTTPException as error:
             response = self._error(page, error.code or 500, error.description or error.name)
+            if isinstance(error, MethodNotAllowed) and error.valid_methods:
+                response.headers["Allow"] = ", ".join(error.valid_methods)
+        except DatabaseUnavailableError as error:
+            response = self._error(page, 503, f"The database is unavailable: try again in {error.retry_after} s.")
+            response.headers["Retry-After"] = str(error.retry_after)
+        except ClientTimeoutError:  # the body came too slowly: UnexpectedErrors answers 408 and closes
+            raise
+        except Exception:
+            # a bug: the traceback goes to the log under the request id the page names, as for the API
+            request_id = environ.get(REQUEST_ID, "")
+            log.exception("admin page %s failed (request %s)", page.request.path, request_id)
+            response = self._error(page, 500, f"Something went wrong on the server (request id {request_id}).")
         response.headers.extend(SECURITY_HEADERS)
         return response(environ, start_response)
 
@@ -119,14 +141,7 @@ class AdminPages:
 
 
 def _static(file: str) -> Response:
-    suffix = "." + file.rpartition(".")[2]
-    if suffix not in _STATIC_TYPES or (body := _static_file(file)) is None:
+    if file not in STATIC:
         raise NotFound()
-    return Response(body, content_type=_STATIC_TYPES[suffix])
-
-
-@functools.cache
-def _static_file(file: str) -> bytes | None:
-    """Package data, read once per process (the names asked for are only ever our few files)."""
-    entry = resources.files("gateway.web") / "static" / file
-    return entry.read_bytes() if "/" not in file and "\\" not in file and entry.is_file() else None
+    body, content_type = STATIC[file]
+    return Response(body, content_type=content_type)

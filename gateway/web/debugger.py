@@ -38,32 +38,39 @@ class Chart:
 
 
 def chart(points: list[admin.ChartPoint]) -> Chart:
+    """One bar per minute, scaled to the busiest one; the errors drawn over the requests they are part of."""
     peak = max((p.requests for p in points), default=0)
     step = _WIDTH / max(len(points), 1)
     scale = (_HEIGHT - 10) / peak if peak else 0.0
-    requests, errors, ticks = [], [], []
+    width = round(max(step - 0.5, 0.5), 2)
+    requests: list[Bar] = []
+    errors: list[Bar] = []
+    ticks: list[tuple[float, str]] = []
     for i, point in enumerate(points):
-        x = i * step
+        x = round(i * step, 2)
         label = f"{point.minute:%H:%M}: {point.requests} requests, {point.errors} errors"
-        if point.requests:
-            h = point.requests * scale
-            requests.append(Bar(round(x, 2), round(_HEIGHT - h, 2), round(max(step - 0.5, 0.5), 2), round(h, 2), label))
-        if point.errors:
-            h = point.errors * scale
-            errors.append(Bar(round(x, 2), round(_HEIGHT - h, 2), round(max(step - 0.5, 0.5), 2), round(h, 2), label))
+        for count, bars in ((point.requests, requests), (point.errors, errors)):
+            if count:
+                height = round(count * scale, 2)
+                bars.append(Bar(x, round(_HEIGHT - height, 2), width, height, label))
         if point.minute.minute == 0:
-            ticks.append((round(x, 2), f"{point.minute:%H:%M}"))
+            ticks.append((x, f"{point.minute:%H:%M}"))
     return Chart(requests, errors, peak, ticks)
 
 
-def _time(text: str) -> dt.datetime | None:
-    """A datetime-local field's value (read as UTC, the log's time), or None when empty."""
-    if not text.strip():
+def _time(text: str, end: bool = False) -> dt.datetime | None:
+    """A datetime-local field's value, or None when empty. Without an offset it is UTC, the log's time (the
+    debugger converts one given). A field to the minute, as browsers send it, ends with that minute's last
+    second when it is the end of the range (both ends are inclusive)."""
+    text = text.strip()
+    if not text:
         return None
     try:
-        return dt.datetime.fromisoformat(text.strip()).replace(tzinfo=None)
+        moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise AdminError(f"{text!r} is not a time (YYYY-MM-DD HH:MM)") from None
+    minutes_only = len(text.partition("T" if "T" in text else " ")[2]) == len("HH:MM")
+    return moment + dt.timedelta(seconds=59) if end and minutes_only else moment
 
 
 def log(page: Page, name: str) -> Response:
@@ -74,25 +81,22 @@ def log(page: Page, name: str) -> Response:
     try:
         log_filter = admin.LogFilter(
             since=_time(form["since"]),
-            until=_time(form["until"]),
+            until=_time(form["until"], end=True),
             operation=form["operation"],
             status=form["status"],
             remote=form["remote"].strip(),
         )
-    except AdminError as refused:
-        error, log_filter = str(refused), admin.LogFilter(since=None, until=None)
-    before = args.get("before", type=int)
+        result = admin.log_page(page.runtime.db, name, log_filter, args.get("before", type=int))
+    except AdminError as refused:  # the filter is refused: nothing listed rather than what it did not ask for
+        error, result = str(refused), admin.LogPage([], None)
     db = page.runtime.db
-    try:
-        result = admin.log_page(db, name, log_filter, before)
-    except AdminError as refused:
-        error, result = str(refused), admin.log_page(db, name, admin.LogFilter(since=None, until=None), before)
     return page.render(
         "log.html",
+        status=400 if error else 200,
         ws=ws,
         entries=result.entries,
         older=result.older,
-        paged=before is not None,
+        paged="before" in args,
         form=form,
         filters={k: v for k, v in form.items() if v},
         operations=admin.log_operations(db, name),

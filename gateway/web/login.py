@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from werkzeug import Response
 
 from gateway.admin import sessions
@@ -16,9 +18,10 @@ def index(page: Page) -> Response:
 
 
 def _next(page: Page) -> str:
-    """Where to go after logging in: a page of ours only (never another site)."""
+    """Where to go after logging in: a page of ours only (never another site, nothing a header cannot hold)."""
     target = page.request.values.get("next", "")
-    return target if target.startswith("/admin/") and "//" not in target and "\\" not in target else ""
+    ours = target.startswith("/admin/") and "//" not in target and "\\" not in target
+    return target if ours and target.isascii() and target.isprintable() else ""
 
 
 def login_form(page: Page, error: str = "", status: int = 200) -> Response:
@@ -40,8 +43,9 @@ def login_form(page: Page, error: str = "", status: int = 200) -> Response:
 def login_submit(page: Page) -> Response:
     expected = page.request.cookies.get(LOGIN_COOKIE, "")
     given = page.request.form.get(FIELD, "")
-    if not expected or given != expected:
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         return login_form(page, "The login form had expired: please log in again.", 403)
+    target = _next(page)
     runtime = page.runtime
     try:
         _, session_id = sessions.login(
@@ -54,7 +58,6 @@ def login_submit(page: Page) -> Response:
         )
     except AdminError as error:
         return login_form(page, str(error), 403)
-    target = _next(page)
     response = page.redirect_to(target) if target else page.redirect("webservices")
     page.cookies.set(response, COOKIE, session_id)
     page.cookies.clear(response, LOGIN_COOKIE)

@@ -14,7 +14,7 @@ STATES = ("queued", "failed", "sent")
 _LIMIT = 200
 
 
-def listing(page: Page) -> Response:
+def listing(page: Page, error: str = "", status: int = 200) -> Response:
     state = page.request.args.get("state", "")
     if state not in STATES:
         state = ""
@@ -23,6 +23,8 @@ def listing(page: Page) -> Response:
     messages = admin.list_messages(db, state or None, limit=_LIMIT)[::-1]  # newest first
     return page.render(
         "mail.html",
+        status=status,
+        error=error,
         state=state,
         states=STATES,
         counts=counts,
@@ -40,26 +42,37 @@ def message(page: Page, mail_id: int) -> Response:
     return page.render("mail_message.html", mail=found)
 
 
-def _actor(page: Page) -> str:
-    assert page.admin is not None  # app.py lets no one else post here
-    return page.admin.login
+def _number(text: str, what: str) -> int:
+    """A form's whole number (ASCII digits only: int() would take "²" for no number at all)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise AdminError(f"{what} must be a whole number, not {text!r}")
+    return int(text)
 
 
 def retry(page: Page) -> Response:
-    ids = [int(value) for value in page.request.form.getlist("Message") if value.isdigit()]
+    """The messages ticked: none ticked is a refusal, never "every failed one" (that is retry_failed)."""
     try:
-        count = admin.retry(page.runtime.db, ids, actor=_actor(page))
+        ids = [_number(value, "a message number") for value in page.request.form.getlist("Message")]
+        if not ids:
+            raise AdminError("tick the messages to retry")
+        count = admin.retry(page.runtime.db, ids, actor=page.actor)
     except AdminError as error:
-        return page.redirect("mail", f"Nothing retried: {error}")
+        return listing(page, f"Nothing retried: {error}", 400)
     what = f"message {ids[0]}" if len(ids) == 1 else f"{count} messages"
     return page.redirect("mail", f"Retrying {what}: due now.")
 
 
+def retry_failed(page: Page) -> Response:
+    count = admin.retry(page.runtime.db, actor=page.actor)
+    return page.redirect("mail", f"Retrying {count} failed messages: due now.")
+
+
 def purge(page: Page) -> Response:
     state = page.request.form.get("State", "sent")
-    days = page.request.form.get("OlderThanDays", "0")
     try:
-        count = admin.purge(page.runtime.db, state, int(days) if days.strip().isdigit() else -1, actor=_actor(page))
+        days = _number(page.request.form.get("OlderThanDays", "0"), "older than (days)")
+        count = admin.purge(page.runtime.db, state, days, actor=page.actor)
     except AdminError as error:
-        return page.redirect("mail", f"Nothing purged: {error}")
+        return listing(page, f"Nothing purged: {error}", 400)
     return page.redirect("mail", f"Purged {count} {state} messages.")

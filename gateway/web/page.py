@@ -49,6 +49,18 @@ class Page:
     message: str = ""  # what the previous action did, shown once
     _set_flash: str | None = None
 
+    @property
+    def section(self) -> str:
+        """The part of the site the page is in, for the navigation: /admin/<section>/..."""
+        return self.request.path.removeprefix("/admin/").partition("/")[0]
+
+    @property
+    def actor(self) -> str:
+        """Who the change history names: the administrator (app.py lets no one else reach a form's view)."""
+        if self.admin is None:
+            raise PermissionError("a change without an administrator")
+        return self.admin.login
+
     def url(self, endpoint: str, **values: Any) -> str:
         return self.urls.build(endpoint, values)
 

@@ -25,11 +25,6 @@ def found(page: Page, name: str) -> admin.WebserviceDetail:
         raise NotFound(f"There is no web service {name!r}.") from None
 
 
-def _actor(page: Page) -> str:
-    assert page.admin is not None  # every view here runs for a logged-in administrator (app.py)
-    return page.admin.login
-
-
 def served_path(name: str) -> str:
     return URL_PREFIX + quote(name, safe="")
 
@@ -51,7 +46,7 @@ def add(page: Page) -> Response:
     preset = page.request.form.get("Preset", "")
     name = page.request.form.get("Name", "").strip() or preset
     try:
-        admin.add_webservice(page.runtime.db, page.runtime.settings, name, preset=preset or None, actor=_actor(page))
+        admin.add_webservice(page.runtime.db, page.runtime.settings, name, preset=preset or None, actor=page.actor)
     except AdminError as error:
         return listing(page, str(error), {"Preset": preset, "Name": name}, 400)
     return page.redirect("webservice", f"Added web service {name} from the preset {preset}.", name=name)
@@ -68,51 +63,37 @@ def import_file(page: Page) -> Response:
             text = upload.read().decode("utf-8")
         except UnicodeDecodeError:
             raise AdminError(f"{filename}: not UTF-8 text") from None
-        admin.add_webservice(
-            page.runtime.db, page.runtime.settings, name, text=text, source=filename, actor=_actor(page)
-        )
+        admin.add_webservice(page.runtime.db, page.runtime.settings, name, text=text, source=filename, actor=page.actor)
     except AdminError as error:
         return listing(page, str(error), {"ImportName": name}, 400)
     return page.redirect("webservice", f"Imported web service {name} from {filename}.", name=name)
 
 
-# Znuny's SOAP provider settings that decide what a client sends, with Znuny's defaults
-SOAP_SETTINGS = {
-    "SOAPAction": "Yes",
-    "SOAPActionScheme": "NameSpaceSeparatorOperation",
-    "SOAPActionSeparator": "#",
-    "SOAPActionFreeText": "",
-    "RequestNameScheme": "Plain",
-    "ResponseNameScheme": "Response",
-    "Encoding": "utf-8",
-}
+def _served(page: Page, name: str) -> str:
+    return advertised_url(page.runtime.settings.public_url).rstrip("/") + served_path(name)
 
 
-def show(page: Page, name: str) -> Response:
+def show(page: Page, name: str, error: str = "", status: int = 200) -> Response:
     detail = found(page, name)
-    served = advertised_url(page.runtime.settings.public_url).rstrip("/") + served_path(name)
-    settings = detail.config.transport_config
+    config = detail.config
     return page.render(
         "webservice.html",
+        status=status,
+        error=error,
         ws=detail,
-        config=detail.config,
-        served=served,
+        config=config,
+        served=_served(page, name),
         served_path=served_path(name),
-        operations=apipage.operations(detail.config, served),
-        soap_settings=[
-            (key, str(settings[key]) if settings.get(key) not in (None, "") else default, key not in settings)
-            for key, default in SOAP_SETTINGS.items()
-        ],
+        operations=apipage.operations(config, _served(page, name)) if config else [],
+        soap_settings=apipage.soap_settings(config) if config else [],
         changes=admin.webservice_changes(page.runtime.db, name),
     )
 
 
 def api(page: Page, name: str) -> Response:
     detail = found(page, name)
-    base = advertised_url(page.runtime.settings.public_url).rstrip("/") + served_path(name)
-    return page.render(
-        "api.html", ws=detail, operations=apipage.operations(detail.config, base), served_path=served_path(name)
-    )
+    operations = apipage.operations(detail.config, _served(page, name)) if detail.config else []
+    return page.render("api.html", ws=detail, operations=operations, served_path=served_path(name))
 
 
 def export(page: Page, name: str) -> Response:
@@ -133,24 +114,29 @@ def edit_form(page: Page, name: str, error: str = "", text: str | None = None, s
 def update(page: Page, name: str) -> Response:
     text = page.request.form.get("Config", "").replace("\r\n", "\n")
     try:
-        version = admin.update_webservice(page.runtime.db, page.runtime.settings, name, text, actor=_actor(page))
+        version = admin.update_webservice(page.runtime.db, page.runtime.settings, name, text, actor=page.actor)
     except AdminError as error:
         return edit_form(page, name, str(error), text, 400)
     return page.redirect("webservice", f"Saved the configuration as version {version}.", name=name)
 
 
 def clone(page: Page, name: str) -> Response:
+    found(page, name)
     new_name = page.request.form.get("NewName", "").strip()
     try:
-        admin.clone_webservice(page.runtime.db, page.runtime.settings, name, new_name, actor=_actor(page))
+        admin.clone_webservice(page.runtime.db, page.runtime.settings, name, new_name, actor=page.actor)
     except AdminError as error:
-        return page.redirect("webservice", f"Not cloned: {error}", name=name)
+        return show(page, name, f"Not cloned: {error}", 400)
     return page.redirect("webservice", f"Cloned {name} as {new_name}.", name=new_name)
 
 
 def set_valid(page: Page, name: str) -> Response:
+    found(page, name)
     valid = page.request.form.get("Valid") == "1"
-    admin.set_webservice_valid(page.runtime.db, name, valid, actor=_actor(page))
+    try:
+        admin.set_webservice_valid(page.runtime.db, name, valid, actor=page.actor)
+    except AdminError as error:
+        return show(page, name, str(error), 400)
     state = "enabled: it is served" if valid else "disabled: it answers 404 until enabled again"
     return page.redirect("webservice", f"{name} is {state}.", name=name)
 
@@ -160,7 +146,8 @@ def delete_form(page: Page, name: str) -> Response:
 
 
 def delete(page: Page, name: str) -> Response:
-    admin.delete_webservice(page.runtime.db, name, actor=_actor(page))
+    found(page, name)
+    admin.delete_webservice(page.runtime.db, name, actor=page.actor)
     return page.redirect("webservices", f"Deleted web service {name}.")
 
 
@@ -175,7 +162,7 @@ def history(page: Page, name: str) -> Response:
     )
 
 
-def version(page: Page, name: str, version: int) -> Response:
+def version_page(page: Page, name: str, version: int, error: str = "", status: int = 200) -> Response:
     detail = found(page, name)
     db = page.runtime.db
     try:
@@ -183,10 +170,20 @@ def version(page: Page, name: str, version: int) -> Response:
     except AdminError:
         raise NotFound(f"{name} has no version {version}.") from None
     return page.render(
-        "version.html", ws=detail, version=version, text=text, diff=admin.version_diff(db, name, version)
+        "version.html",
+        status=status,
+        error=error,
+        ws=detail,
+        version=version,
+        text=text,
+        diff=admin.version_diff(db, name, version),
     )
 
 
 def restore(page: Page, name: str, version: int) -> Response:
-    new = admin.restore_webservice_version(page.runtime.db, page.runtime.settings, name, version, actor=_actor(page))
+    found(page, name)
+    try:
+        new = admin.restore_webservice_version(page.runtime.db, page.runtime.settings, name, version, actor=page.actor)
+    except AdminError as error:
+        return version_page(page, name, version, str(error), 400)
     return page.redirect("webservice", f"Version {version} restored as version {new}.", name=name)
