@@ -32,6 +32,14 @@ log = logging.getLogger(__name__)
 _SESSION_ALPHABET = string.ascii_letters + string.digits
 # a session's last-request time is written at most this often, so reads stay reads
 _TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+
+def touch_interval(settings: Settings) -> dt.timedelta:
+    """How often a session's last-request time is written: once a minute, or twice within a shorter idle
+    time, so that a session in use never expires as idle."""
+    return min(_TOUCH_INTERVAL, dt.timedelta(seconds=settings.session_max_idle_time / 2))
+
+
 # expired failure counters deleted with each failure written (which adds at most two): they never pile up
 _PURGE_BATCH = 100
 _LOGIN_KEY = re.compile(rf"^login:(?P<address>.*?):(?P<user_type>{AGENT}|{CUSTOMER}):(?P<login>.*)$", re.S)
@@ -166,7 +174,7 @@ class Authenticator:
         row = sessions.with_user(tx, session_key(session_id))
         if row is None or self._expired(row):
             return None, False
-        stale = utcnow() - as_datetime(row["last_request"]) > _TOUCH_INTERVAL
+        stale = utcnow() - as_datetime(row["last_request"]) > touch_interval(self.settings)
         if row["user_type"] == AGENT:
             if row["agent_valid"] != 1:
                 return None, False

@@ -83,6 +83,14 @@ def _secrets(endpoint: Endpoint, environ: WSGIEnvironment, rest: str) -> list[st
     return found
 
 
+def _text(path_part: str) -> str:
+    """A WSGI path holds the URL's bytes as Latin-1 (PEP 3333); a web service's name is UTF-8 text, as in Znuny."""
+    try:
+        return path_part.encode("latin-1").decode("utf-8")
+    except UnicodeError:  # not UTF-8 (or not from a WSGI server): as it came
+        return path_part
+
+
 class Dispatcher:
     def __init__(self, runtime: Runtime, registry: Registry, commlog: CommunicationLog, admin: WSGIApplication) -> None:
         self.runtime = runtime
@@ -115,13 +123,10 @@ class Dispatcher:
         # until the web services are loaded (the database unavailable: UnexpectedErrors' 503), a request
         # that looks like SOAP is answered a soap:Fault
         environ[SOAP_FAULTS] = "HTTP_SOAPACTION" in environ or "xml" in environ.get("CONTENT_TYPE", "")
-        endpoint = (
-            self.registry.by_name(unquote(found["name"]))
-            if found["name"]
-            else self.registry.by_id(identifier(found["id"]) or 0)
-        )
+        name = _text(unquote(found["name"])) if found["name"] else ""
+        endpoint = self.registry.by_name(name) if name else self.registry.by_id(identifier(found["id"]) or 0)
         if endpoint is None or endpoint.app is None:
-            what = f"'{unquote(found['name'])}'" if found["name"] else f"with ID {found['id']}"
+            what = f"'{name}'" if name else f"with ID {found['id']}"
             return json_fault(
                 start_response,
                 "404 Not Found",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import io
 import json
 import re
@@ -12,9 +13,10 @@ import re
 import pytest
 from werkzeug.test import Client
 
+from gateway.admin import directory
 from gateway.app import make_app
 from gateway.store import history, mailqueue, webservices
-from gateway.store.database import utcnow
+from gateway.store.database import as_datetime, utcnow
 from gateway.webservice import presets
 from tests.conftest import test_settings, until
 
@@ -28,10 +30,14 @@ def token(html: str) -> str:
     return found[1]
 
 
-def login(client: Client, user: str = "root@localhost", password: str = "root"):
-    form = client.get("/admin/login")
+def login(client: Client, user: str = "root@localhost", password: str = "root", **environ: str):
+    form = client.get("/admin/login", environ_base=environ)
     assert form.status_code == 200
-    return client.post("/admin/login", data={"User": user, "Password": password, "csrf_token": token(form.text)})
+    return client.post(
+        "/admin/login",
+        data={"User": user, "Password": password, "csrf_token": token(form.text)},
+        environ_base=environ,
+    )
 
 
 @pytest.fixture
@@ -130,7 +136,7 @@ def test_a_wrong_password_is_refused_and_counts_against_the_api_limit(client):
 def test_an_agent_without_rw_on_admin_is_refused(client, db, settings):
     answer = login(client, "agent1", "agent1")
     assert answer.status_code == 403
-    assert "no rw permission" in answer.text
+    assert "Login failed" in answer.text  # the same words as a wrong password: the page tells nothing
     assert client.get("/admin/webservices").status_code == 303
     # an administrator who loses the right is out at the next page
     assert login(client).status_code == 303
@@ -428,3 +434,220 @@ def test_an_admin_cookie_is_no_api_session_and_an_api_session_no_cookie(client):
     stranger = Client(client.application)
     stranger.set_cookie("gateway_admin", api_session, path="/admin")
     assert stranger.get("/admin/webservices").status_code == 303
+
+
+# -- refusals a browser would not send, but a person or a script may -----------------------------------------
+
+
+def test_names_and_next_with_control_characters_are_refused_not_500(admin, db, client):
+    refused = post(admin, "/admin/webservices/add", {"Preset": "OutOfOffice", "Name": "two\nlines"})
+    assert refused.status_code == 400 and "control characters" in refused.text
+    assert stored(db, "two\nlines") is None
+    stranger = Client(client.application)
+    form = stranger.get("/admin/login")
+    answer = stranger.post(
+        "/admin/login",
+        data={
+            "User": "root@localhost",
+            "Password": "root",
+            "csrf_token": token(form.text),
+            "next": "/admin/\r\nSet-Cookie: x=1",
+        },
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == "/admin/webservices"
+    for evil in ("//evil.example/", "/admin//evil.example", "https://evil.example/", "/admin/\\evil"):
+        stranger = Client(client.application)
+        form = stranger.get("/admin/login")
+        answer = stranger.post(
+            "/admin/login",
+            data={"User": "root@localhost", "Password": "root", "csrf_token": token(form.text), "next": evil},
+        )
+        assert answer.headers["Location"] == "/admin/webservices", evil
+
+
+def test_unknown_web_services_and_versions_are_404_and_a_wrong_method_405_with_allow(admin):
+    for path in (
+        "/admin/webservices/Nope/valid",
+        "/admin/webservices/Nope/delete",
+        "/admin/webservices/Nope/clone",
+        "/admin/webservices/OutOfOffice/history/99/restore",
+    ):
+        assert post(admin, path, {"Valid": "0", "NewName": "X"}).status_code == 404, path
+    assert admin.get("/admin/webservices/OutOfOffice/history/99").status_code == 404
+    wrong = admin.open("/admin/webservices/OutOfOffice/delete", method="PUT")
+    assert wrong.status_code == 405 and "GET" in wrong.headers["Allow"]
+    again = post(admin, "/admin/webservices/OutOfOffice/valid", {"Valid": "1"})  # enabled already
+    assert again.status_code == 400 and "already" in again.text
+
+
+def test_a_stored_configuration_that_does_not_parse_can_be_seen_corrected_and_deleted(admin, db):
+    with db.transaction() as tx:
+        tx.execute("UPDATE webservice SET config = 'Provider: [unclosed' WHERE name = 'OutOfOfficeSOAP'")
+    page = admin.get("/admin/webservices/OutOfOfficeSOAP")
+    assert page.status_code == 200 and "cannot be served" in page.text and "not valid YAML" in page.text
+    assert admin.get("/admin/webservices/OutOfOfficeSOAP/edit").status_code == 200
+    assert admin.get("/admin/webservices/OutOfOfficeSOAP/api").status_code == 200
+    assert admin.get("/admin/webservices").status_code == 200
+    fixed = post(
+        admin,
+        "/admin/webservices/OutOfOfficeSOAP/edit",
+        {"Config": presets.read("OutOfOfficeSOAP")},
+        page="/admin/webservices/OutOfOfficeSOAP/edit",
+    )
+    assert fixed.status_code == 303 and "cannot be served" not in admin.get("/admin/webservices/OutOfOfficeSOAP").text
+
+
+def test_passwords_in_the_yaml_are_hidden_on_every_page_and_kept_when_saved(admin, db):
+    secret = "requester-s3cret-4711"
+    text = presets.read("OutOfOffice").replace(
+        "Requester:\n  Transport:\n    Type: ''",
+        "Requester:\n  Transport:\n    Type: HTTP::REST\n    Config:\n      Authentication:\n"
+        f"        AuthType: BasicAuth\n        BasicAuthUser: me\n        BasicAuthPassword: {secret}",
+    )
+    assert secret in text
+    assert post(admin, "/admin/webservices/import", {"File": (_file(text), "WithSecret.yml")}).status_code == 303
+    edit = admin.get("/admin/webservices/WithSecret/edit").text
+    assert secret not in edit and "BasicAuthPassword: &#39;(hidden)&#39;" in edit
+    shown = re.search(r"<textarea[^>]*>(.*?)</textarea>", edit, re.S)[1]
+    edited = html.unescape(shown).replace("Description:", "Description: edited;", 1)
+    assert (
+        post(
+            admin, "/admin/webservices/WithSecret/edit", {"Config": edited}, page="/admin/webservices/WithSecret/edit"
+        ).status_code
+        == 303
+    )
+    assert secret in stored(db, "WithSecret")["config"] and "edited;" in stored(db, "WithSecret")["config"]
+    for path in (
+        "/admin/webservices/WithSecret/history/1",
+        "/admin/webservices/WithSecret/history/2",
+        "/admin/webservices/WithSecret",
+        "/admin/webservices/WithSecret/api",
+    ):
+        assert secret not in admin.get(path).text, path
+
+
+def test_retry_needs_ticked_messages_and_numbers_are_ascii_digits(admin, db):
+    first, second = _queue(db, "One"), _queue(db, "Two")
+    with db.transaction() as tx:
+        tx.execute("UPDATE mail_queue SET state = 'failed'")
+    for data in ({}, {"Message": "abc"}, {"Message": "²"}):
+        refused = post(admin, "/admin/mail/retry", data, page="/admin/mail")
+        assert refused.status_code == 400, data
+    with db.transaction(write=False) as tx:
+        assert set(mailqueue.states(tx, [first, second]).values()) == {"failed"}
+    assert (
+        post(admin, "/admin/mail/purge", {"State": "failed", "OlderThanDays": "²"}, page="/admin/mail").status_code
+        == 400
+    )
+    assert post(admin, "/admin/mail/retry-failed", page="/admin/mail").status_code == 303
+    with db.transaction(write=False) as tx:
+        assert set(mailqueue.states(tx, [first, second]).values()) == {"queued"}
+
+
+def test_the_time_filter_reads_an_offset_and_ends_with_its_minute(admin, gateway, db):
+    admin.post(f"{PREFIX}/GenericTicketConnectorREST/Session", json={"UserLogin": "nobody", "Password": "x"})
+    gateway.commlog.flush()
+    with db.transaction(write=False) as tx:
+        logged = tx.value("SELECT create_time FROM communication_log ORDER BY id DESC LIMIT 1")
+    minute = as_datetime(logged).replace(second=0)
+    log = "/admin/webservices/GenericTicketConnectorREST/log"
+
+    def listed(**query: str) -> int:
+        return len(re.findall(r'<tr class="entry">', admin.get(log, query_string=query).text))
+
+    assert listed(since=f"{minute:%Y-%m-%dT%H:%M}", until=f"{minute:%Y-%m-%dT%H:%M}") == 1
+    shifted = minute + dt.timedelta(hours=2)  # the same moment at UTC+02:00
+    assert listed(since=f"{shifted:%Y-%m-%dT%H:%M}+02:00", until=f"{shifted:%Y-%m-%dT%H:%M}+02:00") == 1
+    assert listed(since=f"{minute + dt.timedelta(minutes=1):%Y-%m-%dT%H:%M}") == 0
+
+
+def test_an_agent_made_invalid_is_out_and_a_second_login_keeps_the_first_session(admin, db, client):
+    other = Client(client.application)
+    assert login(other).status_code == 303
+    assert admin.get("/admin/webservices").status_code == 200  # both sessions live
+    assert other.get("/admin/webservices").status_code == 200
+    with db.transaction() as tx:
+        tx.execute("UPDATE users SET valid_id = 2 WHERE login = 'root@localhost'")
+    assert admin.get("/admin/webservices").status_code == 303
+    assert other.get("/admin/webservices").status_code == 303
+
+
+def test_deleting_a_web_service_takes_its_log(admin, gateway, db):
+    post(admin, "/admin/webservices/add", {"Preset": "OutOfOffice", "Name": "Logged"})
+    until(lambda: admin.post(f"{PREFIX}/Logged/OutOfOffice", json={}).status_code != 404, 5)
+    gateway.commlog.flush()
+    with db.transaction(write=False) as tx:
+        webservice_id = webservices.by_name(tx, "Logged")["id"]
+        assert tx.value("SELECT COUNT(*) FROM communication_log WHERE webservice_id = ?", [webservice_id]) >= 1
+    confirm = admin.get("/admin/webservices/Logged/delete")
+    admin.post("/admin/webservices/Logged/delete", data={"csrf_token": token(confirm.text)})
+    with db.transaction(write=False) as tx:
+        assert tx.value("SELECT COUNT(*) FROM communication_log WHERE webservice_id = ?", [webservice_id]) == 0
+
+
+# -- lockouts ------------------------------------------------------------------------------------------------
+
+
+def test_a_lockout_is_listed_and_lifted_and_the_lift_recorded(admin, client, db):
+    stranger = Client(client.application)
+    for _ in range(5):  # the tests' login_failure_limit
+        assert login(stranger, "agent1", "wrong", REMOTE_ADDR="192.0.2.9").status_code == 403
+    locked = login(stranger, "agent1", "agent1", REMOTE_ADDR="192.0.2.9")
+    assert "Login failed" in locked.text  # refused before the password is checked
+    page = admin.get("/admin/lockouts")
+    assert page.status_code == 200
+    rows = re.findall(r'<tr class="lockout">(.*?)</tr>', page.text, re.S)
+    assert len(rows) == 1 and "agent1" in rows[0] and "192.0.2.9" in rows[0]
+    key = re.search(r'name="Key" value="([^"]*)"', rows[0])[1]
+    assert post(admin, "/admin/lockouts/lift", {"Key": html.unescape(key)}, page="/admin/lockouts").status_code == 303
+    assert 'class="lockout"' not in admin.get("/admin/lockouts").text
+    api = stranger.post(
+        f"{PREFIX}/GenericTicketConnectorREST/Session",
+        json={"UserLogin": "agent1", "Password": "agent1"},
+        environ_base={"REMOTE_ADDR": "192.0.2.9"},
+    )
+    assert "SessionID" in api.json  # no longer refused
+    with db.transaction(write=False) as tx:
+        change = history.changes(tx, history.LOGIN)[0]
+    assert (change["actor"], change["action"]) == ("root@localhost", "unlock") and "agent1" in change["detail"]
+    assert post(admin, "/admin/lockouts/lift", {"Key": "login:nothing"}, page="/admin/lockouts").status_code == 303
+
+
+def test_a_new_password_ends_the_agents_admin_sessions(admin, db, settings):
+    assert admin.get("/admin/webservices").status_code == 200
+    directory.set_user_password(db, settings, "root@localhost", "root")
+    assert admin.get("/admin/webservices").status_code == 303
+
+
+def test_names_in_any_script_are_exported_and_served(admin, db):
+    name = "Tickets 日本 €"
+    assert post(admin, "/admin/webservices/add", {"Preset": "OutOfOffice", "Name": name}).status_code == 303
+    export = admin.get(f"/admin/webservices/{name}/export")
+    assert export.status_code == 200
+    assert export.headers["Content-Disposition"] == (
+        "attachment; filename=\"Tickets __ _.yml\"; filename*=UTF-8''Tickets%20%E6%97%A5%E6%9C%AC%20%E2%82%AC.yml"
+    )
+    until(lambda: admin.post(f"{PREFIX}/{name}/OutOfOffice", json={}).status_code != 404, 5)
+    for refused in (".", "a/b", "x..y"):
+        assert post(admin, "/admin/webservices/add", {"Preset": "OutOfOffice", "Name": refused}).status_code == 400
+
+
+def test_values_no_form_sends_are_refused(admin, db):
+    assert post(admin, "/admin/webservices/OutOfOffice/valid", {"Valid": "banana"}).status_code == 400
+    assert stored(db, "OutOfOffice")["valid_id"] == 1
+    huge = post(admin, "/admin/mail/purge", {"State": "sent", "OlderThanDays": "9" * 20}, page="/admin/mail")
+    assert huge.status_code == 400 and "century" in huge.text
+
+
+def test_a_refusal_before_the_pages_carries_their_headers(database_url):
+    app = make_app(test_settings(database_url, max_request_size=10_000))
+    try:
+        client = Client(app)
+        login(client)
+        answer = post(client, "/admin/webservices/import", {"File": (_file("x" * 20_000), "Big.yml")})
+        assert answer.status_code == 413
+        assert "default-src 'none'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert "Content-Security-Policy" not in client.get("/health").headers
+    finally:
+        app.close()

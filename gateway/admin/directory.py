@@ -15,7 +15,7 @@ from gateway.errors import AdminError
 from gateway.mail.address import is_address
 from gateway.passwords import UNUSABLE, hash_password
 from gateway.settings import Settings
-from gateway.store import agents, catalog, customers
+from gateway.store import admin_sessions, agents, catalog, customers
 from gateway.store.database import Database, Row, Transaction
 
 FIELD_TYPES = ("Text", "TextArea", "Dropdown", "Multiselect", "Checkbox", "Date", "DateTime")
@@ -64,10 +64,13 @@ def add_user(
 
 
 def set_user_password(db: Database, settings: Settings, login: str, password: str) -> None:
+    """A new password also ends the agent's admin-page sessions: one opened with the old password (or by
+    whoever knew it) does not outlive it."""
     pw_hash = hash_password(require(password, "password"), settings)
     with db.transaction() as tx:
         if not agents.set_password(tx, login, pw_hash):
             raise AdminError(f"there is no agent {login!r}")
+        admin_sessions.delete_user(tx, login)
 
 
 @dataclasses.dataclass(frozen=True)

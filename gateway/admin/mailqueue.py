@@ -108,8 +108,10 @@ def purge(db: Database, state: str = mailqueue.SENT, older_than_days: int = 0, *
     """Delete finished messages (never queued ones) with their attempts."""
     if state not in (mailqueue.SENT, mailqueue.FAILED):
         raise AdminError(f"only sent or failed messages can be purged, not {state!r}")
+    if older_than_days > 36500:  # a century: further back than any message, and than timedelta reaches
+        raise AdminError(f"older than {older_than_days} days is further back than 36500 days (a century)")
     if older_than_days < 0:
-        raise AdminError("--older-than-days must not be negative")
+        raise AdminError(f"older than {older_than_days} days: the number of days must not be negative")
     with db.transaction() as tx:
         count = mailqueue.purge(tx, state, utcnow() - dt.timedelta(days=older_than_days))
         if count:

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import secrets
 
-from gateway.auth import Authenticator, Credentials, session_key
+from gateway.auth import Authenticator, Credentials, session_key, touch_interval
 from gateway.errors import AdminError
 from gateway.principal import AGENT, Principal
 from gateway.settings import Settings
@@ -22,9 +22,11 @@ from gateway.store.database import Database, Transaction, as_datetime, utcnow
 from gateway.tickets.access import Access
 
 ADMIN_GROUP = "admin"
-# Znuny's words on its login page, whatever was wrong: the page does not tell which
-LOGIN_FAILED = "Login failed! Your user name or password was entered incorrectly."
-_TOUCH_INTERVAL = dt.timedelta(seconds=60)
+# one answer whatever was wrong (the password, a lockout, no rw on admin): the page does not tell which
+LOGIN_FAILED = (
+    "Login failed! Your user name or password was entered incorrectly, or the agent may not administer"
+    f" (rw on the group {ADMIN_GROUP!r})."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +47,7 @@ def login(
     with db.transaction(write=False) as tx:
         allowed = _may_administer(tx, principal)
     if not allowed:
-        raise AdminError(f"{principal.login} has no rw permission on the group {ADMIN_GROUP!r}")
+        raise AdminError(LOGIN_FAILED)
     session_id = secrets.token_urlsafe(32)
     now = utcnow()
     settings = auth.settings
@@ -68,7 +70,7 @@ def current(db: Database, settings: Settings, session_id: str) -> Administrator 
             return None
         if not _may_administer(tx, Principal(AGENT, row["login"], user_id=row["user_id"])):
             return None
-        stale = utcnow() - as_datetime(row["last_request"]) > _TOUCH_INTERVAL
+        stale = utcnow() - as_datetime(row["last_request"]) > touch_interval(settings)
     if stale:  # written at most once a minute, so a page view stays a read
         with db.transaction() as tx:
             admin_sessions.touch(tx, key)

@@ -267,8 +267,8 @@ def preset_wsdls(settings: Settings, public_url: str) -> dict[str, bytes]:
 
 def _new_name(name: str) -> str:
     name = require(name, "web service name")
-    if "/" in name or ".." in name:
-        raise AdminError(f"web service name {name!r} must not contain '/' or '..'")
+    if "/" in name or ".." in name or name == ".":
+        raise AdminError(f"web service name {name!r} must not be '.' or contain '/' or '..'")
     if not name.isprintable():  # a line break or tab would end up in URLs, headers and the change history
         raise AdminError(f"web service name {name!r} must not contain control characters")
     if len(name) > 200:

@@ -33,5 +33,9 @@ def delete(tx: Transaction, key: str) -> None:
     tx.execute("DELETE FROM admin_session WHERE id = ?", [key])
 
 
+def delete_user(tx: Transaction, login: str) -> None:
+    tx.execute("DELETE FROM admin_session WHERE user_id = (SELECT id FROM users WHERE login = ?)", [login])
+
+
 def delete_expired(tx: Transaction, idle_before: dt.datetime, created_before: dt.datetime) -> None:
     tx.execute("DELETE FROM admin_session WHERE last_request < ? OR create_time < ?", [idle_before, created_before])

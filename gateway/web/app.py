@@ -3,7 +3,8 @@
 Mounted by the dispatcher under /admin/ inside the middleware stack, so request limits, the client
 address (failed-login counts use it) and the request id apply as for the API. Every page but the
 login form needs a live admin session; every POST needs the form's CSRF token, checked before any
-view runs, so a forged request is a 403 that changed nothing.
+view runs, so a forged request is a 403 that changed nothing. The pages' Content-Security-Policy (no
+script at all) and X-Frame-Options are set by middleware/headers.py, on every answer under /admin/.
 """
 
 from __future__ import annotations
@@ -26,16 +27,6 @@ from gateway.web import debugger, lockouts, login, mail, webservices
 from gateway.web.page import FLASH_COOKIE, Page, View
 from gateway.web.session import COOKIE, Cookies, csrf_token, valid_token
 
-# no script, no frame, no form posting elsewhere; styles from our own sheet only
-SECURITY_HEADERS = [
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self';"
-        " frame-ancestors 'none'; base-uri 'none'",
-    ),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "same-origin"),
-]
 GET, POST = ("GET", "HEAD"), ("POST",)
 log = logging.getLogger(__name__)
 _PUBLIC = {"login", "login_submit", "static"}  # everything else needs an admin session
@@ -115,7 +106,6 @@ class AdminPages:
             request_id = environ.get(REQUEST_ID, "")
             log.exception("admin page %s failed (request %s)", page.request.path, request_id)
             response = self._error(page, 500, f"Something went wrong on the server (request id {request_id}).")
-        response.headers.extend(SECURITY_HEADERS)
         return response(environ, start_response)
 
     def _dispatch(self, page: Page, endpoint: str, values: Mapping[str, object]) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 
 from werkzeug import Response
 from werkzeug.exceptions import NotFound
@@ -15,6 +16,8 @@ from gateway.web.page import Page
 from gateway.web.webservices import found
 
 CHART_HOURS = 3
+# a time given to the minute (as datetime-local fields send it), with or without an offset
+_TO_THE_MINUTE = re.compile(r".*[T ]\d{2}:\d{2}(?:Z|[+-]\d{2}:?\d{2})?")
 _WIDTH, _HEIGHT = 720, 120  # the chart's drawing area, in SVG units
 
 
@@ -69,8 +72,7 @@ def _time(text: str, end: bool = False) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise AdminError(f"{text!r} is not a time (YYYY-MM-DD HH:MM)") from None
-    minutes_only = len(text.partition("T" if "T" in text else " ")[2]) == len("HH:MM")
-    return moment + dt.timedelta(seconds=59) if end and minutes_only else moment
+    return moment + dt.timedelta(seconds=59) if end and _TO_THE_MINUTE.fullmatch(text) else moment
 
 
 def log(page: Page, name: str) -> Response:

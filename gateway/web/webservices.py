@@ -9,13 +9,15 @@ from urllib.parse import quote
 from werkzeug import Response
 from werkzeug.exceptions import NotFound
 
-from gateway.admin import apipage
+from gateway.admin import apipage, yamlsecrets
 from gateway.admin import webservices as admin
 from gateway.errors import AdminError
 from gateway.settings import advertised_url
 from gateway.web.page import Page
 
 URL_PREFIX = "/otrs/nph-genericinterface.pl/Webservice/"
+# the characters a Content-Disposition filename may have unquoted (an HTTP token)
+_TOKEN = set("!#$&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def found(page: Page, name: str) -> admin.WebserviceDetail:
@@ -86,6 +88,7 @@ def show(page: Page, name: str, error: str = "", status: int = 200) -> Response:
         served_path=served_path(name),
         operations=apipage.operations(config, _served(page, name)) if config else [],
         soap_settings=apipage.soap_settings(config) if config else [],
+        masked_text=yamlsecrets.mask(detail.text),
         changes=admin.webservice_changes(page.runtime.db, name),
     )
 
@@ -102,18 +105,31 @@ def export(page: Page, name: str) -> Response:
     except AdminError:
         raise NotFound(f"There is no web service {name!r}.") from None
     response = Response(text, content_type="application/x-yaml; charset=utf-8")
-    response.headers.set("Content-Disposition", "attachment", filename=f"{name}.yml")
+    response.headers["Content-Disposition"] = _attachment(f"{name}.yml")
     return response
+
+
+def _attachment(filename: str) -> str:
+    """Content-Disposition for any name (RFC 6266): as a token, quoted, or an ASCII fallback and the name as
+    UTF-8 (a header holds Latin-1 at most: a name in another script would be a 500)."""
+    if set(filename) <= _TOKEN:
+        return f"attachment; filename={filename}"
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\%' else "_" for c in filename)
+    if fallback == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def edit_form(page: Page, name: str, error: str = "", text: str | None = None, status: int = 200) -> Response:
     detail = found(page, name)
-    return page.render("edit.html", status=status, ws=detail, text=detail.text if text is None else text, error=error)
+    shown = yamlsecrets.mask(detail.text if text is None else text)
+    return page.render("edit.html", status=status, ws=detail, text=shown, error=error)
 
 
 def update(page: Page, name: str) -> Response:
     text = page.request.form.get("Config", "").replace("\r\n", "\n")
     try:
+        text = yamlsecrets.unmask(text, found(page, name).text)
         version = admin.update_webservice(page.runtime.db, page.runtime.settings, name, text, actor=page.actor)
     except AdminError as error:
         return edit_form(page, name, str(error), text, 400)
@@ -132,12 +148,14 @@ def clone(page: Page, name: str) -> Response:
 
 def set_valid(page: Page, name: str) -> Response:
     found(page, name)
-    valid = page.request.form.get("Valid") == "1"
     try:
+        if page.request.form.get("Valid") not in ("0", "1"):
+            raise AdminError("Valid must be 1 (enable) or 0 (disable)")
+        valid = page.request.form["Valid"] == "1"
         admin.set_webservice_valid(page.runtime.db, name, valid, actor=page.actor)
     except AdminError as error:
         return show(page, name, str(error), 400)
-    state = "enabled: it is served" if valid else "disabled: it answers 404 until enabled again"
+    state = "enabled: served within seconds" if valid else "disabled: within seconds it answers 404 until enabled again"
     return page.redirect("webservice", f"{name} is {state}.", name=name)
 
 
@@ -175,8 +193,8 @@ def version_page(page: Page, name: str, version: int, error: str = "", status: i
         error=error,
         ws=detail,
         version=version,
-        text=text,
-        diff=admin.version_diff(db, name, version),
+        text=yamlsecrets.mask(text),
+        diff=[yamlsecrets.mask(line) for line in admin.version_diff(db, name, version)],
     )
 
 
