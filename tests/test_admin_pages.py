@@ -8,6 +8,7 @@ import datetime as dt
 import html
 import io
 import json
+import os
 import re
 
 import pytest
@@ -18,7 +19,7 @@ from gateway.app import make_app
 from gateway.store import history, mailqueue, webservices
 from gateway.store.database import as_datetime, utcnow
 from gateway.webservice import presets
-from tests.conftest import test_settings, until
+from tests.conftest import run_console, test_settings, until
 
 PREFIX = "/otrs/nph-genericinterface.pl/Webservice"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -651,3 +652,21 @@ def test_a_refusal_before_the_pages_carries_their_headers(database_url):
         assert "Content-Security-Policy" not in client.get("/health").headers
     finally:
         app.close()
+
+
+def test_the_console_lists_and_lifts_lockouts(client, database_url, db):
+    for _ in range(5):  # the tests' login_failure_limit, which the console is given too
+        login(client, "agent1", "wrong", REMOTE_ADDR="198.51.100.7")
+    env = {**os.environ, "GATEWAY_DATABASE_URL": database_url, "GATEWAY_LOGIN_FAILURE_LIMIT": "5"}
+    listed = run_console("lockout", "list", env=env)
+    assert listed.returncode == 0
+    (line,) = listed.stdout.splitlines()
+    key = line.split("\t")[0]
+    assert "user login 'agent1' from 198.51.100.7" in line and "5 failures" in line
+    lifted = run_console("lockout", "lift", "--key", key, env=env)
+    assert lifted.returncode == 0 and "Lifted the lockout of user login 'agent1'" in lifted.stdout
+    assert run_console("lockout", "list", env=env).stdout == ""
+    refused = run_console("lockout", "lift", "--key", key, env=env)
+    assert refused.returncode == 1 and "no such lockout" in refused.stderr
+    with db.transaction(write=False) as tx:
+        assert history.changes(tx, history.LOGIN)[0]["actor"].startswith("console (")
