@@ -662,9 +662,9 @@ def test_the_console_lists_and_lifts_lockouts(client, database_url, db):
     assert listed.returncode == 0
     (line,) = listed.stdout.splitlines()
     key = line.split("\t")[0]
-    assert "user login 'agent1' from 198.51.100.7" in line and "5 failures" in line
+    assert "agent login 'agent1' from 198.51.100.7" in line and "5 failures" in line
     lifted = run_console("lockout", "lift", "--key", key, env=env)
-    assert lifted.returncode == 0 and "Lifted the lockout of user login 'agent1'" in lifted.stdout
+    assert lifted.returncode == 0 and "Lifted the lockout of agent login 'agent1'" in lifted.stdout
     assert run_console("lockout", "list", env=env).stdout == ""
     refused = run_console("lockout", "lift", "--key", key, env=env)
     assert refused.returncode == 1 and "no such lockout" in refused.stderr

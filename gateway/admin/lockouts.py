@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gateway.auth import Lockout, lockouts
 from gateway.errors import AdminError
+from gateway.principal import AGENT
 from gateway.settings import Settings
 from gateway.store import history, sessions
 from gateway.store.database import Database, Row
@@ -20,7 +21,8 @@ def list_lockouts(db: Database, settings: Settings) -> list[Lockout]:
 
 
 def describe(lockout: Lockout) -> str:
-    who = f"{lockout.user_type.lower()} login {lockout.login!r}" if lockout.login else "every login"
+    kind = "agent" if lockout.user_type == AGENT else "customer user"
+    who = f"{kind} login {lockout.login!r}" if lockout.login else "every login"
     return f"{who} from {lockout.address or 'an unknown address'}"
 
 
