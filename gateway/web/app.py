@@ -1,4 +1,4 @@
-"""The admin pages' WSGI application: the URL map, who may see what, and the headers every page has.
+"""The admin pages' WSGI application: the URL map, who may see what, and how a refusal or a failure looks.
 
 Mounted by the dispatcher under /admin/ inside the middleware stack, so request limits, the client
 address (failed-login counts use it) and the request id apply as for the API. Every page but the
@@ -30,6 +30,7 @@ from gateway.web.session import COOKIE, Cookies, csrf_token, valid_token
 GET, POST = ("GET", "HEAD"), ("POST",)
 log = logging.getLogger(__name__)
 _PUBLIC = {"login", "login_submit", "static"}  # everything else needs an admin session
+_SESSIONLESS = {"static"}  # the stylesheet asks nothing of the database
 
 # (path, endpoint, view, methods)
 ROUTES: list[tuple[str, str, View, tuple[str, ...]]] = [
@@ -109,6 +110,8 @@ class AdminPages:
         return response(environ, start_response)
 
     def _dispatch(self, page: Page, endpoint: str, values: Mapping[str, object]) -> Response:
+        if endpoint in _SESSIONLESS:
+            return VIEWS[endpoint](page, **values)
         session_id = page.request.cookies.get(COOKIE, "")
         if session_id:
             page.admin = sessions.current(self.runtime.db, self.runtime.settings, session_id)
