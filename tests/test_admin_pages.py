@@ -629,6 +629,18 @@ def test_names_in_any_script_are_exported_and_served(admin, db):
         "attachment; filename=\"Tickets __ _.yml\"; filename*=UTF-8''Tickets%20%E6%97%A5%E6%9C%AC%20%E2%82%AC.yml"
     )
     until(lambda: admin.post(f"{PREFIX}/{name}/OutOfOffice", json={}).status_code != 404, 5)
+    # a name within Latin-1 is found sent as Latin-1 too, as Znuny finds it (it finds no UTF-8 one)
+    assert (
+        post(admin, "/admin/webservices/add", {"Preset": "OutOfOffice", "Name": "Tickets \u00fcn\u00ef"}).status_code
+        == 303
+    )
+
+    def served(raw_path: bytes) -> bool:  # the path's bytes as a WSGI server hands them on (PEP 3333)
+        path = (f"{PREFIX}/".encode() + raw_path + b"/OutOfOffice").decode("latin-1")
+        return admin.post("/", json={}, environ_overrides={"PATH_INFO": path}).status_code != 404
+
+    until(lambda: served("Tickets \u00fcn\u00ef".encode("latin-1")), 5)
+    assert served("Tickets \u00fcn\u00ef".encode())
     for refused in (".", "a/b", "x..y"):
         assert post(admin, "/admin/webservices/add", {"Preset": "OutOfOffice", "Name": refused}).status_code == 400
 
