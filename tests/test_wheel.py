@@ -129,3 +129,7 @@ def test_setup_and_a_served_request_from_the_wheel(installed):
         assert session.status_code == 200 and "SessionID" in session.json(), session.text
         ticket = requests.get(f"{base}{REST}/Ticket/1", params={"SessionID": session.json()["SessionID"]}, timeout=30)
         assert ticket.json()["Ticket"][0]["Title"] == "Welcome to Znuny!", ticket.text  # the welcome ticket
+        # the admin pages' templates and stylesheet are package data too
+        login_page = requests.get(f"{base}/admin/login", timeout=30)
+        assert login_page.status_code == 200 and 'name="Password"' in login_page.text
+        assert requests.get(f"{base}/admin/static/admin.css", timeout=30).status_code == 200
