@@ -682,3 +682,60 @@ def test_the_console_lists_and_lifts_lockouts(client, database_url, db):
     assert refused.returncode == 1 and "no such lockout" in refused.stderr
     with db.transaction(write=False) as tx:
         assert history.changes(tx, history.LOGIN)[0]["actor"].startswith("console (")
+
+
+# -- every route: no page without a session, no change without the form's token ------------------------------
+
+_SAMPLE = {"name": "OutOfOffice", "version": 1, "entry": 1, "mail_id": 1, "file": "admin.css"}
+
+
+def _routes(method: str) -> list[str]:
+    from gateway.web.app import URL_MAP
+
+    adapter = URL_MAP.bind("gateway.test")
+    return [
+        adapter.build(rule.endpoint, {key: _SAMPLE[key] for key in rule.arguments}, method=method)
+        for rule in URL_MAP.iter_rules()
+        if method in (rule.methods or ())
+    ]
+
+
+def _everything(db) -> list:
+    with db.transaction(write=False) as tx:
+        return [
+            tx.all("SELECT name, config, valid_id FROM webservice ORDER BY id"),
+            tx.all("SELECT id, state FROM mail_queue ORDER BY id"),
+            tx.value("SELECT COUNT(*) FROM change_history"),
+            tx.value("SELECT COUNT(*) FROM webservice_version"),
+        ]
+
+
+def test_every_page_but_the_login_needs_a_session_and_every_post_a_token(client, admin, db):
+    _queue(db, "Hello")
+    stranger = Client(client.application)
+    for path in _routes("GET"):
+        answer = stranger.get(path)
+        public = path in ("/admin/login", "/admin/static/admin.css")
+        assert answer.status_code == (200 if public else 303), path
+    before = _everything(db)
+    form = {
+        "Preset": "OutOfOffice",
+        "Name": "X",
+        "NewName": "X",
+        "Valid": "0",
+        "Config": "x",
+        "Message": "1",
+        "State": "sent",
+        "OlderThanDays": "0",
+        "Key": "x",
+        "File": (_file("x"), "X.yml"),
+    }
+    for path in _routes("POST"):
+        if path == "/admin/login":
+            continue  # its token is the login form's (test_a_login_post_without_its_token_is_refused)
+        assert stranger.post(path, data={**form, "File": (_file("x"), "X.yml")}).status_code == 403, path
+        assert admin.post(path, data={**form, "File": (_file("x"), "X.yml")}).status_code == 403, path
+        forged = {**form, "File": (_file("x"), "X.yml"), "csrf_token": "0" * 64}
+        assert admin.post(path, data=forged).status_code == 403, path
+    assert _everything(db) == before
+    assert admin.get("/admin/webservices").status_code == 200  # the refusals ended no session
