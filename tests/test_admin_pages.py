@@ -12,9 +12,11 @@ import os
 import re
 
 import pytest
+import yaml
 from werkzeug.test import Client
 
 from gateway.admin import directory
+from gateway.admin import webservices as admin_webservices
 from gateway.app import make_app
 from gateway.store import history, mailqueue, webservices
 from gateway.store.database import as_datetime, utcnow
@@ -50,7 +52,9 @@ def admin(client: Client) -> Client:
 def post(client: Client, path: str, data: dict | None = None, page: str | None = None, **kwargs):
     """A form POST with the CSRF token of `page` (default: the web-service list)."""
     html = client.get(page or "/admin/webservices").text
-    return client.post(path, data={**(data or {}), "csrf_token": token(html)}, **kwargs)
+    version = re.search(r'name="Version" value="(\d+)"', html)  # the edit form's: the version it was made from
+    hidden = {"csrf_token": token(html), **({"Version": version[1]} if version else {})}
+    return client.post(path, data={**hidden, **(data or {})}, **kwargs)
 
 
 def stored(db, name: str):
@@ -508,7 +512,7 @@ def test_passwords_in_the_yaml_are_hidden_on_every_page_and_kept_when_saved(admi
     assert secret in text
     assert post(admin, "/admin/webservices/import", {"File": (_file(text), "WithSecret.yml")}).status_code == 303
     edit = admin.get("/admin/webservices/WithSecret/edit").text
-    assert secret not in edit and "BasicAuthPassword: &#39;(hidden)&#39;" in edit
+    assert secret not in edit and "BasicAuthPassword: &#39;(hidden 1)&#39;" in edit
     shown = re.search(r"<textarea[^>]*>(.*?)</textarea>", edit, re.S)[1]
     edited = html.unescape(shown).replace("Description:", "Description: edited;", 1)
     assert (
@@ -739,3 +743,49 @@ def test_every_page_but_the_login_needs_a_session_and_every_post_a_token(client,
         assert admin.post(path, data=forged).status_code == 403, path
     assert _everything(db) == before
     assert admin.get("/admin/webservices").status_code == 200  # the refusals ended no session
+
+
+def test_an_edit_saves_over_the_version_it_was_made_from_only(admin, db, settings):
+    form = admin.get("/admin/webservices/OutOfOffice/edit").text
+    before = stored(db, "OutOfOffice")["config"]
+    run_console_text = before.replace("Description:", "Description: from the console;", 1)
+    admin_webservices.update_webservice(db, settings, "OutOfOffice", run_console_text, actor="test")
+    late = admin.post(
+        "/admin/webservices/OutOfOffice/edit",
+        data={
+            "csrf_token": token(form),
+            "Version": re.search(r'name="Version" value="(\d+)"', form)[1],
+            "Config": before.replace("Description:", "Description: from the page;", 1),
+        },
+    )
+    assert late.status_code == 409 and "saved meanwhile" in late.text and "from the console;" in late.text
+    assert stored(db, "OutOfOffice")["config"] == run_console_text
+
+
+def test_hidden_passwords_follow_their_tokens_and_a_stray_token_is_refused(admin, db):
+    text = presets.read("OutOfOffice").replace(
+        "Requester:\n  Transport:\n    Type: ''",
+        "Requester:\n  Transport:\n    Type: HTTP::REST\n    Config:\n      Authentication:\n"
+        "        AuthType: BasicAuth\n        BasicAuthUser: me\n        BasicAuthPassword: first-s3cret\n"
+        '      Proxy: {ProxyPassword: "second-s3cret"}',
+    )
+    assert post(admin, "/admin/webservices/import", {"File": (_file(text), "Two.yml")}).status_code == 303
+    form = admin.get("/admin/webservices/Two/edit").text
+    assert "s3cret" not in form
+    shown = html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", form, re.S)[1])
+    assert "'(hidden 1)'" in shown and "'(hidden 2)'" in shown
+    # the first typed anew, the second kept under a comment and in double quotes
+    edited = shown.replace("'(hidden 1)'", "typed-anew").replace(
+        "{ProxyPassword: '(hidden 2)'}", '{ProxyPassword: "(hidden 2)"}  # kept'
+    )
+    assert (
+        post(admin, "/admin/webservices/Two/edit", {"Config": edited}, page="/admin/webservices/Two/edit").status_code
+        == 303
+    )
+    saved = yaml.safe_load(stored(db, "Two")["config"])["Requester"]["Transport"]["Config"]
+    assert saved["Authentication"]["BasicAuthPassword"] == "typed-anew"
+    assert saved["Proxy"]["ProxyPassword"] == "second-s3cret"
+    stray = shown.replace("'(hidden 2)'", "'(hidden 9)'")
+    refused = post(admin, "/admin/webservices/Two/edit", {"Config": stray}, page="/admin/webservices/Two/edit")
+    assert refused.status_code == 400 and "stands for no stored value" in refused.text and "s3cret" not in refused.text
+    assert yaml.safe_load(stored(db, "Two")["config"])["Requester"]["Transport"]["Config"] == saved

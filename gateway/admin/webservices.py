@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import difflib
 
+from gateway.admin import yamlsecrets
 from gateway.admin.directory import require
 from gateway.errors import AdminError, ConfigError
 from gateway.settings import Settings
@@ -169,12 +170,17 @@ def webservice_version_text(db: Database, name: str, version: int) -> str:
         return _version_text(tx, _existing(tx, name), version)
 
 
-def version_diff(db: Database, name: str, version: int, against: int | None = None) -> list[str]:
-    """Unified diff lines (no line ends) from `version` to `against` (None: the configuration now)."""
+def version_diff(
+    db: Database, name: str, version: int, against: int | None = None, *, hide_secrets: bool = False
+) -> list[str]:
+    """Unified diff lines (no line ends) from `version` to `against` (None: the configuration now); with
+    hide_secrets, of the texts as the pages show them (a changed password shows as a changed line)."""
     with db.transaction(write=False) as tx:
         row = _existing(tx, name)
         old = _version_text(tx, row, version)
         new = row["config"] if against is None else _version_text(tx, row, against)
+    if hide_secrets:
+        old, new = yamlsecrets.mask(old), yamlsecrets.mask(new)
     return list(
         difflib.unified_diff(
             old.splitlines(),

@@ -122,17 +122,29 @@ def _attachment(filename: str) -> str:
 
 def edit_form(page: Page, name: str, error: str = "", text: str | None = None, status: int = 200) -> Response:
     detail = found(page, name)
-    shown = yamlsecrets.mask(detail.text if text is None else text)
-    return page.render("edit.html", status=status, ws=detail, text=shown, error=error)
+    shown = yamlsecrets.mask(detail.text, numbered=True) if text is None else text
+    return page.render(
+        "edit.html", status=status, ws=detail, text=shown, error=error, version=_current_version(page, name)
+    )
+
+
+def _current_version(page: Page, name: str) -> int:
+    versions = admin.webservice_versions(page.runtime.db, name)
+    return int(versions[0]["version"]) if versions else 0
 
 
 def update(page: Page, name: str) -> Response:
-    text = page.request.form.get("Config", "").replace("\r\n", "\n")
+    """Saves over the version the form was made from only: its hidden values are numbered as that one's."""
+    stored = found(page, name).text
+    edited = page.request.form.get("Config", "").replace("\r\n", "\n")
+    current = _current_version(page, name)
+    if page.request.form.get("Version") != str(current):
+        return edit_form(page, name, f"version {current} was saved meanwhile: this is it, edit it again", None, 409)
     try:
-        text = yamlsecrets.unmask(text, found(page, name).text)
+        text = yamlsecrets.unmask(edited, stored)
         version = admin.update_webservice(page.runtime.db, page.runtime.settings, name, text, actor=page.actor)
-    except AdminError as error:
-        return edit_form(page, name, str(error), text, 400)
+    except AdminError as error:  # the text as typed again, its hidden values still hidden
+        return edit_form(page, name, str(error), edited, 400)
     return page.redirect("webservice", f"Saved the configuration as version {version}.", name=name)
 
 
@@ -194,7 +206,7 @@ def version_page(page: Page, name: str, version: int, error: str = "", status: i
         ws=detail,
         version=version,
         text=yamlsecrets.mask(text),
-        diff=[yamlsecrets.mask(line) for line in admin.version_diff(db, name, version)],
+        diff=admin.version_diff(db, name, version, hide_secrets=True),
     )
 
 
