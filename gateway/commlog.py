@@ -53,6 +53,7 @@ class Exchange:
     response_body: bytes
     secrets: tuple[str, ...]  # credential values the request carried outside its body (headers, route)
     created: dt.datetime
+    headers: tuple[tuple[str, str], ...] = ()  # the few a debugger reads (Content-Type, SOAPAction), none secret
 
     @property
     def size(self) -> int:
@@ -68,7 +69,8 @@ def _row(exchange: Exchange) -> commlog.Record:
     query = f"?{redact_query(exchange.query, found)}" if exchange.query else ""
     request_body = redact_body(exchange.request_body, found)
     response = redact_body(exchange.response_body, found)
-    request = scrub(f"{line}{query}\n\n{request_body}", found)
+    headers = "".join(f"\n{name}: {value}" for name, value in exchange.headers)
+    request = scrub(f"{line}{query}{headers}\n\n{request_body}", found)
     return (
         exchange.webservice_id,
         storable(exchange.communication_id),
@@ -136,6 +138,7 @@ class CommunicationLog:
         response_body: bytes,
         secrets: Iterable[str] = (),
         error_code: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
     ) -> None:
         """Queue one exchange, or count it dropped when the queue is full: the request never waits for the
         database."""
@@ -153,6 +156,7 @@ class CommunicationLog:
             response_body[:MAX_QUEUED],
             tuple(secrets),
             utcnow(),
+            tuple((name, value[:1000]) for name, value in headers),
         )
         size = exchange.size
         with self._queue_lock:

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from _typeshed import OptExcInfo
 
 
+# the request headers the communication log keeps (none holds a credential): what a SOAP mismatch turns on
+_LOGGED_HEADERS = (("Content-Type", "CONTENT_TYPE"), ("SOAPAction", "HTTP_SOAPACTION"))
 _PATH = re.compile(
     r"^/(?:otrs|znuny)/nph-genericinterface\.pl(?:/(?:Webservice/(?P<name>[^/]+)"
     r"|WebserviceID/(?P<id>[0-9]+))(?P<rest>/.*)?)?$"
@@ -205,6 +207,7 @@ class Dispatcher:
                 b"".join(body),
                 secrets,
                 environ.get(ERROR_CODE),
+                [(name, environ[key]) for name, key in _LOGGED_HEADERS if environ.get(key)],
             )
         return body
 

@@ -73,7 +73,10 @@ def _stored(moment: dt.datetime | None) -> dt.datetime | None:
     """A time as the log stores it, naive UTC: an aware time (a browser's local one) is converted."""
     if moment is None or moment.tzinfo is None:
         return moment
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise AdminError(f"{moment.isoformat()} is outside the years 1 to 9999 in UTC") from None
 
 
 def _webservice_id(tx: Transaction, name: str) -> int:

@@ -17,20 +17,28 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug import Request, Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import IntegerConverter, Map, Rule
 
 from gateway.admin import sessions
 from gateway.environ import REQUEST_ID
 from gateway.errors import AdminError, ClientTimeoutError, DatabaseUnavailableError
 from gateway.runtime import Runtime
 from gateway.web import debugger, lockouts, login, mail, webservices
-from gateway.web.page import FLASH_COOKIE, Page, View
+from gateway.web.page import BIGGEST_ID, FLASH_COOKIE, Page, View
 from gateway.web.session import COOKIE, Cookies, csrf_token, valid_token
 
 GET, POST = ("GET", "HEAD"), ("POST",)
 log = logging.getLogger(__name__)
 _PUBLIC = {"login", "login_submit", "static"}  # everything else needs an admin session
 _SESSIONLESS = {"static"}  # the stylesheet asks nothing of the database
+
+
+class _IdConverter(IntegerConverter):
+    """A row's number in a URL: beyond what either backend compares (SQLite fails on more), the page is 404."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=BIGGEST_ID)
+
 
 # (path, endpoint, view, methods)
 ROUTES: list[tuple[str, str, View, tuple[str, ...]]] = [
@@ -51,12 +59,12 @@ ROUTES: list[tuple[str, str, View, tuple[str, ...]]] = [
     ("/admin/webservices/<name>/delete", "webservice_delete", webservices.delete_form, GET),
     ("/admin/webservices/<name>/delete", "webservice_delete_submit", webservices.delete, POST),
     ("/admin/webservices/<name>/history", "webservice_history", webservices.history, GET),
-    ("/admin/webservices/<name>/history/<int:version>", "webservice_version", webservices.version_page, GET),
-    ("/admin/webservices/<name>/history/<int:version>/restore", "webservice_restore", webservices.restore, POST),
+    ("/admin/webservices/<name>/history/<id:version>", "webservice_version", webservices.version_page, GET),
+    ("/admin/webservices/<name>/history/<id:version>/restore", "webservice_restore", webservices.restore, POST),
     ("/admin/webservices/<name>/log", "webservice_log", debugger.log, GET),
-    ("/admin/webservices/<name>/log/<int:entry>", "webservice_log_entry", debugger.entry, GET),
+    ("/admin/webservices/<name>/log/<id:entry>", "webservice_log_entry", debugger.entry, GET),
     ("/admin/mail", "mail", mail.listing, GET),
-    ("/admin/mail/<int:mail_id>", "mail_message", mail.message, GET),
+    ("/admin/mail/<id:mail_id>", "mail_message", mail.message, GET),
     ("/admin/mail/retry", "mail_retry", mail.retry, POST),
     ("/admin/mail/retry-failed", "mail_retry_failed", mail.retry_failed, POST),
     ("/admin/mail/purge", "mail_purge", mail.purge, POST),
@@ -66,6 +74,7 @@ ROUTES: list[tuple[str, str, View, tuple[str, ...]]] = [
 ]
 URL_MAP = Map(
     [Rule(path, endpoint=endpoint, methods=methods) for path, endpoint, _, methods in ROUTES],
+    converters={"id": _IdConverter},
     strict_slashes=False,
     merge_slashes=False,
 )

@@ -12,7 +12,7 @@ from werkzeug.exceptions import NotFound
 
 from gateway.admin import debugger as admin
 from gateway.errors import AdminError
-from gateway.web.page import Page
+from gateway.web.page import BIGGEST_ID, Page
 from gateway.web.webservices import found
 
 CHART_HOURS = 3
@@ -72,7 +72,9 @@ def _time(text: str, end: bool = False) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise AdminError(f"{text!r} is not a time (YYYY-MM-DD HH:MM)") from None
-    return moment + dt.timedelta(seconds=59) if end and _TO_THE_MINUTE.fullmatch(text) else moment
+    if end and _TO_THE_MINUTE.fullmatch(text):
+        return moment.replace(second=59)  # not + 59 s: the last minute of the year 9999 has one too
+    return moment
 
 
 def log(page: Page, name: str) -> Response:
@@ -88,7 +90,10 @@ def log(page: Page, name: str) -> Response:
             status=form["status"],
             remote=form["remote"].strip(),
         )
-        result = admin.log_page(page.runtime.db, name, log_filter, args.get("before", type=int))
+        before = args.get("before", type=int)
+        if before is not None and not 0 < before <= BIGGEST_ID:
+            raise AdminError(f"'before' must be an entry number, not {before}")
+        result = admin.log_page(page.runtime.db, name, log_filter, before)
     except AdminError as refused:  # the filter is refused: nothing listed rather than what it did not ask for
         error, result = str(refused), admin.LogPage([], None)
     db = page.runtime.db

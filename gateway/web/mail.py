@@ -8,7 +8,7 @@ from werkzeug.exceptions import NotFound
 
 from gateway.admin import mailqueue as admin
 from gateway.errors import AdminError
-from gateway.web.page import Page
+from gateway.web.page import BIGGEST_ID, Page
 
 STATES = ("queued", "failed", "sent")
 _LIMIT = 200
@@ -45,8 +45,8 @@ def message(page: Page, mail_id: int) -> Response:
 def _number(text: str, what: str) -> int:
     """A form's whole number (ASCII digits only: int() would take "²" for no number at all)."""
     text = text.strip()
-    if not (text.isascii() and text.isdigit()):
-        raise AdminError(f"{what} must be a whole number, not {text!r}")
+    if not (text.isascii() and text.isdigit()) or int(text) > BIGGEST_ID:
+        raise AdminError(f"{what} must be a whole number (at most {BIGGEST_ID}), not {text!r}")
     return int(text)
 
 

@@ -20,6 +20,7 @@ from gateway.store.database import as_datetime
 from gateway.web.session import FIELD, Cookies
 
 FLASH_COOKIE = "gateway_admin_message"
+BIGGEST_ID = 2**63 - 1  # the largest row number both backends compare: a larger one names no row
 
 TEMPLATES = Environment(
     loader=PackageLoader("gateway.web", "templates"),
