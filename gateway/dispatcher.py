@@ -18,7 +18,6 @@ import re
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
 from wsgiref.types import InputStream, WSGIApplication, WSGIEnvironment
 
 from gateway import __version__
@@ -125,7 +124,7 @@ class Dispatcher:
         # until the web services are loaded (the database unavailable: UnexpectedErrors' 503), a request
         # that looks like SOAP is answered a soap:Fault
         environ[SOAP_FAULTS] = "HTTP_SOAPACTION" in environ or "xml" in environ.get("CONTENT_TYPE", "")
-        name = _text(unquote(found["name"])) if found["name"] else ""
+        name = _text(found["name"]) if found["name"] else ""  # decoded once already, by the server
         endpoint = self.registry.by_name(name) if name else self.registry.by_id(identifier(found["id"]) or 0)
         if endpoint is None or endpoint.app is None:
             what = f"'{name}'" if name else f"with ID {found['id']}"

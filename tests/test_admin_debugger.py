@@ -238,7 +238,8 @@ def test_an_entry_shows_json_indented_in_its_order_and_a_secret_redacted(client,
     )
     # the password is hidden wherever it is repeated: in the login too
     assert entry.request == (
-        'POST /Session?Lang=de\nContent-Type: application/json\n\n{\n  "Password": "***",\n  "UserLogin": "***@localhost"\n}'
+        "POST /Session?Lang=de\nContent-Type: application/json\n\n"
+        '{\n  "Password": "***",\n  "UserLogin": "***@localhost"\n}'
     )
     assert entry.response == '{\n  "SessionID": "***"\n}'
     assert isinstance(entry.create_time, dt.datetime) and entry.duration_ms >= 0

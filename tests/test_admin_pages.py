@@ -615,7 +615,7 @@ def test_a_lockout_is_listed_and_lifted_and_the_lift_recorded(admin, client, db)
     with db.transaction(write=False) as tx:
         change = history.changes(tx, history.LOGIN)[0]
     assert (change["actor"], change["action"]) == ("root@localhost", "unlock") and "agent1" in change["detail"]
-    assert post(admin, "/admin/lockouts/lift", {"Key": "login:nothing"}, page="/admin/lockouts").status_code == 303
+    assert post(admin, "/admin/lockouts/lift", {"Key": "login:nothing"}, page="/admin/lockouts").status_code == 400
 
 
 def test_a_new_password_ends_the_agents_admin_sessions(admin, db, settings):
@@ -645,6 +645,9 @@ def test_names_in_any_script_are_exported_and_served(admin, db):
 
     until(lambda: served("Tickets \u00fcn\u00ef".encode("latin-1")), 5)
     assert served("Tickets \u00fcn\u00ef".encode())
+    # a percent sign is a character of the name like any other: its URL encodes it once, as Znuny reads it
+    assert post(admin, "/admin/webservices/add", {"Preset": "OutOfOffice", "Name": "Sale%41"}).status_code == 303
+    until(lambda: admin.post(f"{PREFIX}/Sale%2541/OutOfOffice", json={}).status_code != 404, 5)
     for refused in (".", "a/b", "x..y"):
         assert post(admin, "/admin/webservices/add", {"Preset": "OutOfOffice", "Name": refused}).status_code == 400
 
@@ -805,3 +808,20 @@ def test_numbers_past_64_bits_and_times_past_the_calendar_are_refused_not_500(ad
     for query in ({"since": "0001-01-01T00:00+01:00"}, {"until": "9999-12-31T23:59-01:00"}):
         assert admin.get(log, query_string=query).status_code == 400, query
     assert admin.get(log, query_string={"until": "9999-12-31T23:59"}).status_code == 200
+
+
+def test_a_lockout_of_an_unprintable_login_shows_its_escapes(admin, client):
+    stranger = Client(client.application)
+    for _ in range(5):
+        login(stranger, "evil\u202egnp.exe", "wrong", REMOTE_ADDR="192.0.2.44")
+    page = admin.get("/admin/lockouts").text
+    assert "evil\\u202egnp.exe" in page and "\u202e" not in page.split('name="Key"')[0]
+
+
+def test_a_broken_configuration_is_marked_in_the_list_and_not_cloned(admin, db):
+    with db.transaction() as tx:
+        tx.execute("UPDATE webservice SET config = 'Provider: [' WHERE name = 'OutOfOffice'")
+    assert "cannot be served" in admin.get("/admin/webservices").text
+    refused = post(admin, "/admin/webservices/OutOfOffice/clone", {"NewName": "Copy"})
+    assert refused.status_code == 400 and "not cloned" in refused.text
+    assert stored(db, "Copy") is None

@@ -124,7 +124,7 @@ def test_delete_removes_the_versions_and_keeps_the_change_history(db, settings, 
         assert tx.value("SELECT COUNT(*) FROM webservice_version WHERE webservice_id = ?", [doomed_id]) == 0
     kept = [(c["object_name"], c["action"], c["detail"]) for c in webservices.recent_changes(db, 3)]
     assert kept == [
-        ("Doomed", "delete", "2 versions"),
+        ("Doomed", "delete", "2 versions, 0 log entries"),
         ("Doomed", "update", "version 2"),
         ("Doomed", "add", "from preset GenericTicketConnectorREST"),
     ]

@@ -71,7 +71,7 @@ def current(db: Database, settings: Settings, session_id: str) -> Administrator 
         if not _may_administer(tx, Principal(AGENT, row["login"], user_id=row["user_id"])):
             return None
         stale = utcnow() - as_datetime(row["last_request"]) > touch_interval(settings)
-    if stale:  # written at most once a minute, so a page view stays a read
+    if stale:  # written once per touch interval at most, so a page view stays a read
         with db.transaction() as tx:
             admin_sessions.touch(tx, key)
     return Administrator(row["login"], row["user_id"])

@@ -40,6 +40,7 @@ class WebserviceSummary:
     last_status: int | None
     last_error_code: str | None
     change_time: dt.datetime
+    broken: bool = False  # the stored configuration does not parse: it cannot be served
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +110,7 @@ def clone_webservice(db: Database, settings: Settings, name: str, new_name: str,
     new_name = _new_name(new_name)
     with db.transaction() as tx:
         row = _existing(tx, name)
+        _check(settings, new_name, row["config"], f"{name} cannot be served, so not cloned")
         _unused(tx, new_name)
         webservice_id = webservices.add(tx, new_name, row["config"])
         history.add_version(tx, webservice_id, row["config"], actor)
@@ -138,8 +140,16 @@ def delete_webservice(db: Database, name: str, *, actor: str) -> None:
         webservices.delete(tx, name)
         count = len(history.versions(tx, row["id"]))
         history.delete_versions(tx, row["id"])
-        commlog.delete_webservice(tx, row["id"])
-        history.record(tx, history.WEBSERVICE, row["id"], name, actor, "delete", f"{count} version{'s' * (count != 1)}")
+        logged = commlog.delete_webservice(tx, row["id"])
+        history.record(
+            tx,
+            history.WEBSERVICE,
+            row["id"],
+            name,
+            actor,
+            "delete",
+            f"{count} version{'s' * (count != 1)}, {logged} log entr{'ies' if logged != 1 else 'y'}",
+        )
 
 
 def restore_webservice_version(db: Database, settings: Settings, name: str, version: int, *, actor: str) -> int:
@@ -312,9 +322,9 @@ def _version_text(tx: Transaction, row: Row, version: int) -> str:
 def _summary(row: Row) -> WebserviceSummary:
     try:
         parsed = ws_config.parse(row["id"], row["name"], row["config"], _ANY_SIZE)
-        transport, operations = parsed.transport, tuple(sorted(parsed.operations))
-    except ConfigError:  # stored by hand or by an older gateway: the list still shows it
-        transport, operations = "", ()
+        transport, operations, broken = parsed.transport, tuple(sorted(parsed.operations)), False
+    except ConfigError:  # stored by hand or by an older gateway: the list still shows it, as broken
+        transport, operations, broken = "", (), True
     return WebserviceSummary(
         id=row["id"],
         name=row["name"],
@@ -325,4 +335,5 @@ def _summary(row: Row) -> WebserviceSummary:
         last_status=row["last_status"],
         last_error_code=row["last_error_code"],
         change_time=as_datetime(row["change_time"]),
+        broken=broken,
     )

@@ -203,8 +203,9 @@ def lockout() -> None:
 @action
 def lockout_list(ctx: Context) -> None:
     for found in lockouts.list_lockouts(ctx.db, ctx.settings):
+        key = found.key.encode("unicode_escape").decode("ascii")  # lift takes it as printed
         click.echo(
-            f"{found.key}\t{lockouts.describe(found)}\t{found.failures} failures\tuntil {found.until:%Y-%m-%d %H:%M:%S}"
+            f"{key}\t{lockouts.describe(found)}\t{found.failures} failures\tuntil {found.until:%Y-%m-%d %H:%M:%S}"
         )
 
 
@@ -212,5 +213,6 @@ def lockout_list(ctx: Context) -> None:
 @click.option("--key", required=True, help="as `lockout list` prints it")
 @action
 def lockout_lift(ctx: Context, key: str) -> None:
+    key = key.encode("latin-1", "backslashreplace").decode("unicode_escape")  # as `lockout list` escapes it
     found = lockouts.lift(ctx.db, ctx.settings, key, actor=ctx.actor)
     click.echo(f"Lifted the lockout of {lockouts.describe(found)}.")

@@ -131,5 +131,6 @@ def purge(tx: Transaction, before: dt.datetime) -> int:
     return tx.rowcount
 
 
-def delete_webservice(tx: Transaction, webservice_id: int) -> None:
+def delete_webservice(tx: Transaction, webservice_id: int) -> int:
     tx.execute("DELETE FROM communication_log WHERE webservice_id = ?", [webservice_id])
+    return tx.rowcount

@@ -17,6 +17,7 @@ from gateway.web.webservices import found
 
 CHART_HOURS = 3
 # a time given to the minute (as datetime-local fields send it), with or without an offset
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TO_THE_MINUTE = re.compile(r".*[T ]\d{2}:\d{2}(?:Z|[+-]\d{2}:?\d{2})?")
 _WIDTH, _HEIGHT = 720, 120  # the chart's drawing area, in SVG units
 
@@ -56,7 +57,7 @@ def chart(points: list[admin.ChartPoint]) -> Chart:
             if count:
                 height = round(count * scale, 2)
                 bars.append(Bar(x, round(_HEIGHT - height, 2), width, height, label))
-        if point.minute.minute == 0:
+        if point.minute.minute == 0 and x < _WIDTH - 40:  # a label needs room to the right of its line
             ticks.append((x, f"{point.minute:%H:%M}"))
     return Chart(requests, errors, peak, ticks)
 
@@ -74,6 +75,8 @@ def _time(text: str, end: bool = False) -> dt.datetime | None:
         raise AdminError(f"{text!r} is not a time (YYYY-MM-DD HH:MM)") from None
     if end and _TO_THE_MINUTE.fullmatch(text):
         return moment.replace(second=59)  # not + 59 s: the last minute of the year 9999 has one too
+    if end and _DAY.fullmatch(text):
+        return moment.replace(hour=23, minute=59, second=59)
     return moment
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 
 from werkzeug import Response
+from werkzeug.urls import iri_to_uri
 
 from gateway.admin import sessions
 from gateway.environ import CLIENT_ADDRESS
@@ -21,7 +22,8 @@ def _next(page: Page) -> str:
     """Where to go after logging in: a page of ours only (never another site, nothing a header cannot hold)."""
     target = page.request.values.get("next", "")
     ours = target.startswith("/admin/") and "//" not in target and "\\" not in target
-    return target if ours and target.isascii() and target.isprintable() else ""
+    dots = any(part in (".", "..") for part in target.split("?")[0].split("/"))
+    return iri_to_uri(target) if ours and not dots and target.isprintable() else ""
 
 
 def login_form(page: Page, error: str = "", status: int = 200) -> Response:

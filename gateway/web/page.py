@@ -36,7 +36,14 @@ def _when(value: str | dt.datetime | None) -> str:
     return "" if value is None else f"{as_datetime(value):%Y-%m-%d %H:%M:%S}"
 
 
+def _visible(text: str) -> str:
+    """A value from outside (a login someone typed) with the characters that do not print, a bidi override
+    among them, written as escapes: it reads as it is, not as it would have the page read."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 TEMPLATES.filters["when"] = _when
+TEMPLATES.filters["visible"] = _visible
 
 
 @dataclasses.dataclass
