@@ -1,9 +1,9 @@
 """The WSGI application: ``gateway.app:application`` for gunicorn, ``make_app`` for tests.
 
-Only this module knows the order of the stack (outermost first): response headers
-(no-store, nosniff), request limits (which assign the request id), unexpected errors
-(answered as faults naming it), the client address, header credentials, dispatcher (which hands
-/admin/ to the admin pages, built here).
+Only this module knows the order of the stack (outermost first): response headers (no-store,
+nosniff; under /admin/ the admin pages' policy), request limits (which assign the request id),
+unexpected errors (answered as faults naming it), the client address, header credentials,
+dispatcher (which hands /admin/ to the admin pages, built here).
 
 gunicorn's master, which preloads ``application``, loads the web services: every worker starts
 with them, and serves its WSDL and OpenAPI documents even if the database is down by the
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from gateway.commlog import CommunicationLog
-from gateway.dispatcher import Dispatcher
+from gateway.dispatcher import Dispatcher, admin_path
 from gateway.errors import DatabaseUnavailableError
 from gateway.middleware.client_address import ClientAddress
 from gateway.middleware.credentials import HeaderCredentials
@@ -26,7 +26,7 @@ from gateway.middleware.headers import ResponseHeaders
 from gateway.middleware.limits import RequestLimits
 from gateway.runtime import Runtime
 from gateway.settings import Settings, advertised_url, load, proxy_networks, trusts_unix_peer
-from gateway.web.app import AdminPages
+from gateway.web.app import SECURITY_HEADERS, AdminPages
 from gateway.webservice.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,10 @@ class Gateway:
             app, proxy_networks(settings.trusted_proxies), unix=trusts_unix_peer(settings.trusted_proxies)
         )
         app = UnexpectedErrors(app)
-        self.wsgi = ResponseHeaders(RequestLimits(app, settings.max_request_size))
+        self.wsgi = ResponseHeaders(
+            RequestLimits(app, settings.max_request_size),
+            extra=lambda path: SECURITY_HEADERS if admin_path(path) else (),
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)

@@ -84,6 +84,11 @@ def _secrets(endpoint: Endpoint, environ: WSGIEnvironment, rest: str) -> list[st
     return found
 
 
+def admin_path(path: str) -> bool:
+    """Whether a path is the admin pages' (served by the application app.py mounts)."""
+    return path == "/admin" or path.startswith("/admin/")
+
+
 def _text(path_part: str) -> str:
     """A WSGI path holds the URL's bytes as Latin-1 (PEP 3333); a web service's name is UTF-8 text, as in Znuny."""
     try:
@@ -103,7 +108,7 @@ class Dispatcher:
         path = environ.get("PATH_INFO", "")
         if path == "/health":
             return self._health(start_response)
-        if path == "/admin" or path.startswith("/admin/"):
+        if admin_path(path):
             if not buffer_body(environ, self.runtime.settings.max_request_size):
                 return json_fault(
                     start_response,

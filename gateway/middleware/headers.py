@@ -2,21 +2,21 @@
 
 ::
 
-    app = ResponseHeaders(RequestLimits(app, max_size=...))
+    app = ResponseHeaders(RequestLimits(app, max_size=...), extra=lambda path: [...])
 
 An answer holds tickets, session ids and customer data: no cache between client and server
 (a proxy, a browser) may keep it. The WSDL and OpenAPI documents are no-store too: they are
 small, and they change when a web service is changed, so a cached copy would describe a
 service that is no longer there. nosniff keeps a browser from running a JSON or XML answer
 as a script or page it guessed. Outermost in the stack, so that the refusals of the other
-middleware (413, 400) carry them as well. For the same reason the admin pages' policy (no script,
-no framing) is set here, on every answer under /admin/: theirs and the refusals before them. A
-HEAD request gets its answer's headers without the body, as HTTP has it.
+middleware (413, 400) carry them as well. For the same reason `extra` gives the headers of some
+paths here (the admin pages' policy: no script, no framing), so that a refusal before those pages
+carries their policy too. A HEAD request gets its answer's headers without the body, as HTTP has it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -26,25 +26,17 @@ if TYPE_CHECKING:
     from _typeshed import OptExcInfo
 
 HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
-# the admin pages' (gateway.web): no script, no frame, no form posting elsewhere, styles from their own sheet
-ADMIN_HEADERS = [
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self';"
-        " frame-ancestors 'none'; base-uri 'none'",
-    ),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "same-origin"),
-]
+Header = tuple[str, str]
 
 
 class ResponseHeaders:
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(self, app: WSGIApplication, extra: Callable[[str], Sequence[Header]] = lambda path: ()) -> None:
+        """`extra`: a path's own headers, besides HEADERS."""
         self.app = app
+        self.extra = extra
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        added = [*HEADERS, *ADMIN_HEADERS] if path == "/admin" or path.startswith("/admin/") else HEADERS
+        added = [*HEADERS, *self.extra(environ.get("PATH_INFO", ""))]
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> WriteBody:
             return start_response(status, [*headers, *added], exc_info)

@@ -3,8 +3,8 @@
 Mounted by the dispatcher under /admin/ inside the middleware stack, so request limits, the client
 address (failed-login counts use it) and the request id apply as for the API. Every page but the
 login form needs a live admin session; every POST needs the form's CSRF token, checked before any
-view runs, so a forged request is a 403 that changed nothing. The pages' Content-Security-Policy (no
-script at all) and X-Frame-Options are set by middleware/headers.py, on every answer under /admin/.
+view runs, so a forged request is a 403 that changed nothing. The pages' SECURITY_HEADERS (no script at
+all, no framing) are added by the outermost middleware, so the refusals before the pages carry them too.
 """
 
 from __future__ import annotations
@@ -28,6 +28,17 @@ from gateway.web.page import BIGGEST_ID, FLASH_COOKIE, Page, View
 from gateway.web.session import COOKIE, Cookies, csrf_token, valid_token
 
 GET, POST = ("GET", "HEAD"), ("POST",)
+# on every answer under /admin/ (app.py gives them to middleware/headers.py): no script, no frame, no form
+# posting elsewhere, styles from the pages' own sheet
+SECURITY_HEADERS = [
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+]
 log = logging.getLogger(__name__)
 _PUBLIC = {"login", "login_submit", "static"}  # everything else needs an admin session
 _SESSIONLESS = {"static"}  # the stylesheet asks nothing of the database
