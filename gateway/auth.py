@@ -17,6 +17,8 @@ import logging
 import re
 import secrets
 import string
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 _SESSION_ALPHABET = string.ascii_letters + string.digits
 # a session's last-request time is written at most this often, so reads stay reads
 _TOUCH_INTERVAL = dt.timedelta(seconds=60)
+# seconds between two sweeps of expired sessions by one process (SessionCreate runs them)
+SWEEP_INTERVAL = 60.0
 
 
 def touch_interval(settings: Settings) -> dt.timedelta:
@@ -86,6 +90,8 @@ class Authenticator:
         self.db = db
         self.settings = settings
         self.passwords = PasswordChecker(settings.auth_cache_ttl, settings)
+        self._sweep_lock = threading.Lock()
+        self._next_sweep = 0.0
 
     # -- the Auth() of every operation ---------------------------------------------------------------
 
@@ -146,12 +152,23 @@ class Authenticator:
             )
             if principal.is_agent and principal.user_id is not None:
                 agents.record_login(tx, principal.user_id)
-            sessions.delete_expired(
-                tx,
-                now - dt.timedelta(seconds=self.settings.session_max_idle_time),
-                now - dt.timedelta(seconds=self.settings.session_max_time),
-            )
+            if self._sweep_due():
+                sessions.delete_expired(
+                    tx,
+                    now - dt.timedelta(seconds=self.settings.session_max_idle_time),
+                    now - dt.timedelta(seconds=self.settings.session_max_time),
+                )
         return session_id
+
+    def _sweep_due(self) -> bool:
+        """Whether this process removes expired sessions now: at most once per SWEEP_INTERVAL, as an expired
+        session is refused when read anyway (each node sweeps; one sweep more or less changes nothing)."""
+        now = time.monotonic()
+        with self._sweep_lock:
+            if now < self._next_sweep:
+                return False
+            self._next_sweep = now + SWEEP_INTERVAL
+            return True
 
     def session(self, tx: Transaction, session_id: str) -> Row | None:
         """The session row, or None when it does not exist or has expired."""

@@ -131,9 +131,10 @@ class Worker(ThreadWorker):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings = load()
-        if settings.database_url.startswith("postgres") and self.cfg.threads >= settings.database_pool_size:
+        if settings.database_url.startswith("postgres") and 2 * self.cfg.threads + 1 > settings.database_pool_size:
             self.log.warning(
-                "%d threads share %d database connections with the communication log: raise database_pool_size",
+                "%d threads (two connections each at most) share %d database connections with the communication"
+                " log: raise database_pool_size",
                 self.cfg.threads,
                 settings.database_pool_size,
             )

@@ -42,9 +42,10 @@ class Settings:
     """sqlite:///relative/or/absolute/path.db (relative to the installation's directory)
     or postgresql://user:password@host:port/dbname (postgresql:///dbname = local socket)"""
     database_pool_size: int = 5
-    """PostgreSQL connection pool size per gateway process: one per worker thread (4 in
-    gateway serve) and one for the communication log's writer, so no request waits for a
-    connection another holds; raise it with the threads"""
+    """PostgreSQL connection pool size per gateway process: two per worker thread (2 threads in
+    gateway serve; a TicketCreate takes its ticket number on a second connection) and one for the
+    communication log's writer, so no request waits for a connection another holds; raise it with
+    the threads"""
     database_timeout: float = 3.0
     """seconds a request waits for the database: to connect to PostgreSQL (whole seconds, at least 2),
     for a pooled connection. Then it is answered 503 with Retry-After, and while PostgreSQL stays

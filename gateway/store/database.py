@@ -44,7 +44,7 @@ from gateway.settings import Settings
 from gateway.store.watchdog import Watch, watchdog
 
 if TYPE_CHECKING:
-    from psycopg import Connection, Cursor
+    from psycopg import Connection, Cursor, Pipeline
     from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -105,12 +105,25 @@ def _sqlite_params(params: Params) -> Params:
 
 
 class Transaction:
-    """A cursor bound to one open transaction."""
+    """A cursor bound to one open transaction.
 
-    def __init__(self, cursor: sqlite3.Cursor | Cursor[Row], dialect: str, watch: Watch | None = None) -> None:
+    A PostgreSQL write runs in psycopg's pipeline mode: a statement whose answer is not read (an INSERT
+    of a history line) is sent without waiting for it, so the writes of an operation and its COMMIT
+    share round trips; reading an answer waits for everything sent before it. A failed statement
+    fails the transaction at the next wait at the latest, before its COMMIT.
+    """
+
+    def __init__(
+        self,
+        cursor: sqlite3.Cursor | Cursor[Row],
+        dialect: str,
+        watch: Watch | None = None,
+        pipeline: Pipeline | None = None,
+    ) -> None:
         self._cursor = cursor
         self.dialect = dialect
         self._watch = watch  # each statement has its own time to be answered
+        self._pipeline = pipeline
 
     def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor | Cursor[Row]:
         if self.dialect == "postgresql":
@@ -148,6 +161,8 @@ class Transaction:
 
     @property
     def rowcount(self) -> int:
+        if self._pipeline is not None:
+            self._pipeline.sync()  # a pipelined statement's row count is known once its answer is in
         return self._cursor.rowcount
 
 
@@ -196,7 +211,7 @@ class Database:
         self._answered = threading.Condition(self._lock)
 
     @contextlib.contextmanager
-    def transaction(self, write: bool = True, wait: bool = True) -> Iterator[Transaction]:
+    def transaction(self, write: bool = True, wait: bool = True, durable: bool = True) -> Iterator[Transaction]:
         """One transaction: committed when the block ends, rolled back on any exception.
 
         On SQLite a writing transaction takes the write lock up front (BEGIN IMMEDIATE),
@@ -205,6 +220,8 @@ class Database:
         is committed, and nothing can be half-written by work that writes nothing.
         wait=False uses PostgreSQL only through a connection at hand, for callers that can do
         with what they have: without one it refuses at once, and a thread connects meanwhile.
+        durable=False lets a PostgreSQL COMMIT return before its WAL is on disk (synchronous_commit off):
+        a crash may lose the last fraction of a second of such transactions, never half of one.
         """
         if self.dialect == "sqlite":
             with self._sqlite_errors():
@@ -218,9 +235,12 @@ class Database:
                 else:
                     conn.commit()
         elif write:
-            with self._pg_connection(wait) as (pg, watch), pg.transaction():
+            with self._pg_connection(wait) as (pg, watch), pg.pipeline() as pipeline, pg.transaction():
                 try:
-                    yield Transaction(pg.cursor(), "postgresql", watch)
+                    tx = Transaction(pg.cursor(), "postgresql", watch, pipeline)
+                    if not durable:
+                        tx.execute("SET LOCAL synchronous_commit TO off")
+                    yield tx
                 finally:
                     if watch is not None:
                         watch.renew()  # for the COMMIT or ROLLBACK

@@ -1,8 +1,13 @@
 """Znuny's DateChecksum ticket numbers: date, SystemID, the day's counter, a check digit.
 
-The counter is one row per day, advanced by an atomic upsert inside the creating
-transaction: numbers are unique across processes and machines sharing one database,
-and a rolled-back TicketCreate does not leave a gap-filling race behind.
+The counter is one row per day, advanced by an atomic upsert: numbers are unique across
+processes and machines sharing one database. On PostgreSQL the upsert commits on its own, on
+a second connection, before the ticket's transaction goes on: a counter row locked until the
+creating transaction commits would make every TicketCreate of every node wait for the one
+before it. A TicketCreate that fails afterwards leaves a gap, as a sequence does. The upsert's
+commit need not wait for the disk: a ticket that uses the number commits durably after it,
+which puts the counter's earlier WAL on disk too. SQLite has one writer at a time anyway: there
+the upsert is part of the creating transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from gateway.store import ticket_rows
-from gateway.store.database import Transaction
+from gateway.store.database import Database, Transaction
 
 
 def check_digit(digits: str) -> int:
@@ -26,9 +31,13 @@ def ticket_number(day: str, system_id: str, counter: int) -> str:
     return base + str(check_digit(base))
 
 
-def next_ticket_number(tx: Transaction, system_id: str, now: dt.datetime) -> str:
+def next_ticket_number(db: Database, tx: Transaction, system_id: str, now: dt.datetime) -> str:
+    """The number for a ticket `tx` creates (the transaction of `db` it runs in)."""
     day = now.strftime("%Y%m%d")
-    return ticket_number(day, system_id, ticket_rows.next_counter(tx, day))
+    if tx.dialect == "sqlite":
+        return ticket_number(day, system_id, ticket_rows.next_counter(tx, day))
+    with db.transaction(durable=False) as own:
+        return ticket_number(day, system_id, ticket_rows.next_counter(own, day))
 
 
 def reserve_ticket_numbers(tx: Transaction, system_id: str, created: Sequence[dt.datetime]) -> list[str]:

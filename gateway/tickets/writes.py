@@ -17,7 +17,7 @@ from gateway.mail import htmltext, outbox
 from gateway.mail.mime import content_type_parts
 from gateway.principal import Principal
 from gateway.store import ticket_rows
-from gateway.store.database import Row, Transaction, Value, utcnow
+from gateway.store.database import Database, Row, Transaction, Value, utcnow
 from gateway.tickets.access import acting_user_id
 from gateway.tickets.article import NewArticle
 from gateway.tickets.numbers import next_ticket_number
@@ -27,14 +27,20 @@ LOCK_UNLOCK, LOCK_LOCK = 1, 2
 
 
 def create_ticket(
-    tx: Transaction, principal: Principal, system_id: str, values: Mapping[str, Any], names: tuple[str, str, str]
+    db: Database,
+    tx: Transaction,
+    principal: Principal,
+    system_id: str,
+    values: Mapping[str, Any],
+    names: tuple[str, str, str],
 ) -> tuple[int, str]:
-    """Insert the ticket row and its first history lines; returns (TicketID, TicketNumber).
+    """Insert the ticket row and its first history lines in `tx` (a transaction of `db`); returns (TicketID,
+    TicketNumber).
 
     `names` are the queue, priority and state names, which the caller has just looked up.
     """
     by = acting_user_id(principal)
-    number = next_ticket_number(tx, system_id, utcnow())
+    number = next_ticket_number(db, tx, system_id, utcnow())
     ticket_id = ticket_rows.insert_ticket(tx, {**values, "tn": number, "create_by": by})
     queue, priority, state = names
     ticket_rows.add_history(tx, ticket_id, "NewTicket", f"%%{number}%%{queue}%%{priority}%%{state}%%{ticket_id}", by)

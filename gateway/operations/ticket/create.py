@@ -62,7 +62,7 @@ def run(call: Call, request: TicketCreateRequest) -> TicketCreateResponse:
         fields = [check.dynamic_field(tx, item) for item in request.DynamicField or []]
         attachments = [check.attachment(item) for item in request.Attachment or []]
         owner, lock_given = checked.owner, checked.lock_given
-        ticket_id, number = writes.create_ticket(tx, principal, settings.system_id, values, names)
+        ticket_id, number = writes.create_ticket(call.runtime.db, tx, principal, settings.system_id, values, names)
         by = acting_user_id(principal)
         writes.set_fields(
             tx, ticket_id, [(f["id"], f["name"], v) for f, v in fields if f["object_type"] == "Ticket"], by, ticket_id
