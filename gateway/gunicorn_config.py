@@ -42,4 +42,3 @@ def pre_fork(server: Any, worker: Any) -> None:
     """What the master preloaded (the spyne applications, the modules) lives as long as the workers: out of
     the collector's sight, a full collection in a worker no longer walks it, and its pages stay shared."""
     gc.freeze()
-
