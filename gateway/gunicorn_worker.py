@@ -32,6 +32,13 @@ answer a little now and then does not keep a thread either. A connection closed 
 last answer waits for the client's side to close (RFC 9112 9.6) in the loop as well: gthread
 waited there blocking, up to 2 s per connection.
 
+Kept-alive connections stay with the worker that accepted them, so which worker accepts matters:
+every worker is woken for a new connection and the first one awake takes it, and four connections a
+client opens at once could all land on one process (one GIL) while the others idle. A worker that
+holds connections therefore leaves new ones to the others for ``ACCEPT_PAUSE`` seconds per connection
+it holds (at most ``MAX_ACCEPT_PAUSE``), as nginx's accept mutex delays a busy worker; a worker alone,
+or all of them busy, accepts again when its pause ends.
+
 TLS and HTTP/2 connections are served as gthread serves them (their head cannot be read
 before the handshake): terminating TLS is the proxy's job.
 """
@@ -66,6 +73,9 @@ _TIMEOUT_ANSWER = (
 MAX_HEAD = 64 * 1024
 # bodies buffered in the loop by all connections of a worker together: beyond, a body is read by a thread
 BUFFER_BUDGET = 64 * 1024 * 1024
+# how long a worker holding connections leaves new ones to the others: per connection held, and at most
+ACCEPT_PAUSE = 0.002
+MAX_ACCEPT_PAUSE = 0.02
 # a closed connection's wait for the client to close too, and what of it is read meanwhile (close_graceful's)
 LINGER = 2.0
 MAX_DRAIN = 65536
@@ -151,6 +161,7 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         self.body_readers = 0
         self.max_body_readers = max(1, self.cfg.threads - 1)
         self.in_threads: dict[Connection, None] = {}
+        self.accept_after = 0.0  # when this worker accepts again (see ACCEPT_PAUSE)
         self.buffered = 0
         # connections closed on the worker's side, waiting for the client's FIN, oldest first
         self.lingering: dict[Connection, None] = {}
@@ -171,6 +182,19 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         conn = Connection(self.cfg, sock, client, listener.getsockname())
         conn.linger = self._linger
         self.enqueue_req(conn)
+        self.accept_after = time.monotonic() + min(ACCEPT_PAUSE * self.nr_conns, MAX_ACCEPT_PAUSE)
+        self.set_accept_enabled(False)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """gthread's loop enables accepting again at each turn: not before the pause since the last accept."""
+        if not enabled or time.monotonic() >= self.accept_after:
+            super().set_accept_enabled(enabled)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """The loop's wait ends when the pause does, so that accepting resumes on time."""
+        if self.alive and not self._accepting:
+            timeout = min(timeout, max(self.accept_after - time.monotonic(), 0.0))
+        super().wait_for_and_dispatch_events(timeout)
 
     def enqueue_req(self, conn: TConn) -> None:
         """Every way gthread gives a connection to a thread (new, kept alive, pipelined) reads its request first."""
