@@ -43,6 +43,7 @@ class Watchdog:
         self._watches: set[Watch] = set()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # when the thread looks at the watches next (inf: when one is added)
 
     @contextlib.contextmanager
     def watching(self, conn: Connection[Any], seconds: float) -> Iterator[Watch]:
@@ -53,7 +54,8 @@ class Watchdog:
                 self._thread = threading.Thread(target=self._run, name="database-watchdog", daemon=True)
                 self._thread.start()
             self._watches.add(watch)
-            self._changed.notify()
+            if watch.deadline < self._wakes_at:  # a wake-up per request would cost a thread switch each
+                self._changed.notify()
         try:
             yield watch
         finally:
@@ -70,11 +72,13 @@ class Watchdog:
                         watch.fired = True
                         _shut_down(watch.conn)
                 if not self._watches:
+                    self._wakes_at = float("inf")
                     self._changed.wait()
                     continue
                 # a deadline passed between statements is looked at again within a second
                 nearest = min((watch.deadline for watch in self._watches if watch.deadline > now), default=now + 1)
-                self._changed.wait(min(nearest - now, 1.0))
+                self._wakes_at = now + min(nearest - now, 1.0)
+                self._changed.wait(self._wakes_at - now)
 
 
 def _in_statement(conn: Connection[Any]) -> bool:
