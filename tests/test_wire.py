@@ -24,7 +24,7 @@ from spyne.protocol.soap import Soap11
 from gateway.admin import webservices
 from gateway.environ import REQUEST_ID
 from gateway.middleware.errors import UnexpectedErrors
-from gateway.transport.rest import ZnunyRest
+from gateway.transport.rest import RestApplication
 from gateway.transport.soap import ZnunySoap11
 from gateway.webservice import presets
 from tests.conftest import BACKENDS, REST, SOAP, TICKET_NS, copy_database, serving
@@ -343,7 +343,7 @@ def test_a_broken_database_is_a_fault_naming_the_request_id(backend, templates, 
 @pytest.mark.parametrize(
     ("path", "body", "content_type", "protocol"),
     [
-        (f"{REST}/Session", '{"UserLogin": "root@localhost", "Password": "root"}', "application/json", ZnunyRest),
+        (f"{REST}/Session", '{"UserLogin": "root@localhost", "Password": "root"}', "application/json", RestApplication),
         (SOAP, SESSION_CREATE, "text/xml", ZnunySoap11),
     ],
 )
@@ -356,7 +356,7 @@ def test_an_error_outside_the_operations_is_a_fault_in_the_web_services_shape(
     def broken(*args):
         raise RuntimeError("the request parser is broken")
 
-    monkeypatch.setattr(protocol, "create_in_document", broken)
+    monkeypatch.setattr(protocol, "request_data" if protocol is RestApplication else "create_in_document", broken)
     response = client.post(path, data=body, content_type=content_type, headers={"X-Request-ID": "client-id-42"})
     assert response.status_code == 500 and response.headers["X-Request-ID"] == "client-id-42"
     if protocol is ZnunySoap11:
@@ -379,7 +379,7 @@ def test_a_broken_exchange_is_logged_without_the_session_id(client, gateway, db,
     def broken(*args):
         raise RuntimeError("the request parser is broken")
 
-    monkeypatch.setattr(ZnunyRest, "create_in_document", broken)
+    monkeypatch.setattr(RestApplication, "request_data", broken)
     response = client.get(f"{REST}/Session/SecretSessionId42", headers={"X-Request-ID": "broken-get"})
     assert response.status_code == 500
     record = next(r for r in caplog.records if r.name == "gateway.errors")

@@ -1,4 +1,10 @@
-"""Znuny's HTTP::REST provider as a spyne protocol: routes from the web service, flat JSON.
+"""Znuny's HTTP::REST provider: routes from the web service, flat JSON, the operations' spyne models.
+
+A WSGI application of its own rather than a spyne protocol: spyne's method contexts, events and
+per-request object trees cost a REST request more than its operation's own Python did. The models
+that drive SOAP, the WSDL and the OpenAPI documents still define what a request may carry
+(jsonvalues.to_model) and how an answer is written (jsonvalues.to_json); the operations get what
+they read of spyne's context (its environment and the method's descriptor).
 
 Routing follows Znuny's REST.pm: operations are tried in name order, a route's `:Param`
 matches one path segment, the first route whose method fits wins. Request data is merged
@@ -15,32 +21,39 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote, unquote_plus
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 from spyne import Fault
-from spyne.error import RequestNotAllowed, ResourceNotFoundError
-from spyne.protocol.json import JsonDocument
+from spyne.descriptor import MethodDescriptor
 
 from gateway.environ import OPERATION, REQUEST_HAS_DATA
-from gateway.faults import UNAVAILABLE, UNAVAILABLE_CODE
-from gateway.transport import unserializable
+from gateway.faults import INTERNAL_ERROR, UNAVAILABLE, UNAVAILABLE_CODE, unexpected
 from gateway.transport.jsonvalues import dumps, encodable, to_json, to_model
 from gateway.webservice.config import WebserviceConfig
 
-HTTP_501 = "501 Not Implemented"
+MIME_TYPE = "application/json; charset=UTF-8"
+_BLOCK = 64 * 1024
 
 
-class NotImplementedFault(Fault):
-    def __init__(self, message: str) -> None:
-        super().__init__("Server.NotImplemented", message)
+class RestFault(Fault):
+    """A transport problem with the HTTP status it is answered with."""
+
+    def __init__(self, status: str, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.status = status
 
 
-class RouteNotFoundError(ResourceNotFoundError):
-    """404 with our own message (spyne's wraps it in "Requested resource ... not found")."""
-
-    def __init__(self, message: str) -> None:
-        Fault.__init__(self, "Client.ResourceNotFound", message)
+def status_of(fault: Fault) -> str:
+    """As spyne's protocols answer a fault: a client's fault 400, the server's 500, unavailable 503."""
+    if isinstance(fault, RestFault):
+        return fault.status
+    if fault.faultcode == UNAVAILABLE_CODE:
+        return UNAVAILABLE
+    return "400 Bad Request" if fault.faultcode == "Client" or fault.faultcode.startswith("Client.") else INTERNAL_ERROR
 
 
 def parse_query(query: str) -> dict[str, Any]:
@@ -77,47 +90,67 @@ def _utf8_or_windows_1252(body: bytes) -> str:
         return body.decode("cp1252", errors="replace")
 
 
-class ZnunyRest(JsonDocument):
-    mime_type = "application/json; charset=UTF-8"
+class RestApplication:
+    """One REST web service: the route picks the operation, the merged request data becomes its request model,
+    its answer is written as Znuny's JSON. A fault is answered {"faultcode": ..., "faultstring": ...}."""
 
-    def __init__(self, webservice: WebserviceConfig, methods: dict[str, str]) -> None:
-        """`methods` maps the web service's operation names to the spyne methods serving them."""
-        super().__init__(ignore_wrappers=True)
+    def __init__(self, webservice: WebserviceConfig, descriptors: dict[str, MethodDescriptor]) -> None:
+        """`descriptors` maps the web service's operation names to the spyne methods serving them."""
         self.webservice = webservice
-        self.methods = methods
+        self.descriptors = descriptors
 
-    # -- request -------------------------------------------------------------------------------------
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        headers = [("Content-Type", MIME_TYPE)]
+        try:
+            status, document = "200 OK", self._answer(environ, headers)
+        except Fault as fault:
+            status, document = status_of(fault), {"faultcode": fault.faultcode, "faultstring": fault.faultstring}
+        body = dumps(document)
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
-    def create_in_document(self, ctx: Any, in_string_encoding: str | None = None) -> None:
-        env = ctx.transport.req_env
-        path, verb = env.get("PATH_INFO", ""), env["REQUEST_METHOD"].upper()
-        operation, params = self._route(ctx, path, verb)
-        env[OPERATION] = operation
-        if operation not in self.methods:
-            raise NotImplementedFault(
+    def _answer(self, environ: WSGIEnvironment, headers: list[tuple[str, str]]) -> Any:
+        verb = environ["REQUEST_METHOD"].upper()
+        operation, params = self._route(environ.get("PATH_INFO", ""), verb, headers)
+        environ[OPERATION] = operation
+        descriptor = self.descriptors.get(operation)
+        if descriptor is None:
+            raise RestFault(
+                "501 Not Implemented",
+                "Server.NotImplemented",
                 f"Operation '{operation}' has type '{self.webservice.operation_type(operation)}',"
-                " which this server does not implement."
+                " which this server does not implement.",
             )
-        body = b"" if verb == "GET" else b"".join(ctx.in_string)
+        request = to_model(descriptor.in_message, self.request_data(environ, verb, params))
+        result = descriptor.function(
+            SimpleNamespace(transport=SimpleNamespace(req_env=environ), descriptor=descriptor), request
+        )
+        try:
+            return {} if result is None else to_json(descriptor.out_message, result)
+        except Exception:
+            # the operation's transaction has committed: a client that retries a write after this may repeat it
+            raise Fault("Server", unexpected(environ, f"the answer of operation {operation}")) from None
+
+    def request_data(self, environ: WSGIEnvironment, verb: str, params: dict[str, str]) -> dict[str, Any]:
+        """The body (JSON, whatever the Content-Type says), the query and the route's parameters, merged."""
+        body = b"" if verb == "GET" else _read(environ)
         if not body:
             # Znuny adds RequestMethod to URI-only data: it is never an empty request
-            data = {**parse_query(env.get("QUERY_STRING", "")), **params}
-            env[REQUEST_HAS_DATA] = True
-        else:
-            document = self._decode(body, env.get("CONTENT_TYPE", ""))
-            if not isinstance(document, dict | list):
-                raise Fault(
-                    "Client.ValidationError",
-                    f"The request body must be a JSON object, got {json.dumps(document)[:100]}.",
-                )
-            # a JSON array is no request data (Znuny, golden 51: "The request is empty!")
-            data = (
-                {**document, **parse_query(env.get("QUERY_STRING", "")), **params} if isinstance(document, dict) else {}
+            environ[REQUEST_HAS_DATA] = True
+            return {**parse_query(environ.get("QUERY_STRING", "")), **params}
+        document = _decode(body, environ.get("CONTENT_TYPE", ""))
+        if not isinstance(document, dict | list):
+            raise Fault(
+                "Client.ValidationError", f"The request body must be a JSON object, got {json.dumps(document)[:100]}."
             )
-            env[REQUEST_HAS_DATA] = bool(data)
-        ctx.in_document = data
+        # a JSON array is no request data (Znuny, golden 51: "The request is empty!")
+        data = (
+            {**document, **parse_query(environ.get("QUERY_STRING", "")), **params} if isinstance(document, dict) else {}
+        )
+        environ[REQUEST_HAS_DATA] = bool(data)
+        return data
 
-    def _route(self, ctx: Any, path: str, verb: str) -> tuple[str, dict[str, str]]:
+    def _route(self, path: str, verb: str, headers: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
         allowed: set[str] = set()
         for route in self.webservice.routes:
             params = route.match(path)
@@ -128,66 +161,48 @@ class ZnunyRest(JsonDocument):
                 continue
             return route.operation, params
         if allowed:
-            ctx.transport.resp_headers["Allow"] = ", ".join(sorted(allowed))
-            raise RequestNotAllowed(
+            headers.append(("Allow", ", ".join(sorted(allowed))))
+            raise RestFault(
+                "405 Method Not Allowed",
+                "Client.RequestNotAllowed",
                 f"Method {verb} is not allowed for '{path}' in web service '{self.webservice.name}';"
-                f" allowed: {', '.join(sorted(allowed))}."
+                f" allowed: {', '.join(sorted(allowed))}.",
             )
-        raise RouteNotFoundError(f"No route of web service '{self.webservice.name}' matches '{path}' ({verb}).")
+        raise RestFault(
+            "404 Not Found",
+            "Client.ResourceNotFound",
+            f"No route of web service '{self.webservice.name}' matches '{path}' ({verb}).",
+        )
 
-    @staticmethod
-    def _decode(body: bytes, content_type: str) -> Any:
-        charset = _charset(content_type)
-        try:
-            # JSON is UTF-8; but Windows PowerShell 5.1 sends a string body in ISO-8859-1 when the
-            # Content-Type names no charset, so an undeclared body that is not UTF-8 is read as Windows-1252
-            text = body.decode(charset) if charset else _utf8_or_windows_1252(body)
-        except (LookupError, UnicodeDecodeError) as error:
-            raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
-        try:
-            document = json.loads(text.lstrip("\ufeff"))
-        except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than Python's stack
-            raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
-        # only an escape gives a lone surrogate ("\ud800"): Znuny's JSON parser refuses it, and no database stores it
-        if "\\u" in text and not encodable(document):
-            raise Fault(
-                "Client.JsonDecodeError",
-                "Error while decoding request content: a \\uD800-\\uDFFF escape without its pair is no character.",
-            )
-        return document
 
-    def decompose_incoming_envelope(self, ctx: Any, message: str = JsonDocument.REQUEST) -> None:
-        ctx.in_header_doc = None
-        ctx.in_body_doc = ctx.in_document
-        ctx.method_request_string = self.methods[ctx.transport.req_env[OPERATION]]
+def _read(environ: WSGIEnvironment) -> bytes:
+    """CONTENT_LENGTH bytes (the dispatcher has bounded it), or what arrives of them."""
+    stream, left, parts = environ["wsgi.input"], int(environ.get("CONTENT_LENGTH") or 0), []
+    while left > 0:
+        chunk = stream.read(min(_BLOCK, left))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
-    def deserialize(self, ctx: Any, message: str) -> None:
-        self.event_manager.fire_event("before_deserialize", ctx)
-        ctx.in_object = to_model(ctx.descriptor.in_message, ctx.in_body_doc)
-        self.event_manager.fire_event("after_deserialize", ctx)
 
-    # -- response ------------------------------------------------------------------------------------
-
-    def serialize(self, ctx: Any, message: str) -> None:
-        self.event_manager.fire_event("before_serialize", ctx)
-        if ctx.out_error is None:
-            result = ctx.out_object[0] if ctx.out_object else None
-            try:
-                ctx.out_document = {} if result is None else to_json(ctx.descriptor.out_message, result)
-            except Exception:
-                ctx.out_error = unserializable(ctx)
-        if ctx.out_error is not None:
-            ctx.out_document = {"faultcode": ctx.out_error.faultcode, "faultstring": ctx.out_error.faultstring}
-        self.event_manager.fire_event("after_serialize", ctx)
-
-    def create_out_string(self, ctx: Any, out_string_encoding: str = "utf8") -> None:
-        ctx.transport.resp_headers["Content-Type"] = self.mime_type
-        ctx.out_string = [dumps(ctx.out_document)]
-
-    def fault_to_http_response_code(self, fault: Exception) -> str:
-        if isinstance(fault, NotImplementedFault):
-            return HTTP_501
-        if isinstance(fault, Fault) and fault.faultcode == UNAVAILABLE_CODE:
-            return UNAVAILABLE
-        code: str = super().fault_to_http_response_code(fault)
-        return code
+def _decode(body: bytes, content_type: str) -> Any:
+    charset = _charset(content_type)
+    try:
+        # JSON is UTF-8; but Windows PowerShell 5.1 sends a string body in ISO-8859-1 when the
+        # Content-Type names no charset, so an undeclared body that is not UTF-8 is read as Windows-1252
+        text = body.decode(charset) if charset else _utf8_or_windows_1252(body)
+    except (LookupError, UnicodeDecodeError) as error:
+        raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
+    try:
+        document = json.loads(text.lstrip("\ufeff"))
+    except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than Python's stack
+        raise Fault("Client.JsonDecodeError", f"Error while decoding request content: {error}") from None
+    # only an escape gives a lone surrogate ("\ud800"): Znuny's JSON parser refuses it, and no database stores it
+    if "\\u" in text and not encodable(document):
+        raise Fault(
+            "Client.JsonDecodeError",
+            "Error while decoding request content: a \\uD800-\\uDFFF escape without its pair is no character.",
+        )
+    return document

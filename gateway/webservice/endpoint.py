@@ -2,12 +2,14 @@
 
 Built once per configuration (at start-up and when the registry sees a change), never
 per request: a spyne Application and its WSDL are expensive to make and cheap to reuse.
+SOAP is served by spyne; REST by gateway.transport.rest, from the same operations and models.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from wsgiref.types import WSGIApplication
 
 from spyne import Application
 from spyne.server.wsgi import WsgiApplication
@@ -15,7 +17,7 @@ from spyne.server.wsgi import WsgiApplication
 from gateway import operations
 from gateway.operations.types import TICKET_CONNECTOR_NS
 from gateway.transport.openapi import document
-from gateway.transport.rest import ZnunyRest
+from gateway.transport.rest import RestApplication
 from gateway.transport.soap import ZnunySoap11
 from gateway.transport.wsdl import znuny_names
 from gateway.webservice.config import REST, SOAP, WebserviceConfig
@@ -26,7 +28,7 @@ URL_PREFIX = "/znuny/nph-genericinterface.pl"
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
     config: WebserviceConfig
-    app: WsgiApplication | None  # None: the web service has no provider to serve
+    app: WSGIApplication | None  # None: the web service has no provider to serve
     wsdl: bytes | None = None  # SOAP
     openapi: bytes | None = None  # REST
 
@@ -52,21 +54,14 @@ def build(config: WebserviceConfig, public_url: str) -> Endpoint:
     descriptors = {
         name: d for name, type_ in config.operations.items() if (d := operations.descriptor(type_)) is not None
     }
+    if config.transport == REST:
+        base_url = f"{public_url.rstrip('/')}{URL_PREFIX}/Webservice/{config.name}"
+        openapi = json.dumps(document(config, base_url, descriptors), indent=1, sort_keys=True).encode()
+        return Endpoint(config, RestApplication(config, descriptors), openapi=openapi)
     methods = {name: descriptor.name for name, descriptor in descriptors.items()}
     by_type = {config.operations[name]: descriptor for name, descriptor in descriptors.items()}
     service = operations.select(f"{config.name}Service", set(by_type))
     model_namespace = models_namespace(config)
-    if config.transport == REST:
-        app = Application(
-            [service],
-            tns=model_namespace,
-            name=f"{config.name}.REST",
-            in_protocol=ZnunyRest(config, methods),
-            out_protocol=ZnunyRest(config, methods),
-        )
-        base_url = f"{public_url.rstrip('/')}{URL_PREFIX}/Webservice/{config.name}"
-        openapi = json.dumps(document(config, base_url, descriptors), indent=1, sort_keys=True).encode()
-        return Endpoint(config, WsgiApplication(app, max_content_length=config.max_length), openapi=openapi)
     namespace = config.namespace or model_namespace
     protocol = ZnunySoap11(namespace, methods, model_namespace, config.transport_config)
     app = Application(
