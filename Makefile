@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential swig libssl-dev gnupg openssl libpq5 ca-certific
 TEST_APT_PACKAGES := php-cli php-soap libsoap-lite-perl chromium chromium-driver
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test wsdl bench fuzz lint system-packages test-packages
+.PHONY: install run test wsdl bench bench-znuny fuzz lint system-packages test-packages
 
 install: $(VENV)/.installed
 
@@ -59,6 +59,12 @@ wsdl: install
 bench: install
 	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -qq wrk
 	$(BIN)/python tests/bench/run.py
+
+# gateway on PostgreSQL next to the Znuny oracle of ../shared/oracle (running on 127.0.0.1:8089), through its
+# compare.py, at 4 connections and at 1 (ZNUNY_BENCH_CONNS, _DURATION, _ROUNDS, _ONLY: tests/bench/znuny.py)
+bench-znuny: install
+	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -qq wrk
+	$(BIN)/python tests/bench/znuny.py
 
 # schemathesis against every REST web service's OpenAPI document, on SQLite and PostgreSQL
 # (GATEWAY_TEST_POSTGRES_URL, default postgresql:///postgres); FUZZ_EXAMPLES per operation, FUZZ_SEED

@@ -7,6 +7,11 @@ Each gateway backend holds GATEWAY_BENCH_TICKETS demo tickets (default 100 000) 
 measured, so that TicketGet and TicketSearch run against tables of a realistic size; root then has
 100 000 time-accounting rows within a year for TimeAccountingGet, and 1 000 bench agents are added
 for an OutOfOffice CSV of 1 000 rows.
+wrk keeps its connections alive, as zeep, pyotrs, SOAP::Lite and .NET clients do; one case opens a new
+connection per request instead, and the everyday cases run again on one connection, whose p99 next
+to its p50 shows the latency a single client sees. Each gateway case also says what it costs the
+database per request (tests/bench/statements.py). A full-text section times 50 TicketSearch Body
+searches, one after the other, on the demo tickets.
 The ArticleSend cases (plain, PGP- and S/MIME-signed, with key stores made fresh by tests/keys.py)
 fill the outbox; then `gateway mail-worker --once` drains it into an SMTP server on loopback, once
 alone and once as two workers in parallel, and the mails it delivers per second are reported.
@@ -19,6 +24,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -33,7 +39,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
 import psycopg
@@ -46,6 +52,7 @@ from gateway.store.database import Database, Transaction, utcnow
 
 # `python tests/bench/run.py` puts tests/bench first on sys.path, not the project, which tests.keys is in
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench.statements import StatementCounter, Tally
 from tests.keys import (
     KeyMaterial,
     generate,
@@ -91,8 +98,11 @@ WORKER_SUMMARY = re.compile(r"^sent (\d+), failed (\d+), deferred (\d+)$", re.MU
 SEARCH = {"Queues": ["Raw"], "States": ["open"], "Title": "Printer*", "Limit": 50}
 SEARCH_HINT = "(the search matches about 0.08 % of the demo tickets: is GATEWAY_BENCH_TICKETS too low?)"
 # Znuny 7.1.7 on a 2-core machine like the ones `make bench` runs on, and what gateway must reach
-REFERENCE = "Znuny 7.1.7 on this 2-core machine kind: TicketCreate 23/s and TicketGet 154/s over REST (81 over SOAP)"
+REFERENCE = "Znuny 7.1.7 side by side on this machine: `make bench-znuny` (tests/bench/znuny.py)"
 TARGETS = {("REST TicketCreate", "postgresql"): 300, ("REST TicketGet", "postgresql"): 800}
+# the everyday cases, run again on one connection
+ONE_CONNECTION = ("REST SessionCreate", "REST TicketCreate", "REST TicketGet", "SOAP TicketGet", "REST TicketSearch")
+FULLTEXT_QUERIES, FULLTEXT_SEED = 50, 7
 
 # wrk counts, per thread, answers that are not 200 with the marker in the body, or that carry a Znuny error,
 # and keeps the first of them as a sample; done() adds them up and prints one sample
@@ -180,6 +190,18 @@ class Result:
     socket_errors: int
     bad_sample: str  # the first wrong answer under load, "" if none
     connections: int
+    tally: Tally | None = None  # statements and round trips of one request
+
+
+@dataclasses.dataclass(frozen=True)
+class FulltextResult:
+    backend: str
+    latencies_ms: list[float]
+    hits: list[int]
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
 def soap_elements(children: dict[str, Any]) -> str:
@@ -628,8 +650,58 @@ def bench_mail_worker(backend: str, env: dict[str, str]) -> list[MailResult]:
     return results
 
 
+def fulltext_queries(database_url: str) -> list[str]:
+    """FULLTEXT_QUERIES Body texts: words and word pairs of random demo articles (rare and common ones alike),
+    and a few in no article."""
+    rng = random.Random(FULLTEXT_SEED)
+    with transaction(database_url, write=False) as tx:
+        top = tx.value("SELECT MAX(article_id) FROM article_data_mime")
+        bodies = [
+            tx.value("SELECT a_body FROM article_data_mime WHERE article_id >= ? ORDER BY article_id LIMIT 1", [pick])
+            for pick in (rng.randint(1, top) for _ in range(FULLTEXT_QUERIES))
+        ]
+    queries = []
+    for n, body in enumerate(bodies):
+        words = re.findall(r"[A-Za-z]{4,}", body or "") or ["nothing"]
+        if n % 10 == 9:
+            queries.append(f"{rng.choice(words)}-absent-{n}")
+        elif n % 5 == 4 and len(words) > 1:
+            first = rng.randrange(len(words) - 1)
+            queries.append(f"{words[first]}*{words[first + 1]}")
+        else:
+            queries.append(rng.choice(words))
+    return queries
+
+
+def bench_fulltext(url: str, backend: str, get: Case, database_url: str) -> FulltextResult:
+    """The Body searches one after the other, twice (the first pass warms the caches); the second is timed."""
+    session_id = parse_qs(urlsplit(get.path).query)["SessionID"][0]
+    queries = fulltext_queries(database_url)
+    print(f"  full-text search on {backend}: {len(queries)} Body searches ...", flush=True)
+    latencies, hits = [], []
+    for timed in (False, True):
+        for text in queries:
+            case = Case("TicketSearch Body", f"{REST}/Ticket/Search", "", "POST", json.dumps({"SessionID": session_id,
+                        "Body": text}), JSON_HEADERS)  # fmt: skip
+            started = time.perf_counter()
+            status, body = fetch(url, case)
+            elapsed = (time.perf_counter() - started) * 1000
+            if status != 200 or "Error" in body:
+                raise BenchError(f"full-text search for {text!r}: {status} {body[:300]}")
+            if timed:
+                latencies.append(elapsed)
+                hits.append(len(json.loads(body).get("TicketID", [])))
+    return FulltextResult(backend, latencies, hits)
+
+
 def bench_gateway(
-    backend: str, database_url: str, tickets: int, keys: KeyMaterial, workdir: Path, failures: list[str]
+    backend: str,
+    database_url: str,
+    tickets: int,
+    keys: KeyMaterial,
+    workdir: Path,
+    failures: list[str],
+    fulltext: list[FulltextResult],
 ) -> tuple[list[Result], list[MailResult]]:
     """Set up a fresh database as `make run` does, add the demo tickets, serve it with `gateway serve` and key
     stores of its own, measure each case; then time the mail worker on the outbox the cases filled."""
@@ -654,22 +726,38 @@ def bench_gateway(
         env,
     )
     accounting = add_bench_rows(database_url)
-    results = []
+    results: list[Result] = []
     stores = make_stores(keys, short_tempdir("gwb"))
+    served_env = {**env, **store_env(stores)}
+    counter = StatementCounter(load(served_env))
     try:
-        with serve([GATEWAY, "serve"], {**env, **store_env(stores)}, workdir / f"gateway-{backend}.log") as url:
+        with serve([GATEWAY, "serve"], served_env, workdir / f"gateway-{backend}.log") as url:
             cases = [REST_CREATE, SOAP_CREATE]
             try:
                 cases += session_cases(url, tickets, accounting, keys, database_url)
             except BenchError as error:
                 failures.append(f"{backend}: {error}")
             cases.append(out_of_office_case())
+            get = next((case for case in cases if case.name == "REST TicketGet"), None)
+            if get is not None:  # what a client that does not keep its connection alive pays
+                no_keep_alive = {**get.headers, "Connection": "close"}
+                cases.append(dataclasses.replace(get, name="REST TicketGet, no keep-alive", headers=no_keep_alive))
+            cases += [dataclasses.replace(case, connections=1) for case in cases if case.name in ONE_CONNECTION]
             for case in cases:
                 try:
-                    results.append(measure(url, case, backend, workdir))
+                    result = measure(url, case, backend, workdir)
                 except BenchError as error:
                     failures.append(f"{backend}: {error}")
+                    continue
+                if case.connections == CONNECTIONS and "keep-alive" not in case.name:
+                    result = dataclasses.replace(
+                        result, tally=counter.count(case.path, case.method, case.body, case.headers)
+                    )
+                results.append(result)
+            if get is not None:
+                fulltext.append(bench_fulltext(url, backend, get, database_url))
     finally:
+        counter.close()
         remove_stores(stores)
     try:
         return results, bench_mail_worker(backend, env)
@@ -695,24 +783,46 @@ def postgres_database() -> Iterator[str]:
 def print_table(results: list[Result]) -> None:
     bare_rps = results[0].rps
     print(
-        f"\n{'case':<24} {'backend':<10} {'conns':>5} {'req/s':>8} {'ratio_to_bare':>13} {'p50 ms':>8}"
-        f" {'p99 ms':>8} {'bad':>5} {'sock_err':>8}"
+        f"\n{'case':<30} {'backend':<10} {'conns':>5} {'req/s':>8} {'ratio_to_bare':>13} {'p50 ms':>8}"
+        f" {'p99 ms':>8} {'p99/p50':>7} {'stmts':>5} {'waits':>5} {'bad':>5} {'sock_err':>8}"
     )
     for r in results:
+        stmts = (
+            f"{r.tally.statements:>5} {r.tally.round_trips if r.backend == 'postgresql' else '-':>5}"
+            if r.tally
+            else f"{'':>5} {'':>5}"
+        )
         print(
-            f"{r.case:<24} {r.backend:<10} {r.connections:>5} {r.rps:>8.1f} {r.rps / bare_rps:>13.3f}"
-            f" {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.bad:>5} {r.socket_errors:>8}"
+            f"{r.case:<30} {r.backend:<10} {r.connections:>5} {r.rps:>8.1f} {r.rps / bare_rps:>13.3f}"
+            f" {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.p99_ms / r.p50_ms if r.p50_ms else 0:>7.1f} {stmts}"
+            f" {r.bad:>5} {r.socket_errors:>8}"
         )
     print(
         "bad = answers under load that were not 200 with the expected key, or carried an ErrorCode (OutOfOffice:"
         " or Skipped); sock_err = wrk socket errors; conns = wrk connections (1 for TimeAccountingGet, whose"
         f" {TIME_ACCOUNTING_ROWS} rows a year make one large answer of seconds: measured {LONG_SECONDS} s,"
         " without warm-up beyond the checked first answer); ArticleSend = TicketCreate that also queues the"
-        " article as an e-mail to send, plain or with a detached PGP or S/MIME signature"
+        " article as an e-mail to send, plain or with a detached PGP or S/MIME signature; stmts = SQL statements"
+        " one request has the database run (BEGIN and COMMIT included), waits = its round trips to PostgreSQL"
+        " (tests/bench/statements.py); wrk keeps connections alive but in the no keep-alive case"
     )
     for r in results:
         if r.bad_sample:
             print(f"first bad answer of {r.case} on {r.backend}: {r.bad_sample}")
+
+
+def print_fulltext_table(fulltext: list[FulltextResult]) -> None:
+    print(
+        f"\nfull-text search: {FULLTEXT_QUERIES} REST TicketSearch with Body (words and word pairs of random demo"
+        " articles, some in no article), one after the other, timed on the second pass"
+    )
+    print(f"{'backend':<10} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'no hit':>6} {'<500':>6} {'500':>6}")
+    for f in fulltext:
+        counts = (sum(h == 0 for h in f.hits), sum(0 < h < 500 for h in f.hits), sum(h >= 500 for h in f.hits))
+        print(
+            f"{f.backend:<10} {f.percentile(0.5):>8.1f} {f.percentile(0.95):>8.1f} {max(f.latencies_ms):>8.1f}"
+            f" {counts[0]:>6} {counts[1]:>6} {counts[2]:>6}"
+        )
 
 
 def print_mail_table(mails: list[MailResult]) -> None:
@@ -728,7 +838,7 @@ def print_mail_table(mails: list[MailResult]) -> None:
 def print_targets(results: list[Result]) -> None:
     """The issue's reference and targets, and whether this run met them (cleanly: no wrong answers)."""
     print(f"\nreference: {REFERENCE}")
-    measured = {(r.case, r.backend): r for r in results}
+    measured = {(r.case, r.backend): r for r in results if r.connections == CONNECTIONS}
     for (case, backend), target in TARGETS.items():
         r = measured.get((case, backend))
         if r is None:
@@ -755,7 +865,8 @@ def run() -> int:
     started = time.monotonic()
     tickets = bench_tickets()
     print(
-        f"cores: {os.cpu_count()}; each server: gunicorn {GUNICORN_CONFIG}, {gunicorn_config.workers} sync workers;"
+        f"cores: {os.cpu_count()}; each server: gunicorn {GUNICORN_CONFIG}, {gunicorn_config.workers} workers of"
+        f" {gunicorn_config.threads} threads (gateway.gunicorn_worker, keep-alive);"
         f" wrk: {THREADS} threads, {CONNECTIONS} connections, 30 s timeout, {SECONDS} s per case"
         f" after {WARMUP_SECONDS} s warm-up;"
         f" demo data: {tickets} tickets per backend (GATEWAY_BENCH_TICKETS)"
@@ -779,9 +890,12 @@ def run() -> int:
         with serve(BARE_SERVER, dict(os.environ), workdir / "bare.log") as url:
             results = [measure(url, BARE, "bare", workdir)]
         mails: list[MailResult] = []
+        fulltext: list[FulltextResult] = []
         for backend, database_url in backends:
             try:
-                backend_results, backend_mails = bench_gateway(backend, database_url, tickets, keys, workdir, failures)
+                backend_results, backend_mails = bench_gateway(
+                    backend, database_url, tickets, keys, workdir, failures, fulltext
+                )
             except BenchError as error:
                 failures.append(f"{backend}: {error}")
                 continue
@@ -790,6 +904,8 @@ def run() -> int:
     print_table(results)
     if mails:
         print_mail_table(mails)
+    if fulltext:
+        print_fulltext_table(fulltext)
     print_targets(results)
     print(f"\nwhole run: {time.monotonic() - started:.0f} s", flush=True)
     for failure in failures:
