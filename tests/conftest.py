@@ -4,8 +4,10 @@ Every test that touches storage runs on both backends; a test of the transport a
 encodings, wire quirks: what happens before or after storage, never in it) is marked
 `transport_only` and runs on SQLite alone. PostgreSQL comes from
 GATEWAY_TEST_POSTGRES_URL (a maintenance database the tests may create databases from,
-e.g. postgresql:///postgres); without it the PostgreSQL half is skipped, except in CI
-(CI=true), where a missing PostgreSQL is an error: CI must never skip it silently.
+e.g. postgresql:///postgres); without it, the suite starts a private cluster (tests/pgcluster.py:
+Debian's postgresql package, which `make test` installs) and removes it at the end. Only without
+the server binaries is the PostgreSQL half skipped, except in CI (CI=true), where a missing
+PostgreSQL is an error: CI must never skip it silently.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +59,21 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.register_profile("explore", max_examples=20_000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Without GATEWAY_TEST_POSTGRES_URL, a private PostgreSQL cluster for the session: started by pytest (or
+    pytest-xdist's controller, before it starts its workers, which inherit the URL), removed at its end."""
+    if os.environ.get("GATEWAY_TEST_POSTGRES_URL") or hasattr(config, "workerinput"):
+        return
+    from tests import pgcluster
+
+    if pgcluster.installed() is None:
+        return  # the PostgreSQL tests say why they skip (or fail, in CI)
+    stack = contextlib.ExitStack()
+    cluster = stack.enter_context(pgcluster.PgCluster.created())
+    config.add_cleanup(stack.close)
+    os.environ["GATEWAY_TEST_POSTGRES_URL"] = cluster.url("postgres")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -95,7 +113,10 @@ def _pg_admin_url() -> str:
     if not url:
         if os.environ.get("CI"):
             pytest.fail("GATEWAY_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests")
-        pytest.skip("PostgreSQL tests need GATEWAY_TEST_POSTGRES_URL (e.g. postgresql:///postgres)")
+        pytest.skip(
+            "PostgreSQL tests need GATEWAY_TEST_POSTGRES_URL (e.g. postgresql:///postgres) or Debian's postgresql"
+            " package for a private cluster"
+        )
     return url
 
 
@@ -117,8 +138,9 @@ def _pg_drop_later(admin_url: str, name: str) -> None:
 
 
 def _pg_url(admin_url: str, database: str) -> str:
-    base, _, _ = admin_url.rpartition("/")
-    return f"{base}/{database}"
+    """The URL of another database on the server: the path replaced, the query (a socket's host, a port) kept."""
+    url = urllib.parse.urlsplit(admin_url)
+    return f"{url.scheme}://{url.netloc}/{database}" + (f"?{url.query}" if url.query else "")
 
 
 def load_fixture(db: Database, settings: Settings) -> None:

@@ -31,15 +31,21 @@ from tests.conftest import free_port
 SUPERUSER = "gateway"
 
 
-def _bin_dir() -> Path:
+def installed() -> Path | None:
+    """The directory of the server binaries, if there are any."""
     named = os.environ.get("GATEWAY_TEST_PG_BIN")
     found = [Path(named)] if named else sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version)
-    if not found or not (found[-1] / "initdb").exists():
+    return found[-1] if found and (found[-1] / "initdb").exists() else None
+
+
+def _bin_dir() -> Path:
+    found = installed()
+    if found is None:
         message = "a private PostgreSQL cluster needs initdb and pg_ctl (Debian's postgresql package)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    return found[-1]
+    return found
 
 
 def _version(path: Path) -> tuple[int, ...]:
