@@ -98,3 +98,29 @@ def test_a_question_mark_that_is_no_placeholder_is_refused_on_both_backends(db, 
     """SQLite leaves such a '?' alone, the rewrite for PostgreSQL would not: the statement is a bug everywhere."""
     with pytest.raises(ValueError, match="inside quotes"), db.transaction(write=False) as tx:
         tx.value(sql, ["x"])
+
+
+def test_a_writing_transaction_reads_what_it_wrote_and_counts_rows(db):
+    """PostgreSQL runs writes in pipeline mode: an answer read, a row count, a prefetched query that a write
+    came after, each sees every statement sent before it."""
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO ticket_type (name, valid_id) VALUES ('pipelined', 1)")
+        tx.prefetch("SELECT COUNT(*) AS n FROM ticket_type WHERE name LIKE ?", ["pipe%"])
+        tx.execute("UPDATE ticket_type SET name = 'pipeline' WHERE name = 'pipelined'")
+        assert tx.rowcount == 1
+        assert tx.value("SELECT COUNT(*) AS n FROM ticket_type WHERE name LIKE ?", ["pipe%"]) == 1
+        tx.prefetch("SELECT name FROM ticket_type WHERE name = ?", ["pipeline"])
+        tx.prefetch("SELECT name FROM ticket_type WHERE name = ?", ["nothing"])
+        assert tx.one("SELECT name FROM ticket_type WHERE name = ?", ["nothing"]) is None
+        assert tx.one("SELECT name FROM ticket_type WHERE name = ?", ["pipeline"]) == {"name": "pipeline"}
+        tx.execute("DELETE FROM ticket_type WHERE name = 'pipeline'")
+        assert tx.rowcount == 1
+    assert rows(db, "SELECT name FROM ticket_type WHERE name LIKE 'pipe%'") == []
+
+
+def test_a_statement_that_fails_unread_fails_its_transaction(db):
+    """A pipelined INSERT whose answer nobody reads and that breaks a constraint still rolls everything back."""
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"), db.transaction() as tx:
+        tx.execute("INSERT INTO ticket_type (name, valid_id) VALUES ('twice', 1)")
+        tx.execute("INSERT INTO ticket_type (name, valid_id) VALUES ('twice', 1)")
+    assert rows(db, "SELECT name FROM ticket_type WHERE name = 'twice'") == []

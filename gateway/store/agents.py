@@ -17,6 +17,11 @@ def by_id(tx: Transaction, user_id: int) -> Row | None:
     return tx.one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", [user_id])
 
 
+def prefetch_by_id(tx: Transaction, user_id: int) -> None:
+    """Send the query of a by_id() to come (Transaction.prefetch)."""
+    tx.prefetch(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", [user_id])
+
+
 def add(tx: Transaction, login: str, first_name: str, last_name: str, email: str, pw_hash: str) -> int:
     now = utcnow()
     return tx.insert(
@@ -66,13 +71,20 @@ def link_group(tx: Transaction, user_id: int, group_id: int, permission_key: str
         )
 
 
+_PERMISSIONS = (
+    "SELECT g.id AS group_id, g.name, g.valid_id, gu.permission_key FROM group_user gu"
+    " JOIN permission_groups g ON g.id = gu.group_id WHERE gu.user_id = ?"
+)
+
+
 def permissions(tx: Transaction, user_id: int) -> list[Row]:
     """Every permission key an agent holds, with its group's name and validity: one query per request."""
-    return tx.all(
-        "SELECT g.id AS group_id, g.name, g.valid_id, gu.permission_key FROM group_user gu"
-        " JOIN permission_groups g ON g.id = gu.group_id WHERE gu.user_id = ?",
-        [user_id],
-    )
+    return tx.all(_PERMISSIONS, [user_id])
+
+
+def prefetch_permissions(tx: Transaction, user_id: int) -> None:
+    """Send the query of a permissions() to come (Transaction.prefetch)."""
+    tx.prefetch(_PERMISSIONS, [user_id])
 
 
 def preferences(tx: Transaction, user_id: int) -> dict[str, str]:

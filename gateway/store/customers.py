@@ -13,6 +13,11 @@ def by_login(tx: Transaction, login: str) -> Row | None:
     return tx.one(f"SELECT {_COLUMNS} FROM customer_user WHERE login = ?", [login])
 
 
+def prefetch_by_login(tx: Transaction, login: str) -> None:
+    """Send the query of a by_login() to come (Transaction.prefetch)."""
+    tx.prefetch(f"SELECT {_COLUMNS} FROM customer_user WHERE login = ?", [login])
+
+
 def company_data(tx: Transaction, customer_id: str) -> Row | None:
     return tx.one(
         "SELECT customer_id, name, street, zip, city, country, url, comments, valid_id FROM customer_company"

@@ -110,7 +110,8 @@ class Transaction:
     A PostgreSQL write runs in psycopg's pipeline mode: a statement whose answer is not read (an INSERT
     of a history line) is sent without waiting for it, so the writes of an operation and its COMMIT
     share round trips; reading an answer waits for everything sent before it. A failed statement
-    fails the transaction at the next wait at the latest, before its COMMIT.
+    fails the transaction at the next wait at the latest, before its COMMIT. `prefetch` sends reads
+    ahead in the same way, so that the lookups an operation is about to make share one round trip.
     """
 
     def __init__(
@@ -124,9 +125,36 @@ class Transaction:
         self.dialect = dialect
         self._watch = watch  # each statement has its own time to be answered
         self._pipeline = pipeline
+        self._prefetched: dict[tuple[str, tuple[Value, ...]], Cursor[Row]] = {}
+
+    def prefetch(self, sql: str, params: Params = ()) -> None:
+        """Send a query now whose answer a later one(), all() or value() of the same statement and parameters
+        reads (a PostgreSQL write only: elsewhere the query runs when it is asked). A write in between
+        drops what was prefetched: the query runs again, and sees it."""
+        if self._pipeline is None:
+            return
+        key = (sql, tuple(params))
+        if key not in self._prefetched:
+            if self._watch is not None:
+                self._watch.renew()
+            connection = self._cursor.connection
+            assert not isinstance(connection, sqlite3.Connection)  # a pipeline is PostgreSQL's
+            cursor = connection.cursor()
+            cursor.execute(_pg_sql(sql), params)
+            self._prefetched[key] = cursor
+
+    def _answer(self, sql: str, params: Params) -> sqlite3.Cursor | Cursor[Row]:
+        """The cursor holding the answer to a query: prefetched, or run now."""
+        if self._prefetched:
+            cursor = self._prefetched.pop((sql, tuple(params)), None)
+            if cursor is not None:
+                return cursor
+        return self.execute(sql, params)
 
     def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor | Cursor[Row]:
         if self.dialect == "postgresql":
+            if self._prefetched and sql.lstrip()[:6].upper() != "SELECT":
+                self._prefetched.clear()
             if self._watch is not None:
                 self._watch.renew()
             self._cursor.execute(_pg_sql(sql), params)
@@ -137,6 +165,7 @@ class Transaction:
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if self.dialect == "postgresql":
+            self._prefetched.clear()
             if self._watch is not None:
                 self._watch.renew()
             self._cursor.executemany(_pg_sql(sql), rows)
@@ -145,14 +174,14 @@ class Transaction:
             self._cursor.executemany(sql, [_sqlite_params(row) for row in rows])
 
     def one(self, sql: str, params: Params = ()) -> Row | None:
-        row = self.execute(sql, params).fetchone()
+        row = self._answer(sql, params).fetchone()
         return None if row is None else dict(row)
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
-        return [dict(row) for row in self.execute(sql, params).fetchall()]
+        return [dict(row) for row in self._answer(sql, params).fetchall()]
 
     def value(self, sql: str, params: Params = ()) -> Any:
-        row = self.execute(sql, params).fetchone()
+        row = self._answer(sql, params).fetchone()
         return None if row is None else next(iter(dict(row).values()))
 
     def insert(self, sql: str, params: Params = ()) -> int:

@@ -48,12 +48,22 @@ def lookup(tx: Transaction, table: str, *, id: int | None = None, name: str | No
     return _lookup(tx, table, id, name)
 
 
+def prefetch_lookup(tx: Transaction, table: str, *, id: int | None = None, name: str | None = None) -> None:
+    """Send the query of a lookup() to come (Transaction.prefetch); a fixed catalogue's row known already needs none."""
+    if table not in _FIXED or (table, id, name) not in _fixed_cache:
+        tx.prefetch(*_lookup_query(table, id, name))
+
+
 def _lookup(tx: Transaction, table: str, id: int | None, name: str | None) -> Row | None:
+    return tx.one(*_lookup_query(table, id, name))
+
+
+def _lookup_query(table: str, id: int | None, name: str | None) -> tuple[str, list[Value]]:
     valid = " AND valid_id = 1" if _CATALOGUES[table] else ""
     extra = ", group_id" if table == "queue" else ", type_id" if table == "ticket_state" else ""
     if id is not None:
-        return tx.one(f"SELECT id, name{extra} FROM {table} WHERE id = ?{valid}", [id])
-    return tx.one(f"SELECT id, name{extra} FROM {table} WHERE name = ?{valid}", [name])
+        return f"SELECT id, name{extra} FROM {table} WHERE id = ?{valid}", [id]
+    return f"SELECT id, name{extra} FROM {table} WHERE name = ?{valid}", [name]
 
 
 def service_allowed(tx: Transaction, service_id: int, customer_user: str) -> bool:

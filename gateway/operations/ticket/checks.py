@@ -78,6 +78,15 @@ class Checks:
             raise self.invalid(f"Ticket->{label}ID or Ticket->{label} parameter is invalid!")
         return row
 
+    def prefetch_catalogue(self, tx: Transaction, table: str, id_value: Any, name_value: Any) -> None:
+        """Send the lookup a catalogue() of these values will make (Transaction.prefetch)."""
+        if given(id_value):
+            key = identifier(id_value)
+            if key is not None:
+                ticket_rows.prefetch_lookup(tx, table, id=key)
+        elif given(name_value):
+            ticket_rows.prefetch_lookup(tx, table, name=str(name_value).strip())
+
     def required(self, tx: Transaction, table: str, label: str, id_value: Any, name_value: Any) -> Row:
         """A catalogue row the request must name (TicketCreate's Queue, State, Priority)."""
         row = self.catalogue(tx, table, label, id_value, name_value)

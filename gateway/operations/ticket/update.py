@@ -63,6 +63,8 @@ def run(call: Call, request: TicketUpdateRequest) -> TicketUpdateResponse:
     with call.runtime.db.transaction() as tx:
         principal = authenticate(call, call.credentials(request), OP, tx)
         access = Access(tx, principal, customer_group_support=bool(call.runtime.settings.customer_group_support))
+        if request.Article and principal.is_agent:  # the agent's name for the article's From, with the ticket
+            agents.prefetch_by_id(tx, acting_user_id(principal))
         ticket = _ticket(tx, access, request)
         if request.Ticket is not None and not has_data(request.Ticket):
             raise check.invalid("Ticket parameter is not valid!")
