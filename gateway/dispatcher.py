@@ -57,7 +57,7 @@ _PATH = re.compile(
 
 
 class _Tee:
-    """Keeps the first bytes of the request body for the communication log while spyne reads it."""
+    """Keeps the first bytes of the request body for the communication log while the transport reads it."""
 
     def __init__(self, stream: InputStream, keep: int) -> None:
         self.stream, self.keep, self.data = stream, keep, bytearray()

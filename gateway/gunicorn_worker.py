@@ -35,9 +35,10 @@ waited there blocking, up to 2 s per connection.
 Kept-alive connections stay with the worker that accepted them, so which worker accepts matters:
 every worker is woken for a new connection and the first one awake takes it, and four connections a
 client opens at once could all land on one process (one GIL) while the others idle. A worker that
-holds connections therefore leaves new ones to the others for ``ACCEPT_PAUSE`` seconds per connection
-it holds (at most ``MAX_ACCEPT_PAUSE``), as nginx's accept mutex delays a busy worker; a worker alone,
-or all of them busy, accepts again when its pause ends.
+has just accepted therefore leaves new connections to the others for ``ACCEPT_PAUSE`` seconds per
+request it is busy with (being read or answered; idle kept-alive connections do not count), at most
+``MAX_ACCEPT_PAUSE``, as nginx's accept mutex delays a busy worker. A worker that is the only one
+never pauses; when all are paused, the first whose pause ends accepts.
 
 TLS and HTTP/2 connections are served as gthread serves them (their head cannot be read
 before the handshake): terminating TLS is the proxy's job.
@@ -182,8 +183,10 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         conn = Connection(self.cfg, sock, client, listener.getsockname())
         conn.linger = self._linger
         self.enqueue_req(conn)
-        self.accept_after = time.monotonic() + min(ACCEPT_PAUSE * self.nr_conns, MAX_ACCEPT_PAUSE)
-        self.set_accept_enabled(False)
+        if self.cfg.workers > 1:
+            busy = len(self.in_threads) + len(self.reading_heads) + len(self.reading_bodies) + len(self.waiting)
+            self.accept_after = time.monotonic() + min(ACCEPT_PAUSE * busy, MAX_ACCEPT_PAUSE)
+            self.set_accept_enabled(False)
 
     def set_accept_enabled(self, enabled: bool) -> None:
         """gthread's loop enables accepting again at each turn: not before the pause since the last accept."""
@@ -191,9 +194,11 @@ class Worker(ThreadWorker):  # type: ignore[misc]
             super().set_accept_enabled(enabled)
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        """The loop's wait ends when the pause does, so that accepting resumes on time."""
-        if self.alive and not self._accepting:
-            timeout = min(timeout, max(self.accept_after - time.monotonic(), 0.0))
+        """The loop's wait ends when a pause does, so that accepting resumes on time (not accepting because the
+        worker is full is no pause: its wait stays as gthread's)."""
+        pause = self.accept_after - time.monotonic()
+        if self.alive and not self._accepting and pause > 0:
+            timeout = min(timeout, pause)
         super().wait_for_and_dispatch_events(timeout)
 
     def enqueue_req(self, conn: TConn) -> None:

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -221,7 +222,7 @@ SESSION_HEAD = b"POST " + REST.encode() + b"/Session HTTP/1.1\r\nHost: gateway\r
 
 @pytest.fixture(scope="module")
 def crowded_server(templates, tmp_path_factory) -> Iterator:
-    """One worker (four threads), so that one process's stall shows; small body settings, so the test is short."""
+    """One worker (two threads), so that one process's stall shows; small body settings, so the test is short."""
     url, drop = copy_database("sqlite", templates, tmp_path_factory.mktemp("crowded"))
     try:
         with serving(
@@ -267,8 +268,8 @@ class Sender(threading.Thread):
 
 @pytest.mark.slow
 def test_slow_bodies_small_and_large_do_not_stall_a_worker(crowded_server):
-    """Small bodies trickled wait in the event loop; large ones just above body_min_rate take at most three of the
-    four threads, and are cut at a deadline fixed when their head arrived (not extended by each byte)."""
+    """Small bodies trickled wait in the event loop; large ones just above body_min_rate take at most one of the
+    two threads, and are cut at a deadline fixed when their head arrived (not extended by each byte)."""
     where = address(crowded_server)
     small = [Trickler(where, SESSION_HEAD + b"Content-Length: 5000\r\n\r\n", b" " * 5000, 0.2) for _ in range(8)]
     small.append(Trickler(where, SESSION_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", b"1388\r\n" + b" " * 5000, 0.2))
@@ -462,3 +463,85 @@ def test_a_request_gunicorn_cannot_parse_is_answered_a_json_fault(patient_server
     fault = json.loads(body)
     assert fault["faultcode"] == "Client.BadRequest" and fault["faultstring"].endswith(".")
     assert b"xxxx" not in body  # the client's bytes are not echoed
+
+
+def _stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, parent, ... (proc(5))."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _sockets(port: int, peer_port: int | None = None) -> set[str]:
+    """The inodes of the IPv4 sockets on `port`: listening, or connected to `peer_port`."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and (
+            fields[3] == "0A" if peer_port is None else fields[2].endswith(f":{peer_port:04X}")
+        ):
+            found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def _holders(inodes: set[str]) -> list[int]:
+    holders = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if inodes & {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}:
+                holders.append(int(pid))
+    return holders
+
+
+def _worker_pids(server) -> list[int]:
+    """The gunicorn workers of a `gateway serve`: the processes holding its listening socket but its master."""
+    pids = _holders(_sockets(address(server)[1]))
+    return [pid for pid in pids if int(_stat(pid)[1]) in pids]
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _owner(server, local_port: int) -> int:
+    """The worker holding the server's end of a client connection."""
+    (owner,) = _holders(_sockets(address(server)[1], local_port))
+    return owner
+
+
+def test_connections_opened_at_once_spread_over_the_workers(server):
+    """A client opening its keep-alive connections together (wrk, a pool) gets them served by different
+    processes: four connections on two workers are never all in one (one GIL for them all)."""
+    for _ in range(3):
+        clients = [socket.create_connection(address(server)) for _ in range(4)]
+        try:
+            for client in clients:
+                client.sendall(HEAD)
+            for client in clients:
+                assert client.recv(65536).startswith(b"HTTP/1.1 200")
+            owners = [_owner(server, client.getsockname()[1]) for client in clients]
+            assert len(set(owners)) == 2, owners
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_a_full_worker_waits_idle(templates, tmp_path):
+    """Workers that hold as many connections as they may take (worker_connections) do not accept, and do not
+    spin either: heads trickling in cost them next to no CPU."""
+    url, drop = copy_database("sqlite", templates, tmp_path)
+    try:
+        with serving(url, GATEWAY_HEADER_TIMEOUT="30", GUNICORN_CMD_ARGS="--worker-connections 3") as running:
+            clients = [socket.create_connection(address(running)) for _ in range(6)]
+            try:
+                for client in clients:
+                    client.sendall(b"GET /health HTTP/1.1\r\n")  # a head never finished
+                time.sleep(1)
+                workers = _worker_pids(running)
+                before = sum(_cpu_seconds(pid) for pid in workers)
+                time.sleep(2)
+                assert sum(_cpu_seconds(pid) for pid in workers) - before < 0.3
+            finally:
+                for client in clients:
+                    client.close()
+    finally:
+        drop()

@@ -66,9 +66,9 @@ class RequestLimits:
 def buffer_body(environ: WSGIEnvironment, limit: int) -> bool:
     """Give a body without Content-Length one, reading at most `limit` bytes; False if it is longer.
 
-    spyne reads exactly CONTENT_LENGTH bytes (and, without one, silently cuts a chunked body
-    at its limit), so a chunked body, or none at all as curl sends for ``-X POST``, is read
-    into memory first. A server that does not terminate the input itself (no
+    The transports read exactly CONTENT_LENGTH bytes (spyne's SOAP, without one, would silently cut
+    a chunked body at its limit), so a chunked body, or none at all as curl sends for ``-X POST``,
+    is read into memory first. A server that does not terminate the input itself (no
     ``wsgi.input_terminated``) must not be read past CONTENT_LENGTH: there is no body then.
     """
     if environ.get("CONTENT_LENGTH"):
