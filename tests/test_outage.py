@@ -30,7 +30,19 @@ from gateway.errors import DatabaseUnavailableError
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.database import Database
-from tests.conftest import REST, ROOT, SOAP, TICKET_NS, Server, Templates, load_fixture, serving, test_settings, until
+from tests.conftest import (
+    REST,
+    ROOT,
+    SOAP,
+    TICKET_NS,
+    Server,
+    Templates,
+    copy_database,
+    load_fixture,
+    serving,
+    test_settings,
+    until,
+)
 from tests.golden import soap_body
 from tests.pgcluster import PgCluster
 
@@ -410,3 +422,22 @@ def test_a_process_that_serves_only_documents_still_sees_a_new_web_service(setti
         until(lambda: client.get(path).status_code == 200, 5)
     finally:
         app.close()
+
+
+def test_work_between_pipelined_statements_is_no_frozen_server(templates, tmp_path):
+    """A writing transaction's statements are pipelined, and libpq counts one sent as in progress until the
+    transaction syncs: the request's own work after it, longer than a statement may take, is not mistaken
+    for a server that stopped answering."""
+    database_url, drop = copy_database("postgresql", templates, tmp_path)
+    db = Database(database_url, statement_timeout=0.5, timeout=1.0)
+    try:
+        with db.transaction() as tx:
+            tx.execute("INSERT INTO ticket_type (name, valid_id) VALUES ('slow work', 1)")
+            time.sleep(2.5)  # past statement_timeout + timeout
+            assert tx.value("SELECT COUNT(*) FROM ticket_type WHERE name = 'slow work'") == 1
+        assert not db.known_down()
+        with db.transaction(write=False) as tx:
+            assert tx.value("SELECT COUNT(*) FROM ticket_type WHERE name = 'slow work'") == 1
+    finally:
+        db.close()
+        drop()

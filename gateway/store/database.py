@@ -135,13 +135,27 @@ class Transaction:
             return
         key = (sql, tuple(params))
         if key not in self._prefetched:
-            if self._watch is not None:
-                self._watch.renew()
             connection = self._cursor.connection
             assert not isinstance(connection, sqlite3.Connection)  # a pipeline is PostgreSQL's
             cursor = connection.cursor()
-            cursor.execute(_pg_sql(sql), params)
+            with self._waiting():
+                cursor.execute(_pg_sql(sql), params)
             self._prefetched[key] = cursor
+
+    @contextlib.contextmanager
+    def _waiting(self) -> Iterator[None]:
+        """A wait for the server, with its own time to be answered (see Watch). In pipeline mode libpq counts
+        a statement sent as in progress until its transaction syncs, so the watch is armed only around what
+        waits: sending, reading an answer, the COMMIT."""
+        if self._watch is None:
+            yield
+            return
+        self._watch.renew()
+        try:
+            yield
+        finally:
+            if self._pipeline is not None:
+                self._watch.rest()
 
     def _answer(self, sql: str, params: Params) -> sqlite3.Cursor | Cursor[Row]:
         """The cursor holding the answer to a query: prefetched, or run now."""
@@ -155,9 +169,8 @@ class Transaction:
         if self.dialect == "postgresql":
             if self._prefetched and sql.lstrip()[:6].upper() != "SELECT":
                 self._prefetched.clear()
-            if self._watch is not None:
-                self._watch.renew()
-            self._cursor.execute(_pg_sql(sql), params)
+            with self._waiting():
+                self._cursor.execute(_pg_sql(sql), params)
         else:
             _pg_sql(sql)  # a statement PostgreSQL would get wrong fails on SQLite too
             self._cursor.execute(sql, _sqlite_params(params))
@@ -166,22 +179,28 @@ class Transaction:
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if self.dialect == "postgresql":
             self._prefetched.clear()
-            if self._watch is not None:
-                self._watch.renew()
-            self._cursor.executemany(_pg_sql(sql), rows)
+            with self._waiting():
+                self._cursor.executemany(_pg_sql(sql), rows)
         else:
             _pg_sql(sql)
             self._cursor.executemany(sql, [_sqlite_params(row) for row in rows])
 
     def one(self, sql: str, params: Params = ()) -> Row | None:
-        row = self._answer(sql, params).fetchone()
+        cursor = self._answer(sql, params)
+        with self._waiting():
+            row = cursor.fetchone()
         return None if row is None else dict(row)
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
-        return [dict(row) for row in self._answer(sql, params).fetchall()]
+        cursor = self._answer(sql, params)
+        with self._waiting():
+            rows = cursor.fetchall()
+        return [dict(row) for row in rows]
 
     def value(self, sql: str, params: Params = ()) -> Any:
-        row = self._answer(sql, params).fetchone()
+        cursor = self._answer(sql, params)
+        with self._waiting():
+            row = cursor.fetchone()
         return None if row is None else next(iter(dict(row).values()))
 
     def insert(self, sql: str, params: Params = ()) -> int:
@@ -191,7 +210,8 @@ class Transaction:
     @property
     def rowcount(self) -> int:
         if self._pipeline is not None:
-            self._pipeline.sync()  # a pipelined statement's row count is known once its answer is in
+            with self._waiting():
+                self._pipeline.sync()  # a pipelined statement's row count is known once its answer is in
         return self._cursor.rowcount
 
 

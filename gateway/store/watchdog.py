@@ -31,10 +31,17 @@ class Watch:
         self.seconds = seconds
         self.deadline = time.monotonic() + seconds
         self.fired = False
+        self.armed = True  # the caller may be waiting for the server
 
     def renew(self) -> None:
-        """A statement starts now: it has `seconds` to be answered."""
+        """A statement starts now, or its answer is waited for: it has `seconds` to be answered."""
         self.deadline = time.monotonic() + self.seconds
+        self.armed = True
+
+    def rest(self) -> None:
+        """The caller waits for nothing (pipeline mode, between statements): whatever libpq says, the request's
+        own work is going on, which is no sign of a dead server."""
+        self.armed = False
 
 
 class Watchdog:
@@ -68,7 +75,7 @@ class Watchdog:
                 now = time.monotonic()
                 for watch in self._watches:
                     # past its deadline between statements (the request's own work) is no sign of a dead server
-                    if not watch.fired and watch.deadline <= now and _in_statement(watch.conn):
+                    if not watch.fired and watch.armed and watch.deadline <= now and _in_statement(watch.conn):
                         watch.fired = True
                         _shut_down(watch.conn)
                 if not self._watches:
