@@ -4,14 +4,18 @@ Znuny matches them as a case-insensitive substring with `*` wildcards (LIKE '%..
 B-tree serves: every such search read every article. Each backend gets an index of trigrams,
 which serves exactly that match:
 
-- PostgreSQL: pg_trgm (a trusted extension: the database's owner may create it) and a GIN index
-  on LOWER() of each column, the form gateway.store.search compares;
+- PostgreSQL: pg_trgm (a trusted extension: a role that may create objects in the database may
+  create it; otherwise its owner does, once, and the upgrade is run again) and a GIN index on
+  LOWER() of each column, the form gateway.store.search compares. The indexes are built inside
+  the upgrade's transaction, which keeps new articles waiting meanwhile: on a large database,
+  upgrade while no server runs;
 - SQLite: an FTS5 table with the trigram tokenizer over the same columns, kept by triggers, which
   gateway.store.search asks for candidate articles before it applies the exact match.
 """
 
 from yoyo import step
 
+from gateway.errors import SettingsError
 from gateway.store import ddl
 
 __depends__ = {"0007_admin_pages"}
@@ -39,7 +43,15 @@ SQLITE = [
 def apply(conn: ddl.Connection) -> None:
     cursor = conn.cursor()
     if ddl.dialect_of(conn) == "postgresql":
-        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        try:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        except Exception as error:  # psycopg's: not permitted, or not installed with the server
+            raise SettingsError(
+                "migration 0008 needs PostgreSQL's extension pg_trgm for TicketSearch's article indexes, which"
+                f" this role cannot create ({' '.join(str(error).split())}): run CREATE EXTENSION pg_trgm; in"
+                " this database as its owner or a superuser (the extension ships with Debian's postgresql"
+                " package), then `gateway db upgrade` again"
+            ) from None
         for column in COLUMNS:
             cursor.execute(
                 f"CREATE INDEX ix_article_data_mime_{column}_trgm ON article_data_mime"
@@ -50,4 +62,15 @@ def apply(conn: ddl.Connection) -> None:
             cursor.execute(statement)
 
 
-steps = [step(apply)]
+def rollback(conn: ddl.Connection) -> None:
+    cursor = conn.cursor()
+    if ddl.dialect_of(conn) == "postgresql":
+        for column in COLUMNS:
+            cursor.execute(f"DROP INDEX ix_article_data_mime_{column}_trgm")
+    else:
+        for trigger in ("insert", "delete", "update"):
+            cursor.execute(f"DROP TRIGGER article_search_{trigger}")
+        cursor.execute("DROP TABLE article_search")
+
+
+steps = [step(apply, rollback)]
