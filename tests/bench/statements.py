@@ -4,8 +4,8 @@ Counted in the bench's process, through the WSGI application on the database the
 for the thread that answers the request (the communication log's writer works apart, in batches).
 Statements are those the database runs, BEGIN and COMMIT of a writing transaction included; a round
 trip is a wait for the server's answer: each statement of a reading transaction (autocommit), and in a
-writing one (psycopg's pipeline mode) each answer read plus the COMMIT, the statements whose answers
-nobody reads riding along.
+writing one (psycopg's pipeline mode) each answer read that is not in yet, and the COMMIT; the
+statements whose answers nobody reads, and reads prefetched, ride along.
 """
 
 from __future__ import annotations
@@ -35,7 +35,12 @@ class Tally:
 def counting() -> Iterator[Tally]:
     """Count what this thread sends while the block runs."""
     tally, me = Tally(), threading.get_ident()
-    execute, executemany, fetches = Transaction.execute, Transaction.executemany, {}
+    execute, executemany, prefetch, answer = (
+        Transaction.execute,
+        Transaction.executemany,
+        Transaction.prefetch,
+        Transaction._answer,
+    )
     transaction, rowcount = Database.transaction, Transaction.rowcount
 
     def mine() -> bool:
@@ -47,21 +52,22 @@ def counting() -> Iterator[Tally]:
             tally.round_trips += self._pipeline is None and self.dialect == "postgresql"
         return execute(self, sql, params)
 
+    def counted_prefetch(self: Transaction, sql: str, params: Any = ()) -> None:
+        if mine():  # sent now (a PostgreSQL write), its answer read with the next wait; elsewhere run when read
+            tally.statements += self._pipeline is not None
+        prefetch(self, sql, params)
+
     def counted_executemany(self: Transaction, sql: str, rows: Any) -> None:
         if mine():
             tally.statements += len(rows)
             tally.round_trips += self.dialect == "postgresql"
         executemany(self, sql, rows)
 
-    def fetching(name: str) -> Any:
-        original = fetches[name] = getattr(Transaction, name)
-
-        def fetch(self: Transaction, *args: Any) -> Any:
-            if mine():
-                tally.round_trips += self._pipeline is not None  # a wait for everything sent so far
-            return original(self, *args)
-
-        return fetch
+    def counted_answer(self: Transaction, sql: str, params: Any) -> Any:
+        cursor = answer(self, sql, params)
+        if mine() and self._pipeline is not None and cursor.pgresult is None:
+            tally.round_trips += 1  # its answer is not in yet: reading it waits for everything sent so far
+        return cursor
 
     @contextlib.contextmanager
     def counted_transaction(self: Database, write: bool = True, **options: Any) -> Iterator[Transaction]:
@@ -79,7 +85,8 @@ def counting() -> Iterator[Tally]:
     patches = {
         "execute": counted_execute,
         "executemany": counted_executemany,
-        **{name: fetching(name) for name in ("one", "all", "value")},
+        "prefetch": counted_prefetch,
+        "_answer": counted_answer,
         "rowcount": property(counted_rowcount),
     }
     try:
@@ -88,7 +95,8 @@ def counting() -> Iterator[Tally]:
         Database.transaction = counted_transaction  # type: ignore[method-assign,assignment]
         yield tally
     finally:
-        for name, original in {"execute": execute, "executemany": executemany, **fetches}.items():
+        originals = {"execute": execute, "executemany": executemany, "prefetch": prefetch, "_answer": answer}
+        for name, original in originals.items():
             setattr(Transaction, name, original)
         Transaction.rowcount = rowcount  # type: ignore[method-assign]
         Database.transaction = transaction  # type: ignore[method-assign]
