@@ -157,20 +157,25 @@ class Transaction:
             if self._pipeline is not None:
                 self._watch.rest()
 
-    def _answer(self, sql: str, params: Params) -> sqlite3.Cursor | Cursor[Row]:
+    def _answer(self, sql: str, params: Params, prepare: bool | None = None) -> sqlite3.Cursor | Cursor[Row]:
         """The cursor holding the answer to a query: prefetched, or run now."""
         if self._prefetched:
             cursor = self._prefetched.pop((sql, tuple(params)), None)
             if cursor is not None:
                 return cursor
-        return self.execute(sql, params)
+        return self.execute(sql, params, prepare)
 
-    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor | Cursor[Row]:
+    def execute(self, sql: str, params: Params = (), prepare: bool | None = None) -> sqlite3.Cursor | Cursor[Row]:
+        """Run a statement. PostgreSQL prepares one run often on a connection (psycopg's prepare_threshold), and
+        then plans it once for all values: prepare=False plans it for each run's values, for a query whose
+        best plan depends on them (a LIKE that matches nearly everything or nearly nothing)."""
         if self.dialect == "postgresql":
             if self._prefetched and sql.lstrip()[:6].upper() != "SELECT":
                 self._prefetched.clear()
+            cursor = self._cursor
+            assert not isinstance(cursor, sqlite3.Cursor)
             with self._waiting():
-                self._cursor.execute(_pg_sql(sql), params)
+                cursor.execute(_pg_sql(sql), params, prepare=prepare)
         else:
             _pg_sql(sql)  # a statement PostgreSQL would get wrong fails on SQLite too
             self._cursor.execute(sql, _sqlite_params(params))
@@ -191,8 +196,8 @@ class Transaction:
             row = cursor.fetchone()
         return None if row is None else dict(row)
 
-    def all(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = self._answer(sql, params)
+    def all(self, sql: str, params: Params = (), prepare: bool | None = None) -> list[Row]:
+        cursor = self._answer(sql, params, prepare)
         with self._waiting():
             rows = cursor.fetchall()
         return [dict(row) for row in rows]

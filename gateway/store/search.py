@@ -228,4 +228,5 @@ def search(tx: Transaction, query: TicketQuery, permission: tuple[str, Sequence[
         f"SELECT t.id FROM ticket t WHERE {' AND '.join(where) or '1 = 1'}"
         f" ORDER BY {order + ', ' if order else ''}t.id {'DESC' if last_desc else 'ASC'} LIMIT ?"
     )
-    return [row["id"] for row in tx.all(sql, [*params, query.limit])]
+    # planned for its values: a generic plan of a text criterion took 800 ms where its own took 3
+    return [row["id"] for row in tx.all(sql, [*params, query.limit], prepare=False if query.text else None)]
