@@ -171,9 +171,9 @@ def test_the_list_shows_each_last_request_from_one_statement(db, settings, gatew
     statements: list[str] = []
     execute = Transaction.execute
 
-    def counted(self, sql, params=()):
+    def counted(self, sql, params=(), prepare=None):
         statements.append(sql)
-        return execute(self, sql, params)
+        return execute(self, sql, params, prepare)
 
     monkeypatch.setattr(Transaction, "execute", counted)
     before = {found.name: found for found in webservices.list_webservices(db)}
