@@ -46,11 +46,11 @@ def counting() -> Iterator[Tally]:
     def mine() -> bool:
         return threading.get_ident() == me
 
-    def counted_execute(self: Transaction, sql: str, params: Any = ()) -> Any:
+    def counted_execute(self: Transaction, sql: str, params: Any = (), prepare: bool | None = None) -> Any:
         if mine():
             tally.statements += 1
             tally.round_trips += self._pipeline is None and self.dialect == "postgresql"
-        return execute(self, sql, params)
+        return execute(self, sql, params, prepare)
 
     def counted_prefetch(self: Transaction, sql: str, params: Any = ()) -> None:
         if mine():  # sent now (a PostgreSQL write), its answer read with the next wait; elsewhere run when read
@@ -63,8 +63,8 @@ def counting() -> Iterator[Tally]:
             tally.round_trips += self.dialect == "postgresql"
         executemany(self, sql, rows)
 
-    def counted_answer(self: Transaction, sql: str, params: Any) -> Any:
-        cursor = answer(self, sql, params)
+    def counted_answer(self: Transaction, sql: str, params: Any, prepare: bool | None = None) -> Any:
+        cursor = answer(self, sql, params, prepare)
         if mine() and self._pipeline is not None and cursor.pgresult is None:
             tally.round_trips += 1  # its answer is not in yet: reading it waits for everything sent so far
         return cursor
