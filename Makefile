@@ -12,7 +12,7 @@ APT_PACKAGES := build-essential swig libssl-dev gnupg openssl libpq5 ca-certific
 # only for `make test`: PHP's SoapClient and Perl's SOAP::Lite (Znuny's own SOAP stack) are real
 # clients the tests drive; Chromium and its WebDriver drive the admin pages (tests/browser.py); PostgreSQL's
 # server runs the PostgreSQL half on a private cluster when GATEWAY_TEST_POSTGRES_URL names none
-TEST_APT_PACKAGES := php-cli php-soap libsoap-lite-perl chromium chromium-driver postgresql
+TEST_APT_PACKAGES := php-cli php-soap libsoap-lite-perl chromium chromium-driver postgresql systemd
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test wsdl bench bench-znuny fuzz lint system-packages test-packages

@@ -1,4 +1,8 @@
-"""gunicorn's logger with secrets redacted: ``logger_class`` in gateway.gunicorn_config.
+"""gunicorn's logger with secrets redacted, and the request log: ``logger_class`` in gateway.gunicorn_config.
+
+The access log is gateway's request log: one line per request (``access``), text or JSON by the
+setting log_format, naming the request id that the client got back as X-Request-ID, the web
+service and operation, the status and the time taken. gunicorn's access_log_format is not used for it.
 
 gunicorn writes the request line, the query string and the Referer to the access log, and quotes
 a request line it refuses ("Invalid request from ip=...: ...") or a request that broke ("Error
@@ -9,16 +13,19 @@ message goes through gateway.redaction first.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import json
 import logging
 import re
 from typing import Any
 
 from gunicorn.glogging import Logger
 
-from gateway.environ import SECRETS
+from gateway.environ import CLIENT_ADDRESS, OPERATION, REQUEST_ID, SECRETS, WEBSERVICE
 from gateway.middleware.credentials import HEADERS
 from gateway.redaction import REDACTED, is_secret, redact_path, redact_query, redact_text, redact_url, scrub
+from gateway.settings import load
 
 # the X-OTRS-Header-* credentials that are secrets, as WSGI names them
 SECRET_HEADERS = tuple(header for header, key in HEADERS.items() if is_secret(key))
@@ -50,6 +57,7 @@ class _ToErrorLog(logging.Handler):
 class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hints
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
+        self.json_lines = load().log_format == "json"
         for name in APP_LOGGERS:
             logger = logging.getLogger(name)
             logger.handlers = [_ToErrorLog(self.error_log)]
@@ -63,7 +71,7 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hin
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         found = {str(environ[name]).strip() for name in SECRET_HEADERS if environ.get(name)}
         found.update(environ.get(SECRETS, ()))  # a custom route's :SessionID, wherever in the path it is
-        used = _used(self.cfg.access_log_format)
+        used = _used(self.cfg.access_log_format) | {"r"}  # the request line: in the request log's every line
         for key in used & atoms.keys():
             value = atoms[key]
             if key in _HEADER_ATOMS or key in _ENVIRON_ATOMS:
@@ -74,6 +82,26 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hin
             if isinstance(atoms[key], str):
                 atoms[key] = scrub(atoms[key], found)
         return atoms
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: dt.timedelta) -> None:
+        """The request log: one line per request, as text or JSON (log_format), with what an operator looks
+        for: the request id the client got as X-Request-ID, the web service and operation, status, time."""
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        webservice = environ.get(WEBSERVICE)
+        fields = {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "request_id": environ.get(REQUEST_ID, ""),
+            "client": environ.get(CLIENT_ADDRESS) or atoms["h"],
+            "request": atoms["r"],
+            "webservice": webservice.name if webservice is not None else "",
+            "operation": environ.get(OPERATION, ""),
+            "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
+            "duration_ms": round(request_time.total_seconds() * 1000, 1),
+            "bytes": atoms["B"] if isinstance(atoms["B"], int) else 0,
+        }
+        self.access_log.info(_json_line(fields) if self.json_lines else _text_line(fields))
 
     def critical(self, msg: str, *args: Any, **kwargs: Any) -> None:
         super().critical(_redacted(msg, args), **kwargs)
@@ -92,6 +120,21 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hin
 
     def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
         super().exception(_redacted(msg, args), **kwargs)
+
+
+def _json_line(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+def _text_line(fields: dict[str, Any]) -> str:
+    """Space-separated, the request line quoted (its quotes and controls escaped), `-` for what a request
+    has not (a web service and operation only where one answered)."""
+    request = json.dumps(fields["request"], ensure_ascii=False)
+    return (
+        f"{fields['time']} {fields['request_id'] or '-'} {fields['client'] or '-'} {request}"
+        f" {fields['webservice'] or '-'} {fields['operation'] or '-'} {fields['status']}"
+        f" {fields['duration_ms']}ms {fields['bytes']}B"
+    )
 
 
 @functools.cache

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gateway import metrics
 from gateway.passwords import PasswordChecker, hash_password, needs_rehash
 from gateway.principal import AGENT, CUSTOMER, Principal
 from gateway.settings import Settings
@@ -244,6 +245,7 @@ class Authenticator:
             user_type, login = (AGENT, creds.UserLogin) if creds.UserLogin else (CUSTOMER, creds.CustomerUserLogin)
             keys = self._failure_keys(user_type, login, remote_addr)
             if principal is None:
+                metrics.LOGIN_FAILURES.labels(user_type).inc()
                 since = utcnow() - dt.timedelta(seconds=self.settings.login_failure_window)
                 address = remote_addr or "an unknown address"
                 refused = [f"{user_type} login {login!r} from {address}", f"address {address} for every login"]

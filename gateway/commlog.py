@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
+from gateway import metrics
 from gateway.errors import DatabaseUnavailableError
 from gateway.redaction import redact_body, redact_path, redact_query, scrub, storable
 from gateway.store import commlog
@@ -249,6 +250,7 @@ class CommunicationLog:
     def _lost(self, count: int, why: str) -> None:
         """A warning in the server log at most every WARN_EVERY seconds, counting what was lost meanwhile
         (request threads and the writer both lose records)."""
+        metrics.COMMLOG_DROPPED.inc(count)
         with self._warn_lock:
             self._unwarned += count
             now = time.monotonic()

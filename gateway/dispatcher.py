@@ -5,6 +5,7 @@
     GET  .../Webservice/<SOAP name>?wsdl  (or /wsdl)   the generated WSDL
     GET  .../Webservice/<REST name>/openapi.json        the generated OpenAPI 3 document
     GET  /health                                        JSON for load balancers
+    GET  /metrics                                       Prometheus text, to metrics_allowed addresses
     /admin/...                                          the admin pages (gateway.web, mounted by app.py)
 
 Where Znuny closes the connection (unknown web service) or answers a bare 500, we answer
@@ -13,6 +14,7 @@ Where Znuny closes the connection (unknown web service) or answers a bare 500, w
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import time
@@ -20,7 +22,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from wsgiref.types import InputStream, WSGIApplication, WSGIEnvironment
 
-from gateway import __version__
+from gateway import __version__, metrics
 from gateway.commlog import MAX_QUEUED, CommunicationLog
 from gateway.environ import (
     CLIENT_ADDRESS,
@@ -39,6 +41,7 @@ from gateway.faults import UNAVAILABLE, StartResponse, WriteBody, fault, json_fa
 from gateway.middleware.limits import buffer_body
 from gateway.redaction import is_secret
 from gateway.runtime import Runtime
+from gateway.settings import proxy_networks
 from gateway.webservice.config import SOAP
 from gateway.webservice.endpoint import Endpoint
 from gateway.webservice.registry import Registry
@@ -103,11 +106,14 @@ class Dispatcher:
         self.registry = registry
         self.commlog = commlog
         self.admin = admin
+        self.metrics_networks = proxy_networks(runtime.settings.metrics_allowed, "metrics_allowed")
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/health":
             return self._health(start_response)
+        if path == "/metrics":
+            return self._metrics(environ, start_response)
         if admin_path(path):
             if not buffer_body(environ, self.runtime.settings.max_request_size):
                 return json_fault(
@@ -198,13 +204,15 @@ class Dispatcher:
             answered = 408
             raise
         finally:
+            elapsed = time.monotonic() - started
+            metrics.observe(endpoint.config.name, environ.get(OPERATION, ""), answered, elapsed)
             self.commlog.record(
                 endpoint.config.id,
                 environ.get(REQUEST_ID, ""),
                 environ.get(CLIENT_ADDRESS, ""),
                 environ.get(OPERATION, ""),
                 answered,
-                int((time.monotonic() - started) * 1000),
+                int(elapsed * 1000),
                 f"{environ['REQUEST_METHOD']} {rest or '/'}",
                 environ.get("QUERY_STRING", ""),
                 bytes(tee.data),
@@ -214,6 +222,22 @@ class Dispatcher:
                 [(name, environ[key]) for name, key in _LOGGED_HEADERS if environ.get(key)],
             )
         return body
+
+    def _metrics(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        """Prometheus' page, for the addresses metrics_allowed names (behind trusted proxies, the client's)."""
+        try:
+            client = ipaddress.ip_address(environ.get(CLIENT_ADDRESS, ""))
+        except ValueError:
+            client = None
+        if client is None or not any(client in network for network in self.metrics_networks):
+            return json_fault(
+                start_response,
+                "403 Forbidden",
+                "Client.Forbidden",
+                "The metrics are served only to the addresses the setting metrics_allowed names.",
+            )
+        body, content_type = metrics.page(self.runtime.db, environ.get("HTTP_ACCEPT", ""))
+        return respond(start_response, "200 OK", body, content_type)
 
     def _health(self, start_response: StartResponse) -> list[bytes]:
         healthy = self.runtime.db.ping()

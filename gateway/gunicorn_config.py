@@ -31,7 +31,9 @@ control_socket_disable = True
 # body_timeout (settings), the body's size by max_request_size
 limit_request_line = 8190
 limit_request_fields = 100
-accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
+# the request log (gateway.accesslog: one line per request, text or JSON by log_format): a file, `-` for
+# standard output (the default: journald and containers collect it), empty for none
+accesslog = os.environ.get("GATEWAY_ACCESS_LOG", "-") or None
 # both logs with passwords and session IDs redacted (query strings, Referer, request lines)
 logger_class = "gateway.accesslog.RedactingLogger"
 errorlog = "-"
@@ -42,3 +44,16 @@ def pre_fork(server: Any, worker: Any) -> None:
     """What the master preloaded (the spyne applications, the modules) lives as long as the workers: out of
     the collector's sight, a full collection in a worker no longer walks it, and its pages stay shared."""
     gc.freeze()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker's metric files are no longer its live values (gateway.metrics, multiprocess mode)."""
+    from gateway import metrics
+
+    metrics.worker_exited(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    from gateway import metrics
+
+    metrics.server_exited()

@@ -89,6 +89,12 @@ class Settings:
     X-Forwarded-For (the rightmost entry that is not itself a trusted proxy); empty: every request
     is the address it comes from, and X-Forwarded-For is ignored. The word unix trusts a proxy that
     connects over a unix socket (gateway serve --bind unix:PATH), which has no address of its own"""
+    metrics_allowed: str = "127.0.0.1, ::1"
+    """addresses or networks (CIDR) that may read /metrics (Prometheus text), separated by commas or
+    spaces; behind trusted_proxies, the client's address counts. Empty: /metrics answers 403 to all"""
+    log_format: str = "text"
+    """the request log's lines (one per request: request id, client, request line, web service,
+    operation, status, milliseconds, bytes): text, or json (one object per line, for a log shipper)"""
     impersonation_group: str = "admin"
     """agents with rw on this group may use X-OTRS-Header-ImpersonateAsUser"""
     customer_group_support: int = 0
@@ -252,7 +258,10 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"setting ticket_subject_format: {settings.ticket_subject_format!r} is not Left, Right or None"
         )
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"setting log_format: {settings.log_format!r} is not text or json")
     proxy_networks(settings.trusted_proxies)  # a typo is refused at start, not ignored per request
+    proxy_networks(settings.metrics_allowed, "metrics_allowed")
     base = home(environ)
     key_stores: dict[str, Any] = {key: _absolute(getattr(settings, key), base) for key in KEY_STORES}
     return dataclasses.replace(settings, database_url=_absolute_sqlite(settings.database_url, base), **key_stores)
@@ -264,14 +273,14 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 UNIX_PEER = "unix"  # in trusted_proxies: a proxy on a unix socket
 
 
-def proxy_networks(value: str) -> tuple[Network, ...]:
-    """The networks of trusted_proxies; a single address is a network of one."""
+def proxy_networks(value: str, setting: str = "trusted_proxies") -> tuple[Network, ...]:
+    """The networks of trusted_proxies (or another setting of addresses); a single address is a network of one."""
     try:
         return tuple(
             ipaddress.ip_network(item, strict=False) for item in value.replace(",", " ").split() if item != UNIX_PEER
         )
     except ValueError as error:
-        raise SettingsError(f"setting trusted_proxies: {error}") from None
+        raise SettingsError(f"setting {setting}: {error}") from None
 
 
 def trusts_unix_peer(value: str) -> bool:

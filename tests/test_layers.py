@@ -32,7 +32,7 @@ LEAVES = {
 CHAIN = [
     ("store", ("gateway.store",)),
     ("mail", ("gateway.mail",)),
-    ("domain", ("gateway.tickets", "gateway.auth", "gateway.runtime", "gateway.commlog")),
+    ("domain", ("gateway.tickets", "gateway.auth", "gateway.runtime", "gateway.commlog", "gateway.metrics")),
     ("operations", ("gateway.operations",)),
     ("wire", ("gateway.transport", "gateway.webservice")),
     (

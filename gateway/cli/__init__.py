@@ -5,7 +5,7 @@ problem on stderr and exits 1 (2 for usage errors), having written nothing. One 
 area; importing them registers their commands on `main`.
 """
 
-from gateway.cli import directory, installation, mail, webservices  # noqa: F401  (they register commands)
+from gateway.cli import backup, check, directory, installation, mail, webservices  # noqa: F401  (they register commands)
 from gateway.cli.core import main
 from gateway.cli.installation import WSDL_PUBLIC_URL
 

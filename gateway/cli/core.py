@@ -97,5 +97,8 @@ def main(click_ctx: click.Context) -> None:
     try:
         click_ctx.obj = Context()
     except SettingsError as error:
-        raise click.ClickException(str(error)) from None
+        if click_ctx.invoked_subcommand != "check":
+            raise click.ClickException(str(error)) from None
+        click_ctx.obj = error  # `gateway check` reports it as its first failed check
+        return
     click_ctx.call_on_close(click_ctx.obj.close)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import click
 
+from gateway import metrics
 from gateway.admin import directory, webservices
 from gateway.cli.core import Context, action, main
 from gateway.settings import DEFAULT_BIND, advertised_url, as_ini
@@ -70,6 +72,11 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
     """
     ctx.require_migrated()
     os.environ["GATEWAY_PUBLIC_URL"] = advertised_url(ctx.settings.public_url, bind)
+    # the workers' metric files (gateway.metrics): the operator's directory emptied, or one for this start
+    if os.environ.get(metrics.MULTIPROC_DIR):
+        metrics.prepare_directory(os.environ[metrics.MULTIPROC_DIR])
+    else:
+        os.environ[metrics.MULTIPROC_DIR] = os.environ[metrics.OWN_DIR] = tempfile.mkdtemp(prefix="gateway-metrics-")
     args = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind]
     if workers:
         args += ["--workers", str(workers)]

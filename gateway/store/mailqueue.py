@@ -118,6 +118,14 @@ def listing(tx: Transaction, state: str | None, article_id: int | None, limit: i
     return tx.all(f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) newest ORDER BY id", [*params, limit])
 
 
+def totals(tx: Transaction) -> dict[str, tuple[int, int]]:
+    """Messages and their delivery attempts per state (those there are)."""
+    return {
+        row["state"]: (int(row["count"]), int(row["attempts"] or 0))
+        for row in tx.all("SELECT state, COUNT(*) AS count, SUM(attempts) AS attempts FROM mail_queue GROUP BY state")
+    }
+
+
 def counts(tx: Transaction) -> dict[str, int]:
     """Messages per state (those there are), read from ix_mail_queue_claim."""
     return {
