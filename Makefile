@@ -11,8 +11,9 @@ PYTEST_ARGS ?= -n auto --dist loadscope
 APT_PACKAGES := build-essential swig libssl-dev gnupg openssl libpq5 ca-certificates
 # only for `make test`: PHP's SoapClient and Perl's SOAP::Lite (Znuny's own SOAP stack) are real
 # clients the tests drive; Chromium and its WebDriver drive the admin pages (tests/browser.py); PostgreSQL's
-# server runs the PostgreSQL half on a private cluster when GATEWAY_TEST_POSTGRES_URL names none
-TEST_APT_PACKAGES := php-cli php-soap libsoap-lite-perl chromium chromium-driver postgresql systemd
+# server runs the PostgreSQL half on a private cluster when GATEWAY_TEST_POSTGRES_URL names none; systemd's
+# systemd-analyze checks the units, nginx runs conf/nginx/gateway.conf in front of gunicorn
+TEST_APT_PACKAGES := php-cli php-soap libsoap-lite-perl chromium chromium-driver postgresql systemd nginx
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test wsdl bench bench-znuny fuzz lint system-packages test-packages
