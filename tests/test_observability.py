@@ -7,6 +7,7 @@ would come out short: requests on new connections are shared out between them by
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import re
@@ -149,10 +150,15 @@ def test_metrics_are_refused_to_addresses_the_setting_does_not_allow(backend, te
         drop()
 
 
-def test_the_text_request_log_is_one_line_with_the_request_line_quoted(monkeypatch, caplog):
+def test_the_text_request_log_is_one_line_with_the_request_line_quoted(monkeypatch):
     monkeypatch.setenv("GATEWAY_LOG_FORMAT", "text")
-    logger = RedactingLogger(Config())
-    logger.access_log.propagate = True
+    config = Config()
+    config.set("accesslog", "-")
+    logger = RedactingLogger(config)
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    monkeypatch.setattr(logger.access_log, "handlers", [handler])
+    monkeypatch.setattr(logger.access_log, "propagate", False)
     environ = {
         "REQUEST_METHOD": "GET",
         "RAW_URI": '/R/Session/s3cretValue?L="x"',
@@ -165,17 +171,9 @@ def test_the_text_request_log_is_one_line_with_the_request_line_quoted(monkeypat
         WEBSERVICE: SimpleNamespace(name="GenericTicketConnectorREST"),
         OPERATION: "SessionGet",
     }
-    logger.cfg.set("accesslog", "-")
-    logger.setup(logger.cfg)
-    logger.access_log.propagate = True
-    with caplog.at_level(logging.INFO, logger="gunicorn.access"):
-        logger.access(
-            SimpleNamespace(status="200 OK", headers=[], sent=321),
-            SimpleNamespace(headers=[]),
-            environ,
-            dt.timedelta(milliseconds=12.34),
-        )
-    (line,) = [record.getMessage() for record in caplog.records if record.name == "gunicorn.access"]
+    response = SimpleNamespace(status="200 OK", headers=[], sent=321)
+    logger.access(response, SimpleNamespace(headers=[]), environ, dt.timedelta(milliseconds=12.34))
+    (line,) = written.getvalue().splitlines()
     assert re.fullmatch(
         r'\S+Z abc123 198\.51\.100\.4 "GET /R/Session/\*\*\*\?L=\\"x\\" HTTP/1\.1" GenericTicketConnectorREST'
         r" SessionGet 200 12\.3ms 321B",
