@@ -80,3 +80,9 @@ def test_a_proxy_on_a_unix_socket_is_trusted_only_when_listed():
     assert client("unix, 10.0.0.1", "", "198.51.100.1, 10.0.0.1") == "198.51.100.1"
     assert client("unix", "", "not-an-address") == ""
     assert client("unix", "192.0.2.10", "198.51.100.1") == "192.0.2.10"  # an IP peer must be listed itself
+
+
+def test_a_quote_the_client_wrote_does_not_hide_the_address_the_proxy_appended():
+    """nginx appends to what the client sent: `"` then `, <client>`; read with quoting rules, the whole header
+    was an empty list and the client counted as the proxy (loopback: /metrics was open to it)."""
+    assert client("127.0.0.1", "127.0.0.1", '", 203.0.113.9') == "203.0.113.9"

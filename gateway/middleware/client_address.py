@@ -34,7 +34,6 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from werkzeug.http import parse_list_header
 
 from gateway.environ import CLIENT_ADDRESS
 from gateway.settings import Network
@@ -57,7 +56,9 @@ class ClientAddress:
         hop = _address(remote_addr)
         if hop is None and not self.unix:
             return remote_addr  # not an IP peer (a unix socket): nothing to trust or normalise
-        for entry in reversed(parse_list_header(forwarded_for) if forwarded_for else []):
+        # split on commas only: a list parser that honours quotes reads a client's `"`, and all the proxy
+        # appended after it, as an empty list, which made the proxy itself the client
+        for entry in reversed(forwarded_for.split(",") if forwarded_for else []):
             if hop is not None and not self._trusts(hop):
                 break
             named = _address(entry)
