@@ -205,7 +205,9 @@ class Dispatcher:
             raise
         finally:
             elapsed = time.monotonic() - started
-            metrics.observe(endpoint.config.name, environ.get(OPERATION, ""), answered, elapsed)
+            operation = environ.get(OPERATION, "")  # a SOAP body's element may name anything: not a label
+            known = operation if operation in endpoint.config.operations else "unknown"
+            metrics.observe(endpoint.config.name, known, answered, elapsed)
             self.commlog.record(
                 endpoint.config.id,
                 environ.get(REQUEST_ID, ""),

@@ -2,10 +2,10 @@
 
 gunicorn's workers are processes, so prometheus-client runs in its multiprocess mode: every process
 writes its counters to files in PROMETHEUS_MULTIPROC_DIR and a scrape adds them up. `gateway serve`
-makes that directory (empty, one per server start; an operator's own is emptied first) and gunicorn's
-master marks a worker's files dead when it exits. The variable must be set before prometheus_client is
-imported, which is why the directory is the server's business and not this module's. Without it (tests,
-a console command) the values are the process's own.
+sets it for gunicorn only: the setting metrics_dir (its old metric files removed first) or a temporary
+directory per start; gunicorn's master marks a worker's files dead when it exits. The variable must be
+set before prometheus_client is imported, which is why the directory is the server's business and not
+this module's. Without it (tests, a console command) the values are the process's own.
 
 What is the cluster's, not a process's, is read from the database at scrape time: the outbox depth
 and delivery attempts by state. With several nodes, scrape each node for its requests and any one for
@@ -14,6 +14,7 @@ the outbox.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -24,10 +25,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from gateway.errors import DatabaseUnavailableError
 from gateway.store import mailqueue
 from gateway.store.database import Database
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+log = logging.getLogger(__name__)
 OWN_DIR = "GATEWAY_METRICS_TEMP_DIR"  # the directory `gateway serve` made, removed when the server exits
 
 REQUESTS = Counter("gateway_requests", "Web-service requests answered", ["webservice", "operation", "status"])
@@ -44,8 +47,13 @@ COMMLOG_DROPPED = Counter(
 
 
 def observe(webservice: str, operation: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(webservice, operation, str(status)).inc()
-    LATENCY.labels(webservice, operation).observe(seconds)
+    """Count one answered request, under names from the configuration only (the caller's duty: a client must
+    not add series). Counting never fails a request."""
+    try:
+        REQUESTS.labels(webservice, operation, str(status)).inc()
+        LATENCY.labels(webservice, operation).observe(seconds)
+    except Exception:  # the metric files (tmpfs full, the directory removed): the answer goes out regardless
+        log.exception("metrics: request not counted")
 
 
 class _Outbox(Collector):
@@ -59,8 +67,16 @@ class _Outbox(Collector):
         attempts = GaugeMetricFamily(
             "gateway_outbox_delivery_attempts", "Delivery attempts of the messages in the outbox", labels=["state"]
         )
-        with self.db.transaction(write=False) as tx:
-            rows = mailqueue.totals(tx)
+        up = GaugeMetricFamily("gateway_database_up", "Whether the database answered this scrape's query")
+        try:
+            with self.db.transaction(write=False) as tx:
+                rows = mailqueue.totals(tx)
+        except DatabaseUnavailableError:  # the request counts are worth having during an outage most of all
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         for state in (mailqueue.QUEUED, mailqueue.SENT, mailqueue.FAILED):
             mails, tries = rows.get(state, (0, 0))
             depth.add_metric([state], mails)
@@ -91,16 +107,18 @@ class _Own(Collector):
         yield from REGISTRY.collect()
 
 
+# prometheus-client's file names in a multiprocess directory: <type>_<pid>.db, <type>_<mode>_<pid>.db
+_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+
+
 def prepare_directory(path: str) -> None:
-    """An empty directory for a server's metric files: files a previous run left would be added in."""
+    """A directory for a server's metric files, without those a previous run left (they would be added in);
+    nothing else in it is touched."""
     directory = Path(path)
-    if directory.exists():
-        for entry in directory.iterdir():
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
     directory.mkdir(parents=True, exist_ok=True)
+    for pattern in _FILES:
+        for entry in directory.glob(pattern):
+            entry.unlink(missing_ok=True)
 
 
 def worker_exited(pid: int) -> None:

@@ -92,6 +92,10 @@ class Settings:
     metrics_allowed: str = "127.0.0.1, ::1"
     """addresses or networks (CIDR) that may read /metrics (Prometheus text), separated by commas or
     spaces; behind trusted_proxies, the client's address counts. Empty: /metrics answers 403 to all"""
+    metrics_dir: str = ""
+    """the directory where gateway serve's workers keep their metric files (prometheus-client's
+    multiprocess mode), e.g. /run/gateway/metrics on tmpfs; its old metric files are removed at
+    start. Empty: a temporary directory per start, removed when the server stops"""
     log_format: str = "text"
     """the request log's lines (one per request: request id, client, request line, web service,
     operation, status, milliseconds, bytes): text, or json (one object per line, for a log shipper)"""

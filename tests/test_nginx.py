@@ -185,7 +185,7 @@ def test_fifty_slow_clients_do_not_hold_up_a_quick_one(proxied):
     for thread in threads:
         thread.join(timeout=60)
     assert quick.status_code == 200
-    assert took < 2, took  # gunicorn never saw the slow bodies: nginx buffered them
+    assert took < 5, took  # the 50 hold nginx buffers, not what the quick one needs
     assert len(answers) == 50 and all(answer.startswith(b"HTTP/1.1 200") for answer in answers), [
         answer[:40] for answer in answers if not answer.startswith(b"HTTP/1.1 200")
     ]

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from gunicorn.config import Config
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
+from gateway import metrics
 from gateway.accesslog import RedactingLogger
 from gateway.app import make_app
 from gateway.environ import CLIENT_ADDRESS, OPERATION, REQUEST_ID, WEBSERVICE
@@ -108,13 +110,18 @@ def test_the_request_log_has_a_json_line_per_request_with_the_id_the_client_got(
     given = requests.post(f"{server.url}{REST}/Session", json=ROOT, headers={"X-Request-ID": "bad id\t;"}, timeout=10)
     assert re.fullmatch(r"[0-9a-f]{16}", given.headers["X-Request-ID"])  # not that one: a new id
     missing = requests.get(f"{server.url}/otrs/nph-genericinterface.pl/Webservice/Nope", timeout=10)
+    in_query = requests.get(f"{server.url}{REST}/Session/x", params={**ROOT, "Password": "Qu3ry-Secret"}, timeout=10)
 
     def line_of(request_id: str) -> dict:
-        for line in access_log.read_text().splitlines():
-            record = json.loads(line)  # every line is one JSON object
-            if record["request_id"] == request_id:
-                return record
-        raise AssertionError(f"no line for {request_id}")
+        """Its line, once gunicorn has written it (after the answer went out)."""
+        deadline = time.monotonic() + 5
+        while True:
+            for line in access_log.read_text().splitlines():
+                record = json.loads(line)  # every line is one JSON object
+                if record["request_id"] == request_id:
+                    return record
+            assert time.monotonic() < deadline, f"no line for {request_id}"
+            time.sleep(0.05)
 
     record = line_of("client-id-42")
     assert record["webservice"] == "GenericTicketConnectorREST" and record["operation"] == "SessionCreate"
@@ -126,7 +133,9 @@ def test_the_request_log_has_a_json_line_per_request_with_the_id_the_client_got(
     assert line_of(given.headers["X-Request-ID"])["operation"] == "SessionCreate"
     unknown = line_of(missing.headers["X-Request-ID"])
     assert unknown["status"] == 404 and unknown["webservice"] == "" and unknown["operation"] == ""
-    assert "root" not in access_log.read_text().replace("root@localhost", "")  # no password in any line
+    secret = line_of(in_query.headers["X-Request-ID"])
+    assert secret["operation"] == "SessionGet" and "Password=***" in secret["request"], secret
+    assert "Qu3ry-Secret" not in access_log.read_text()  # a password in a query string is in no line
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -179,3 +188,34 @@ def test_the_text_request_log_is_one_line_with_the_request_line_quoted(monkeypat
         r" SessionGet 200 12\.3ms 321B",
         line,
     ), line
+
+
+def test_an_operation_name_a_client_makes_up_adds_no_series(logged):
+    server, _ = logged
+    for n in range(3):
+        body = SESSION_CREATE_SOAP.replace("SessionCreate", f"Made{n}Up")
+        requests.post(f"{server.url}{SOAP}", data=body, headers={"Content-Type": "text/xml"}, timeout=10)
+    text = requests.get(f"{server.url}/metrics", timeout=10).text
+    assert "Made0Up" not in text and "Made2Up" not in text
+    counted = [dict(labels) for name, labels in samples(text) if name == "gateway_requests_total"]
+    assert any(
+        labels["operation"] == "unknown" and labels["webservice"] == "GenericTicketConnectorSOAP" for labels in counted
+    ), counted
+
+
+def test_a_scrape_with_the_database_down_still_gives_the_counts():
+    text, _ = metrics.page(Database("postgresql://nobody@127.0.0.1:1/none", 1, 2.0), "")
+    page = samples(text.decode())
+    assert value(page, "gateway_database_up") == 0
+    assert ("gateway_communication_log_dropped_total", ()) in page
+    assert not any(name == "gateway_outbox_mails" for name, _ in page)
+
+
+def test_a_metrics_directory_loses_only_old_metric_files(tmp_path):
+    (tmp_path / "counter_123.db").write_bytes(b"x")
+    (tmp_path / "histogram_9.db").write_bytes(b"x")
+    (tmp_path / "gateway.db").write_bytes(b"keep")
+    metrics.prepare_directory(str(tmp_path))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["gateway.db"]
+    metrics.prepare_directory(str(tmp_path / "new" / "metrics"))
+    assert (tmp_path / "new" / "metrics").is_dir()

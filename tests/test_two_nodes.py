@@ -153,6 +153,13 @@ def test_two_nodes_on_one_postgresql_are_one_service(cluster):
         return answer.json()
 
     def client(n: int) -> None:
+        try:
+            rounds(n)
+        except Exception as error:  # an exception would only end its thread: the test fails on it instead
+            with lock:
+                errors.append(f"client {n}: {error!r}")
+
+    def rounds(n: int) -> None:
         """Alternates between the nodes, as a load balancer would, until A stops answering: then only B."""
         for round_ in range(ROUNDS):
             base = a if (n + round_) % 2 == 0 and not a_gone.is_set() else b
@@ -186,6 +193,7 @@ def test_two_nodes_on_one_postgresql_are_one_service(cluster):
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads), "a client hangs"
     assert a_dead.is_set() and not errors, errors[:5]
     until(lambda: not _up(a), 10)  # A's workers followed their master
     assert _up(b)  # B kept serving

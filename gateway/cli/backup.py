@@ -19,8 +19,6 @@ from gateway.cli.core import Context, action, main
 from gateway.errors import AdminError
 from gateway.store import migrate
 
-PAGES_PER_STEP = 1024  # between steps the database is free for the server's writers
-
 
 def _sqlite_path(ctx: Context, verb: str) -> str:
     url = ctx.settings.database_url
@@ -32,7 +30,9 @@ def _sqlite_path(ctx: Context, verb: str) -> str:
 
 
 def _copy(source: sqlite3.Connection, target: sqlite3.Connection) -> None:
-    source.backup(target, pages=PAGES_PER_STEP, sleep=0.005)
+    """In one step: a step-wise copy starts over after every write between steps, which on a server that
+    writes its communication log with each request may never end. In WAL mode the copy's read blocks no writer."""
+    source.backup(target)
 
 
 @main.command()
@@ -76,8 +76,9 @@ def restore(ctx: Context, input_: str, yes: bool) -> None:
             tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as error:
             raise AdminError(f"{input_} is not an SQLite database: {error}") from None
-        if verdict != "ok" or not {"ticket", "webservice"} <= tables:
+        if verdict != "ok" or not {"ticket", "webservice", "_yoyo_migration"} <= tables:
             raise AdminError(f"{input_} is no gateway database (integrity check: {verdict})")
+        _same_schema(source, input_)
         if not yes:
             click.confirm(f"Replace {path} by {input_}?", abort=True)
         target = sqlite3.connect(path, timeout=ctx.settings.database_lock_timeout)
@@ -87,6 +88,18 @@ def restore(ctx: Context, input_: str, yes: bool) -> None:
             target.close()
     finally:
         source.close()
-    pending = migrate.pending(ctx.settings.database_url)
-    note = f"; pending migrations {', '.join(pending)}: run `gateway db upgrade`" if pending else ""
-    click.echo(f"Restored {path} from {input_}{note}.")
+    click.echo(f"Restored {path} from {input_}.")
+
+
+def _same_schema(source: sqlite3.Connection, name: str) -> None:
+    """A backup of another schema version would break the server serving the live file: refused before a byte
+    of it is written."""
+    applied = {row[0] for row in source.execute("SELECT migration_id FROM _yoyo_migration")}
+    here = set(migrate.known())
+    if applied - here:
+        raise AdminError(f"{name} was made by a newer gateway (migrations {', '.join(sorted(applied - here))})")
+    if here - applied:
+        raise AdminError(
+            f"{name} lacks migrations {', '.join(sorted(here - applied))}: upgrade a copy first"
+            " (GATEWAY_DATABASE_URL=sqlite:///COPY gateway db upgrade), then restore the copy"
+        )

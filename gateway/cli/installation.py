@@ -72,9 +72,10 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
     """
     ctx.require_migrated()
     os.environ["GATEWAY_PUBLIC_URL"] = advertised_url(ctx.settings.public_url, bind)
-    # the workers' metric files (gateway.metrics): the operator's directory emptied, or one for this start
-    if os.environ.get(metrics.MULTIPROC_DIR):
-        metrics.prepare_directory(os.environ[metrics.MULTIPROC_DIR])
+    # the workers' metric files (gateway.metrics), for gunicorn only: set before it imports prometheus_client
+    if ctx.settings.metrics_dir:
+        metrics.prepare_directory(ctx.settings.metrics_dir)
+        os.environ[metrics.MULTIPROC_DIR] = ctx.settings.metrics_dir
     else:
         os.environ[metrics.MULTIPROC_DIR] = os.environ[metrics.OWN_DIR] = tempfile.mkdtemp(prefix="gateway-metrics-")
     args = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", bind]

@@ -34,7 +34,6 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-
 from gateway.environ import CLIENT_ADDRESS
 from gateway.settings import Network
 

@@ -30,6 +30,11 @@ def upgrade(url: str) -> list[str]:
     return [m.id for m in pending]
 
 
+def known() -> list[str]:
+    """The ids of the migrations this version of gateway has."""
+    return [m.id for m in read_migrations(str(MIGRATIONS_DIR))]
+
+
 def pending(url: str) -> list[str]:
     backend = get_backend(_yoyo_url(url))
     return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))]
