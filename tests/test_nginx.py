@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import shutil
 import socket
 import ssl
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.conftest import BACKENDS, REST, ROOT, SOAP, TICKET_NS, copy_database, free_port, serving
+from tests.conftest import BACKENDS, REST, ROOT, SOAP, TICKET_NS, copy_database, serving
 
 SITE = Path(__file__).resolve().parent.parent / "conf" / "nginx" / "gateway.conf"
 SESSION_CREATE = (
@@ -30,6 +31,20 @@ SESSION_CREATE = (
     f'<SessionCreate xmlns="{TICKET_NS}"><UserLogin>root@localhost</UserLogin>'
     "<Password>root</Password></SessionCreate></soapenv:Body></soapenv:Envelope>"
 )
+
+
+def outside_ephemeral_port() -> int:
+    """A free port below the kernel's ephemeral range: free_port() (port 0) hands out only ephemeral ones, so
+    the gunicorn started between choosing this port and nginx binding it cannot be given the same one."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.sample(range(max(1024, low - 12000), low), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def certificate(directory: Path) -> tuple[Path, Path]:
@@ -87,7 +102,7 @@ def nginx(directory: Path, upstream: str, http_port: int, https_port: int) -> It
 def proxied(request, templates, tmp_path_factory) -> Iterator[tuple[str, Path, Path]]:
     directory = tmp_path_factory.mktemp("nginx")
     url, drop = copy_database(request.param, templates, directory)
-    http_port, https_port = free_port(), free_port()
+    http_port, https_port = outside_ephemeral_port(), outside_ephemeral_port()
     public = f"https://127.0.0.1:{https_port}"
     access_log = directory / "requests.log"
     try:
