@@ -197,6 +197,7 @@ _COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("create_by", "int"),
         ("change_time", "timestamp"),
         ("change_by", "int"),
+        ("accounted_time", "numeric"),
     ],
     "article": [
         ("id", "bigint"),
@@ -421,7 +422,7 @@ def _ticket(
     queue, priority, title = _weighted(rng, QUEUES), _weighted(rng, PRIORITIES), _title(rng)
     until = _epoch(now) + rng.randint(-3 * 86400, 14 * 86400) if state == "pending reminder" else 0
     locked = state in ("open", "pending reminder") and rng.random() < 0.4
-    moment, message_ids = created, []
+    moment, message_ids, accounted = created, [], 0.0
     for n, article_id in enumerate(article_ids):
         if n:
             moment = min(now, moment + dt.timedelta(minutes=rng.randint(10, 3 * 24 * 60)))
@@ -474,7 +475,9 @@ def _ticket(
             )
         )
         if sender == "agent" and rng.random() < 0.6:
-            rows.time_accounting.append((ticket_id, article_id, rng.choice(TIME_UNITS), moment, by))
+            time_unit = rng.choice(TIME_UNITS)
+            accounted += time_unit
+            rows.time_accounting.append((ticket_id, article_id, time_unit, moment, by))
     queue_id, priority_id, state_id = (catalogue.queues[queue], catalogue.priorities[priority], catalogue.states[state])
     rows.ticket.append(
         (
@@ -496,6 +499,7 @@ def _ticket(
             CUSTOMER_PANEL_USER_ID,
             moment,
             agent.id,
+            accounted,
         )
     )
     rows.ticket_history.append(

@@ -173,11 +173,20 @@ def add_history(
     )
 
 
-def add_time_accounting(tx: Transaction, ticket_id: int, article_id: int | None, time_unit: float, by: int) -> None:
+def add_time_accounting(
+    tx: Transaction, ticket_id: int, article_id: int | None, time_unit: float, by: int
+) -> Decimal | float:
+    """Account time on a ticket; returns the ticket's new total (DECIMAL: PostgreSQL gives a Decimal, SQLite a
+    number). The total is kept on the ticket (migration 0009), added to under the ticket row's lock."""
     tx.execute(
         "INSERT INTO time_accounting (ticket_id, article_id, time_unit, create_time, create_by) VALUES (?, ?, ?, ?, ?)",
         [ticket_id, article_id, time_unit, utcnow(), by],
     )
+    total: Decimal | float = tx.value(
+        "UPDATE ticket SET accounted_time = accounted_time + ? WHERE id = ? RETURNING accounted_time",
+        [time_unit, ticket_id],
+    )
+    return total
 
 
 # -- reading ---------------------------------------------------------------------------------------------
@@ -196,8 +205,7 @@ def tickets(tx: Transaction, ticket_ids: Sequence[int]) -> list[Row]:
         " t.user_id, o.login AS owner, t.responsible_user_id, r.login AS responsible, t.ticket_priority_id,"
         " p.name AS priority, t.ticket_state_id, s.name AS state, st.name AS state_type, t.customer_id,"
         " t.customer_user_id, t.timeout, t.until_time, t.archive_flag, t.create_time, t.create_by,"
-        " t.change_time, t.change_by,"
-        " (SELECT COALESCE(SUM(ta.time_unit), 0) FROM time_accounting ta WHERE ta.ticket_id = t.id) AS time_unit"
+        " t.change_time, t.change_by, t.accounted_time AS time_unit"
         " FROM ticket t JOIN queue q ON q.id = t.queue_id JOIN ticket_lock_type l ON l.id = t.ticket_lock_id"
         " LEFT JOIN ticket_type ty ON ty.id = t.type_id LEFT JOIN service sv ON sv.id = t.service_id"
         " LEFT JOIN sla sl ON sl.id = t.sla_id JOIN users o ON o.id = t.user_id"
@@ -278,12 +286,6 @@ def state_type_name(tx: Transaction, state_type_id: int) -> str:
 
 def lock_id(tx: Transaction, ticket_id: int) -> int:
     return int(tx.value("SELECT ticket_lock_id FROM ticket WHERE id = ?", [ticket_id]))
-
-
-def accounted_total(tx: Transaction, ticket_id: int) -> Decimal | float:
-    """The ticket's accounted time so far (DECIMAL: PostgreSQL returns a Decimal, SQLite a number)."""
-    total: Decimal | float = tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
-    return total
 
 
 def queue_mail_identity(tx: Transaction, queue_id: int) -> Row:

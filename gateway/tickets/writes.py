@@ -140,8 +140,7 @@ def change(
 
 
 def account_time(tx: Transaction, ticket_id: int, article_id: int | None, time_unit: float, by: int) -> None:
-    ticket_rows.add_time_accounting(tx, ticket_id, article_id, time_unit, by)
-    total = ticket_rows.accounted_total(tx, ticket_id)
+    total = ticket_rows.add_time_accounting(tx, ticket_id, article_id, time_unit, by)
     ticket_rows.add_history(
         tx, ticket_id, "TimeAccounting", f"%%{number_text(time_unit)}%%{number_text(total)}", by, article_id
     )

@@ -421,6 +421,11 @@ def add_bench_rows(database_url: str) -> tuple[dt.datetime, dt.datetime]:
                     " WHERE t.create_time BETWEEN ? AND ? ORDER BY copies.n, t.id LIMIT ?",
                     [-(-missing // tickets), root, start, end, missing],
                 )
+                tx.execute(  # the totals TicketGet answers (migration 0009)
+                    "UPDATE ticket SET accounted_time = (SELECT COALESCE(SUM(ta.time_unit), 0) FROM time_accounting ta"
+                    " WHERE ta.ticket_id = ticket.id) WHERE create_time BETWEEN ? AND ?",
+                    [start, end],
+                )
             tx.execute(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
                 " INSERT INTO users (login, pw, first_name, last_name, email, valid_id, create_time, change_time)"
