@@ -208,6 +208,7 @@ class Dispatcher:
             operation = environ.get(OPERATION, "")  # a SOAP body's element may name anything: not a label
             known = operation if operation in endpoint.config.operations else "unknown"
             metrics.observe(endpoint.config.name, known, answered, elapsed)
+            bodies = endpoint.config.logs_bodies(answered, environ.get(ERROR_CODE))
             self.commlog.record(
                 endpoint.config.id,
                 environ.get(REQUEST_ID, ""),
@@ -217,11 +218,11 @@ class Dispatcher:
                 int(elapsed * 1000),
                 f"{environ['REQUEST_METHOD']} {rest or '/'}",
                 environ.get("QUERY_STRING", ""),
-                bytes(tee.data),
-                b"".join(body),
+                bytes(tee.data) if bodies else b"",
+                b"".join(body) if bodies else b"",
                 secrets,
                 environ.get(ERROR_CODE),
-                [(name, environ[key]) for name, key in _LOGGED_HEADERS if environ.get(key)],
+                [(name, environ[key]) for name, key in _LOGGED_HEADERS if environ.get(key)] if bodies else [],
             )
         return body
 

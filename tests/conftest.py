@@ -171,6 +171,16 @@ def load_fixture(db: Database, settings: Settings) -> None:
         )
 
 
+def keep_bodies(gateway: Gateway, db: Database, settings: Settings, name: str) -> None:
+    """Set a web service's DebugThreshold to debug, so that its log keeps every exchange's bodies (the presets
+    say error: only error exchanges keep theirs), and wait until `gateway` serves the change."""
+    text = webservices.export_webservice(db, name)
+    webservices.update_webservice(
+        db, settings, name, text.replace("DebugThreshold: error", "DebugThreshold: debug"), actor="test"
+    )
+    until(lambda: gateway.registry.by_name(name).config.debug_threshold == "debug", 5)
+
+
 @dataclasses.dataclass
 class Templates:
     """One migrated database with the fixture per backend; each test gets a copy."""

@@ -17,7 +17,7 @@ from gateway.admin import debugger
 from gateway.admin.debugger import LogFilter
 from gateway.errors import AdminError
 from gateway.store import commlog, webservices
-from tests.conftest import REST, ROOT, SOAP, TICKET_NS, run_console
+from tests.conftest import REST, ROOT, SOAP, TICKET_NS, keep_bodies, run_console
 
 REST_NAME, SOAP_NAME = "GenericTicketConnectorREST", "GenericTicketConnectorSOAP"
 T0 = dt.datetime(2026, 12, 2, 10, 0, 0)
@@ -225,7 +225,8 @@ def test_paging_120_entries_shows_each_once_and_new_entries_do_not_shift_the_pag
 # -- one entry ------------------------------------------------------------------------------------------
 
 
-def test_an_entry_shows_json_indented_in_its_order_and_a_secret_redacted(client, gateway, db):
+def test_an_entry_shows_json_indented_in_its_order_and_a_secret_redacted(client, gateway, db, settings):
+    keep_bodies(gateway, db, settings, REST_NAME)
     client.post(f"{REST}/Session?Lang=de", json={"UserLogin": "root@localhost", "Password": "root"})
     gateway.commlog.flush()
     [row] = debugger.log_page(db, REST_NAME, LogFilter()).entries
@@ -252,7 +253,8 @@ def test_an_entry_shows_json_indented_in_its_order_and_a_secret_redacted(client,
     assert entry.response == json.dumps([kept], indent=2, ensure_ascii=False)
 
 
-def test_an_entry_shows_xml_indented_and_a_secret_redacted(client, gateway, db):
+def test_an_entry_shows_xml_indented_and_a_secret_redacted(client, gateway, db, settings):
+    keep_bodies(gateway, db, settings, SOAP_NAME)
     client.post(
         SOAP,
         content_type="text/xml",

@@ -21,7 +21,7 @@ from gateway.app import make_app
 from gateway.store import history, mailqueue, webservices
 from gateway.store.database import as_datetime, utcnow
 from gateway.webservice import presets
-from tests.conftest import run_console, test_settings, until
+from tests.conftest import keep_bodies, run_console, test_settings, until
 
 PREFIX = "/otrs/nph-genericinterface.pl/Webservice"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -341,7 +341,8 @@ def test_markup_in_a_name_or_a_logged_body_shows_as_text(admin, gateway, db):
 # -- the debugger ------------------------------------------------------------------------------------------
 
 
-def test_the_debugger_lists_filters_and_shows_an_entry_redacted(admin, gateway):
+def test_the_debugger_lists_filters_and_shows_an_entry_redacted(admin, gateway, db, settings):
+    keep_bodies(gateway, db, settings, "GenericTicketConnectorREST")
     rest = f"{PREFIX}/GenericTicketConnectorREST"
     admin.post(f"{rest}/Session", json={"UserLogin": "root@localhost", "Password": "root"})
     admin.get(f"{rest}/Ticket/999999", query_string={"UserLogin": "root@localhost", "Password": "root"})
@@ -362,6 +363,15 @@ def test_the_debugger_lists_filters_and_shows_an_entry_redacted(admin, gateway):
     bad = admin.get("/admin/webservices/GenericTicketConnectorREST/log", query_string={"since": "yesterday"})
     assert bad.status_code == 400 and "is not a time" in bad.text
     assert 'class="entry"' not in bad.text  # a refused filter lists nothing, not everything
+
+
+def test_an_entry_below_the_threshold_says_why_its_bodies_are_missing(admin, gateway):
+    admin.post(f"{PREFIX}/GenericTicketConnectorREST/Session", json={"UserLogin": "root@localhost", "Password": "root"})
+    gateway.commlog.flush()
+    page = admin.get("/admin/webservices/GenericTicketConnectorREST/log").text
+    shown = admin.get(re.findall(r'href="(/admin/webservices/GenericTicketConnectorREST/log/\d+)"', page)[0]).text
+    assert "SessionCreate" in shown and 'id="threshold-note"' in shown and "DebugThreshold is error" in shown
+    assert re.search(r'<pre id="response"></pre>', shown)
 
 
 # -- the mail queue ------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The communication log records every request, and never a secret."""
+"""The communication log records every request, its bodies as the web service's DebugThreshold says, and never a
+secret."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from gateway.admin import webservices
 from gateway.commlog import CommunicationLog
 from gateway.redaction import redact_body, redact_query
-from tests.conftest import REST, SOAP, TICKET_NS
+from tests.conftest import REST, SOAP, TICKET_NS, keep_bodies
 
 
 def test_redact_json_xml_and_query():
@@ -19,7 +20,9 @@ def test_redact_json_xml_and_query():
     assert redact_query("UserLogin=a&Password=s3cret&x=1") == "UserLogin=a&Password=***&x=1"
 
 
-def test_each_request_is_logged_with_secrets_redacted(client, gateway, db):
+def test_each_request_is_logged_with_secrets_redacted(client, gateway, db, settings):
+    keep_bodies(gateway, db, settings, "GenericTicketConnectorREST")
+    keep_bodies(gateway, db, settings, "GenericTicketConnectorSOAP")
     client.post(
         f"{REST}/Session?Password=querysecret",
         json={"UserLogin": "root@localhost", "Password": "root"},
@@ -44,6 +47,32 @@ def test_each_request_is_logged_with_secrets_redacted(client, gateway, db):
         assert secret not in stored
     assert "SessionCreate.AuthFail" in stored  # the business error is visible
     assert all(len(r["communication_id"]) == 16 for r in rest)
+
+
+def test_below_the_threshold_an_exchange_is_logged_without_its_bodies(client, gateway, db, settings):
+    """DebugThreshold error (the presets'): a success is listed (time, operation, status) but its bodies are not
+    kept, as Znuny keeps no debug entry; an error answer keeps them. At debug every exchange keeps them."""
+    login = {"UserLogin": "root@localhost", "Password": "root"}
+    client.post(f"{REST}/Session?Lang=de", json=login)
+    client.post(f"{REST}/Session", json={**login, "Password": "wrong"})
+    client.get(f"{REST}/Ticket/abc", query_string=login)
+    gateway.commlog.flush()
+    failed, refused, ok = webservices.webservice_log(db, "GenericTicketConnectorREST", 10)
+    assert (ok["operation"], ok["http_status"], ok["request"], ok["response"]) == (
+        "SessionCreate",
+        200,
+        "POST /Session?Lang=de\n\n",
+        "",
+    )
+    assert refused["error_code"] == "SessionCreate.AuthFail" and "SessionCreate.AuthFail" in refused["response"]
+    assert '"Password": "***"' in refused["request"] and "wrong" not in refused["request"]
+    assert failed["error_code"] == "TicketGet.WrongStructure" and "Password=***" in failed["request"]
+
+    keep_bodies(gateway, db, settings, "GenericTicketConnectorREST")
+    client.post(f"{REST}/Session", json=login)
+    gateway.commlog.flush()
+    kept = webservices.webservice_log(db, "GenericTicketConnectorREST", 1)[0]
+    assert kept["http_status"] == 200 and '"Password": "***"' in kept["request"] and "SessionID" in kept["response"]
 
 
 def test_old_entries_are_purged(client, gateway, db):

@@ -43,7 +43,14 @@ class WebserviceConfig:
     routes: tuple[Route, ...]
     max_length: int
     namespace: str
-    debug_threshold: str
+    debug_threshold: str  # debug, info, notice or error (Znuny's Debugger.DebugThreshold)
+
+    def logs_bodies(self, http_status: int, error_code: str | None) -> bool:
+        """Whether the communication log keeps an exchange's bodies, as Znuny's debugger keeps its entries: what
+        every exchange logs is at level debug, an error answer (an HTTP error, an Error.ErrorCode) at level
+        error. Below the threshold the exchange is logged without its bodies (time, operation, status and
+        duration still show in the debugger and its chart), which also spares redacting them."""
+        return self.debug_threshold == "debug" or http_status != 200 or bool(error_code)
 
     def operation_type(self, name: str) -> str | None:
         return self.operations.get(name)
@@ -100,8 +107,14 @@ def parse(webservice_id: int, name: str, text: str, max_request_size: int) -> We
         routes=routes,
         max_length=max(1, min(max_length, max_request_size)),
         namespace=str(transport_config.get("NameSpace") or ""),
-        debug_threshold=str(debugger.get("DebugThreshold") or "debug") if isinstance(debugger, dict) else "debug",
+        debug_threshold=_threshold(debugger.get("DebugThreshold") if isinstance(debugger, dict) else None),
     )
+
+
+def _threshold(value: Any) -> str:
+    """Znuny's four levels, in any case; anything else (or none) keeps everything, as the lowest level does."""
+    level = str(value or "").strip().lower()
+    return level if level in ("debug", "info", "notice", "error") else "debug"
 
 
 def _routes(mapping: Any, operations: dict[str, str]) -> tuple[Route, ...]:
