@@ -33,6 +33,17 @@ from gateway.tickets.access import Access
 CREDENTIAL_KEYS = ("UserLogin", "CustomerUserLogin", "Password", "SessionID", "TwoFactorToken", "ImpersonateAsUser")
 log = logging.getLogger(__name__)
 _SESSION_ALPHABET = string.ascii_letters + string.digits
+_UNBIASED = 256 - 256 % len(_SESSION_ALPHABET)  # bytes from here up would favour the first letters
+
+
+def new_session_id() -> str:
+    """32 characters of [A-Za-z0-9], as Znuny's, uniformly from the OS's random bytes (one read, usually)."""
+    chars: list[str] = []
+    while len(chars) < 32:
+        chars += [_SESSION_ALPHABET[b % len(_SESSION_ALPHABET)] for b in secrets.token_bytes(48) if b < _UNBIASED]
+    return "".join(chars[:32])
+
+
 # a session's last-request time is written at most this often, so reads stay reads
 _TOUCH_INTERVAL = dt.timedelta(seconds=60)
 # seconds between two sweeps of expired sessions by one process (SessionCreate runs them)
@@ -139,7 +150,7 @@ class Authenticator:
     # -- sessions ------------------------------------------------------------------------------------
 
     def create_session(self, principal: Principal, remote_addr: str = "", user_agent: str = "") -> str:
-        session_id = "".join(secrets.choice(_SESSION_ALPHABET) for _ in range(32))
+        session_id = new_session_id()
         now = utcnow()
         with self.db.transaction() as tx:
             sessions.add(
