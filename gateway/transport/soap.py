@@ -33,6 +33,7 @@ from gateway import safexml
 from gateway.environ import OPERATION, REQUEST_HAS_DATA
 from gateway.faults import UNAVAILABLE, UNAVAILABLE_CODE
 from gateway.transport import soapenc, unserializable
+from gateway.transport.soapout import Writer
 
 HTTP_400, HTTP_405, HTTP_413, HTTP_500 = (
     "400 Bad Request",
@@ -139,6 +140,7 @@ class ZnunySoap11(Soap11):
         self.namespace = namespace
         self.service_namespace = service_namespace
         self.transport_config = transport_config or {}
+        self.writer = Writer(self)
 
     # -- request -------------------------------------------------------------------------------------
 
@@ -191,6 +193,13 @@ class ZnunySoap11(Soap11):
             )
 
     # -- response ------------------------------------------------------------------------------------
+
+    def to_parent(self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, *args: Any, **kwargs: Any) -> Any:
+        """An answer's ComplexModels through gateway.transport.soapout where it writes them, else spyne's way."""
+        if inst is not None and len(args) == 1 and not kwargs and self.writer.writes(cls):
+            self.writer.complex(cls, inst, parent, ns, args[0])
+            return None
+        return super().to_parent(ctx, cls, inst, parent, ns, *args, **kwargs)
 
     def serialize(self, ctx: Any, message: str) -> None:
         try:
