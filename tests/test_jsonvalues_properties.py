@@ -114,3 +114,43 @@ def test_article_ids_are_one_value_or_a_list_with_the_types_given(ids):
     ID with the type the operation holds (a string from the article insert, a number from a lookup)."""
     answer = to_json(TicketCreateResponse, {"TicketID": "7", "ArticleID": ids})
     assert dumps(answer).decode() == perl_json({"ArticleID": ids[0] if len(ids) == 1 else ids, "TicketID": "7"})
+
+
+def _request_models() -> set[type]:
+    """Every model a REST request is built into: each operation's request and the models inside it."""
+    from spyne.model import ComplexModelBase
+
+    from gateway import operations
+
+    found: set[type] = set()
+    todo = [operations.descriptor(t).in_message for t in operations.OPERATION_TYPES]
+    while todo:
+        model = todo.pop()
+        model = getattr(model, "__orig__", None) or model
+        if model in found:
+            continue
+        found.add(model)
+        todo += [
+            field
+            for field in ComplexModelBase.get_flat_type_info(model).values()
+            if isinstance(field, type) and issubclass(field, ComplexModelBase)
+        ]
+    return found
+
+
+@given(st.data())
+def test_request_objects_are_built_as_spynes_constructor_builds_them(data):
+    """to_model fills a new instance's members itself (gateway.transport.jsonvalues._blank): what it builds
+    must be what spyne's ComplexModel.__init__ builds from the same values (members not given included)."""
+    from spyne import Unicode
+    from spyne.model import ComplexModelBase
+
+    from gateway.transport.jsonvalues import to_model
+
+    for model in sorted(_request_models(), key=lambda m: m.__name__):
+        fields = ComplexModelBase.get_flat_type_info(model)
+        texts = sorted(n for n, f in fields.items() if issubclass(f, Unicode) and f.Attributes.max_occurs == 1)
+        chosen = data.draw(st.lists(st.sampled_from(texts), unique=True)) if texts else []
+        values = {name: data.draw(st.text(alphabet="aZ9 é", min_size=1, max_size=3)) for name in chosen}
+        built = to_model(model, values)
+        assert type(built) is model and vars(built) == vars(model(**values)), model
