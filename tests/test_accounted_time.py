@@ -10,6 +10,7 @@ import requests
 from yoyo import get_backend, read_migrations
 
 from gateway.store import migrate
+from gateway.tickets.writes import number_text
 from tests.conftest import REST, ROOT
 
 ARTICLE = {"Subject": "s", "Body": "b", "ContentType": "text/plain; charset=utf8"}
@@ -87,3 +88,15 @@ def test_the_upgrade_sums_the_rows_of_before(database_url, db, client):
         }
     assert (totals[first], totals[second], totals[untouched]) == (Decimal("3.75"), Decimal("6"), Decimal("0"))
     assert time_unit(client, first) == 3.75
+
+
+def test_the_total_is_the_sum_of_the_rows_as_stored(client, db):
+    """Time units with more decimals than the rows keep (DECIMAL(10,2)): the total adds what is stored."""
+    ticket_id = create(client, "0.01")
+    for units in ("-0.005", "0.004", "1.115"):
+        client.patch(f"{REST}/Ticket/{ticket_id}", json={**ROOT, "Article": {**ARTICLE, "TimeUnit": units}})
+    with db.transaction(write=False) as tx:
+        rows = tx.value("SELECT SUM(time_unit) FROM time_accounting WHERE ticket_id = ?", [ticket_id])
+        total = tx.value("SELECT accounted_time FROM ticket WHERE id = ?", [ticket_id])
+    assert Decimal(str(total)) == Decimal(str(rows))
+    assert str(time_unit(client, ticket_id)) == number_text(rows)  # as TicketGet prints a sum (15 digits)

@@ -182,8 +182,10 @@ def add_time_accounting(
         "INSERT INTO time_accounting (ticket_id, article_id, time_unit, create_time, create_by) VALUES (?, ?, ?, ?, ?)",
         [ticket_id, article_id, time_unit, utcnow(), by],
     )
+    # added as the row stores it (DECIMAL(10,2) rounds on PostgreSQL), so the total stays the rows' sum
     total: Decimal | float = tx.value(
-        "UPDATE ticket SET accounted_time = accounted_time + ? WHERE id = ? RETURNING accounted_time",
+        "UPDATE ticket SET accounted_time = accounted_time + CAST(? AS NUMERIC(10, 2)) WHERE id = ?"
+        " RETURNING accounted_time",
         [time_unit, ticket_id],
     )
     return total

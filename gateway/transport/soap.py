@@ -196,8 +196,8 @@ class ZnunySoap11(Soap11):
 
     def to_parent(self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, *args: Any, **kwargs: Any) -> Any:
         """An answer's ComplexModels through gateway.transport.soapout where it writes them, else spyne's way."""
-        if inst is not None and len(args) == 1 and not kwargs and self.writer.writes(cls):
-            self.writer.complex(cls, inst, parent, ns, args[0])
+        if len(args) == 1 and not kwargs and self.writer.writes(cls, inst):
+            self.writer.complex(ctx, cls, inst, parent, ns, args[0])
             return None
         return super().to_parent(ctx, cls, inst, parent, ns, *args, **kwargs)
 

@@ -15,6 +15,7 @@ two to the same bytes.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any
 
 from lxml import etree
@@ -26,6 +27,8 @@ from spyne.protocol.xml import NIL_ATTR, XmlDocument
 @dataclasses.dataclass(frozen=True)
 class _Member:
     attribute: str
+    namespace: str | None
+    name: str
     tag: str  # {namespace}name
     cls: Any
     many: bool  # max_occurs > 1: the value is a list, one element per item
@@ -43,40 +46,52 @@ class Writer:
 
     def __init__(self, protocol: XmlDocument) -> None:
         self.protocol = protocol
-        # a class's members, or None where spyne writes it; filled on first use, per class
+        # a class's members, or None where spyne writes it; planned once per class, under the lock (the
+        # placeholder a class's planning leaves for the classes inside it must not be seen by another thread)
         self._plans: dict[Any, tuple[_Member, ...] | None] = {}
+        self._planning = threading.RLock()
 
-    def writes(self, cls: Any) -> bool:
-        return self._plan(cls) is not None
+    def writes(self, cls: Any, inst: Any) -> bool:
+        """Whether this writer writes `inst` as a `cls`: not a missing value, nor spyne's positional form (a
+        list or tuple), which spyne makes an instance of (defaults and all) before writing it."""
+        if inst is None or isinstance(inst, (list, tuple)):
+            return False
+        plan = self._plans.get(cls, False)
+        if plan is False:
+            with self._planning:
+                plan = self._plan(cls)
+        return plan is not None
 
-    def complex(self, cls: Any, inst: Any, parent: etree._Element, ns: str | None, name: str | None) -> None:
-        """complex_to_parent's element for `inst` (not None: spyne writes a missing value) under `parent`."""
+    def complex(self, ctx: Any, cls: Any, inst: Any, parent: etree._Element, ns: str | None, name: str | None) -> None:
+        """complex_to_parent's element for `inst` under `parent` (where writes() said so)."""
         attrs = self.protocol.get_cls_attrs(cls)
-        name = attrs.sub_name or name or cls.get_type_name()
+        name = attrs.sub_name if attrs.sub_name is not None else name
+        if name is None:
+            name = cls.get_type_name()
         if attrs.sub_ns not in (None, DEFAULT_NS):
             ns = attrs.sub_ns
         element = etree.SubElement(parent, name if ns is None else f"{{{ns}}}{name}")
-        self._members(cls, inst, element)
+        self._members(ctx, cls, inst, element)
 
-    def _members(self, cls: Any, inst: Any, element: etree._Element) -> None:
-        if isinstance(inst, (list, tuple)):  # spyne's positional form: the members in their order
-            inst = dict(zip(cls.get_flat_type_info(cls), inst, strict=False))
+    def _members(self, ctx: Any, cls: Any, inst: Any, element: etree._Element) -> None:
         values = inst if isinstance(inst, dict) else None
         for member in self._plans[cls] or ():
             value = values.get(member.attribute) if values is not None else getattr(inst, member.attribute, None)
             if value is not None and member.many:
                 for item in value:
-                    self._value(member, item, element)
+                    self._value(ctx, member, item, element)
             elif value is not None or member.required:
-                self._value(member, value, element)
+                self._value(ctx, member, value, element)
 
-    def _value(self, member: _Member, value: Any, parent: etree._Element) -> None:
+    def _value(self, ctx: Any, member: _Member, value: Any, parent: etree._Element) -> None:
         if value is None:
             value = member.default
         if value is None:
             etree.SubElement(parent, member.tag, NIL_ATTR)
+        elif member.complex and isinstance(value, (list, tuple)):  # positional: spyne's (see writes)
+            self.protocol.to_parent(ctx, member.cls, value, parent, member.namespace, member.name)
         elif member.complex:
-            self._members(member.cls, value, etree.SubElement(parent, member.tag))
+            self._members(ctx, member.cls, value, etree.SubElement(parent, member.tag))
         elif member.text == _STR and type(value) is str:  # what unicode_to_unicode answers for it, unformatted
             etree.SubElement(parent, member.tag).text = value
         elif member.text == _INT and type(value) is int:  # integer_to_unicode's, unformatted
@@ -109,6 +124,7 @@ class Writer:
             or protocol.polymorphic
             or protocol.serialization_handlers[cls] != protocol.complex_to_parent
             or protocol.get_cls_attrs(cls).prot is not None
+            or protocol.get_cls_attrs(cls).exc
         ):
             return None
         members: list[_Member] = []
@@ -129,16 +145,18 @@ class Writer:
                 if self._plan(field) is None:
                     return None
                 # complex_to_parent's naming: the member's own sub_name and sub_ns win
-                name = attrs.sub_name or field.Attributes.sub_name or attribute
+                name = _first(attrs.sub_name, field.Attributes.sub_name, attribute)
                 ns = attrs.sub_ns if attrs.sub_ns not in (None, DEFAULT_NS) else field.Attributes.sub_ns
             else:
                 if protocol.serialization_handlers[field] != protocol.modelbase_to_parent:
                     return None
-                name, ns = field.Attributes.sub_name or attribute, field.Attributes.sub_ns
-            ns = ns or cls.get_namespace()
+                name, ns = _first(field.Attributes.sub_name, attribute), field.Attributes.sub_ns
+            ns = _first(ns, cls.get_namespace())
             members.append(
                 _Member(
                     attribute=attribute,
+                    namespace=ns,
+                    name=name,
                     tag=f"{{{ns}}}{name}" if ns is not None else name,
                     cls=field,
                     many=field.Attributes.max_occurs > 1,
@@ -153,3 +171,8 @@ class Writer:
 
 def _is_model(cls: Any, kind: type) -> bool:
     return isinstance(cls, type) and issubclass(cls, kind)
+
+
+def _first(*values: Any) -> Any:
+    """The first that is not None, as spyne chooses names and namespaces (an empty one counts)."""
+    return next((value for value in values if value is not None), None)
